@@ -1,0 +1,1 @@
+"""InfoLit itembank package."""

@@ -1,0 +1,1 @@
+"""InfoLit scoring package."""
