@@ -1,0 +1,468 @@
+"""The computerized adaptive testing (CAT) engine: initialise, select, estimate, stop.
+
+The engine is a set of pure functions over arrays, cut into the four phases of the catsim
+design (Meneghetti & de Aquino, catsim; Weiss & Kingsbury 1984):
+
+initialise
+    :func:`initial_theta`: a start ability by grade (or a blueprint constant).
+select
+    :func:`select_next_items`: maximum Fisher information (Lord 1980) at the current estimate,
+    with content balancing by the Kingsbury-Zara (1989) procedure over the blueprint's dimension
+    targets (minimum counts enforced first, maximum counts never exceeded), exposure control by
+    randomesque top-k selection (Kingsbury & Zara 1989) and the Sympson-Hetter (1985) method,
+    enemy items, and no item twice.
+estimate
+    :func:`update_posterior` keeps each session's log-posterior on a quadrature grid, so that an
+    EAP estimate (Bock & Mislevy 1982) and its posterior SD cost one vector update per answer.
+stop
+    :func:`should_stop`: maximum length, or minimum length reached and SE at or below the target.
+
+Every function takes a batch of ``S`` sessions (arrays with a leading session axis). A live
+session is a batch of one; the simulator runs tens of thousands at once through the same code.
+Probabilities and information come from :mod:`scoring.irt`; :class:`EngineBank` computes them once
+per calibration on fixed grids and caches them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from scoring.irt import item_information, probabilities
+from scoring.params import ItemParams
+
+__all__ = [
+    "Blueprint",
+    "CatState",
+    "ContentRule",
+    "EngineBank",
+    "Estimator",
+    "Initializer",
+    "Selector",
+    "Stopper",
+    "initial_theta",
+    "new_state",
+    "record_answers",
+    "select_next_items",
+    "should_stop",
+    "update_posterior",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class ContentRule:
+    """Minimum and maximum number of items from one content area (a dimension code)."""
+
+    area: str
+    min_items: int = 0
+    max_items: int | None = None
+    target_share: float | None = None
+
+
+@dataclass(frozen=True)
+class Blueprint:
+    """The adaptive part of a blueprint, as the engine needs it.
+
+    Attributes
+    ----------
+    min_items, max_items
+        Test length bounds (operational items; pilot items come on top).
+    se_target
+        Stop once ``min_items`` are given and the posterior SD is at or below this.
+    content
+        One rule per content area; areas without a rule get neither minimum nor maximum.
+    randomesque_k
+        Choose at random among the ``k`` most informative eligible items (1 = pure max-info).
+    sympson_hetter
+        Apply the items' Sympson-Hetter exposure parameters (see :func:`calibrate_exposure`).
+    start_theta
+        Starting ability by grade; grades not listed start at ``default_start``.
+    """
+
+    min_items: int = 20
+    max_items: int = 30
+    se_target: float = 0.3
+    content: tuple[ContentRule, ...] = ()
+    randomesque_k: int = 1
+    sympson_hetter: bool = False
+    start_theta: tuple[tuple[int, float], ...] = ()
+    default_start: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_items <= self.max_items:
+            raise ValueError("need 1 <= min_items <= max_items")
+        if self.randomesque_k < 1:
+            raise ValueError("randomesque_k must be at least 1")
+        if sum(rule.min_items for rule in self.content) > self.max_items:
+            raise ValueError("the content minima add up to more than max_items")
+
+
+@dataclass(frozen=True, eq=False)
+class EngineBank:
+    """Item arrays the engine needs, derived once from a calibration and then read-only.
+
+    Attributes
+    ----------
+    params
+        Item parameters of every item in the pool (operational and pilot).
+    area
+        Content-area index of each item (into ``areas``).
+    enemies
+        ``enemies[i, j]`` is true when items ``i`` and ``j`` must never meet in one test.
+    pilot
+        Items being field-tested: given at seeded positions, never chosen by information, unscored.
+    exposure
+        Sympson-Hetter control parameters ``P(administer | selected)``; 1 means no control.
+    grid, info
+        Fine theta grid and item information on it, ``info[g, j]``.
+    nodes, log_prob
+        Quadrature nodes and ``log P(x = k | node)`` as ``log_prob[j, k, q]`` (``-inf`` beyond K).
+    log_prior
+        Standard-normal log density at the nodes.
+    """
+
+    params: ItemParams
+    areas: tuple[str, ...]
+    area: IntArray
+    enemies: BoolArray
+    pilot: BoolArray
+    exposure: FloatArray
+    grid: FloatArray = field(repr=False)
+    info: FloatArray = field(repr=False)
+    nodes: FloatArray = field(repr=False)
+    log_prob: FloatArray = field(repr=False)
+    log_prior: FloatArray = field(repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        params: ItemParams,
+        areas: Sequence[str],
+        *,
+        enemies: Sequence[tuple[str, str]] = (),
+        pilot: Sequence[str] = (),
+        exposure: FloatArray | None = None,
+        n_nodes: int = 61,
+        node_range: float = 6.0,
+        grid_step: float = 0.02,
+    ) -> EngineBank:
+        """Derive the engine arrays for ``params``; ``areas[j]`` is item ``j``'s content area."""
+        n = params.n_items
+        if len(areas) != n:
+            raise ValueError("one content area per item is needed")
+        area_names = tuple(sorted(set(areas)))
+        area_idx = np.array([area_names.index(a) for a in areas], dtype=np.int64)
+        index = {code: j for j, code in enumerate(params.ids)}
+        enemy = np.zeros((n, n), dtype=bool)
+        for a, b in enemies:
+            if a in index and b in index:
+                enemy[index[a], index[b]] = enemy[index[b], index[a]] = True
+        pilot_mask = np.zeros(n, dtype=bool)
+        for code in pilot:
+            if code in index:
+                pilot_mask[index[code]] = True
+        grid = np.arange(-5.0, 5.0 + grid_step / 2, grid_step)
+        info = np.asarray(item_information(params, grid), dtype=np.float64)
+        nodes = np.linspace(-node_range, node_range, n_nodes)
+        prob = np.asarray(probabilities(params, nodes), dtype=np.float64)  # (Q, n, K+1)
+        with np.errstate(divide="ignore"):
+            log_prob = np.log(np.clip(prob, 0.0, 1.0)).transpose(1, 2, 0).copy()
+        log_prob[~np.isfinite(log_prob)] = -np.inf
+        for j, k in enumerate(params.n_categories):
+            log_prob[j, :k, :] = np.maximum(log_prob[j, :k, :], np.log(1e-300))
+        log_prior = -0.5 * nodes**2 - 0.5 * np.log(2 * np.pi)
+        expo = np.ones(n) if exposure is None else np.asarray(exposure, dtype=np.float64)
+        arrays = [area_idx, enemy, pilot_mask, expo, grid, info, nodes, log_prob, log_prior]
+        for arr in arrays:
+            arr.setflags(write=False)
+        return cls(params, area_names, area_idx, enemy, pilot_mask, expo, grid, info, nodes, log_prob, log_prior)
+
+    @cached_property
+    def ranking(self) -> IntArray:
+        """Items by decreasing information at every grid point, ``ranking[g]``."""
+        order = np.argsort(-self.info, axis=1, kind="stable").astype(np.int64)
+        order.setflags(write=False)
+        return order
+
+    @cached_property
+    def area_ranking(self) -> tuple[npt.NDArray[np.int64], ...]:
+        """Per content area, its items by decreasing information at every grid point."""
+        out = []
+        for k in range(len(self.areas)):
+            members = np.nonzero(self.area == k)[0]
+            order = members[np.argsort(-self.info[:, members], axis=1, kind="stable")]
+            order.setflags(write=False)
+            out.append(order)
+        return tuple(out)
+
+    @cached_property
+    def area_onehot(self) -> npt.NDArray[np.float32]:
+        """``area_onehot[j, k]`` is 1 when item ``j`` belongs to area ``k``."""
+        out = np.zeros((self.n_items, len(self.areas)), dtype=np.float32)
+        out[np.arange(self.n_items), self.area] = 1.0
+        return out
+
+    @property
+    def n_items(self) -> int:
+        """Number of items in the pool."""
+        return self.params.n_items
+
+    def with_exposure(self, exposure: FloatArray) -> EngineBank:
+        """A copy whose Sympson-Hetter parameters are ``exposure``."""
+        expo = np.clip(np.asarray(exposure, dtype=np.float64), 0.0, 1.0)
+        expo.setflags(write=False)
+        return EngineBank(
+            self.params, self.areas, self.area, self.enemies, self.pilot, expo, self.grid, self.info,
+            self.nodes, self.log_prob, self.log_prior,
+        )
+
+
+@dataclass
+class CatState:
+    """The adaptive state of ``S`` sessions; rebuilt from stored answers for a live session.
+
+    Attributes
+    ----------
+    blocked
+        Items a session may no longer get: given, enemies of given ones, or rejected by
+        Sympson-Hetter.
+    given
+        Items given, in order, ``-1`` padded (operational and pilot).
+    scores
+        Score of each given item (``-1`` for an unanswered slot).
+    log_post
+        Unnormalised log-posterior over the quadrature nodes (operational items only).
+    counts
+        Operational items given per content area.
+    """
+
+    blocked: BoolArray
+    given: IntArray
+    scores: IntArray
+    n_given: IntArray
+    n_operational: IntArray
+    counts: IntArray
+    log_post: FloatArray
+    theta: FloatArray
+    se: FloatArray
+
+    @property
+    def n_sessions(self) -> int:
+        """Number of sessions in the batch."""
+        return int(self.theta.shape[0])
+
+
+def initial_theta(blueprint: Blueprint, grades: IntArray) -> FloatArray:
+    """Initialise: the starting ability of each session from its grade."""
+    start = dict(blueprint.start_theta)
+    return np.array([start.get(int(g), blueprint.default_start) for g in grades], dtype=np.float64)
+
+
+def new_state(bank: EngineBank, blueprint: Blueprint, grades: IntArray, *, capacity: int | None = None) -> CatState:
+    """A fresh state for ``len(grades)`` sessions, positioned at their start abilities."""
+    s = len(grades)
+    cap = capacity or blueprint.max_items
+    theta = initial_theta(blueprint, np.asarray(grades))
+    return CatState(
+        blocked=np.repeat(bank.pilot[None, :], s, axis=0),
+        given=np.full((s, cap), -1, dtype=np.int64),
+        scores=np.full((s, cap), -1, dtype=np.int64),
+        n_given=np.zeros(s, dtype=np.int64),
+        n_operational=np.zeros(s, dtype=np.int64),
+        counts=np.zeros((s, len(bank.areas)), dtype=np.int64),
+        log_post=np.repeat(bank.log_prior[None, :], s, axis=0),
+        theta=theta,
+        se=np.ones(s),
+    )
+
+
+def _rules(bank: EngineBank, blueprint: Blueprint) -> tuple[IntArray, IntArray, FloatArray]:
+    n_areas = len(bank.areas)
+    lo = np.zeros(n_areas, dtype=np.int64)
+    hi = np.full(n_areas, blueprint.max_items, dtype=np.int64)
+    share = np.full(n_areas, np.nan)
+    for rule in blueprint.content:
+        if rule.area not in bank.areas:
+            continue
+        k = bank.areas.index(rule.area)
+        lo[k] = rule.min_items
+        hi[k] = blueprint.max_items if rule.max_items is None else rule.max_items
+        if rule.target_share is not None:
+            share[k] = rule.target_share
+    if np.isnan(share).all():
+        share = np.full(n_areas, 1.0 / n_areas)
+    else:
+        rest = np.isnan(share)
+        share[rest] = max(0.0, 1.0 - np.nansum(share)) / max(int(rest.sum()), 1)
+    return lo, hi, share
+
+
+def _choose_areas(bank: EngineBank, blueprint: Blueprint, state: CatState, eligible: BoolArray) -> IntArray:
+    """Kingsbury-Zara: the area furthest below its target share, minima first, maxima respected."""
+    lo, hi, share = _rules(bank, blueprint)
+    n_areas = len(bank.areas)
+    s = state.n_sessions
+    has_items = (eligible.astype(np.float32) @ bank.area_onehot) > 0
+    open_area = has_items & (state.counts < hi[None, :])
+    given = state.n_operational
+    remaining = blueprint.max_items - given
+    unmet = np.maximum(lo[None, :] - state.counts, 0)
+    must = (unmet.sum(axis=1) >= remaining)[:, None] & (unmet > 0)
+    deficit = share[None, :] - state.counts / np.maximum(given + 1, 1)[:, None]
+    deficit = deficit + 10.0 * (unmet > 0)  # an unmet minimum outranks any share
+    score = np.where(open_area, deficit, -np.inf)
+    score = np.where(must.any(axis=1)[:, None], np.where(must & open_area, score, -np.inf), score)
+    choice = np.argmax(score, axis=1)
+    none = ~np.isfinite(score[np.arange(s), choice])
+    choice[none] = -1  # no constrained area left: any eligible item
+    return choice
+
+
+def _first_eligible(order: IntArray, eligible: BoolArray, rows: IntArray, m: int) -> IntArray:
+    """The first ``m`` eligible items of each row of ``order`` (``-1`` padded)."""
+    n = eligible.shape[1]
+    ok = np.take(eligible.reshape(-1), order + (rows * n)[:, None])
+    cum = np.cumsum(ok, axis=1, dtype=np.int32)
+    r_idx, c_idx = np.nonzero(ok & (cum <= m))
+    n_keep = np.minimum(cum[:, -1], m)
+    slot = np.arange(r_idx.size) - np.repeat(np.cumsum(n_keep) - n_keep, n_keep)
+    out = np.full((order.shape[0], m), -1, dtype=np.int64)
+    out[r_idx, slot] = order[r_idx, c_idx]
+    return out
+
+
+def select_next_items(
+    bank: EngineBank,
+    blueprint: Blueprint,
+    state: CatState,
+    rng: np.random.Generator,
+    *,
+    candidates: int = 12,
+    considered: IntArray | None = None,
+) -> IntArray:
+    """Select: the next operational item for every session (``-1`` where none is eligible).
+
+    Items are ranked by Fisher information at each session's current estimate (the bank keeps
+    the ranking for every point of its theta grid); within the content area Kingsbury-Zara picks,
+    the ``candidates`` most informative eligible items are kept. With Sympson-Hetter each ranked
+    item is accepted with its exposure parameter (a rejected item is blocked for the rest of the
+    session, as in Sympson & Hetter 1985); randomesque picks uniformly among the first ``k``
+    accepted. ``considered``, if given, counts per item how often it reached the acceptance draw
+    (Sympson-Hetter's P(S)).
+    """
+    s = state.n_sessions
+    rows = np.arange(s)
+    eligible = ~state.blocked
+    area = _choose_areas(bank, blueprint, state, eligible)
+    g = np.clip(np.searchsorted(bank.grid, state.theta), 0, bank.grid.size - 1)
+    m = min(max(candidates, blueprint.randomesque_k), bank.n_items)
+    ranked = np.full((s, m), -1, dtype=np.int64)
+    groups = [(k, bank.area_ranking[k]) for k in range(len(bank.areas))] + [(-1, bank.ranking)]
+    for k, table in groups:
+        members = np.nonzero(area == k)[0]
+        if members.size:
+            ranked[members] = _first_eligible(table[g[members]], eligible, members, m)
+    valid = ranked >= 0
+    valid = ranked >= 0
+    if blueprint.sympson_hetter:
+        accepted = valid & (rng.random(ranked.shape) < bank.exposure[np.maximum(ranked, 0)])
+    else:
+        accepted = valid
+    n_acc = accepted.sum(axis=1)
+    k = np.minimum(blueprint.randomesque_k, np.maximum(n_acc, 1))
+    pick_rank = (rng.random(s) * k).astype(np.int64)  # 0..k-1 among the accepted
+    hit = accepted & ((np.cumsum(accepted, axis=1) - 1) == pick_rank[:, None])
+    # nothing accepted (every candidate rejected): take the most informative one
+    pos = np.where(hit.any(axis=1), np.argmax(hit, axis=1), 0)
+    chosen = ranked[rows, pos]
+    if considered is not None:
+        reached = valid & (np.arange(m)[None, :] <= pos[:, None])
+        np.add.at(considered, ranked[reached], 1)
+    if blueprint.sympson_hetter:
+        rejected = valid & ~accepted & (np.arange(m)[None, :] < pos[:, None])
+        r_rows, r_cols = np.nonzero(rejected)
+        state.blocked[r_rows, ranked[r_rows, r_cols]] = True
+    return chosen
+
+
+def update_posterior(bank: EngineBank, state: CatState, sessions: IntArray, items: IntArray, scores: IntArray) -> None:
+    """Estimate: fold answers into the log-posteriors and refresh the EAP estimates and SDs.
+
+    EAP (Bock & Mislevy 1982): ``theta = sum_q x_q L(x_q) pi(x_q) / sum_q L(x_q) pi(x_q)`` over the
+    quadrature nodes, posterior SD as SE. Pilot items are not scored and leave the posterior alone.
+    """
+    live = ~bank.pilot[items]
+    if live.any():
+        # one answer per session per call, so plain fancy-index addition is safe
+        state.log_post[sessions[live]] += bank.log_prob[items[live], scores[live], :]
+    seen = np.zeros(state.n_sessions, dtype=bool)
+    seen[sessions] = True
+    if int(seen.sum()) != sessions.size:
+        raise ValueError("one answer per session per call")
+    touched = sessions
+    lp = state.log_post[touched]
+    w = np.exp(lp - lp.max(axis=1, keepdims=True))
+    w /= w.sum(axis=1, keepdims=True)
+    mean = w @ bank.nodes
+    var = w @ bank.nodes**2 - mean**2
+    state.theta[touched] = mean
+    state.se[touched] = np.sqrt(np.maximum(var, 0.0))
+
+
+def record_answers(
+    bank: EngineBank, state: CatState, sessions: IntArray, items: IntArray, scores: IntArray
+) -> None:
+    """Record that ``sessions`` got ``items`` and scored ``scores``; update blocks and counts."""
+    pos = state.n_given[sessions]
+    if (pos >= state.given.shape[1]).any():
+        raise ValueError("session capacity exceeded")
+    state.given[sessions, pos] = items
+    state.scores[sessions, pos] = scores
+    state.n_given[sessions] += 1
+    state.blocked[sessions, items] = True
+    state.blocked[sessions] |= bank.enemies[items]
+    op = ~bank.pilot[items]
+    state.n_operational[sessions[op]] += 1
+    np.add.at(state.counts, (sessions[op], bank.area[items[op]]), 1)
+    update_posterior(bank, state, sessions, items, scores)
+
+
+def should_stop(blueprint: Blueprint, state: CatState) -> BoolArray:
+    """Stop: at the maximum length, or past the minimum with the SE at or below the target."""
+    n = state.n_operational
+    return (n >= blueprint.max_items) | ((n >= blueprint.min_items) & (state.se <= blueprint.se_target))
+
+
+class Initializer(Protocol):
+    """Phase 1: a starting ability for each session."""
+
+    def __call__(self, blueprint: Blueprint, grades: IntArray) -> FloatArray: ...
+
+
+class Selector(Protocol):
+    """Phase 2: the next item of each session."""
+
+    def __call__(self, bank: EngineBank, blueprint: Blueprint, state: CatState, rng: np.random.Generator) -> IntArray: ...
+
+
+class Estimator(Protocol):
+    """Phase 3: fold new answers into the ability estimates."""
+
+    def __call__(
+        self, bank: EngineBank, state: CatState, sessions: IntArray, items: IntArray, scores: IntArray
+    ) -> None: ...
+
+
+class Stopper(Protocol):
+    """Phase 4: which sessions are finished."""
+
+    def __call__(self, blueprint: Blueprint, state: CatState) -> BoolArray: ...
