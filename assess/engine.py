@@ -308,9 +308,11 @@ def _rules(bank: EngineBank, blueprint: Blueprint) -> tuple[IntArray, IntArray, 
 
 def _choose_areas(bank: EngineBank, blueprint: Blueprint, state: CatState, eligible: BoolArray) -> IntArray:
     """Kingsbury-Zara: the area furthest below its target share, minima first, maxima respected."""
+    s = state.n_sessions
+    if not any(rule.area in bank.areas for rule in blueprint.content):
+        return np.full(s, -1, dtype=np.int64)  # no content rules: every eligible item competes
     lo, hi, share = _rules(bank, blueprint)
     n_areas = len(bank.areas)
-    s = state.n_sessions
     has_items = (eligible.astype(np.float32) @ bank.area_onehot) > 0
     open_area = has_items & (state.counts < hi[None, :])
     given = state.n_operational
