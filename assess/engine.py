@@ -221,8 +221,17 @@ class EngineBank:
         expo = np.clip(np.asarray(exposure, dtype=np.float64), 0.0, 1.0)
         expo.setflags(write=False)
         return EngineBank(
-            self.params, self.areas, self.area, self.enemies, self.pilot, expo, self.grid, self.info,
-            self.nodes, self.log_prob, self.log_prior,
+            self.params,
+            self.areas,
+            self.area,
+            self.enemies,
+            self.pilot,
+            expo,
+            self.grid,
+            self.info,
+            self.nodes,
+            self.log_prob,
+            self.log_prior,
         )
 
 
@@ -312,7 +321,6 @@ def _choose_areas(bank: EngineBank, blueprint: Blueprint, state: CatState, eligi
     if not any(rule.area in bank.areas for rule in blueprint.content):
         return np.full(s, -1, dtype=np.int64)  # no content rules: every eligible item competes
     lo, hi, share = _rules(bank, blueprint)
-    n_areas = len(bank.areas)
     has_items = (eligible.astype(np.float32) @ bank.area_onehot) > 0
     open_area = has_items & (state.counts < hi[None, :])
     given = state.n_operational
@@ -420,9 +428,7 @@ def update_posterior(bank: EngineBank, state: CatState, sessions: IntArray, item
     state.se[touched] = np.sqrt(np.maximum(var, 0.0))
 
 
-def record_answers(
-    bank: EngineBank, state: CatState, sessions: IntArray, items: IntArray, scores: IntArray
-) -> None:
+def record_answers(bank: EngineBank, state: CatState, sessions: IntArray, items: IntArray, scores: IntArray) -> None:
     """Record that ``sessions`` got ``items`` and scored ``scores``; update blocks and counts."""
     pos = state.n_given[sessions]
     if (pos >= state.given.shape[1]).any():
@@ -447,13 +453,17 @@ def should_stop(blueprint: Blueprint, state: CatState) -> BoolArray:
 class Initializer(Protocol):
     """Phase 1: a starting ability for each session."""
 
-    def __call__(self, blueprint: Blueprint, grades: IntArray) -> FloatArray: ...
+    def __call__(self, blueprint: Blueprint, grades: IntArray) -> FloatArray:
+        """Start abilities of sessions in ``grades``."""
+        ...
 
 
 class Selector(Protocol):
     """Phase 2: the next item of each session."""
 
-    def __call__(self, bank: EngineBank, blueprint: Blueprint, state: CatState, rng: np.random.Generator) -> IntArray: ...
+    def __call__(self, bank: EngineBank, blueprint: Blueprint, state: CatState, rng: np.random.Generator) -> IntArray:
+        """Item index per session, ``-1`` where none is eligible."""
+        ...
 
 
 class Estimator(Protocol):
@@ -461,10 +471,14 @@ class Estimator(Protocol):
 
     def __call__(
         self, bank: EngineBank, state: CatState, sessions: IntArray, items: IntArray, scores: IntArray
-    ) -> None: ...
+    ) -> None:
+        """Update ``state`` in place."""
+        ...
 
 
 class Stopper(Protocol):
     """Phase 4: which sessions are finished."""
 
-    def __call__(self, blueprint: Blueprint, state: CatState) -> BoolArray: ...
+    def __call__(self, blueprint: Blueprint, state: CatState) -> BoolArray:
+        """Whether each session is finished."""
+        ...

@@ -92,6 +92,7 @@ def simulate_sessions(
     *,
     grades: IntArray | None = None,
     pilot_per_session: int = 0,
+    answer_bank: EngineBank | None = None,
 ) -> SimulatedSessions:
     """Run adaptive sessions for examinees with abilities ``true_theta`` until each stops.
 
@@ -99,6 +100,9 @@ def simulate_sessions(
     ----------
     pilot_per_session
         Pilot items seeded at random positions among the first ``min_items`` slots, unscored.
+    answer_bank
+        The same items with the parameters answers are drawn from (the generating truth), when
+        they differ from the estimates the engine selects and scores with.
     """
     true_theta = np.asarray(true_theta, dtype=np.float64)
     s = true_theta.size
@@ -133,7 +137,7 @@ def simulate_sessions(
             items[op] = select_next_items(bank, blueprint, sub, rng, considered=considered)
             state.blocked[rows[op]] = sub.blocked
         ok = items >= 0
-        scores = draw_scores(bank, items[ok], true_theta[rows[ok]], rng)
+        scores = draw_scores(answer_bank or bank, items[ok], true_theta[rows[ok]], rng)
         record_answers(bank, state, rows[ok], items[ok], scores)
         done = ~ok
         done[ok] = should_stop(blueprint, state)[rows[ok]] | (state.n_given[rows[ok]] >= cap)

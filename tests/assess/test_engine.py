@@ -31,9 +31,7 @@ def make_bank(n: int = 160, seed: int = 3, *, pilot: int = 8, enemies: int = 6) 
     b[: n - 2 * n_poly, 0] = rng.normal(0, 1.1, n - 2 * n_poly)
     b[n - 2 * n_poly :] = np.sort(rng.normal(0, 1.2, (2 * n_poly, 3)), axis=1)
     c = np.array([0.2 if m == "3pl" else 0.0 for m in models])
-    params = ItemParams(
-        ids=tuple(f"I{j:03d}" for j in range(n)), models=models, a=rng.uniform(0.7, 2.0, n), b=b, c=c
-    )
+    params = ItemParams(ids=tuple(f"I{j:03d}" for j in range(n)), models=models, a=rng.uniform(0.7, 2.0, n), b=b, c=c)
     areas = [AREAS[j % 4] for j in range(n)]
     pairs = [(f"I{2 * j:03d}", f"I{2 * j + 1:03d}") for j in range(enemies)]
     pilots = [f"I{j:03d}" for j in range(n - pilot, n)]

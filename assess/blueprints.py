@@ -1,0 +1,157 @@
+"""Blueprints: the test design of one grade band of an assessment, validated once at the edge.
+
+A blueprint is stored as JSON on :class:`assess.models.BlueprintRow`; :func:`parse_blueprint`
+turns that JSON into a :class:`BlueprintSpec` or raises :class:`BlueprintError` listing every
+problem. :meth:`BlueprintSpec.engine_blueprint` hands the engine its part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from assess.engine import Blueprint, ContentRule
+
+__all__ = ["BlueprintError", "BlueprintSpec", "ContentSpec", "default_blueprint", "parse_blueprint"]
+
+MODES = ("adaptive", "booklets")
+ESTIMATORS = ("eap", "map", "mle", "wle")
+
+
+class BlueprintError(ValueError):
+    """A blueprint that cannot be used; ``problems`` lists each issue with its JSON path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class ContentSpec:
+    """Bounds on the number of items from one dimension (or sub-indicator) of the framework."""
+
+    area: str
+    min_items: int = 0
+    max_items: int | None = None
+    target_share: float | None = None
+
+
+@dataclass(frozen=True)
+class BlueprintSpec:
+    """Everything an assessment fixes for one grade band.
+
+    Attributes
+    ----------
+    mode
+        ``adaptive`` (CAT) or ``booklets`` (linear rotated forms for a field trial).
+    min_items, max_items, se_target
+        Length bounds and the precision stop (posterior SD) of an adaptive test.
+    time_limit_minutes
+        Server-side time limit; answers after the deadline are refused.
+    content
+        Bounds per dimension code (``D1`` ... ``D4``).
+    randomesque_k, sympson_hetter, target_exposure
+        Exposure control.
+    start_theta
+        Start ability by grade, e.g. ``{"4": -1.0, "8": 0.0}``.
+    estimator, final_estimator
+        Ability estimator during the test (the engine's EAP) and for the reported score.
+    pilot_items
+        Uncalibrated items seeded per session at random positions, unscored.
+    show_result
+        Whether the finish page shows the student an encouraging level description.
+    """
+
+    mode: str = "adaptive"
+    min_items: int = 20
+    max_items: int = 30
+    se_target: float = 0.3
+    time_limit_minutes: int = 45
+    content: tuple[ContentSpec, ...] = ()
+    randomesque_k: int = 3
+    sympson_hetter: bool = False
+    target_exposure: float = 0.25
+    start_theta: dict[str, float] = field(default_factory=dict)
+    estimator: str = "eap"
+    final_estimator: str = "eap"
+    pilot_items: int = 0
+    show_result: bool = True
+
+    def engine_blueprint(self) -> Blueprint:
+        """The engine's view of this blueprint."""
+        return Blueprint(
+            min_items=self.min_items,
+            max_items=self.max_items,
+            se_target=self.se_target,
+            content=tuple(ContentRule(c.area, c.min_items, c.max_items, c.target_share) for c in self.content),
+            randomesque_k=self.randomesque_k,
+            sympson_hetter=self.sympson_hetter,
+            start_theta=tuple(sorted((int(g), float(t)) for g, t in self.start_theta.items())),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON stored on the blueprint row (round-trips through :func:`parse_blueprint`)."""
+        out: dict[str, Any] = {k: v for k, v in self.__dict__.items() if k != "content"}
+        out["content"] = [c.__dict__ for c in self.content]
+        return out
+
+
+def parse_blueprint(data: dict[str, Any]) -> BlueprintSpec:
+    """Validate blueprint JSON; raise :class:`BlueprintError` with every problem found."""
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        raise BlueprintError(["blueprint: must be an object"])
+    known = set(BlueprintSpec.__dataclass_fields__)
+    for key in data:
+        if key not in known:
+            problems.append(f"{key}: unknown field")
+    mode = data.get("mode", "adaptive")
+    if mode not in MODES:
+        problems.append(f"mode: must be one of {', '.join(MODES)}, not {mode!r}")
+    ints = ("min_items", "max_items", "time_limit_minutes", "randomesque_k", "pilot_items")
+    for key in ints:
+        if key in data and (not isinstance(data[key], int) or isinstance(data[key], bool) or data[key] < 0):
+            problems.append(f"{key}: must be a non-negative integer")
+    for key in ("se_target", "target_exposure"):
+        if key in data and (not isinstance(data[key], int | float) or not 0 <= data[key] <= 5):
+            problems.append(f"{key}: must be a number between 0 and 5")
+    for key in ("estimator", "final_estimator"):
+        if key in data and data[key] not in ESTIMATORS:
+            problems.append(f"{key}: must be one of {', '.join(ESTIMATORS)}")
+    content: list[ContentSpec] = []
+    for i, rule in enumerate(data.get("content", []) or []):
+        if not isinstance(rule, dict) or not isinstance(rule.get("area"), str):
+            problems.append(f"content[{i}]: needs an 'area' (a dimension code)")
+            continue
+        try:
+            content.append(ContentSpec(**rule))
+        except TypeError as exc:
+            problems.append(f"content[{i}]: {exc}")
+    if problems:
+        raise BlueprintError(problems)
+    values = {k: v for k, v in data.items() if k != "content"}
+    spec = BlueprintSpec(**values, content=tuple(content))
+    try:
+        spec.engine_blueprint()
+    except ValueError as exc:
+        raise BlueprintError([f"blueprint: {exc}"]) from exc
+    return spec
+
+
+def default_blueprint(
+    *, mode: str = "adaptive", dimensions: tuple[str, ...] = ("D1", "D2", "D3", "D4")
+) -> BlueprintSpec:
+    """The default national design: 24-30 items, SE 0.3, 5-9 items per dimension, exposure control."""
+    if mode == "booklets":
+        return BlueprintSpec(mode="booklets", min_items=30, max_items=30, se_target=0.0, randomesque_k=1)
+    return BlueprintSpec(
+        mode="adaptive",
+        min_items=24,
+        max_items=30,
+        se_target=0.30,
+        content=tuple(ContentSpec(d, min_items=5, max_items=9) for d in dimensions),
+        randomesque_k=3,
+        sympson_hetter=False,
+        start_theta={"4": -1.0, "6": -0.4, "8": 0.0, "11": 0.6},
+        pilot_items=2,
+    )

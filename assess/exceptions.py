@@ -1,0 +1,45 @@
+"""Errors of the assess package: each is a clear, user-facing refusal that changed nothing."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AnswerRejected",
+    "AssessError",
+    "LoginFailed",
+    "RegistrationError",
+    "SessionClosed",
+    "SessionNotFound",
+    "WindowClosed",
+]
+
+
+class AssessError(Exception):
+    """Base class of every assess error; the message is fit to show a user (Chinese for students)."""
+
+
+class LoginFailed(AssessError):
+    """The ticket or its second factor is wrong, or too many attempts were made."""
+
+
+class WindowClosed(AssessError):
+    """The assessment is not open now."""
+
+
+class SessionNotFound(AssessError, LookupError):
+    """No such test session (or not this student's)."""
+
+
+class SessionClosed(AssessError):
+    """The session is finished, expired, or held by another device."""
+
+
+class AnswerRejected(AssessError, ValueError):
+    """An answer to an item that is not on screen, or a change to an answer already stored."""
+
+
+class RegistrationError(AssessError, ValueError):
+    """A registration file with problems; ``problems`` lists each with its row."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(f"{len(problems)} problem(s): " + "; ".join(problems[:5]))
+        self.problems = problems

@@ -1,0 +1,114 @@
+"""Final scores of a session: ability, SE, reporting scale, proficiency level, subscores.
+
+Reporting scale: 500 + 100 z, where z standardises theta against the frozen baseline population
+(the calibration's latent distribution: mean 0, SD 1 on the grade-8 reference unless a
+calibration says otherwise). Proficiency levels come from stored cut scores per grade band; the
+national 达标 (pass) line is the first cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from assess.engine import EngineBank
+
+__all__ = ["LEVELS", "CutScores", "FinalScores", "cut_scores_for_band", "final_scores", "to_scale"]
+
+LEVELS: tuple[str, ...] = ("待提高", "合格", "良好", "优秀")
+"""Proficiency levels, lowest first; 达标 means 合格 or above."""
+
+LEVEL_DESCRIPTIONS: dict[str, str] = {
+    "待提高": "你已经迈出了第一步！多留意生活中的信息，和老师、家长一起练习查找和辨别信息，你会进步很快。",
+    "合格": "你已经掌握了信息素养的基本要求，能在常见情境中查找、使用信息并注意安全。继续加油！",
+    "良好": "你能较好地评价和运用信息解决问题，也懂得保护自己和尊重他人。再挑战更复杂的任务吧！",
+    "优秀": "你在信息意识、知识、应用和责任方面表现突出，能创造性地解决问题。期待你带动更多同学！",
+}
+
+
+@dataclass(frozen=True)
+class CutScores:
+    """Scale-score cuts between consecutive levels of one grade band (ascending)."""
+
+    band: str
+    cuts: tuple[float, float, float]
+
+    def level(self, scale_score: float) -> str:
+        """The level of a scale score."""
+        return LEVELS[int(np.searchsorted(np.asarray(self.cuts), scale_score, side="right"))]
+
+    def passed(self, scale_score: float) -> bool:
+        """Whether a scale score reaches the 达标 line (the first cut)."""
+        return bool(scale_score >= self.cuts[0])
+
+
+_DEFAULT_CUTS = {
+    "3-4": (330.0, 400.0, 470.0),
+    "5-6": (370.0, 440.0, 510.0),
+    "7-9": (420.0, 490.0, 560.0),
+    "10-12": (470.0, 540.0, 610.0),
+}
+
+
+def cut_scores_for_band(band: str) -> CutScores:
+    """The stored cut scores of a grade band."""
+    return CutScores(band, _DEFAULT_CUTS[band])
+
+
+def to_scale(theta: float, *, baseline_mean: float = 0.0, baseline_sd: float = 1.0) -> float:
+    """500 + 100 z against the baseline population."""
+    return 500.0 + 100.0 * (theta - baseline_mean) / baseline_sd
+
+
+@dataclass(frozen=True)
+class FinalScores:
+    """A finished session's result; ``subscores`` maps a dimension to ``{"theta", "se", "n"}``."""
+
+    theta: float
+    se: float
+    scale_score: float
+    level: str
+    passed: bool
+    subscores: dict[str, dict[str, float]]
+
+
+def _eap(bank: EngineBank, items: Sequence[int], scores: Sequence[int]) -> tuple[float, float]:
+    """EAP and posterior SD on the bank's quadrature grid (Bock & Mislevy 1982)."""
+    lp = bank.log_prior.copy()
+    if len(items):
+        lp += bank.log_prob[np.asarray(items), np.asarray(scores), :].sum(axis=0)
+    w = np.exp(lp - lp.max())
+    w /= w.sum()
+    mean = float(w @ bank.nodes)
+    return mean, float(np.sqrt(max(w @ bank.nodes**2 - mean**2, 0.0)))
+
+
+def final_scores(
+    bank: EngineBank, items: Sequence[int], scores: Sequence[int], *, method: str = "eap", band: str = "7-9"
+) -> FinalScores:
+    """Score a finished session from its operational items (engine indices) and scores.
+
+    ``method`` is the blueprint's final estimator: ``eap`` (posterior mean, posterior SD as SE) or
+    ``map``/``mle``/``wle`` through :mod:`scoring.ability`. Subscores are EAPs on each dimension's
+    items alone, with their posterior SDs.
+    """
+    theta, se = _eap(bank, items, scores)
+    if method != "eap" and len(items):
+        from scoring import ability
+
+        resp = np.full((1, bank.n_items), np.nan)
+        resp[0, np.asarray(items)] = scores
+        est = getattr(ability, f"estimate_{method}")(resp, bank.params)
+        theta, se = float(est.theta[0]), float(est.se[0])
+    subs: dict[str, dict[str, float]] = {}
+    item_arr = np.asarray(items, dtype=np.int64)
+    score_arr = np.asarray(scores, dtype=np.int64)
+    for k, area in enumerate(bank.areas):
+        sel = bank.area[item_arr] == k if item_arr.size else np.zeros(0, dtype=bool)
+        t, s = _eap(bank, item_arr[sel].tolist(), score_arr[sel].tolist())
+        subs[area] = {"theta": round(t, 4), "se": round(s, 4), "n": int(sel.sum())}
+    scale = to_scale(theta)
+    cuts = cut_scores_for_band(band)
+    return FinalScores(theta, se, scale, cuts.level(scale), cuts.passed(scale), subs)
