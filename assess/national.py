@@ -17,6 +17,7 @@ differs.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from assess.blueprints import BlueprintSpec, default_blueprint
@@ -40,11 +40,12 @@ from assess.models import (
     Student,
     TestSession,
 )
-from assess.scales import final_scores
+from assess.scales import final_scores, final_scores_batch
 from assess.sessions import BandBank, band_of_grade, load_band_bank
 from assess.simulation import draw_scores, simulate_sessions
+from itembank.db import bulk_insert
 from itembank.models import Item, ItemVersion, utcnow
-from itembank.scoring_rules import score_response
+from itembank.scoring_rules import Scorable, score_response
 
 __all__ = [
     "PROVINCES",
@@ -97,9 +98,10 @@ def _chunks(rows: list[dict[str, Any]], size: int = 20_000) -> Iterable[list[dic
         yield rows[i : i + size]
 
 
-def _insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert in the session's transaction (see :func:`itembank.db.bulk_insert`)."""
     for chunk in _chunks(rows):
-        session.execute(insert(table), chunk)
+        bulk_insert(session, model.__table__, chunk)
 
 
 def build_population(
@@ -249,11 +251,12 @@ def build_population(
     )
 
 
-def answer_for_score(version: ItemVersion, score: int, rng: np.random.Generator) -> Any:
+def answer_for_score(version: Scorable, score: int, rnd: random.Random) -> Any:
     """An answer a student could have given to ``version`` that earns ``score``.
 
     The inverse of :func:`itembank.scoring_rules.score_response`, used by the simulator so that
-    stored answers look like real ones and are scored by the same rule as live answers.
+    stored answers look like real ones (the key, a distractor, some parts right) and are scored by
+    the same rule as live answers.
     """
     kind = version.type
     keys = list(version.key or [])
@@ -261,40 +264,70 @@ def answer_for_score(version: ItemVersion, score: int, rng: np.random.Generator)
         return keys[0] if score else ("F" if keys[0] == "T" else "T")
     options = [o["key"] for o in version.options or []]
     if kind == "single_choice":
-        wrong = [o for o in options if o not in keys]
-        return keys[0] if score else str(rng.choice(wrong))
+        return keys[0] if score else rnd.choice([o for o in options if o not in keys])
     if kind == "multiple_response":
         top = 2 if version.scoring == "partial" else 1
         if score == top:
             return sorted(keys)
-        if score == 1:  # partial: a non-empty proper subset of the key
-            n = int(rng.integers(1, len(keys)))
-            return sorted(str(k) for k in rng.choice(keys, size=n, replace=False))
-        wrong = [o for o in options if o not in keys]
-        return sorted({str(rng.choice(wrong)), str(rng.choice(keys))})
-    # partial credit: the fewest parts right that reach the score
+        if score == 1:  # partial credit: a non-empty proper subset of the key
+            return sorted(rnd.sample(keys, rnd.randint(1, len(keys) - 1)))
+        return sorted({rnd.choice([o for o in options if o not in keys]), rnd.choice(keys)})
     parts = version.parts or []
-    smap = list(version.score_map or [])
-    n_right = smap.index(score)
-    right = set(rng.choice(len(parts), size=n_right, replace=False).tolist())
-    answer = []
-    for i, part in enumerate(parts):
-        popts = [o["key"] for o in part.get("options", [])]
-        if i in right:
-            answer.append(part["key"])
-        else:
-            answer.append(str(rng.choice([o for o in popts if o != part["key"]])))
-    return answer
+    n_right = list(version.score_map or []).index(score)  # the fewest parts right that reach the score
+    right = set(rnd.sample(range(len(parts)), n_right))
+    return [
+        part["key"]
+        if i in right
+        else rnd.choice([o["key"] for o in part.get("options", []) if o["key"] != part["key"]])
+        for i, part in enumerate(parts)
+    ]
+
+
+@dataclass(frozen=True)
+class _Content:
+    """A plain snapshot of an item version's scoring content (no ORM attribute overhead)."""
+
+    type: str
+    options: list[dict[str, str]] | None
+    key: list[str] | None
+    scoring: str | None
+    parts: list[dict[str, Any]] | None
+    score_map: list[int] | None
 
 
 @dataclass
 class _Writer:
-    """Writes simulated sessions and their responses in batches (the live path writes one at a time)."""
+    """Writes simulated sessions and their responses in batches (the live path writes one at a time).
+
+    Each simulated answer is built by :func:`answer_for_score` and scored by
+    :func:`~itembank.scoring_rules.score_response`; a few answer variants per item and score are
+    built and scored once, then reused, since scoring the same answer again gives the same score.
+    """
 
     session: Session
-    versions: dict[int, ItemVersion]
+    versions: dict[int, _Content]
     pilot_versions: set[int]
     rng: np.random.Generator
+    variants: int = 4
+
+    def __post_init__(self) -> None:
+        self._rnd = random.Random(int(self.rng.integers(2**63)))
+        self._cache: dict[tuple[int, int], list[tuple[Any, int]]] = {}
+
+    def answer(self, version_id: int, score: int) -> tuple[Any, int]:
+        """An answer earning ``score`` on the version, with the score the live rule gives it."""
+        pool = self._cache.get((version_id, score))
+        if pool is None:
+            version = self.versions[version_id]
+            pool = []
+            for _ in range(self.variants):
+                ans = answer_for_score(version, score, self._rnd)
+                got = score_response(version, ans)
+                if got != score:
+                    raise AssertionError(f"simulated answer to version {version_id} scores {got}, not {score}")
+                pool.append((ans, got))
+            self._cache[(version_id, score)] = pool
+        return pool[self._rnd.randrange(len(pool))]
 
     def write(
         self,
@@ -335,11 +368,7 @@ class _Writer:
         for k, sid in enumerate(student_ids):
             ts_id = ids[int(sid)]
             for pos, (v, sc) in enumerate(zip(items[k], scores[k], strict=True)):
-                version = self.versions[v]
-                answer = answer_for_score(version, sc, self.rng)
-                stored = score_response(version, answer)
-                if stored != sc:
-                    raise AssertionError(f"simulated answer scores {stored}, expected {sc} ({version.id})")
+                answer, stored = self.answer(v, sc)
                 responses.append(
                     {
                         "session_id": ts_id,
@@ -348,7 +377,7 @@ class _Writer:
                         "answer": {"value": answer},
                         "score": stored,
                         "pilot": v in self.pilot_versions,
-                        "latency_ms": int(self.rng.integers(8000, 90000)),
+                        "latency_ms": self._rnd.randint(8000, 90000),
                         "answered_at": started + timedelta(seconds=40 * (pos + 1)),
                     }
                 )
@@ -360,13 +389,14 @@ class _Writer:
         return n + len(responses)
 
 
-def _versions(session: Session) -> tuple[dict[int, ItemVersion], set[int]]:
+def _versions(session: Session) -> tuple[dict[int, _Content], set[int]]:
     rows = session.exec(
         select(ItemVersion, Item.status).join(
             Item, (Item.id == ItemVersion.item_id) & (ItemVersion.number == Item.current_version)
         )
     ).all()
-    return {int(v.id or 0): v for v, _ in rows}, {int(v.id or 0) for v, st in rows if st == "pilot"}
+    content = {int(v.id or 0): _Content(v.type, v.options, v.key, v.scoring, v.parts, v.score_map) for v, _ in rows}
+    return content, {int(v.id or 0) for v, st in rows if st == "pilot"}
 
 
 def _lock_versions(session: Session, version_ids: Iterable[int]) -> None:
@@ -433,13 +463,13 @@ def run_field_trial(
                 spec=spec.to_json(),
             )
         )
-        code_of = {v: versions[v].item_id for v in pool_versions}
+        code_of = {v: bb.codes[j] for bb in banks for j, v in enumerate(bb.version_ids)}
         booklet_rows = [
             Booklet(
                 assessment_id=int(assessment.id or 0),
                 code=f"G{grade}-B{i + 1:02d}",
                 grade_band=band_of_grade(grade),
-                item_codes=[str(code_of[v]) for v in bv],
+                item_codes=[code_of[v] for v in bv],
             )
             for i, bv in enumerate(booklets)
         ]
@@ -575,25 +605,31 @@ def run_adaptive(
         )
         items: list[list[int]] = []
         scores: list[list[int]] = []
-        finals: list[dict[str, Any]] = []
+        op_items = np.where((sim.items >= 0) & ~bank.engine.pilot[np.maximum(sim.items, 0)], sim.items, -1)
+        results = final_scores_batch(bank.engine, op_items, np.maximum(sim.scores, 0), band=band)
+        if spec.final_estimator != "eap":
+            results = [
+                final_scores(
+                    bank.engine, row[row >= 0].tolist(), sc[row >= 0].tolist(), method=spec.final_estimator, band=band
+                )
+                for row, sc in zip(op_items, sim.scores, strict=True)
+            ]
         for s in range(who.size):
             got = sim.items[s][sim.items[s] >= 0]
-            sc = sim.scores[s][: got.size]
-            op = ~bank.engine.pilot[got]
-            res = final_scores(bank.engine, got[op].tolist(), sc[op].tolist(), method=spec.final_estimator, band=band)
             items.append([bank.version_ids[j] for j in got])
-            scores.append(sc.tolist())
-            finals.append(
-                {
-                    "n_scored": int(op.sum()),
-                    "theta": res.theta,
-                    "se": res.se,
-                    "scale_score": res.scale_score,
-                    "level": res.level,
-                    "passed": res.passed,
-                    "subscores": res.subscores,
-                }
-            )
+            scores.append(sim.scores[s][: got.size].tolist())
+        finals = [
+            {
+                "n_scored": int((op_items[s] >= 0).sum()),
+                "theta": r.theta,
+                "se": r.se,
+                "scale_score": r.scale_score,
+                "level": r.level,
+                "passed": r.passed,
+                "subscores": r.subscores,
+            }
+            for s, r in enumerate(results)
+        ]
         writer.write(
             assessment_id=int(assessment.id or 0),
             student_ids=population.student_ids[who],

@@ -12,10 +12,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from assess.engine import EngineBank
 
-__all__ = ["LEVELS", "CutScores", "FinalScores", "cut_scores_for_band", "final_scores", "to_scale"]
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+__all__ = [
+    "LEVELS",
+    "LEVEL_DESCRIPTIONS",
+    "CutScores",
+    "FinalScores",
+    "cut_scores_for_band",
+    "final_scores",
+    "final_scores_batch",
+    "to_scale",
+]
 
 LEVELS: tuple[str, ...] = ("待提高", "合格", "良好", "优秀")
 """Proficiency levels, lowest first; 达标 means 合格 or above."""
@@ -74,41 +87,79 @@ class FinalScores:
     subscores: dict[str, dict[str, float]]
 
 
-def _eap(bank: EngineBank, items: Sequence[int], scores: Sequence[int]) -> tuple[float, float]:
-    """EAP and posterior SD on the bank's quadrature grid (Bock & Mislevy 1982)."""
-    lp = bank.log_prior.copy()
-    if len(items):
-        lp += bank.log_prob[np.asarray(items), np.asarray(scores), :].sum(axis=0)
-    w = np.exp(lp - lp.max())
-    w /= w.sum()
-    mean = float(w @ bank.nodes)
-    return mean, float(np.sqrt(max(w @ bank.nodes**2 - mean**2, 0.0)))
+def _posterior_moments(log_post: FloatArray, nodes: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """EAP and posterior SD from log-posteriors over the nodes, one row per session."""
+    w = np.exp(log_post - log_post.max(axis=1, keepdims=True))
+    w /= w.sum(axis=1, keepdims=True)
+    mean = w @ nodes
+    return mean, np.sqrt(np.maximum(w @ nodes**2 - mean**2, 0.0))
+
+
+def final_scores_batch(
+    bank: EngineBank, items: IntArray, scores: IntArray, *, band: str = "7-9", chunk: int = 4096
+) -> list[FinalScores]:
+    """EAP final scores of many sessions at once (Bock & Mislevy 1982).
+
+    ``items[s]`` holds session ``s``'s operational items (engine indices, ``-1`` padded) and
+    ``scores[s]`` their scores. The posterior over the bank's quadrature nodes is the prior plus
+    the sum of the items' log-probabilities; subscores use each dimension's items alone.
+    """
+    cuts = cut_scores_for_band(band)
+    out: list[FinalScores] = []
+    items = np.asarray(items, dtype=np.int64).reshape(len(items), -1)
+    scores = np.asarray(scores, dtype=np.int64).reshape(items.shape)
+    for lo in range(0, items.shape[0], chunk):
+        it, sc = items[lo : lo + chunk], scores[lo : lo + chunk]
+        valid = it >= 0
+        safe_sc = np.where(valid, sc, 0)
+        lp_items = np.where(valid[..., None], bank.log_prob[np.maximum(it, 0), safe_sc, :], 0.0)  # (S, L, Q)
+        theta, se = _posterior_moments(bank.log_prior + lp_items.sum(axis=1), bank.nodes)
+        area = np.where(valid, bank.area[np.maximum(it, 0)], -1)
+        subs = []
+        for k in range(len(bank.areas)):
+            in_k = area == k
+            t_k, s_k = _posterior_moments(bank.log_prior + np.where(in_k[..., None], lp_items, 0.0).sum(axis=1), bank.nodes)
+            subs.append((t_k, s_k, in_k.sum(axis=1)))
+        for s in range(it.shape[0]):
+            scale = to_scale(float(theta[s]))
+            out.append(
+                FinalScores(
+                    theta=float(theta[s]),
+                    se=float(se[s]),
+                    scale_score=scale,
+                    level=cuts.level(scale),
+                    passed=cuts.passed(scale),
+                    subscores={
+                        area_code: {"theta": round(float(t[s]), 4), "se": round(float(e[s]), 4), "n": int(n[s])}
+                        for area_code, (t, e, n) in zip(bank.areas, subs, strict=True)
+                    },
+                )
+            )
+    return out
 
 
 def final_scores(
     bank: EngineBank, items: Sequence[int], scores: Sequence[int], *, method: str = "eap", band: str = "7-9"
 ) -> FinalScores:
-    """Score a finished session from its operational items (engine indices) and scores.
+    """Score one finished session from its operational items (engine indices) and scores.
 
     ``method`` is the blueprint's final estimator: ``eap`` (posterior mean, posterior SD as SE) or
     ``map``/``mle``/``wle`` through :mod:`scoring.ability`. Subscores are EAPs on each dimension's
     items alone, with their posterior SDs.
     """
-    theta, se = _eap(bank, items, scores)
-    if method != "eap" and len(items):
-        from scoring import ability
+    it = np.asarray(items, dtype=np.int64).reshape(1, -1)
+    sc = np.asarray(scores, dtype=np.int64).reshape(1, -1)
+    if it.size == 0:
+        it, sc = np.full((1, 1), -1), np.zeros((1, 1), dtype=np.int64)
+    result = final_scores_batch(bank, it, sc, band=band)[0]
+    if method == "eap" or not len(items):
+        return result
+    from scoring import ability
 
-        resp = np.full((1, bank.n_items), np.nan)
-        resp[0, np.asarray(items)] = scores
-        est = getattr(ability, f"estimate_{method}")(resp, bank.params)
-        theta, se = float(est.theta[0]), float(est.se[0])
-    subs: dict[str, dict[str, float]] = {}
-    item_arr = np.asarray(items, dtype=np.int64)
-    score_arr = np.asarray(scores, dtype=np.int64)
-    for k, area in enumerate(bank.areas):
-        sel = bank.area[item_arr] == k if item_arr.size else np.zeros(0, dtype=bool)
-        t, s = _eap(bank, item_arr[sel].tolist(), score_arr[sel].tolist())
-        subs[area] = {"theta": round(t, 4), "se": round(s, 4), "n": int(sel.sum())}
+    resp = np.full((1, bank.n_items), np.nan)
+    resp[0, np.asarray(items)] = scores
+    est = getattr(ability, f"estimate_{method}")(resp, bank.params)
+    theta, se = float(est.theta[0]), float(est.se[0])
     scale = to_scale(theta)
     cuts = cut_scores_for_band(band)
-    return FinalScores(theta, se, scale, cuts.level(scale), cuts.passed(scale), subs)
+    return FinalScores(theta, se, scale, cuts.level(scale), cuts.passed(scale), result.subscores)

@@ -7,19 +7,21 @@ connection pool sized for a handful of app workers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import JSON, Boolean, DateTime, Table, event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 from itembank.settings import get_settings
 
-__all__ = ["dialect_name", "get_engine", "make_engine", "session_scope"]
+__all__ = ["bulk_insert", "dialect_name", "get_engine", "make_engine", "session_scope"]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -74,3 +76,55 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert many rows fast, inside the session's transaction; return the number inserted.
+
+    SQLAlchemy's executemany spends most of its time processing parameters row by row. This
+    converts the values once per column type and hands them to the driver directly: SQLite's
+    ``executemany``, or PostgreSQL's ``COPY ... FROM STDIN``. Values follow what SQLAlchemy would
+    store (JSON text, naive UTC timestamps, SQLite booleans as 0/1), so ORM reads are unchanged.
+    Columns absent from the rows are left to their server defaults (NULL here).
+    """
+    if not rows:
+        return 0
+    columns = [c for c in table.columns if c.name in rows[0]]
+    names = [c.name for c in columns]
+    conn = session.connection()
+    dialect = conn.dialect.name
+
+    def convert(column: Any) -> Any:
+        if isinstance(column.type, JSON):
+            return lambda v: None if v is None else json.dumps(v, ensure_ascii=False)
+        if isinstance(column.type, DateTime):
+            if dialect == "sqlite":
+                return lambda v: None if v is None else _naive_utc(v).strftime("%Y-%m-%d %H:%M:%S.%f")
+            return lambda v: None if v is None else _naive_utc(v)
+        if isinstance(column.type, Boolean) and dialect == "sqlite":
+            return lambda v: None if v is None else int(bool(v))
+        return None
+
+    converters = [convert(c) for c in columns]
+    values = [
+        tuple(f(row[n]) if f is not None else row[n] for n, f in zip(names, converters, strict=True)) for row in rows
+    ]
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    quoted = ", ".join(f'"{n}"' for n in names)
+    try:
+        if dialect == "postgresql":
+            with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+                for value in values:
+                    copy.write_row(value)
+        else:
+            marks = ", ".join("?" for _ in names)
+            cursor.executemany(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', values)
+    finally:
+        cursor.close()
+    return len(values)
