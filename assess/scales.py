@@ -118,7 +118,9 @@ def final_scores_batch(
         subs = []
         for k in range(len(bank.areas)):
             in_k = area == k
-            t_k, s_k = _posterior_moments(bank.log_prior + np.where(in_k[..., None], lp_items, 0.0).sum(axis=1), bank.nodes)
+            t_k, s_k = _posterior_moments(
+                bank.log_prior + np.where(in_k[..., None], lp_items, 0.0).sum(axis=1), bank.nodes
+            )
             subs.append((t_k, s_k, in_k.sum(axis=1)))
         for s in range(it.shape[0]):
             scale = to_scale(float(theta[s]))

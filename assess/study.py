@@ -285,6 +285,9 @@ class CatStudy:
         ``n_bands + 1`` edges of the true-ability bands (the outer two are infinite).
     cat, linear, catsim, catsim_eap
         One :class:`MethodResult` each; the catsim ones are ``None`` when catsim was not run.
+    exposure_parameters
+        The Sympson-Hetter parameters the engine ran with (all 1 without exposure control), one
+        per bank item; calibrated here when ``exposure_target`` was given.
     calibration_seconds
         Time spent calibrating Sympson-Hetter parameters before the run (0 if none).
     notes
@@ -299,6 +302,7 @@ class CatStudy:
     linear: MethodResult
     catsim: MethodResult | None
     catsim_eap: MethodResult | None
+    exposure_parameters: FloatArray
     calibration_seconds: float
     notes: tuple[str, ...]
 
@@ -802,6 +806,7 @@ def run_cat_study(
         linear=linear,
         catsim=catsim_res,
         catsim_eap=catsim_eap,
+        exposure_parameters=bank.exposure,
         calibration_seconds=calibration_seconds,
         notes=tuple(notes),
     )
