@@ -230,6 +230,7 @@ class Booklet(SQLModel, table=True):
 class TestSession(SQLModel, table=True):
     """One student's sitting of an assessment."""
 
+    __test__ = False  # not a pytest test class, despite its name
     __tablename__ = "test_session"
     __table_args__ = (UniqueConstraint("assessment_id", "student_id"),)
 
