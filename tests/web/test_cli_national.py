@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import re
+
+from click.testing import CliRunner
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from assess.models import Area, Response, TestSession
+from itembank.db import get_engine
+from web.cli import cli
+
+
+def test_demo_runs_the_pipeline_end_to_end_on_a_small_sample(env_db: str) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--students", "1500", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "学生 1,500 人" in out
+    for region in ("东部", "中部", "西部"):
+        assert re.search(rf"{region}\s+[\d,]+\s+\d+\.\d", out), out
+    with Session(get_engine()) as session:
+        finished = session.exec(select(func.count(col(TestSession.id))).where(TestSession.status == "finished")).one()
+        assert finished == 1500
+        regions = session.exec(select(Area.region).distinct()).all()
+        assert set(regions) == {"东部", "中部", "西部"}
+        assert session.exec(select(func.count(col(Response.id)))).one() > 1500 * 20
+
+
+def test_simulate_refuses_a_tiny_sample(env_db: str) -> None:
+    result = CliRunner().invoke(cli, ["simulate", "--students", "10"])
+    assert result.exit_code != 0
+    assert "10" in result.output
