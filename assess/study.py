@@ -241,7 +241,9 @@ class MethodResult:
     """How one method measured its examinees.
 
     ``band_*`` arrays hold one value per band of true ability (``nan`` for an empty band);
-    ``seconds`` is the wall time of the method's simulation and scoring.
+    ``seconds`` is the wall time of the method's simulation and scoring, ``cpu_seconds`` the CPU
+    time of this process over the same span (all threads; on a shared machine it is the steadier
+    figure).
     """
 
     name: str
@@ -262,6 +264,7 @@ class MethodResult:
     content_attainment: float
     exposure: ExposureStats
     seconds: float
+    cpu_seconds: float
     note: str = ""
 
     @property
@@ -421,7 +424,7 @@ def _method_result(
     se: FloatArray,
     items: IntArray,
     pool: IntArray,
-    seconds: float,
+    timing: tuple[float, float],
     note: str = "",
 ) -> MethodResult:
     ok = items >= 0
@@ -456,7 +459,8 @@ def _method_result(
         squared_correlation=r2,
         content_attainment=content_attainment(bank, blueprint, items),
         exposure=exposure_stats(counts, true_theta.size),
-        seconds=seconds,
+        seconds=timing[0],
+        cpu_seconds=timing[1],
         note=note,
     )
 
@@ -661,7 +665,7 @@ def run_cat_study(
     calibration_seconds = 0.0
     if exposure_target is not None:
         bp = dataclasses.replace(blueprint, sympson_hetter=True)
-        t0 = time.perf_counter()
+        t0 = _clock()
         pick = cal_rng.choice(n, size=min(n, calibration_examinees), replace=n < calibration_examinees)
         bank = _calibrate_exposure(
             bank,
@@ -673,7 +677,7 @@ def run_cat_study(
             iterations=calibration_iterations,
             progress=progress,
         )
-        calibration_seconds = time.perf_counter() - t0
+        calibration_seconds = _since(t0)[0]
         notes.append(
             f"Sympson-Hetter parameters calibrated for a target exposure of {exposure_target:g} on "
             f"{pick.size} resampled examinees, {calibration_iterations} iterations "
@@ -684,13 +688,13 @@ def run_cat_study(
     step = n if not chunk_size else max(1, chunk_size)
     if progress is not None:
         progress("adaptive sessions", 0, n)
-    t0 = time.perf_counter()
+    t0 = _clock()
     parts = []
     for lo in range(0, n, step):
         parts.append(simulate_sessions(bank, bp, theta_true[lo : lo + step], cat_rng, grades=grade_arr[lo : lo + step]))
         if progress is not None:
             progress("adaptive sessions", min(lo + step, n), n)
-    cat_seconds = time.perf_counter() - t0
+    cat_timing = _since(t0)
     width = max(p.items.shape[1] for p in parts)
     cat_items = np.full((n, width), -1, dtype=np.int64)
     row = 0
@@ -707,12 +711,12 @@ def run_cat_study(
         se=np.concatenate([p.se for p in parts]),
         items=cat_items,
         pool=operational,
-        seconds=cat_seconds,
+        timing=cat_timing,
         note=_engine_note(bp),
     )
 
     # -- the linear form of the CAT's average length
-    t0 = time.perf_counter()
+    t0 = _clock()
     length = max(1, round(cat.length_mean))
     form = assemble_linear_form(bank, bp, length, float(theta_true.mean()))
     lin_items = np.broadcast_to(form[None, :], (n, form.size))
@@ -739,7 +743,7 @@ def run_cat_study(
         se=lin_se,
         items=np.ascontiguousarray(lin_items),
         pool=operational,
-        seconds=time.perf_counter() - t0,
+        timing=_since(t0),
         note=f"{form.size} items most informative at the population mean {theta_true.mean():+.2f}, EAP",
     )
 
@@ -758,11 +762,11 @@ def run_cat_study(
         except ImportError:
             notes.append("catsim not run: it is not installed (pip install catsim).")
         else:
-            t0 = time.perf_counter()
+            t0 = _clock()
             cs_items, cs_scores, cs_theta = _run_catsim(
                 bank, bp, theta_true[:m], grade_arr[:m], cs_rng, pool=pool, progress=progress
             )
-            cs_seconds = time.perf_counter() - t0
+            cs_timing = _since(t0)
             sub = theta_true[:m]
             catsim_res = _method_result(
                 "catsim max-info",
@@ -774,10 +778,10 @@ def run_cat_study(
                 se=_info_se(bank, cs_items, cs_theta),
                 items=cs_items,
                 pool=pool,
-                seconds=cs_seconds,
+                timing=cs_timing,
                 note="ML (Dodd's heuristic for all-0/all-1), SE = 1/sqrt(I)",
             )
-            t0 = time.perf_counter()
+            t0 = _clock()
             eap_theta, eap_se = score_eap(bank, cs_items, cs_scores)
             catsim_eap = _method_result(
                 "catsim items, EAP",
@@ -789,7 +793,7 @@ def run_cat_study(
                 se=eap_se,
                 items=cs_items,
                 pool=pool,
-                seconds=time.perf_counter() - t0,
+                timing=_since(t0),
                 note="catsim's items and answers rescored with EAP",
             )
             notes.append(
@@ -810,6 +814,16 @@ def run_cat_study(
         calibration_seconds=calibration_seconds,
         notes=tuple(notes),
     )
+
+
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(start: tuple[float, float]) -> tuple[float, float]:
+    """Wall and CPU seconds since ``start`` (from :func:`_clock`)."""
+    wall, cpu = _clock()
+    return wall - start[0], cpu - start[1]
 
 
 def _engine_note(bp: Blueprint) -> str:

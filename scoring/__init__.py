@@ -1,1 +1,109 @@
-"""InfoLit scoring package."""
+"""InfoLit scoring: IRT calibration (MML-EM), ability estimation, simulation and parameter files.
+
+Pure numerics: numpy, scipy and girth only; arrays in, frozen dataclasses out. Response matrices
+are persons x items floats with ``nan`` where an item was not administered. Parameters follow R's
+mirt ``coef(..., IRTpars=TRUE)`` on the logistic metric.
+
+>>> import numpy as np, scoring
+>>> rng = np.random.default_rng(1)
+>>> bank = scoring.random_item_params(20, "2pl", rng)
+>>> x = scoring.simulate_responses(bank, rng.standard_normal(2000), rng)
+>>> fit = scoring.calibrate(x, "2pl", se="none")
+>>> theta = scoring.estimate_eap(x, fit.params)
+"""
+
+from __future__ import annotations
+
+from scoring.ability import (
+    AbilityEstimates,
+    ProficiencyLevels,
+    ReportingScale,
+    draw_plausible_values,
+    estimate_eap,
+    estimate_map,
+    estimate_mle,
+    estimate_wle,
+    posterior_grid,
+)
+from scoring.calibrate import (
+    DEFAULT_PRIOR_C,
+    CalibrationResult,
+    LatentDistribution,
+    calibrate,
+    calibrate_girth,
+)
+from scoring.exceptions import (
+    ConvergenceWarning,
+    DataError,
+    EmptyItemError,
+    EncodingError,
+    EstimationWarning,
+    GirthUnavailableError,
+    ModelError,
+    NonNumericCellError,
+    ParameterError,
+    ScoringError,
+    ScoringWarning,
+    SingleCategoryError,
+)
+from scoring.io import ResponseTable, read_items, read_responses, write_items, write_theta
+from scoring.irt import (
+    expected_score,
+    item_information,
+    log_likelihood_grid,
+    log_probabilities,
+    normal_prior,
+    probabilities,
+    quadrature_grid,
+    test_information,
+)
+from scoring.params import ItemParams, ItemParamsSE
+from scoring.simulate import booklet_design, random_item_params, random_sparse_design, simulate_responses
+
+__all__ = [
+    "DEFAULT_PRIOR_C",
+    "AbilityEstimates",
+    "CalibrationResult",
+    "ConvergenceWarning",
+    "DataError",
+    "EmptyItemError",
+    "EncodingError",
+    "EstimationWarning",
+    "GirthUnavailableError",
+    "ItemParams",
+    "ItemParamsSE",
+    "LatentDistribution",
+    "ModelError",
+    "NonNumericCellError",
+    "ParameterError",
+    "ProficiencyLevels",
+    "ReportingScale",
+    "ResponseTable",
+    "ScoringError",
+    "ScoringWarning",
+    "SingleCategoryError",
+    "booklet_design",
+    "calibrate",
+    "calibrate_girth",
+    "draw_plausible_values",
+    "estimate_eap",
+    "estimate_map",
+    "estimate_mle",
+    "estimate_wle",
+    "expected_score",
+    "item_information",
+    "log_likelihood_grid",
+    "log_probabilities",
+    "normal_prior",
+    "posterior_grid",
+    "probabilities",
+    "quadrature_grid",
+    "random_item_params",
+    "random_sparse_design",
+    "read_items",
+    "read_responses",
+    "simulate_responses",
+    "test_information",
+    "write_items",
+    "write_theta",
+]

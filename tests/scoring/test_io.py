@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from scoring import AbilityEstimates, ItemParams, ItemParamsSE, read_items, read_responses, write_items, write_theta
+from scoring.exceptions import (
+    DataError,
+    EmptyItemError,
+    EncodingError,
+    NonNumericCellError,
+    ParameterError,
+    SingleCategoryError,
+)
+
+NAN = np.nan
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_reads_persons_items_missing_and_bom(tmp_path: Path) -> None:
+    f = write(tmp_path / "r.csv", "\ufeffperson,q1,q2,q3\ns1,1,0,2\ns2,NA,1,\ns3,0, 1 ,1\n")
+    t = read_responses(f)
+    assert t.person_ids == ("s1", "s2", "s3")
+    assert t.item_ids == ("q1", "q2", "q3")
+    assert_array_equal(t.responses, [[1, 0, 2], [NAN, 1, NAN], [0, 1, 1]])
+    assert t.weights is None
+
+
+def test_without_person_column_rows_are_numbered_and_weights_are_split_off(tmp_path: Path) -> None:
+    f = write(tmp_path / "r.csv", "q1,w,q2\n1,2.5,0\n0,1,1\n")
+    t = read_responses(f, weights_column="w")
+    assert t.person_ids == ("1", "2")
+    assert t.item_ids == ("q1", "q2")
+    assert_allclose(t.weights, [2.5, 1.0])
+    assert_array_equal(t.responses, [[1, 0], [0, 1]])
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "message"),
+    [
+        ("person,q1,q2\ns1,1,x\ns2,0,1\n", NonNumericCellError, r"row 2 \(person s1\), column 'q2': 'x' is not an integer"),
+        ("q1,q2\n1,0.5\n0,1\n", NonNumericCellError, "row 2 .*column 'q2': '0.5'"),
+        ("q1,q2\n1,-1\n0,1\n", NonNumericCellError, "'-1'"),
+        ("q1,q2\n1,\n0,NA\n", EmptyItemError, "item 'q2' has no responses"),
+        ("q1,q2\n1,1\n0,1\n", SingleCategoryError, "item 'q2' has one response category only"),
+        ("q1,q2\n1,1\n0\n", DataError, "row 3 has 1 fields, the header has 2"),
+        ("q1,q1\n1,1\n0,0\n", DataError, "duplicate column names: q1"),
+        ("q1,q2\n", DataError, "no response rows"),
+        ("", DataError, "empty"),
+    ],
+)
+def test_one_line_errors(tmp_path: Path, text: str, error: type, message: str) -> None:
+    with pytest.raises(error, match=message) as info:
+        read_responses(write(tmp_path / "r.csv", text))
+    assert "\n" not in str(info.value)
+    assert "r.csv" in str(info.value)
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    f = write(tmp_path / "r.csv", "person,q1\nJosé,1\nAna,0\n", encoding="latin-1")
+    with pytest.raises(EncodingError, match="not a UTF-8 file"):
+        read_responses(f)
+
+
+def test_single_category_allowed_when_not_checking(tmp_path: Path) -> None:
+    t = read_responses(write(tmp_path / "r.csv", "q1,q2\n1,\n1,\n"), check_items=False)
+    assert_array_equal(t.responses, [[1, NAN], [1, NAN]])
+
+
+def test_weights_column_problems(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no weights column 'wt'"):
+        read_responses(write(tmp_path / "a.csv", "q1\n1\n0\n"), weights_column="wt")
+    with pytest.raises(DataError, match="weights column 'w' is empty"):
+        read_responses(write(tmp_path / "b.csv", "q1,w\n1,\n0,1\n"), weights_column="w")
+
+
+def test_items_round_trip_with_standard_errors(tmp_path: Path) -> None:
+    p = ItemParams(("a", "b", "c"), ("2pl", "grm", "3pl"), [1.2, 0.8, 1.0], [[0.1, NAN, NAN], [-1, 0.2, 1.5],
+                   [0.3, NAN, NAN]], [0, 0, 0.2])
+    se = ItemParamsSE(p.ids, np.array([0.1, 0.2, 0.3]), np.array([[0.05, NAN, NAN], [0.1, 0.1, 0.2], [0.1, NAN, NAN]]),
+                      np.array([NAN, NAN, 0.04]))
+    f = tmp_path / "items.csv"
+    write_items(f, p, se)
+    lines = f.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "item,model,a,b1,b2,b3,c,se_a,se_b1,se_b2,se_b3,se_c"
+    assert lines[1] == "a,2pl,1.2,0.1,,,0,0.1,0.05,,,"
+    assert read_items(f) == p
+
+
+def test_read_items_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match="items.csv: .*slope a must be a positive"):
+        read_items(write(tmp_path / "items.csv", "item,model,a,b1,c\nx,2pl,-1,0,0\n"))
+    with pytest.raises(ParameterError, match="no 'item' column"):
+        read_items(write(tmp_path / "i2.csv", "name,a\nx,1\n"))
+
+
+def test_theta_file(tmp_path: Path) -> None:
+    est = AbilityEstimates(np.array([0.5, NAN]), np.array([0.3, NAN]), "mle")
+    f = tmp_path / "theta.csv"
+    write_theta(f, ["s1", "s2"], est, plausible_values=np.array([[0.1, 0.2], [0.3, 0.4]]))
+    assert f.read_text(encoding="utf-8").splitlines() == ["person,theta,se,pv1,pv2", "s1,0.5,0.3,0.1,0.2",
+                                                          "s2,,,0.3,0.4"]
+    with pytest.raises(DataError):
+        write_theta(f, ["s1"], est)

@@ -1,0 +1,284 @@
+"""Student login: test ticket + PIN (argon2), a throttle on failures, and the sitting to open.
+
+:func:`login` is the whole login: it refuses a throttled ticket or address, looks the ticket up,
+checks the PIN against the stored argon2 hash in a worker thread (so the event loop keeps serving
+answers while a KDF runs), then picks the assessment the student sits now
+(:func:`open_sitting`) and, when a sitting is already under way, moves it to this new device.
+Every refusal is an :class:`assess.exceptions.AssessError` with a message for the student.
+
+The throttle is in-process: each worker counts failures on its own, so with ``N`` workers a
+guesser gets up to ``N`` times the allowance before every worker refuses, and a restart forgets
+the counts. That keeps the login path free of database writes; a shared counter would need a
+small table (``login_failure``: key, count, window start) in a migration.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
+
+import anyio
+import anyio.to_thread
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from assess.exceptions import LoginFailed, SessionClosed, WindowClosed
+from assess.models import Assessment, BlueprintRow, Student, TestSession
+from assess.sessions import band_of_grade, start_session
+from itembank.db import session_scope
+from web.security import new_device_token
+
+__all__ = [
+    "LoginGuard",
+    "LoginResult",
+    "LoginThrottle",
+    "LoginThrottled",
+    "TestFinished",
+    "format_local",
+    "login",
+    "normalise_ticket",
+    "open_sitting",
+    "verify_pin",
+]
+
+
+class LoginThrottled(LoginFailed):
+    """Too many failed logins for this ticket or from this address; ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TestFinished(SessionClosed):
+    """The student has already finished every assessment open to them now."""
+
+    __test__ = False  # not a pytest test class
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+def verify_pin(pin_hash: str, pin: str) -> bool:
+    """Whether ``pin`` matches the stored argon2 hash (``False`` for an empty or broken hash).
+
+    The hash carries its own parameters, so PINs hashed at registration with any argon2
+    settings verify here.
+    """
+    if not pin_hash or not pin:
+        return False
+    try:
+        return _hasher().verify(pin_hash, pin)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+class LoginThrottle:
+    """Failures per key in a fixed window: after ``limit`` failures the key waits out the window."""
+
+    def __init__(self, limit: int, window_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self._clock = clock
+        self._failures: dict[str, tuple[float, int]] = {}  # key -> (window start, count)
+        self._lock = threading.Lock()
+
+    def _current(self, key: str, now: float) -> tuple[float, int]:
+        start, count = self._failures.get(key, (now, 0))
+        return (now, 0) if now - start >= self.window else (start, count)
+
+    def wait_seconds(self, key: str) -> int:
+        """Seconds until ``key`` may try again (0 when it may try now)."""
+        now = self._clock()
+        with self._lock:
+            start, count = self._current(key, now)
+        return 0 if count < self.limit else max(1, int(start + self.window - now + 0.999))
+
+    def fail(self, key: str) -> int:
+        """Count a failure; return how many tries ``key`` has left in this window."""
+        now = self._clock()
+        with self._lock:
+            if len(self._failures) > 50_000:  # forget finished windows now and then
+                self._failures = {k: v for k, v in self._failures.items() if now - v[0] < self.window}
+            start, count = self._current(key, now)
+            self._failures[key] = (start, count + 1)
+        return max(0, self.limit - count - 1)
+
+    def reset(self, key: str) -> None:
+        """Forget the failures of ``key`` (after a successful login)."""
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+@dataclass
+class LoginGuard:
+    """The two throttles of the login: per ticket and per client address."""
+
+    per_ticket: LoginThrottle
+    per_client: LoginThrottle
+
+    @classmethod
+    def create(cls, *, max_failures: int, max_failures_per_client: int, window_seconds: float) -> LoginGuard:
+        """Throttles with the given limits over one window."""
+        return cls(LoginThrottle(max_failures, window_seconds), LoginThrottle(max_failures_per_client, window_seconds))
+
+    def check(self, ticket: str, client: str) -> None:
+        """Raise :class:`LoginThrottled` if the ticket or the address must wait."""
+        wait = max(self.per_ticket.wait_seconds(ticket), self.per_client.wait_seconds(client))
+        if wait:
+            minutes = max(1, (wait + 59) // 60)
+            raise LoginThrottled(f"尝试次数太多，请 {minutes} 分钟后再试，或请老师帮忙。", wait)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """A successful login: the sitting the student is signed in to.
+
+    ``test_session_id`` is set when a sitting exists already (it was moved to ``device``);
+    ``status`` is ``not_started``, ``in_progress`` or ``finished``/``expired``.
+    """
+
+    student_id: int
+    assessment_id: int
+    test_session_id: int | None
+    device: str
+    status: str
+
+
+def normalise_ticket(ticket: str) -> str:
+    """A ticket as typed, without spaces (students copy tickets with stray spaces)."""
+    return "".join(ticket.split())
+
+
+_CHINA = timezone(timedelta(hours=8), "CST")
+
+
+def format_local(dt: datetime) -> str:
+    """A timestamp (naive values are UTC) as Beijing time, ``2026-05-12 08:00``."""
+    aware = dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+    return aware.astimezone(_CHINA).strftime("%Y-%m-%d %H:%M")
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def open_sitting(*, session: Session, student: Student, device: str, now: datetime) -> LoginResult:
+    """Choose the assessment ``student`` sits now and, if a sitting is under way, move it to ``device``.
+
+    A sitting in progress wins (resume). Otherwise the open assessment for the student's grade
+    (with a blueprint for its grade band) that the student has not sat yet, closing first.
+
+    Raises
+    ------
+    TestFinished
+        Every open assessment for the student is finished.
+    WindowClosed
+        No assessment for the student is open now (the message says when one opens).
+    """
+    sid = int(student.id or 0)
+    sittings = session.exec(
+        select(TestSession).where(TestSession.student_id == sid).order_by(col(TestSession.started_at).desc())
+    ).all()
+    for ts in sittings:
+        if ts.status == "in_progress":
+            assessment = session.get(Assessment, ts.assessment_id)
+            assert assessment is not None
+            shown = start_session(session=session, assessment=assessment, student=student, device=device, now=now)
+            status = "in_progress" if not shown.finished else shown.test_session.status
+            return LoginResult(sid, ts.assessment_id, ts.id, device, status)
+    band = band_of_grade(student.grade)
+    with_blueprint = set(
+        session.exec(select(BlueprintRow.assessment_id).where(BlueprintRow.grade_band == band)).all()
+    )
+    mine = [
+        a
+        for a in session.exec(select(Assessment).order_by(col(Assessment.closes_at))).all()
+        if student.grade in (a.grades or []) and a.id in with_blueprint
+    ]
+    sat = {ts.assessment_id for ts in sittings}
+    open_now = [a for a in mine if _aware(a.opens_at) <= now <= _aware(a.closes_at)]
+    for a in open_now:
+        if a.id not in sat:
+            return LoginResult(sid, int(a.id or 0), None, device, "not_started")
+    if open_now:
+        raise TestFinished("你已经完成了本次测评，不能再次作答。感谢你的认真参与！")
+    upcoming = [a for a in mine if _aware(a.opens_at) > now]
+    if upcoming:
+        first = min(upcoming, key=lambda a: _aware(a.opens_at))
+        raise WindowClosed(f"测评还没有开始。开放时间：{format_local(first.opens_at)} 至 {format_local(first.closes_at)}。")
+    raise WindowClosed("现在没有向你开放的测评（测评已经结束或尚未安排）。如有疑问，请联系老师。")
+
+
+@dataclass(frozen=True)
+class _Found:
+    student_id: int
+    pin_hash: str
+
+
+def _find(engine: Engine, ticket: str) -> _Found | None:
+    with session_scope(engine) as session:
+        row = session.exec(select(Student.id, Student.pin_hash).where(Student.ticket == ticket)).first()
+        if row is None and ticket != ticket.upper():
+            row = session.exec(select(Student.id, Student.pin_hash).where(Student.ticket == ticket.upper())).first()
+    return None if row is None else _Found(int(row[0]), str(row[1] or ""))
+
+
+async def login(
+    *,
+    engine: Engine,
+    ticket: str,
+    pin: str,
+    client: str,
+    guard: LoginGuard,
+    now: datetime,
+    limiter: anyio.CapacityLimiter | None = None,
+) -> LoginResult:
+    """Check a ticket and PIN and open the student's sitting on a new device token.
+
+    The PIN is verified in a worker thread (argon2 releases the GIL); ``limiter`` bounds how many
+    verifications run at once (each takes tens of milliseconds and its own memory block).
+
+    Raises
+    ------
+    LoginFailed
+        Missing fields, an unknown ticket or a wrong PIN (the failure is counted).
+    LoginThrottled
+        Too many failures for this ticket or from this address.
+    WindowClosed, TestFinished
+        See :func:`open_sitting`.
+    """
+    ticket = normalise_ticket(ticket)
+    pin = pin.strip()
+    if not ticket or not pin:
+        raise LoginFailed("请输入准考证号和密码。")
+    if len(ticket) > 32 or len(pin) > 64:
+        raise LoginFailed("准考证号或密码太长，请核对后重新输入。")
+    guard.check(ticket, client)
+    found = _find(engine, ticket)
+    if found is None:
+        guard.per_client.fail(client)
+        raise LoginFailed("没有找到这个准考证号，请核对准考证上的号码后重新输入。")
+    if not found.pin_hash:
+        raise LoginFailed("这个准考证还不能登录（没有设置密码），请联系老师。")
+    ok = await anyio.to_thread.run_sync(verify_pin, found.pin_hash, pin, limiter=limiter)
+    if not ok:
+        guard.per_client.fail(client)
+        left = guard.per_ticket.fail(ticket)
+        hint = f"还可以再试 {left} 次。" if 0 < left <= 3 else ""
+        if left == 0:
+            hint = "尝试次数太多，请稍后再试，或请老师帮忙。"
+        raise LoginFailed(f"密码不正确，请核对后重新输入。{hint}")
+    guard.per_ticket.reset(ticket)
+    with session_scope(engine) as session:
+        student = session.get(Student, found.student_id)
+        assert student is not None
+        return open_sitting(session=session, student=student, device=new_device_token(), now=now)

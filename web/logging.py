@@ -1,0 +1,128 @@
+"""Structured logs: one JSON object per line on stderr, one line per request.
+
+A request line holds the time, method, path, status, duration in milliseconds, the client address
+and, once the request has been signed in, the student id (never a ticket, PIN or answer)::
+
+    {"ts": "2026-05-12T08:00:01.234Z", "level": "info", "logger": "infolit.request",
+     "event": "request", "method": "POST", "path": "/api/v1/answer", "status": 200, "ms": 3.1,
+     "client": "10.1.2.3", "student": 1234}
+
+Other events (logins, unexpected errors with their traceback) use the same format, so one
+``jq`` pipeline reads everything a worker writes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["JsonFormatter", "RequestLogMiddleware", "configure_logging", "log_event", "log_unrouted"]
+
+REQUEST_LOGGER = "infolit.request"
+EVENT_LOGGER = "infolit.web"
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """Format a record as one JSON line; extra fields given with ``extra=`` become keys."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON object on one line."""
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Send InfoLit's loggers to stderr as JSON lines (idempotent: safe to call per app)."""
+    formatter = JsonFormatter()
+    for name in (REQUEST_LOGGER, EVENT_LOGGER):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.propagate = False
+        if not any(getattr(h, "_infolit", False) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(formatter)
+            handler._infolit = True  # type: ignore[attr-defined]
+            logger.addHandler(handler)
+
+
+def log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
+    """Log an application event (``login``, ``error``...) with its fields."""
+    logging.getLogger(EVENT_LOGGER).log(level, event, extra=fields)
+
+
+def _client(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return client[0] if client else None
+
+
+class RequestLogMiddleware:
+    """ASGI middleware: time each routed request and log it as one JSON line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.logger = logging.getLogger(REQUEST_LOGGER)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the request, capturing the status it was answered with."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        except Exception as exc:  # an error raised outside the handler (CSRF): the app's handler answers it
+            status = int(getattr(exc, "status_code", 500))
+            raise
+        finally:
+            if self.logger.isEnabledFor(logging.INFO):
+                fields: dict[str, Any] = {
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "status": status,
+                    "ms": round((time.perf_counter() - start) * 1000, 2),
+                    "client": _client(scope),
+                }
+                student = scope.get("state", {}).get("infolit.student")
+                if student is not None:
+                    fields["student"] = student
+                self.logger.info("request", extra=fields)
+
+
+async def log_unrouted(exc: Exception, scope: Scope) -> None:
+    """``after_exception`` hook: log requests that matched no route (404/405 before any handler)."""
+    if scope.get("type") != "http" or "route_handler" in scope:
+        return
+    logging.getLogger(REQUEST_LOGGER).info(
+        "request",
+        extra={
+            "method": scope.get("method"),
+            "path": scope.get("path"),
+            "status": getattr(exc, "status_code", 500),
+            "client": _client(scope),
+        },
+    )
