@@ -50,6 +50,8 @@ class BlueprintSpec:
         Server-side time limit; answers after the deadline are refused.
     content
         Bounds per dimension code (``D1`` ... ``D4``).
+    sub_content
+        Maximum counts per sub-indicator code (``D2.3``); minima apply to dimensions only.
     randomesque_k, sympson_hetter, target_exposure
         Exposure control.
     start_theta
@@ -76,6 +78,7 @@ class BlueprintSpec:
     final_estimator: str = "eap"
     pilot_items: int = 0
     show_result: bool = True
+    sub_content: tuple[ContentSpec, ...] = ()
 
     def engine_blueprint(self) -> Blueprint:
         """The engine's view of this blueprint."""
@@ -87,12 +90,14 @@ class BlueprintSpec:
             randomesque_k=self.randomesque_k,
             sympson_hetter=self.sympson_hetter,
             start_theta=tuple(sorted((int(g), float(t)) for g, t in self.start_theta.items())),
+            sub_content=tuple(ContentRule(c.area, 0, c.max_items) for c in self.sub_content),
         )
 
     def to_json(self) -> dict[str, Any]:
         """The JSON stored on the blueprint row (round-trips through :func:`parse_blueprint`)."""
-        out: dict[str, Any] = {k: v for k, v in self.__dict__.items() if k != "content"}
+        out: dict[str, Any] = {k: v for k, v in self.__dict__.items() if k not in ("content", "sub_content")}
         out["content"] = [c.__dict__ for c in self.content]
+        out["sub_content"] = [c.__dict__ for c in self.sub_content]
         return out
 
 
@@ -118,19 +123,20 @@ def parse_blueprint(data: dict[str, Any]) -> BlueprintSpec:
     for key in ("estimator", "final_estimator"):
         if key in data and data[key] not in ESTIMATORS:
             problems.append(f"{key}: must be one of {', '.join(ESTIMATORS)}")
-    content: list[ContentSpec] = []
-    for i, rule in enumerate(data.get("content", []) or []):
-        if not isinstance(rule, dict) or not isinstance(rule.get("area"), str):
-            problems.append(f"content[{i}]: needs an 'area' (a dimension code)")
-            continue
-        try:
-            content.append(ContentSpec(**rule))
-        except TypeError as exc:
-            problems.append(f"content[{i}]: {exc}")
+    rules: dict[str, list[ContentSpec]] = {"content": [], "sub_content": []}
+    for name, found in rules.items():
+        for i, rule in enumerate(data.get(name, []) or []):
+            if not isinstance(rule, dict) or not isinstance(rule.get("area"), str):
+                problems.append(f"{name}[{i}]: needs an 'area' (a dimension or sub-indicator code)")
+                continue
+            try:
+                found.append(ContentSpec(**rule))
+            except TypeError as exc:
+                problems.append(f"{name}[{i}]: {exc}")
     if problems:
         raise BlueprintError(problems)
-    values = {k: v for k, v in data.items() if k != "content"}
-    spec = BlueprintSpec(**values, content=tuple(content))
+    values = {k: v for k, v in data.items() if k not in rules}
+    spec = BlueprintSpec(**values, content=tuple(rules["content"]), sub_content=tuple(rules["sub_content"]))
     try:
         spec.engine_blueprint()
     except ValueError as exc:
@@ -150,6 +156,7 @@ def default_blueprint(
         max_items=30,
         se_target=0.30,
         content=tuple(ContentSpec(d, min_items=5, max_items=9) for d in dimensions),
+        sub_content=tuple(ContentSpec(f"{d}.{k}", max_items=3) for d in dimensions for k in range(1, 6)),
         randomesque_k=3,
         sympson_hetter=False,
         start_theta={"4": -1.0, "6": -0.4, "8": 0.0, "11": 0.6},

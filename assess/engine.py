@@ -25,6 +25,7 @@ per calibration on fixed grids and caches them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -86,6 +87,9 @@ class Blueprint:
         Apply the items' Sympson-Hetter exposure parameters (see :func:`calibrate_exposure`).
     start_theta
         Starting ability by grade; grades not listed start at ``default_start``.
+    sub_content
+        Maximum counts per sub-area (a sub-indicator code); once a session has that many items of
+        a sub-indicator, its other items are out for that session. Only ``max_items`` applies.
     """
 
     min_items: int = 20
@@ -96,6 +100,7 @@ class Blueprint:
     sympson_hetter: bool = False
     start_theta: tuple[tuple[int, float], ...] = ()
     default_start: float = 0.0
+    sub_content: tuple[ContentRule, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_items <= self.max_items:
@@ -128,6 +133,8 @@ class EngineBank:
         Quadrature nodes and ``log P(x = k | node)`` as ``log_prob[j, k, q]`` (``-inf`` beyond K).
     log_prior
         Standard-normal log density at the nodes.
+    sub_areas, sub_area
+        Sub-area names and each item's sub-area index (the dimension itself when not given).
     """
 
     params: ItemParams
@@ -141,6 +148,8 @@ class EngineBank:
     nodes: FloatArray = field(repr=False)
     log_prob: FloatArray = field(repr=False)
     log_prior: FloatArray = field(repr=False)
+    sub_areas: tuple[str, ...] = ()
+    sub_area: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
 
     @classmethod
     def build(
@@ -151,14 +160,19 @@ class EngineBank:
         enemies: Sequence[tuple[str, str]] = (),
         pilot: Sequence[str] = (),
         exposure: FloatArray | None = None,
+        sub_areas: Sequence[str] | None = None,
         n_nodes: int = 61,
         node_range: float = 6.0,
         grid_step: float = 0.02,
     ) -> EngineBank:
-        """Derive the engine arrays for ``params``; ``areas[j]`` is item ``j``'s content area."""
+        """Derive the engine arrays for ``params``.
+
+        ``areas[j]`` is item ``j``'s content area (a dimension); ``sub_areas[j]``, if given, its
+        sub-area (a sub-indicator), which blueprints may cap.
+        """
         n = params.n_items
-        if len(areas) != n:
-            raise ValueError("one content area per item is needed")
+        if len(areas) != n or (sub_areas is not None and len(sub_areas) != n):
+            raise ValueError("one content area (and sub-area) per item is needed")
         area_names = tuple(sorted(set(areas)))
         area_idx = np.array([area_names.index(a) for a in areas], dtype=np.int64)
         index = {code: j for j, code in enumerate(params.ids)}
@@ -181,10 +195,27 @@ class EngineBank:
             log_prob[j, :k, :] = np.maximum(log_prob[j, :k, :], np.log(1e-300))
         log_prior = -0.5 * nodes**2 - 0.5 * np.log(2 * np.pi)
         expo = np.ones(n) if exposure is None else np.asarray(exposure, dtype=np.float64)
-        arrays = [area_idx, enemy, pilot_mask, expo, grid, info, nodes, log_prob, log_prior]
+        subs = list(areas) if sub_areas is None else list(sub_areas)
+        sub_names = tuple(sorted(set(subs)))
+        sub_idx = np.array([sub_names.index(a) for a in subs], dtype=np.int64)
+        arrays = [area_idx, enemy, pilot_mask, expo, grid, info, nodes, log_prob, log_prior, sub_idx]
         for arr in arrays:
             arr.setflags(write=False)
-        return cls(params, area_names, area_idx, enemy, pilot_mask, expo, grid, info, nodes, log_prob, log_prior)
+        return cls(
+            params,
+            area_names,
+            area_idx,
+            enemy,
+            pilot_mask,
+            expo,
+            grid,
+            info,
+            nodes,
+            log_prob,
+            log_prior,
+            sub_names,
+            sub_idx,
+        )
 
     @cached_property
     def ranking(self) -> IntArray:
@@ -220,19 +251,7 @@ class EngineBank:
         """A copy whose Sympson-Hetter parameters are ``exposure``."""
         expo = np.clip(np.asarray(exposure, dtype=np.float64), 0.0, 1.0)
         expo.setflags(write=False)
-        return EngineBank(
-            self.params,
-            self.areas,
-            self.area,
-            self.enemies,
-            self.pilot,
-            expo,
-            self.grid,
-            self.info,
-            self.nodes,
-            self.log_prob,
-            self.log_prior,
-        )
+        return dataclasses.replace(self, exposure=expo)
 
 
 @dataclass
@@ -337,6 +356,22 @@ def _choose_areas(bank: EngineBank, blueprint: Blueprint, state: CatState, eligi
     return choice
 
 
+def _full_sub_areas(bank: EngineBank, blueprint: Blueprint, state: CatState) -> BoolArray:
+    """Items of sub-areas that have reached their blueprint maximum, per session ``(S, n)``."""
+    caps = {r.area: r.max_items for r in blueprint.sub_content if r.max_items is not None}
+    cap = np.array([caps.get(name, np.iinfo(np.int64).max) for name in bank.sub_areas], dtype=np.int64)
+    if not caps or cap.size == 0:
+        return np.zeros(state.blocked.shape, dtype=bool)
+    s, n_sub = state.n_sessions, len(bank.sub_areas)
+    given = state.given
+    op = (given >= 0) & ~bank.pilot[np.maximum(given, 0)]
+    rows = np.broadcast_to(np.arange(s)[:, None], given.shape)[op]
+    flat = rows * n_sub + bank.sub_area[given[op]]
+    counts = np.bincount(flat, minlength=s * n_sub).reshape(s, n_sub)
+    full: BoolArray = (counts >= cap[None, :])[:, bank.sub_area]
+    return full
+
+
 def _first_eligible(order: IntArray, eligible: BoolArray, rows: IntArray, m: int) -> IntArray:
     """The first ``m`` eligible items of each row of ``order`` (``-1`` padded)."""
     n = eligible.shape[1]
@@ -371,7 +406,7 @@ def select_next_items(
     """
     s = state.n_sessions
     rows = np.arange(s)
-    eligible = ~state.blocked
+    eligible = ~state.blocked & ~_full_sub_areas(bank, blueprint, state)
     area = _choose_areas(bank, blueprint, state, eligible)
     g = np.clip(np.searchsorted(bank.grid, state.theta), 0, bank.grid.size - 1)
     m = min(max(candidates, blueprint.randomesque_k), bank.n_items)

@@ -429,8 +429,9 @@ def write_template(path: str | Path, *, example: bool = False) -> None:
     for j, name in enumerate(COLUMNS, start=1):
         letter = get_column_letter(j)
         sheet.column_dimensions[letter].width = max(10, len(name) + 4)
-        if name.endswith("_code"):
-            for row_cells in sheet.iter_rows(min_row=1, max_row=1000, min_col=j, max_col=j):
+        if name.endswith("_code"):  # text, so Excel keeps leading zeros of codes typed in
+            sheet.column_dimensions[letter].number_format = "@"
+            for row_cells in sheet.iter_rows(min_row=1, max_row=len(rows) + 1, min_col=j, max_col=j):
                 for cell in row_cells:
                     cell.number_format = "@"
     sheet.freeze_panes = "A2"
@@ -573,7 +574,7 @@ def _declare_areas(rows: Sequence[_Row], problems: _Problems) -> dict[str, _Area
                 problems.add(
                     r.row,
                     code_col,
-                    f"{code!r} is the code of a {first.level} at row {first.row}; a code names one area",
+                    f"{code!r} is already the {first.level} code at row {first.row}; a code names one area",
                 )
                 continue
             if name is not None and first.name is not None and name != first.name:

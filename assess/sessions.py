@@ -163,7 +163,7 @@ def _build_band_bank(session: Session, calibration_id: int, band: str) -> BandBa
     code_set = set(codes)
     enemies = [(item.code, e) for item, _, _ in chosen for e in (item.enemies or []) if e in code_set]
     pilot = [item.code for item, _, _ in chosen if item.status == "pilot"]
-    engine = EngineBank.build(params, dims, enemies=enemies, pilot=pilot)
+    engine = EngineBank.build(params, dims, enemies=enemies, pilot=pilot, sub_areas=[i.indicator for i, _, _ in chosen])
     return BandBank(
         calibration_id=calibration_id,
         band=band,

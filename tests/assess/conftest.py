@@ -30,11 +30,15 @@ def make_tree(session: Session, n_students: int = 3, grade: int = 8) -> list[Stu
     county = Area(code="440101", name="新华区", level="county", region="东部", path="/44/440101/", parent_id=prov.id)
     session.add(county)
     session.flush()
-    school = School(code="S1", name="新华路第一中学", locale="urban", area_id=int(county.id or 0), path="/44/440101/S1/")
+    school = School(
+        code="S1", name="新华路第一中学", locale="urban", area_id=int(county.id or 0), path="/44/440101/S1/"
+    )
     session.add(school)
     session.flush()
     students = [
-        Student(code=f"P{i}", grade=grade, gender="F", ticket=f"T{i:09d}", school_id=int(school.id or 0), path=school.path)
+        Student(
+            code=f"P{i}", grade=grade, gender="F", ticket=f"T{i:09d}", school_id=int(school.id or 0), path=school.path
+        )
         for i in range(n_students)
     ]
     session.add_all(students)
@@ -59,8 +63,11 @@ def live(engine: Engine) -> Iterator[tuple[Engine, int, list[int]]]:
         )
         session.add(assessment)
         session.flush()
-        session.add(BlueprintRow(assessment_id=int(assessment.id or 0), grade_band="7-9", mode="adaptive",
-                                 spec=BLUEPRINT.to_json()))
+        session.add(
+            BlueprintRow(
+                assessment_id=int(assessment.id or 0), grade_band="7-9", mode="adaptive", spec=BLUEPRINT.to_json()
+            )
+        )
         students = make_tree(session)
         session.commit()
         yield engine, int(assessment.id or 0), [int(s.id or 0) for s in students]

@@ -168,3 +168,16 @@ def test_sympson_hetter_caps_exposure() -> None:
 
     assert max_rate(free) > 0.5
     assert max_rate(controlled) < 0.36
+
+
+def test_sub_indicator_maxima_hold_over_many_sessions() -> None:
+    subs = [f"{AREAS[j % 4]}.{(j // 4) % 4 + 1}" for j in range(BANK.n_items)]
+    bank = EngineBank.build(BANK.params, [AREAS[j % 4] for j in range(BANK.n_items)], sub_areas=subs)
+    caps = tuple(ContentRule(f"{a}.{k}", 0, 2) for a in AREAS for k in range(1, 5))
+    bp = Blueprint(min_items=24, max_items=24, se_target=0.0, content=RULES, sub_content=caps)
+    rng = np.random.default_rng(8)
+    sim = simulate_sessions(bank, bp, rng.normal(0, 1, 1000), rng)
+    for s in range(sim.items.shape[0]):
+        got = sim.items[s][sim.items[s] >= 0]
+        assert got.size == 24
+        assert np.bincount(bank.sub_area[got]).max() <= 2

@@ -3,7 +3,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -251,7 +251,7 @@ def test_a_code_names_one_area(engine: Engine) -> None:
          row(student_code="P003", city_code="4404", city="深圳市")],
     )  # fmt: skip
     assert problems == [
-        "row 3, county_code: '4403' is the code of a city at row 2; a code names one area",
+        "row 3, county_code: '4403' is already the city code at row 2; a code names one area",
         "row 4, county_code: county 440305 lies in city 4403 at row 2, here in 4404",
     ]
 
@@ -298,8 +298,8 @@ def test_the_file_must_agree_with_registered_areas_and_schools(engine: Engine) -
          "row 2, school: school S001 is registered as '南山第一小学', here '南山一小'"),
         (row(student_code="P205", region="东部", **sichuan),
          "row 2, region: province 51 is registered in 西部, here 东部"),
-        (row(student_code="P206", county_code="4403", school_code="S301"),
-         "row 2, county_code: '4403' is already registered as a city, not a county"),
+        (row(student_code="P206", county_code="5101", school_code="S301"),
+         "row 2, county_code: '5101' is already registered as a city, not a county"),
         (row(student_code="P207", city_code="4404", city="新市", school_code="S302"),
          "row 2, county_code: county 440305 is registered in city 4403, here in 4404"),
     ]  # fmt: skip
@@ -316,8 +316,8 @@ def test_the_file_must_agree_with_registered_areas_and_schools(engine: Engine) -
 def test_grades_are_checked_against_the_assessment(engine: Engine) -> None:
     with session_scope(engine) as s:
         s.add(
-            Assessment(code="A2025", name="2025年信息素养测评", opens_at=datetime(2025, 5, 1),
-                       closes_at=datetime(2025, 6, 1), grades=[4, 8])
+            Assessment(code="A2025", name="2025年信息素养测评", opens_at=datetime(2025, 5, 1, tzinfo=UTC),
+                       closes_at=datetime(2025, 6, 1, tzinfo=UTC), grades=[4, 8])
         )  # fmt: skip
     problems = problems_of(engine, [row(), row(student_code="P002", grade="5")], assessment="A2025")
     assert problems == ["row 3, grade: grade 5 is not tested in assessment A2025 (grades 4, 8)"]

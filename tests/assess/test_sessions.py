@@ -23,8 +23,15 @@ def _answer(version: ItemVersion, rnd: Any) -> Any:
     return answer_for_score(version, rnd.choice([0, 1]) if version.max_score == 1 else 1, rnd)
 
 
-def _take_test(engine: Engine, assessment_id: int, student_id: int, *, seed: int, interrupt_at: int | None = None,
-               device: str = "d1") -> list[int]:
+def _take_test(
+    engine: Engine,
+    assessment_id: int,
+    student_id: int,
+    *,
+    seed: int,
+    interrupt_at: int | None = None,
+    device: str = "d1",
+) -> list[int]:
     """Run a whole session through the service, one transaction per request, as the web app does."""
     import random
 
@@ -42,8 +49,13 @@ def _take_test(engine: Engine, assessment_id: int, student_id: int, *, seed: int
         if interrupt_at is not None and len(shown) == interrupt_at:
             return shown
         with Session(engine, expire_on_commit=False) as session:
-            p = submit_answer(session=session, test_session_id=int(p.test_session.id or 0),
-                              item_version_id=shown[-1], answer=_answer(p.item_version, rnd), device=device)
+            p = submit_answer(
+                session=session,
+                test_session_id=int(p.test_session.id or 0),
+                item_version_id=shown[-1],
+                answer=_answer(p.item_version, rnd),
+                device=device,
+            )
             session.commit()
     return shown
 
@@ -111,8 +123,9 @@ def test_duplicate_answer_is_a_noop_and_other_items_are_refused(live: Live) -> N
     ]
     for version_id, answer, device, error in bad_cases:
         with Session(engine, expire_on_commit=False) as session, pytest.raises(error):
-            submit_answer(session=session, test_session_id=tsid, item_version_id=version_id, answer=answer,
-                          device=device)
+            submit_answer(
+                session=session, test_session_id=tsid, item_version_id=version_id, answer=answer, device=device
+            )
         assert snapshot() == before
 
 
@@ -127,8 +140,14 @@ def test_answers_after_the_deadline_are_refused_and_the_session_is_scored(live: 
     late = utcnow() + timedelta(minutes=41)
     with Session(engine, expire_on_commit=False) as session:
         with pytest.raises(SessionClosed):
-            submit_answer(session=session, test_session_id=int(p.test_session.id or 0),
-                          item_version_id=int(p.item_version.id or 0), answer="A", device="d", now=late)
+            submit_answer(
+                session=session,
+                test_session_id=int(p.test_session.id or 0),
+                item_version_id=int(p.item_version.id or 0),
+                answer="A",
+                device="d",
+                now=late,
+            )
         session.commit()
     with Session(engine) as session:
         ts = session.get(TestSession, p.test_session.id)

@@ -54,17 +54,25 @@ def test_load_bank_files_keeps_only_the_pool_and_accepts_a_directory(tmp_path: P
             "indicator": "D9.1",
             "status": status,
             "enemies": enemies,
-            "params": {"model": "gpcm" if code.endswith("3") else "2pl", "a": 1.1,
-                       "b": [-0.5, 0.5] if code.endswith("3") else [0.2], "c": 0},
+            "params": {
+                "model": "gpcm" if code.endswith("3") else "2pl",
+                "a": 1.1,
+                "b": [-0.5, 0.5] if code.endswith("3") else [0.2],
+                "c": 0,
+            },
         }
 
-    data = {"format": "infolit-items", "version": 1, "items": [
-        item("D9.1-001", "operational", ["D9.1-002"]),
-        item("D9.1-002", "pilot", []),
-        item("D9.1-003", "operational", []),
-        item("D9.1-004", "draft", []),
-        item("D9.1-005", "retired", []),
-    ]}
+    data = {
+        "format": "infolit-items",
+        "version": 1,
+        "items": [
+            item("D9.1-001", "operational", ["D9.1-002"]),
+            item("D9.1-002", "pilot", []),
+            item("D9.1-003", "operational", []),
+            item("D9.1-004", "draft", []),
+            item("D9.1-005", "retired", []),
+        ],
+    }
     (tmp_path / "d9.json").write_text(json.dumps(data), encoding="utf-8")
     files = load_bank_files([tmp_path])
     assert files.params.ids == ("D9.1-001", "D9.1-002", "D9.1-003")
@@ -218,8 +226,14 @@ def test_sympson_hetter_calibration_lowers_the_maximum_exposure() -> None:
     pop = np.random.default_rng(3).normal(0, 1, 400)
     free = run_cat_study(BANK, bp, pop, np.random.default_rng(1), catsim_examinees=0)
     controlled = run_cat_study(
-        BANK, bp, pop, np.random.default_rng(1), catsim_examinees=0,
-        exposure_target=0.3, calibration_examinees=400, calibration_iterations=6,
+        BANK,
+        bp,
+        pop,
+        np.random.default_rng(1),
+        catsim_examinees=0,
+        exposure_target=0.3,
+        calibration_examinees=400,
+        calibration_iterations=6,
     )
     assert controlled.blueprint.sympson_hetter and not free.blueprint.sympson_hetter
     assert controlled.calibration_seconds > 0 and any("Sympson-Hetter" in n for n in controlled.notes)
@@ -258,8 +272,10 @@ def test_no_catsim_when_the_bank_has_no_dichotomous_items() -> None:
     params = ItemParams(tuple(f"P{j}" for j in range(40)), ("gpcm",) * 40, np.full(40, 1.2), b, np.zeros(40))
     bank = EngineBank.build(params, ["D1"] * 40)
     st = run_cat_study(
-        bank, Blueprint(min_items=5, max_items=5, se_target=0.0,
-                        content=(ContentRule("D1", 5, 5),)), np.linspace(-2, 2, 50), np.random.default_rng(0),
+        bank,
+        Blueprint(min_items=5, max_items=5, se_target=0.0, content=(ContentRule("D1", 5, 5),)),
+        np.linspace(-2, 2, 50),
+        np.random.default_rng(0),
     )
     assert st.catsim is None
     assert any("no dichotomous" in n for n in st.notes)
