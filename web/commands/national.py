@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from typing import Any
 
 import click
@@ -44,6 +45,16 @@ class _Stages:
         self.bar.close()
 
 
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _cell(text: str, width: int, *, right: bool = True) -> str:
+    """Pad ``text`` to ``width`` terminal columns (CJK characters take two)."""
+    pad = " " * max(0, width - _width(text))
+    return pad + text if right else text + pad
+
+
 def _print_run(run: NationalRun, elapsed: float) -> None:
     click.echo("")
     click.echo(f"学生 {run.students:,} 人（试测 {run.field_trial_students:,}，自适应 {run.adaptive_students:,}），"
@@ -51,9 +62,12 @@ def _print_run(run: NationalRun, elapsed: float) -> None:
     click.echo(f"题目参数标定 {run.calibration}: EM {run.calibration_cycles} 轮，"
                f"{'已收敛' if run.calibration_converged else '未收敛'}，难度 RMSE（对生成参数）{run.rmse_b:.3f}")
     click.echo("")
-    click.echo(f"{'区域':<6}{'学生数':>10}{'平均量表分':>12}{'达标率':>10}")
+    widths = (6, 10, 12, 10)
+    header = ("区域", "学生数", "平均量表分", "达标率")
+    click.echo("".join(_cell(h, w, right=i > 0) for i, (h, w) in enumerate(zip(header, widths, strict=True))))
     for r in run.regions:
-        click.echo(f"{r.region:<6}{r.students:>12,}{r.mean_scale:>14.1f}{r.pass_rate:>11.1%}")
+        row = (r.region, f"{r.students:,}", f"{r.mean_scale:.1f}", f"{r.pass_rate:.1%}")
+        click.echo("".join(_cell(c, w, right=i > 0) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in run.seconds.items())
     click.echo(f"\n各阶段用时: {stages}")
 
