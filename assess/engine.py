@@ -300,6 +300,8 @@ def new_state(bank: EngineBank, blueprint: Blueprint, grades: IntArray, *, capac
     s = len(grades)
     cap = capacity or blueprint.max_items
     theta = initial_theta(blueprint, np.asarray(grades))
+    # the population prior of each session: N(start ability of its grade, 1) on the nodes
+    log_prior = -0.5 * (bank.nodes[None, :] - theta[:, None]) ** 2 - 0.5 * np.log(2 * np.pi)
     return CatState(
         blocked=np.repeat(bank.pilot[None, :], s, axis=0),
         given=np.full((s, cap), -1, dtype=np.int64),
@@ -307,7 +309,7 @@ def new_state(bank: EngineBank, blueprint: Blueprint, grades: IntArray, *, capac
         n_given=np.zeros(s, dtype=np.int64),
         n_operational=np.zeros(s, dtype=np.int64),
         counts=np.zeros((s, len(bank.areas)), dtype=np.int64),
-        log_post=np.repeat(bank.log_prior[None, :], s, axis=0),
+        log_post=log_prior,
         theta=theta,
         se=np.ones(s),
     )
@@ -417,7 +419,6 @@ def select_next_items(
         if members.size:
             ranked[members] = _first_eligible(table[g[members]], eligible, members, m)
     valid = ranked >= 0
-    valid = ranked >= 0
     if blueprint.sympson_hetter:
         accepted = valid & (rng.random(ranked.shape) < bank.exposure[np.maximum(ranked, 0)])
     else:
@@ -430,7 +431,9 @@ def select_next_items(
     pos = np.where(hit.any(axis=1), np.argmax(hit, axis=1), 0)
     chosen = ranked[rows, pos]
     if considered is not None:
-        reached = valid & (np.arange(m)[None, :] <= pos[:, None])
+        # P(S): the chosen item, and the items ranked above it that Sympson-Hetter rejected
+        at = np.arange(m)[None, :]
+        reached = (valid & ~accepted & (at < pos[:, None])) | ((at == pos[:, None]) & valid)
         np.add.at(considered, ranked[reached], 1)
     if blueprint.sympson_hetter:
         rejected = valid & ~accepted & (np.arange(m)[None, :] < pos[:, None])
@@ -479,10 +482,20 @@ def record_answers(bank: EngineBank, state: CatState, sessions: IntArray, items:
     update_posterior(bank, state, sessions, items, scores)
 
 
-def should_stop(blueprint: Blueprint, state: CatState) -> BoolArray:
-    """Stop: at the maximum length, or past the minimum with the SE at or below the target."""
+def should_stop(bank: EngineBank, blueprint: Blueprint, state: CatState) -> BoolArray:
+    """Stop: at the maximum length, or past the minimum with the content minima met and SE on target.
+
+    Before ``max_items``, a session stops only when it has ``min_items`` operational items, every
+    content area has its minimum, and the posterior SD is at or below ``se_target``.
+    """
     n = state.n_operational
-    return (n >= blueprint.max_items) | ((n >= blueprint.min_items) & (state.se <= blueprint.se_target))
+    lo = np.zeros(len(bank.areas), dtype=np.int64)
+    for rule in blueprint.content:
+        if rule.area in bank.areas:
+            lo[bank.areas.index(rule.area)] = rule.min_items
+    minima_met = (state.counts >= lo[None, :]).all(axis=1)
+    precise = (n >= blueprint.min_items) & minima_met & (state.se <= blueprint.se_target)
+    return (n >= blueprint.max_items) | precise
 
 
 class Initializer(Protocol):
@@ -514,6 +527,6 @@ class Estimator(Protocol):
 class Stopper(Protocol):
     """Phase 4: which sessions are finished."""
 
-    def __call__(self, blueprint: Blueprint, state: CatState) -> BoolArray:
+    def __call__(self, bank: EngineBank, blueprint: Blueprint, state: CatState) -> BoolArray:
         """Whether each session is finished."""
         ...

@@ -28,7 +28,7 @@ import numpy.typing as npt
 from sqlmodel import Session, col, select
 
 from assess.blueprints import BlueprintSpec, default_blueprint
-from assess.engine import EngineBank
+from assess.engine import EngineBank, initial_theta
 from assess.models import (
     Area,
     Assessment,
@@ -606,7 +606,8 @@ def run_adaptive(
         items: list[list[int]] = []
         scores: list[list[int]] = []
         op_items = np.where((sim.items >= 0) & ~bank.engine.pilot[np.maximum(sim.items, 0)], sim.items, -1)
-        results = final_scores_batch(bank.engine, op_items, np.maximum(sim.scores, 0), band=band)
+        prior = initial_theta(bp, population.grades[who])
+        results = final_scores_batch(bank.engine, op_items, np.maximum(sim.scores, 0), band=band, prior_mean=prior)
         if spec.final_estimator != "eap":
             results = [
                 final_scores(

@@ -96,31 +96,38 @@ def _posterior_moments(log_post: FloatArray, nodes: FloatArray) -> tuple[FloatAr
 
 
 def final_scores_batch(
-    bank: EngineBank, items: IntArray, scores: IntArray, *, band: str = "7-9", chunk: int = 4096
+    bank: EngineBank,
+    items: IntArray,
+    scores: IntArray,
+    *,
+    band: str = "7-9",
+    prior_mean: float | FloatArray = 0.0,
+    chunk: int = 4096,
 ) -> list[FinalScores]:
     """EAP final scores of many sessions at once (Bock & Mislevy 1982).
 
     ``items[s]`` holds session ``s``'s operational items (engine indices, ``-1`` padded) and
-    ``scores[s]`` their scores. The posterior over the bank's quadrature nodes is the prior plus
-    the sum of the items' log-probabilities; subscores use each dimension's items alone.
+    ``scores[s]`` their scores. The posterior over the bank's quadrature nodes is the prior
+    N(``prior_mean``, 1) (the session's grade start, as during the test) plus the sum of the items'
+    log-probabilities; subscores use each dimension's items alone.
     """
     cuts = cut_scores_for_band(band)
     out: list[FinalScores] = []
     items = np.asarray(items, dtype=np.int64).reshape(len(items), -1)
     scores = np.asarray(scores, dtype=np.int64).reshape(items.shape)
+    means = np.broadcast_to(np.asarray(prior_mean, dtype=np.float64), (items.shape[0],))
     for lo in range(0, items.shape[0], chunk):
         it, sc = items[lo : lo + chunk], scores[lo : lo + chunk]
+        log_prior = -0.5 * (bank.nodes[None, :] - means[lo : lo + chunk, None]) ** 2
         valid = it >= 0
         safe_sc = np.where(valid, sc, 0)
         lp_items = np.where(valid[..., None], bank.log_prob[np.maximum(it, 0), safe_sc, :], 0.0)  # (S, L, Q)
-        theta, se = _posterior_moments(bank.log_prior + lp_items.sum(axis=1), bank.nodes)
+        theta, se = _posterior_moments(log_prior + lp_items.sum(axis=1), bank.nodes)
         area = np.where(valid, bank.area[np.maximum(it, 0)], -1)
         subs = []
         for k in range(len(bank.areas)):
             in_k = area == k
-            t_k, s_k = _posterior_moments(
-                bank.log_prior + np.where(in_k[..., None], lp_items, 0.0).sum(axis=1), bank.nodes
-            )
+            t_k, s_k = _posterior_moments(log_prior + np.where(in_k[..., None], lp_items, 0.0).sum(axis=1), bank.nodes)
             subs.append((t_k, s_k, in_k.sum(axis=1)))
         for s in range(it.shape[0]):
             scale = to_scale(float(theta[s]))
@@ -141,7 +148,13 @@ def final_scores_batch(
 
 
 def final_scores(
-    bank: EngineBank, items: Sequence[int], scores: Sequence[int], *, method: str = "eap", band: str = "7-9"
+    bank: EngineBank,
+    items: Sequence[int],
+    scores: Sequence[int],
+    *,
+    method: str = "eap",
+    band: str = "7-9",
+    prior_mean: float = 0.0,
 ) -> FinalScores:
     """Score one finished session from its operational items (engine indices) and scores.
 
@@ -153,7 +166,7 @@ def final_scores(
     sc = np.asarray(scores, dtype=np.int64).reshape(1, -1)
     if it.size == 0:
         it, sc = np.full((1, 1), -1), np.zeros((1, 1), dtype=np.int64)
-    result = final_scores_batch(bank, it, sc, band=band)[0]
+    result = final_scores_batch(bank, it, sc, band=band, prior_mean=prior_mean)[0]
     if method == "eap" or not len(items):
         return result
     from scoring import ability

@@ -21,7 +21,7 @@ import numpy as np
 from sqlmodel import Session, col, select
 
 from assess.blueprints import BlueprintSpec, parse_blueprint
-from assess.engine import EngineBank, new_state, record_answers, select_next_items, should_stop
+from assess.engine import EngineBank, initial_theta, new_state, record_answers, select_next_items, should_stop
 from assess.exceptions import (
     AnswerRejected,
     SessionClosed,
@@ -303,7 +303,7 @@ def _advance(
     answered = _answered(session, ts)
     state = rebuild_state(bank, spec, student.grade, answered)
     bp = spec.engine_blueprint()
-    if bool(should_stop(bp, state)[0]):
+    if bool(should_stop(bank.engine, bp, state)[0]):
         finish_session(session=session, test_session=ts, now=now, bank=bank, state=state)
         return
     position = len(answered)
@@ -414,7 +414,12 @@ def finish_session(
     spec = blueprint_for(session=session, assessment_id=ts.assessment_id, band=band)
     scored = [(bank.index_of(v), s) for v, s in answered if s is not None and not bank.engine.pilot[bank.index_of(v)]]
     result = final_scores(
-        bank.engine, [j for j, _ in scored], [s for _, s in scored], method=spec.final_estimator, band=band
+        bank.engine,
+        [j for j, _ in scored],
+        [s for _, s in scored],
+        method=spec.final_estimator,
+        band=band,
+        prior_mean=float(initial_theta(spec.engine_blueprint(), np.array([student.grade]))[0]),
     )
     ts.status = status
     ts.finished_at = _now(now)

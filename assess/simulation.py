@@ -8,6 +8,7 @@ the engine that serves students.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,17 +51,17 @@ class SimulatedSessions:
 
 _FINE_STEP = 0.005
 _FINE_LIMIT = 7.0
-_fine_cache: dict[int, FloatArray] = {}
+_fine_cache: weakref.WeakKeyDictionary[EngineBank, FloatArray] = weakref.WeakKeyDictionary()
 
 
 def _cumulative_on_fine_grid(bank: EngineBank) -> FloatArray:
     """Cumulative category probabilities on a 0.005-spaced grid, ``(n_items, K+1, G)``, cached per bank."""
-    key = id(bank.params)
-    if key not in _fine_cache:
+    table = _fine_cache.get(bank)
+    if table is None:
         grid = np.arange(-_FINE_LIMIT, _FINE_LIMIT + _FINE_STEP / 2, _FINE_STEP)
-        _fine_cache.clear()
-        _fine_cache[key] = np.cumsum(probabilities(bank.params, grid), axis=2).transpose(1, 2, 0).copy()
-    return _fine_cache[key]
+        table = np.cumsum(probabilities(bank.params, grid), axis=2).transpose(1, 2, 0).copy()
+        _fine_cache[bank] = table
+    return table
 
 
 def draw_scores(bank: EngineBank, items: IntArray, true_theta: FloatArray, rng: np.random.Generator) -> IntArray:
@@ -140,7 +141,7 @@ def simulate_sessions(
         scores = draw_scores(answer_bank or bank, items[ok], true_theta[rows[ok]], rng)
         record_answers(bank, state, rows[ok], items[ok], scores)
         done = ~ok
-        done[ok] = should_stop(blueprint, state)[rows[ok]] | (state.n_given[rows[ok]] >= cap)
+        done[ok] = should_stop(bank, blueprint, state)[rows[ok]] | (state.n_given[rows[ok]] >= cap)
         active[rows[done]] = False
     return SimulatedSessions(
         true_theta=true_theta,

@@ -61,8 +61,13 @@ def main() -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     t0 = time.perf_counter()
     study = run_cat_study(
-        bank, blueprint, population, rng,
-        grades=grade_of, exposure_target=0.25, catsim_examinees=args.catsim,
+        bank,
+        blueprint,
+        population,
+        rng,
+        grades=grade_of,
+        exposure_target=0.25,
+        catsim_examinees=args.catsim,
     )
     total = time.perf_counter() - t0
 

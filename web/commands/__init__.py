@@ -9,11 +9,12 @@ __all__ = ["register"]
 
 def register(group: click.Group) -> None:
     """Add every InfoLit command to ``group``."""
-    from web.commands import cat, db, framework, items, national, scoring
+    from web.commands import cat, db, framework, items, national, people, scoring
 
     group.add_command(db.db_group)
     group.add_command(framework.framework_group)
     group.add_command(items.items_group)
+    group.add_command(people.people_group)
     group.add_command(scoring.calibrate_command)
     group.add_command(scoring.score_command)
     group.add_command(national.simulate_command)

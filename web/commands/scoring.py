@@ -49,8 +49,9 @@ class _Progress:
     def __init__(self, total: int) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, unit="cycle", desc="calibrating", file=sys.stderr, disable=not sys.stderr.isatty(),
-                        leave=False)
+        self.bar = tqdm(
+            total=total, unit="cycle", desc="calibrating", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False
+        )
         self.done = 0
 
     def __call__(self, cycles: int, loglik: float, change: float) -> None:
@@ -65,13 +66,28 @@ class _Progress:
 @click.command("calibrate")
 @click.argument("responses", type=_FILE)
 @click.option("--out", "out", required=True, type=_OUT, help="ITEMS.csv to write (parameters and standard errors).")
-@click.option("--model", type=click.Choice(["1pl", "2pl", "3pl"], case_sensitive=False), default="2pl",
-              show_default=True, help="Model of the dichotomous (0/1) items.")
-@click.option("--poly-model", type=click.Choice(["grm", "gpcm"], case_sensitive=False), default="grm",
-              show_default=True, help="Model of the items scored above 1.")
+@click.option(
+    "--model",
+    type=click.Choice(["1pl", "2pl", "3pl"], case_sensitive=False),
+    default="2pl",
+    show_default=True,
+    help="Model of the dichotomous (0/1) items.",
+)
+@click.option(
+    "--poly-model",
+    type=click.Choice(["grm", "gpcm"], case_sensitive=False),
+    default="grm",
+    show_default=True,
+    help="Model of the items scored above 1.",
+)
 @click.option("--anchors", type=_FILE, default=None, help="ITEMS.csv of anchor items whose parameters stay fixed.")
-@click.option("--weights", "weights_column", metavar="COLUMN", default=None,
-              help="Column of RESPONSES.csv with sampling weights (not an item).")
+@click.option(
+    "--weights",
+    "weights_column",
+    metavar="COLUMN",
+    default=None,
+    help="Column of RESPONSES.csv with sampling weights (not an item).",
+)
 @click.option("--theta-out", type=_OUT, default=None, help="Also write EAP scores (THETA.csv).")
 @click.option("--max-cycles", type=click.IntRange(1), default=500, show_default=True, hidden=True)
 def calibrate_command(
@@ -99,8 +115,13 @@ def calibrate_command(
         progress = _Progress(max_cycles)
         try:
             result = scoring.calibrate(
-                table.responses, models, item_ids=table.item_ids, weights=table.weights, fixed=fixed,
-                max_cycles=max_cycles, callback=progress,
+                table.responses,
+                models,
+                item_ids=table.item_ids,
+                weights=table.weights,
+                fixed=fixed,
+                max_cycles=max_cycles,
+                callback=progress,
             )
         finally:
             progress.close()
@@ -120,8 +141,13 @@ def calibrate_command(
 @click.command("score")
 @click.argument("responses", type=_FILE)
 @click.option("--items", "items", required=True, type=_FILE, help="ITEMS.csv with the item parameters.")
-@click.option("--method", type=click.Choice(["eap", "map", "mle", "wle"], case_sensitive=False), default="eap",
-              show_default=True, help="Ability estimator.")
+@click.option(
+    "--method",
+    type=click.Choice(["eap", "map", "mle", "wle"], case_sensitive=False),
+    default="eap",
+    show_default=True,
+    help="Ability estimator.",
+)
 @click.option("--pv", type=click.IntRange(1), default=None, metavar="M", help="Also draw M plausible values.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the plausible-value draws.")
 @click.option("--out", "out", required=True, type=_OUT, help="THETA.csv to write.")
