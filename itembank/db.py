@@ -82,13 +82,17 @@ def _naive_utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
 
 
+def _aware_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int:
     """Insert many rows fast, inside the session's transaction; return the number inserted.
 
     SQLAlchemy's executemany spends most of its time processing parameters row by row. This
     converts the values once per column type and hands them to the driver directly: SQLite's
     ``executemany``, or PostgreSQL's ``COPY ... FROM STDIN``. Values follow what SQLAlchemy would
-    store (JSON text, naive UTC timestamps, SQLite booleans as 0/1), so ORM reads are unchanged.
+    store (JSON text, UTC timestamps, SQLite booleans as 0/1), so ORM reads are unchanged.
     Columns absent from the rows are left to their server defaults (NULL here).
     """
     if not rows:
@@ -104,7 +108,7 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         if isinstance(column.type, DateTime):
             if dialect == "sqlite":
                 return lambda v: None if v is None else _naive_utc(v).strftime("%Y-%m-%d %H:%M:%S.%f")
-            return lambda v: None if v is None else _naive_utc(v)
+            return lambda v: None if v is None else _aware_utc(v)  # timestamptz: no session-timezone guess
         if isinstance(column.type, Boolean) and dialect == "sqlite":
             return lambda v: None if v is None else int(bool(v))
         return None
