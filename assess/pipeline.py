@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from assess.blueprints import BlueprintSpec, default_blueprint
 from assess.models import Area, Assessment, Response, School, Student, TestSession
 from assess.national import Population, build_population, run_adaptive, run_field_trial
+from assess.registration import IssuedTicket, register_students
 from itembank.db import session_scope
 from itembank.models import PROVISIONAL, Calibration, Item, ItemParameter, ItemVersion, utcnow
 from itembank.services import (
@@ -33,6 +34,7 @@ __all__ = [
     "NationalRun",
     "RegionSummary",
     "calibrate_from_assessment",
+    "register_demo_students",
     "region_summary",
     "response_matrix",
     "run_national_simulation",
@@ -65,6 +67,7 @@ class NationalRun:
     rmse_b: float
     regions: tuple[RegionSummary, ...]
     seconds: dict[str, float]
+    adaptive_assessment: str = ""
 
 
 def ensure_bank(*, session: Session) -> int:
@@ -182,6 +185,53 @@ def region_summary(*, session: Session, assessment_id: int | None = None) -> tup
     return tuple(RegionSummary(r, int(n), float(m or 0.0), float(p or 0.0)) for r, n, m, p in rows)
 
 
+def register_demo_students(
+    *, session: Session, assessment_code: str, grades: tuple[int, ...] = (4, 8), per_grade: int = 3
+) -> list[IssuedTicket]:
+    """Register a demonstration school with a few students who have not been tested yet.
+
+    They go through the same registration as a school's file (argon2id PIN hashes, tickets), so
+    that a newcomer can log in and take the adaptive test in a browser. Returns their tickets with
+    the plain PINs, which exist only in this return value.
+    """
+    county = session.exec(select(Area).where(Area.level == "county").order_by(col(Area.code))).first()
+    if county is None:
+        raise LookupError("no county in the database: run the national simulation first")
+    parts = county.path.strip("/").split("/")
+    areas = {a.code: a for a in session.exec(select(Area).where(col(Area.code).in_(parts))).all()}
+    province, city = areas[parts[0]], areas[parts[1]]
+    taken = {c for c in session.exec(select(Student.code).where(col(Student.code).like("DEMO%"))).all()}
+    rows: list[dict[str, object]] = []
+    for grade in grades:
+        for i in range(per_grade):
+            code = f"DEMO{grade:02d}{i + 1:02d}"
+            if code in taken:
+                continue
+            rows.append(
+                {
+                    "province_code": province.code,
+                    "province": province.name,
+                    "region": province.region,
+                    "city_code": city.code,
+                    "city": city.name,
+                    "county_code": county.code,
+                    "county": county.name,
+                    "school_code": f"DEMO{county.code}",
+                    "school": "InfoLit 演示学校",
+                    "locale": "urban",
+                    "sector": "public",
+                    "grade": str(grade),
+                    "class": "演示班",
+                    "student_code": code,
+                    "gender": "F" if i % 2 else "M",
+                }
+            )
+    if not rows:
+        return []
+    summary = register_students(session=session, rows=rows, assessment=assessment_code)
+    return list(summary.tickets)
+
+
 def run_national_simulation(
     engine: Engine,
     *,
@@ -271,6 +321,7 @@ def run_national_simulation(
             progress=tick,
         )
         cat_id = int(cat.id or 0)
+        cat_code = cat.code
     times["adaptive"] = time.perf_counter() - t0
     with session_scope(engine) as session:
         n_resp = int(
@@ -292,4 +343,5 @@ def run_national_simulation(
         rmse_b=rmse_b,
         regions=regions,
         seconds=times,
+        adaptive_assessment=cat_code,
     )

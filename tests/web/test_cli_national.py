@@ -12,15 +12,17 @@ from web.cli import cli
 
 
 def test_demo_runs_the_pipeline_end_to_end_on_a_small_sample(env_db: str) -> None:
-    result = CliRunner().invoke(cli, ["demo", "--students", "1500", "--seed", "3"])
+    result = CliRunner().invoke(cli, ["demo", "--students", "1500", "--seed", "3", "--no-serve"])
     assert result.exit_code == 0, result.output
     out = result.output
     assert "学生 1,500 人" in out
+    tickets = re.findall(r"^(\d{10})\s+(\d{6})\s+(\d+) 年级$", out, flags=re.M)
+    assert len(tickets) == 6, out
     for region in ("东部", "中部", "西部"):
         assert re.search(rf"{region}\s+[\d,]+\s+\d+\.\d", out), out
     with Session(get_engine()) as session:
         finished = session.exec(select(func.count(col(TestSession.id))).where(TestSession.status == "finished")).one()
-        assert finished == 1500
+        assert finished == 1500  # the six demonstration students have not been tested yet
         regions = session.exec(select(Area.region).distinct()).all()
         assert set(regions) == {"东部", "中部", "西部"}
         assert session.exec(select(func.count(col(Response.id)))).one() > 1500 * 20

@@ -9,8 +9,8 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from assess.pipeline import NationalRun, run_national_simulation
-from itembank.db import get_engine
+from assess.pipeline import NationalRun, register_demo_students, run_national_simulation
+from itembank.db import get_engine, session_scope
 from itembank.settings import get_settings
 from web import migrate
 
@@ -57,10 +57,14 @@ def _cell(text: str, width: int, *, right: bool = True) -> str:
 
 def _print_run(run: NationalRun, elapsed: float) -> None:
     click.echo("")
-    click.echo(f"学生 {run.students:,} 人（试测 {run.field_trial_students:,}，自适应 {run.adaptive_students:,}），"
-               f"作答记录 {run.responses:,} 条，用时 {elapsed:.0f} 秒")
-    click.echo(f"题目参数标定 {run.calibration}: EM {run.calibration_cycles} 轮，"
-               f"{'已收敛' if run.calibration_converged else '未收敛'}，难度 RMSE（对生成参数）{run.rmse_b:.3f}")
+    click.echo(
+        f"学生 {run.students:,} 人（试测 {run.field_trial_students:,}，自适应 {run.adaptive_students:,}），"
+        f"作答记录 {run.responses:,} 条，用时 {elapsed:.0f} 秒"
+    )
+    click.echo(
+        f"题目参数标定 {run.calibration}: EM {run.calibration_cycles} 轮，"
+        f"{'已收敛' if run.calibration_converged else '未收敛'}，难度 RMSE（对生成参数）{run.rmse_b:.3f}"
+    )
     click.echo("")
     widths = (6, 10, 12, 10)
     header = ("区域", "学生数", "平均量表分", "达标率")
@@ -96,8 +100,13 @@ def _run(students: int, field_trial: int, seed: int, grade11: bool) -> NationalR
 
 @click.command("simulate")
 @click.option("--students", type=click.IntRange(min=200), default=50_000, show_default=True, help="Sample size.")
-@click.option("--field-trial", type=click.IntRange(min=100), default=5_000, show_default=True,
-              help="Students (whole schools) who take booklets for the calibration.")
+@click.option(
+    "--field-trial",
+    type=click.IntRange(min=100),
+    default=5_000,
+    show_default=True,
+    help="Students (whole schools) who take booklets for the calibration.",
+)
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
 @click.option("--grade11/--no-grade11", default=False, show_default=True, help="Also test grade 11.")
 def simulate_command(students: int, field_trial: int, seed: int, grade11: bool) -> None:
@@ -112,9 +121,35 @@ def simulate_command(students: int, field_trial: int, seed: int, grade11: bool) 
 @click.command("demo")
 @click.option("--students", type=click.IntRange(min=200), default=50_000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-def demo_command(students: int, seed: int) -> None:
-    """The main job on the embedded default: bank, national sample, calibration, adaptive tests, summary."""
+@click.option(
+    "--serve/--no-serve",
+    default=True,
+    show_default=True,
+    help="Start the web app at the end so the printed tickets can take a test.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+def demo_command(students: int, seed: int, serve: bool, host: str, port: int) -> None:
+    """The main job on the embedded default: bank, national sample, calibration, adaptive tests, summary.
+
+    It ends by registering a demonstration school with six students who have not been tested,
+    printing their tickets and PINs, and starting the web app so a newcomer can take a test.
+    """
     settings = get_settings()
     click.echo(f"数据库: {get_engine().url.render_as_string()}")
-    _run(students, min(5_000, students // 2), seed, False)
+    run = _run(students, min(5_000, students // 2), seed, False)
+    with session_scope(get_engine()) as session:
+        tickets = register_demo_students(session=session, assessment_code=run.adaptive_assessment)
     click.echo(f"\n数据保存在 {settings.data_dir.resolve()}")
+    if tickets:
+        click.echo("\n可以立即参加自适应测评的演示学生（InfoLit 演示学校）：")
+        click.echo(_cell("准考证号", 14, right=False) + _cell("密码", 10, right=False) + "年级")
+        for t in tickets:
+            click.echo(_cell(t.ticket, 14, right=False) + _cell(t.pin or "", 10, right=False) + f"{t.grade} 年级")
+    if serve:
+        import uvicorn
+
+        from web.app import create_app
+
+        click.echo(f"\n在浏览器中打开 http://{host}:{port}/ ，用上面的准考证号和密码登录（Ctrl+C 结束）。")
+        uvicorn.run(create_app(), host=host, port=port, log_level="warning")
