@@ -103,13 +103,14 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     dialect = conn.dialect.name
 
     def convert(column: Any) -> Any:
-        if isinstance(column.type, JSON):
+        kind = getattr(column.type, "impl", column.type)  # see through TypeDecorators (UTCDateTime)
+        if isinstance(kind, JSON):
             return lambda v: None if v is None else json.dumps(v, ensure_ascii=False)
-        if isinstance(column.type, DateTime):
+        if isinstance(kind, DateTime):
             if dialect == "sqlite":
                 return lambda v: None if v is None else _naive_utc(v).strftime("%Y-%m-%d %H:%M:%S.%f")
             return lambda v: None if v is None else _aware_utc(v)  # timestamptz: no session-timezone guess
-        if isinstance(column.type, Boolean) and dialect == "sqlite":
+        if isinstance(kind, Boolean) and dialect == "sqlite":
             return lambda v: None if v is None else int(bool(v))
         return None
 

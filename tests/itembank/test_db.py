@@ -35,3 +35,32 @@ def test_session_scope_rolls_back_on_error(engine: Engine) -> None:
         raise RuntimeError("boom")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM scratch")).scalar() == 0
+
+
+def test_bulk_insert_stores_what_the_orm_would(engine: Engine) -> None:
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session, select
+
+    from assess.models import Area
+    from itembank.db import bulk_insert
+
+    when = datetime(2026, 5, 1, 8, 30, 15, 123456, tzinfo=UTC)
+    with Session(engine) as session:
+        session.add(Area(code="11", name="北京市", level="province", region="东部", path="/11/"))
+        session.commit()
+        from itembank.models import Calibration
+
+        session.add(Calibration(name="orm", created_at=when))
+        session.commit()
+        n = bulk_insert(session, Calibration.__table__, [
+            {"name": "bulk", "status": "draft", "source": "", "latent_mean": 0.0, "latent_sd": 1.0,
+             "created_at": when},
+        ])
+        session.commit()
+        assert n == 1
+        rows = {c.name: c for c in session.exec(select(Calibration)).all()}
+    assert rows["bulk"].created_at == rows["orm"].created_at == when
+    with engine.connect() as conn:
+        raw = conn.execute(text("SELECT name, CAST(created_at AS TEXT) FROM calibration ORDER BY name")).all()
+    assert raw[0][1] == raw[1][1], raw  # the same stored text, so SQL comparisons agree
