@@ -46,15 +46,15 @@ PriorArg = float | npt.ArrayLike | Mapping[Any, float]
 
 @dataclass(frozen=True)
 class AbilityEstimates:
-    """Ability estimates of a set of persons.
+    r"""Ability estimates of a set of persons.
 
     Parameters
     ----------
     theta
         Point estimates, shape ``(n_persons,)`` (``nan`` for MLE/WLE of a person without responses).
     se
-        Standard errors: the posterior SD for EAP, :math:`1/\\sqrt{I(\\hat\\theta) + 1/\\sigma^2}` for
-        MAP, :math:`1/\\sqrt{I(\\hat\\theta)}` for MLE and WLE (test information of the items the
+        Standard errors: the posterior SD for EAP, :math:`1/\sqrt{I(\hat\theta) + 1/\sigma^2}` for
+        MAP, :math:`1/\sqrt{I(\hat\theta)}` for MLE and WLE (test information of the items the
         person answered).
     method
         ``"eap"``, ``"map"``, ``"mle"`` or ``"wle"``.
@@ -103,9 +103,9 @@ def _loglik_grid(responses: Any, params: ItemParams, nodes: FloatArray) -> tuple
             raise DataError(f"responses have {j} items; the parameter table has {params.n_items}")
         rows = np.repeat(np.arange(n), np.diff(csr.indptr))
         coo_vals = np.asarray(csr.data, dtype=np.float64)
-        k = params.max_scores
+        kmax_items = params.max_scores
         iv = coo_vals.astype(np.int64)
-        if np.any(iv != coo_vals) or np.any(iv < 0) or np.any(iv > k[csr.indices]):
+        if np.any(iv != coo_vals) or np.any(iv < 0) or np.any(iv > kmax_items[csr.indices]):
             raise DataError("responses must be integer scores within each item's categories")
         off = np.concatenate([[0], np.cumsum(params.n_categories)])
         y = sp.csr_matrix((np.ones(iv.size), (rows, off[csr.indices] + iv)), shape=(n, int(off[-1])))
@@ -122,11 +122,18 @@ def _loglik_grid(responses: Any, params: ItemParams, nodes: FloatArray) -> tuple
         y = response_indicators(x, params.n_categories)
         return np.asarray(y @ flat_log_probabilities(params, nodes)), n_resp
     lp = np.maximum(log_probabilities(params, nodes), LOG_FLOOR)  # (Q, J, K+1)
-    ll = np.zeros((x.shape[0], nodes.size))
-    for k in range(lp.shape[2]):
+    if not dense_nan.any():
+        # complete data: sum_j log P_j0 + sum_{k>=1} [x = k] (log P_jk - log P_j0), one product fewer
+        ll = np.empty((x.shape[0], nodes.size))
+        ll[:] = lp[:, :, 0].sum(axis=1)
+        first = 1
+    else:
+        ll = np.zeros((x.shape[0], nodes.size))
+        first = 0
+    for k in range(first, lp.shape[2]):
         ind = (x == k).astype(np.float64)
         if ind.any():
-            ll += ind @ lp[:, :, k].T
+            ll += ind @ (lp[:, :, k] - (lp[:, :, 0] if first else 0.0)).T
     return ll, n_resp
 
 
@@ -159,11 +166,25 @@ def posterior_grid(
     quadpts: int = 61,
     theta_limit: float = 6.0,
 ) -> tuple[FloatArray, FloatArray]:
-    """Posterior weights of every person on the quadrature nodes, shape ``(n_persons, quadpts)``.
+    r"""Posterior weights of every person on the quadrature nodes, shape ``(n_persons, quadpts)``.
 
-    :math:`\\pi_{pq} \\propto L_p(\\theta_q)\\, \\varphi((\\theta_q - \\mu_p)/\\sigma_p)`, normalised over the
+    :math:`\pi_{pq} \propto L_p(\theta_q)\, \varphi((\theta_q - \mu_p)/\sigma_p)`, normalised over the
     nodes (the discrete prior of mirt's ``fscores``). Returns ``(nodes, posterior)``.
     """
+    nodes, w, total = _unnormalised_posterior(responses, params, prior_mean, prior_sd, groups, quadpts, theta_limit)
+    w /= total[:, None]
+    return nodes, w
+
+
+def _unnormalised_posterior(
+    responses: Any,
+    params: ItemParams,
+    prior_mean: PriorArg,
+    prior_sd: PriorArg,
+    groups: npt.ArrayLike | None,
+    quadpts: int,
+    theta_limit: float,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     nodes = quadrature_grid(quadpts, theta_limit)
     ll, _ = _loglik_grid(responses, params, nodes)
     n = ll.shape[0]
@@ -171,11 +192,13 @@ def posterior_grid(
     sd = _per_person(prior_sd, n, groups, "prior_sd")
     if np.any(~np.isfinite(sd)) or np.any(sd <= 0):
         raise ValueError("prior_sd must be positive")
-    ll += -0.5 * ((nodes[None, :] - mu[:, None]) / sd[:, None]) ** 2
+    if n and np.all(mu == mu[0]) and np.all(sd == sd[0]):
+        ll += -0.5 * ((nodes - mu[0]) / sd[0]) ** 2
+    else:
+        ll += -0.5 * ((nodes[None, :] - mu[:, None]) / sd[:, None]) ** 2
     ll -= ll.max(axis=1, keepdims=True)
     np.exp(ll, out=ll)
-    ll /= ll.sum(axis=1, keepdims=True)
-    return nodes, ll
+    return nodes, ll, ll.sum(axis=1)
 
 
 # ============================================================================ EAP
@@ -189,19 +212,16 @@ def estimate_eap(
     quadpts: int = 61,
     theta_limit: float = 6.0,
 ) -> AbilityEstimates:
-    """Expected a posteriori estimates with the posterior SD as standard error (Bock & Mislevy, 1982).
+    r"""Expected a posteriori estimates with the posterior SD as standard error (Bock & Mislevy, 1982).
 
-    :math:`\\hat\\theta_p = \\sum_q \\theta_q \\pi_{pq}`, :math:`SE_p = (\\sum_q (\\theta_q - \\hat\\theta_p)^2
-    \\pi_{pq})^{1/2}` with the posterior weights of :func:`posterior_grid` (normal prior, by default
+    :math:`\hat\theta_p = \sum_q \theta_q \pi_{pq}`, :math:`SE_p = (\sum_q (\theta_q - \hat\theta_p)^2
+    \pi_{pq})^{1/2}` with the posterior weights of :func:`posterior_grid` (normal prior, by default
     N(0, 1); per person via arrays, or per group via mappings and ``groups``). One matrix product
     for all persons. A person without responses gets the prior mean and SD.
     """
-    nodes, post = posterior_grid(
-        responses, params, prior_mean=prior_mean, prior_sd=prior_sd, groups=groups, quadpts=quadpts,
-        theta_limit=theta_limit,
-    )
-    mean = post @ nodes
-    var = post @ nodes**2 - mean**2
+    nodes, w, total = _unnormalised_posterior(responses, params, prior_mean, prior_sd, groups, quadpts, theta_limit)
+    mean = (w @ nodes) / total
+    var = (w @ nodes**2) / total - mean**2
     return AbilityEstimates(mean, np.sqrt(np.maximum(var, 0.0)), "eap")
 
 
@@ -209,11 +229,11 @@ def estimate_eap(
 def _derivatives(
     params: ItemParams, theta: FloatArray, x: FloatArray, mask: npt.NDArray[np.bool_], need_warm: bool
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Score, test information and (for WLE) Warm's J of each person at its own theta.
+    r"""Score, test information and (for WLE) Warm's J of each person at its own theta.
 
     Derivatives of the category probabilities wrt theta are central differences (h = 1e-4) of the
-    stable log-probabilities; the information is :math:`\\sum_j \\sum_k (P'_{jk})^2 / P_{jk}` over the
-    administered items and :math:`J = \\sum_j \\sum_k P'_{jk} P''_{jk} / P_{jk}` (Warm, 1989, eq. 7).
+    stable log-probabilities; the information is :math:`\sum_j \sum_k (P'_{jk})^2 / P_{jk}` over the
+    administered items and :math:`J = \sum_j \sum_k P'_{jk} P''_{jk} / P_{jk}` (Warm, 1989, eq. 7).
     """
     h = 1e-4
     lp0 = log_probabilities(params, theta)  # (N, J, K+1)
@@ -338,10 +358,10 @@ def estimate_map(
     max_iter: int = 100,
     tol: float = 1e-8,
 ) -> AbilityEstimates:
-    """Maximum a posteriori (Bayes modal) estimates under a normal prior.
+    r"""Maximum a posteriori (Bayes modal) estimates under a normal prior.
 
-    Solves :math:`\\partial \\log L / \\partial\\theta - (\\theta - \\mu)/\\sigma^2 = 0` by Fisher scoring
-    safeguarded with bisection inside ``bounds``; SE :math:`= (I(\\hat\\theta) + 1/\\sigma^2)^{-1/2}`.
+    Solves :math:`\partial \log L / \partial\theta - (\theta - \mu)/\sigma^2 = 0` by Fisher scoring
+    safeguarded with bisection inside ``bounds``; SE :math:`= (I(\hat\theta) + 1/\sigma^2)^{-1/2}`.
     The estimate always exists; it is clipped to ``bounds``.
     """
     x = responses
@@ -359,12 +379,12 @@ def estimate_mle(
     max_iter: int = 100,
     tol: float = 1e-8,
 ) -> AbilityEstimates:
-    """Maximum likelihood estimates, :math:`\\partial \\log L / \\partial \\theta = 0`.
+    r"""Maximum likelihood estimates, :math:`\partial \log L / \partial \theta = 0`.
 
     Fisher scoring safeguarded by bisection inside ``bounds``. **Finite bounds:** an all-lowest or
     all-highest response pattern (and any pattern whose likelihood keeps rising towards a bound)
     has no finite MLE; it gets the bound itself (default -6 or +6) with the SE
-    :math:`1/\\sqrt{I}` evaluated there. A person without responses gets ``nan``.
+    :math:`1/\sqrt{I}` evaluated there. A person without responses gets ``nan``.
     """
     return _root_estimates(responses, params, "mle", bounds, None, None, max_iter, tol)
 
@@ -377,13 +397,13 @@ def estimate_wle(
     max_iter: int = 100,
     tol: float = 1e-8,
 ) -> AbilityEstimates:
-    """Weighted likelihood estimates (Warm, 1989): root of :math:`S(\\theta) + J(\\theta) / (2 I(\\theta))`.
+    r"""Weighted likelihood estimates (Warm, 1989): root of :math:`S(\theta) + J(\theta) / (2 I(\theta))`.
 
     :math:`S` is the score, :math:`I` the test information of the answered items, and
-    :math:`J = \\sum_j \\sum_k P'_{jk} P''_{jk} / P_{jk}`. The correction removes the first-order bias of
+    :math:`J = \sum_j \sum_k P'_{jk} P''_{jk} / P_{jk}`. The correction removes the first-order bias of
     the MLE and gives finite estimates for all-correct / all-wrong patterns under the Rasch, 2PL,
     GRM and GPCM models. **Finite bounds:** where the estimating equation has no root inside
-    ``bounds`` (possible with 3PL items) the estimate is the bound. SE :math:`= 1/\\sqrt{I(\\hat\\theta)}`.
+    ``bounds`` (possible with 3PL items) the estimate is the bound. SE :math:`= 1/\sqrt{I(\hat\theta)}`.
     """
     return _root_estimates(responses, params, "wle", bounds, None, None, max_iter, tol)
 
@@ -412,7 +432,12 @@ def draw_plausible_values(
     if n_draws < 1:
         raise ValueError("n_draws must be at least 1")
     nodes, post = posterior_grid(
-        responses, params, prior_mean=prior_mean, prior_sd=prior_sd, groups=groups, quadpts=quadpts,
+        responses,
+        params,
+        prior_mean=prior_mean,
+        prior_sd=prior_sd,
+        groups=groups,
+        quadpts=quadpts,
         theta_limit=theta_limit,
     )
     n, q = post.shape
@@ -437,7 +462,7 @@ def draw_plausible_values(
 # ============================================================================ reporting scale
 @dataclass(frozen=True)
 class ReportingScale:
-    """Linear reporting scale: :math:`s = m_s + s_s (\\theta - \\mu_0) / \\sigma_0` (500 + 100 z by default).
+    r"""Linear reporting scale: :math:`s = m_s + s_s (\theta - \mu_0) / \sigma_0` (500 + 100 z by default).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Item calibration by marginal maximum likelihood (Bock & Aitkin, 1981) with an accelerated EM.
+r"""Item calibration by marginal maximum likelihood (Bock & Aitkin, 1981) with an accelerated EM.
 
 The engine follows mirt's defaults so that its estimates can be compared with R directly: 61
 equally spaced quadrature nodes on [-6, 6], a normal latent distribution evaluated on the nodes
@@ -15,9 +15,9 @@ E-step
     indicator matrix plus one chunk of posteriors; large problems use float32 for the products.
 M-step
     Per item, the expected complete-data log-likelihood
-    :math:`\\sum_q \\sum_k \\bar r_{jkq} \\log P_{jk}(\\theta_q)` is maximised by Fisher scoring
+    :math:`\sum_q \sum_k \bar r_{jkq} \log P_{jk}(\theta_q)` is maximised by Fisher scoring
     with step halving, vectorised over all items that share a model and a number of categories.
-    Items use the slope-intercept parameterisation internally (:math:`a\\theta + d`, the guessing
+    Items use the slope-intercept parameterisation internally (:math:`a\theta + d`, the guessing
     parameter on the logit scale) and are reported in mirt's IRT parameterisation. The latent
     mean and SD of every group whose distribution is free are updated by maximising the expected
     log of the normalised discrete normal prior (an empirical-Bayes step; Bock & Zimowski, 1997).
@@ -116,7 +116,7 @@ class LatentDistribution:
 
 @dataclass(frozen=True)
 class CalibrationResult:
-    """The outcome of :func:`calibrate`.
+    r"""The outcome of :func:`calibrate`.
 
     Parameters
     ----------
@@ -130,7 +130,7 @@ class CalibrationResult:
     log_likelihood
         Marginal log-likelihood at the estimates (weighted; 3PL priors are not included).
     aic, bic
-        :math:`-2\\ell + 2k` and :math:`-2\\ell + k \\log n` with k free parameters, n persons.
+        :math:`-2\ell + 2k` and :math:`-2\ell + k \log n` with k free parameters, n persons.
     n_parameters
         Number of free parameters k (items and latent distributions).
     n_cycles
@@ -349,9 +349,7 @@ class _Batch:
             f = np.einsum("nkq,nkq->n", counts, lp) + self.log_prior(psi)[0]
         return np.where(np.isfinite(f), f, -np.inf)
 
-    def gradient_info(
-        self, psi: FloatArray, counts: FloatArray, theta: FloatArray
-    ) -> tuple[FloatArray, FloatArray]:
+    def gradient_info(self, psi: FloatArray, counts: FloatArray, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Gradient (n, p) and expected (Fisher) information (n, p, p) of :meth:`objective`."""
         prob, jac = self.prob_jac(psi, theta)
         pinv = 1.0 / np.maximum(prob, 1e-300)
@@ -548,13 +546,14 @@ class _EStep:
         self.n_calls = 0
         self.seconds = 0.0
 
-    def prepare(self, logp: FloatArray) -> tuple[Any, Any]:
+    def prepare(self, logp: FloatArray, dtype: Any = None) -> tuple[Any, Any]:
         """The matrix multiplied by the chunk indicators, and a constant row (reduced layout)."""
+        dtype = self.dtype if dtype is None else dtype
         if self.mode == "reduced":
             lp = logp[self.pos_cols] - logp[self.zero_of_pos]
             const = logp[self.offsets[:-1]].sum(axis=0)
-            return np.ascontiguousarray(lp, dtype=self.dtype), const.astype(self.dtype)
-        return np.ascontiguousarray(logp, dtype=self.dtype), None
+            return np.ascontiguousarray(lp, dtype=dtype), const.astype(dtype)
+        return np.ascontiguousarray(logp, dtype=dtype), None
 
     def posterior(self, chunk: dict[str, Any], prepared: tuple[Any, Any], logprior: Any) -> tuple[Any, FloatArray]:
         """Normalised posterior (n, Q) of a chunk and each person's log marginal likelihood."""
@@ -629,11 +628,9 @@ class _EStep:
 
     def loglik_double(self, logp: FloatArray, logprior: FloatArray) -> float:
         """Marginal log-likelihood evaluated in float64 (for reporting after a float32 run)."""
-        lp, const = self.prepare(logp.astype(np.float64))
         if self.dtype == np.float64:
             return self.run(logp, logprior)[0]
-        lp = lp.astype(np.float64)
-        const = None if const is None else const.astype(np.float64)
+        lp, const = self.prepare(logp, np.float64)
         total = 0.0
         for chunk in self.chunks:
             y = chunk["y"]
@@ -665,7 +662,7 @@ def _latent_logprior(nodes: FloatArray, mean: FloatArray, sd: FloatArray) -> Flo
 
 
 def _latent_grad(ng: FloatArray, nodes: FloatArray, mean: float, sd: float) -> tuple[float, float]:
-    """Gradient of :math:`\\sum_q n_q \\log \\pi_q(\\mu, \\sigma)` wrt (mu, log sigma), discrete prior."""
+    r"""Gradient of :math:`\sum_q n_q \log \pi_q(\mu, \sigma)` wrt (mu, log sigma), discrete prior."""
     u = (nodes - mean) / sd
     pi = np.exp(_latent_logprior(nodes, np.array([mean]), np.array([sd]))[0])
     tot = ng.sum()
@@ -888,7 +885,7 @@ def calibrate(
         identity); equivalent to Oakes' (1999) identity that mirt uses, and costs 2 E-steps per
         parameter. ``"xpd"``: the cross-product (empirical information) of the per-person score
         vectors (one pass over the data; asymptotically equivalent, less accurate in small
-        samples). ``"auto"`` (default) takes ``observed`` when that costs under about 10 seconds,
+        samples). ``"auto"`` (default) takes ``observed`` when that costs under about 5 seconds,
         else ``xpd``. ``"none"`` skips them. Covariances of the IRT parameters follow by the
         delta method.
     precision
@@ -896,7 +893,10 @@ def calibrate(
         ``"auto"`` (single above one million responses; the reported log-likelihood is
         always evaluated in float64).
     chunk_rows
-        Persons per E-step chunk (default: about 2 million responses per chunk).
+        Persons per E-step chunk (default: about one million responses, at most 32,768 persons).
+    threads
+        Python threads over E-step chunks (numpy releases the GIL in its products and ufuncs). The
+        default 1 is best on a shared machine, where BLAS threads already compete for the cores.
     callback
         Called after every SQUAREM iteration (or EM cycle) as ``callback(cycles, loglik, change)``.
 
@@ -962,7 +962,8 @@ def calibrate(
     width = int(scores.max()) + 1 if scores.size else 1
     flat_cat = item_of.astype(np.int64) * width + scores
     pw = None if w is None else np.repeat(w, np.diff(indptr))
-    cat_counts_raw = np.bincount(flat_cat, weights=pw, minlength=n_items * width).reshape(n_items, width)
+    cat_counts_raw = np.bincount(flat_cat, weights=pw, minlength=n_items * width).astype(np.float64)
+    cat_counts_raw = cat_counts_raw.reshape(n_items, width)
     del flat_cat, pw
     n_resp = np.bincount(item_of, minlength=n_items)
     fixed_pos: dict[int, int] = {}
@@ -1035,13 +1036,13 @@ def calibrate(
     for b in batches:
         psi = b.start(cat_counts_raw[b.items][:, : b.k + 1], b.prior_c)
         if start is not None:
-            for r, j in enumerate(b.items):
+            for row_i, j in enumerate(b.items):
                 if ids[j] in start.ids:
                     sj = start.index(ids[j])
                     if int(start.max_scores[sj]) == b.k:
                         cand = b.from_irt(start.a[sj : sj + 1], start.b[sj : sj + 1], start.c[sj : sj + 1])
                         if b.valid(b.project(cand))[0]:
-                            psi[r] = b.project(cand)[0]
+                            psi[row_i] = b.project(cand)[0]
         psis.append(psi)
     x = model.pack(psis, np.zeros(len(labels)), np.ones(len(labels)))
 
@@ -1078,8 +1079,8 @@ def calibrate(
     while model.size and n_cycles < max_cycles:
         ll0 = estep(x)[0]
         x1 = em_map(x)
-        r = x1 - x
-        change = float(np.max(np.abs(r)))
+        step1 = x1 - x
+        change = float(np.max(np.abs(step1)))
         if change < tol:
             x = x1
             converged = True
@@ -1090,13 +1091,13 @@ def calibrate(
                 callback(n_cycles, ll0, change)
             continue
         x2 = em_map(x1)
-        v = x2 - x1 - r
+        v = x2 - x1 - step1
         vv = float(v @ v)
-        raw = -math.sqrt(float(r @ r) / vv) if vv > 0 else -1.0
-        alpha = max(min(raw, -1.0), -step_max)
+        alpha_raw = -math.sqrt(float(step1 @ step1) / vv) if vv > 0 else -1.0
+        alpha = max(min(alpha_raw, -1.0), -step_max)
         xnew = x2
         if alpha < -1.0:
-            xp = x - 2 * alpha * r + alpha**2 * v
+            xp = x - 2 * alpha * step1 + alpha**2 * v
             x3 = x2
             if model.valid(xp):
                 try:
@@ -1109,7 +1110,7 @@ def calibrate(
                     step_max *= 4.0
             elif alpha == -step_max:
                 step_max = max(1.0, step_max / 4.0)
-        elif raw <= -step_max:
+        elif alpha_raw <= -step_max:
             step_max *= 4.0
         x = xnew
         if callback is not None:
@@ -1165,7 +1166,8 @@ def calibrate(
         raise ValueError(f"se must be 'auto', 'observed', 'xpd' or 'none', not {se!r}")
     if se == "auto":
         per_estep = engine.seconds / max(engine.n_calls, 1)
-        se_method = "observed" if 2 * model.size * per_estep <= 10.0 else "xpd"
+        cheap = 2 * model.size * per_estep <= 5.0
+        se_method = "observed" if cheap and engine.dtype == np.float64 else "xpd"
     cov: FloatArray | None = None
     if model.size and se_method != "none":
         if model.size > 8000:
@@ -1176,9 +1178,13 @@ def calibrate(
             )
             se_method = "none"
         else:
-            info = (
-                _observed_information(model, x, estep) if se_method == "observed" else _xpd_information(model, x, engine)
-            )
+            if se_method == "observed":
+                if engine.dtype != np.float64:  # differences of float32 gradients would be noise
+                    engine = _EStep(engine.indptr, engine.cats, offsets, w, gidx, len(labels), "double", chunk_rows, 1)
+                    cache.clear()
+                info = _observed_information(model, x, estep)
+            else:
+                info = _xpd_information(model, x, engine)
             cov = _invert_information(info)
     se_a = np.full(n_items, np.nan)
     se_b = np.full(b_out.shape, np.nan)
@@ -1261,9 +1267,9 @@ def _observed_information(
 
 
 def _xpd_information(model: _Model, x: FloatArray, engine: _EStep) -> FloatArray:
-    """Cross-product information :math:`\\sum_p w_p s_p s_p^T` of the per-person scores :math:`s_p`.
+    r"""Cross-product information :math:`\sum_p w_p s_p s_p^T` of the per-person scores :math:`s_p`.
 
-    For person p, :math:`s_p = \\sum_q \\pi_{pq} \\partial \\log L_p(\\theta_q) / \\partial \\psi` (the
+    For person p, :math:`s_p = \sum_q \pi_{pq} \partial \log L_p(\theta_q) / \partial \psi` (the
     posterior expectation of the complete-data score), with the latent-distribution parameters
     included.
     """

@@ -161,8 +161,10 @@ def read_responses(
             except ValueError:
                 value = math.nan
             is_weight = c == w_idx
-            if not math.isfinite(value) or (not is_weight and (value != int(value) or value < 0)) or (
-                is_weight and value < 0
+            if (
+                not math.isfinite(value)
+                or (not is_weight and (value != int(value) or value < 0))
+                or (is_weight and value < 0)
             ):
                 what = "a non-negative weight" if is_weight else "an integer score (or empty / NA)"
                 raise NonNumericCellError(
@@ -173,16 +175,16 @@ def read_responses(
     if w_idx is not None:
         weights = x[:, w_idx].copy()
         if np.isnan(weights).any():
-            r = int(np.nonzero(np.isnan(weights))[0][0]) + 2
-            raise DataError(f"{path}: row {r}: the weights column {weights_column!r} is empty")
+            bad_row = int(np.nonzero(np.isnan(weights))[0][0]) + 2
+            raise DataError(f"{path}: row {bad_row}: the weights column {weights_column!r} is empty")
         x = x[:, item_cols]
     if len(set(person_ids)) != len(person_ids):
         dup = next(p for p in person_ids if person_ids.count(p) > 1)
         raise DataError(f"{path}: person id {dup!r} occurs more than once")
     if check_items:
         for j, item in enumerate(item_ids):
-            col = x[:, j]
-            seen = col[~np.isnan(col)]
+            column = x[:, j]
+            seen = column[~np.isnan(column)]
             if seen.size == 0:
                 raise EmptyItemError(f"{path}: item {item!r} has no responses")
             cats = np.unique(seen)

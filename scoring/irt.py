@@ -16,6 +16,8 @@ maximum likelihood estimation of item parameters. *Psychometrika*, 46, 443-459.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
@@ -62,20 +64,20 @@ def _log1mexp(x: FloatArray) -> FloatArray:
 
 
 def log_probabilities(params: ItemParams, theta: npt.ArrayLike) -> FloatArray:
-    """Log category probabilities, computed stably, shape ``(n_theta, n_items, kmax + 1)``.
+    r"""Log category probabilities, computed stably, shape ``(n_theta, n_items, kmax + 1)``.
 
     Categories beyond an item's K get ``-inf``.
 
     Notes
     -----
-    * Dichotomous (Birnbaum, 1968): :math:`P_1 = c + (1 - c)\\,\\sigma(a(\\theta - b))`, with
-      :math:`\\log P_0 = \\log(1 - c) + \\log \\sigma(-a(\\theta - b))`.
-    * GRM (Samejima, 1969): with :math:`z_k = a(\\theta - b_k)`, :math:`z_0 = +\\infty`,
-      :math:`z_{K+1} = -\\infty`, :math:`P_k = \\sigma(z_k) - \\sigma(z_{k+1})
-      = \\sigma(z_k)\\,\\sigma(-z_{k+1})\\,(1 - e^{-(z_k - z_{k+1})})`, evaluated in logs so that
+    * Dichotomous (Birnbaum, 1968): :math:`P_1 = c + (1 - c)\,\sigma(a(\theta - b))`, with
+      :math:`\log P_0 = \log(1 - c) + \log \sigma(-a(\theta - b))`.
+    * GRM (Samejima, 1969): with :math:`z_k = a(\theta - b_k)`, :math:`z_0 = +\infty`,
+      :math:`z_{K+1} = -\infty`, :math:`P_k = \sigma(z_k) - \sigma(z_{k+1})
+      = \sigma(z_k)\,\sigma(-z_{k+1})\,(1 - e^{-(z_k - z_{k+1})})`, evaluated in logs so that
       tiny category probabilities keep their relative precision.
     * GPCM (Muraki, 1992) and the partial credit model (``rasch`` with K > 1):
-      :math:`\\log P_k = z_k - \\operatorname{logsumexp}_v z_v`, :math:`z_k = \\sum_{v \\le k} a(\\theta - b_v)`.
+      :math:`\log P_k = z_k - \operatorname{logsumexp}_v z_v`, :math:`z_k = \sum_{v \le k} a(\theta - b_v)`.
     """
     t = _theta(theta)
     n, kmax = params.n_items, params.kmax
@@ -137,7 +139,7 @@ def log_probabilities(params: ItemParams, theta: npt.ArrayLike) -> FloatArray:
 
 
 def probabilities(params: ItemParams, theta: npt.ArrayLike) -> FloatArray:
-    """Category probabilities :math:`P_{jk}(\\theta)`, shape ``(n_theta, n_items, kmax + 1)``.
+    r"""Category probabilities :math:`P_{jk}(\theta)`, shape ``(n_theta, n_items, kmax + 1)``.
 
     Each item's probabilities over its categories ``0..K`` sum to one; categories beyond K are 0.
     See :func:`log_probabilities` for the formulas (3PL: Birnbaum, 1968; GRM: Samejima, 1969;
@@ -147,23 +149,23 @@ def probabilities(params: ItemParams, theta: npt.ArrayLike) -> FloatArray:
 
 
 def expected_score(params: ItemParams, theta: npt.ArrayLike) -> FloatArray:
-    """Expected item score :math:`E[X_j \\mid \\theta] = \\sum_k k P_{jk}(\\theta)`, shape ``(n_theta, n_items)``."""
+    r"""Expected item score :math:`E[X_j \mid \theta] = \sum_k k P_{jk}(\theta)`, shape ``(n_theta, n_items)``."""
     p = probabilities(params, theta)
     return np.asarray(p @ np.arange(p.shape[2], dtype=np.float64))
 
 
 def item_information(params: ItemParams, theta: npt.ArrayLike) -> FloatArray:
-    """Fisher item information :math:`I_j(\\theta)`, shape ``(n_theta, n_items)``.
+    r"""Fisher item information :math:`I_j(\theta)`, shape ``(n_theta, n_items)``.
 
     Notes
     -----
     * 3PL (Lord, 1980, eq. 5-19; 2PL and Rasch are the case c = 0):
-      :math:`I = a^2 \\frac{(P - c)^2}{(1 - c)^2} \\frac{Q}{P}`.
-    * GRM (Samejima, 1969): :math:`I = \\sum_{k=0}^{K} \\frac{(P_k')^2}{P_k}` with
+      :math:`I = a^2 \frac{(P - c)^2}{(1 - c)^2} \frac{Q}{P}`.
+    * GRM (Samejima, 1969): :math:`I = \sum_{k=0}^{K} \frac{(P_k')^2}{P_k}` with
       :math:`P_k' = a [W_k - W_{k+1}]`, :math:`W_k = P_k^*(1 - P_k^*)`, :math:`W_0 = W_{K+1} = 0`.
-    * GPCM / partial credit (Muraki, 1993): :math:`I = a^2 \\operatorname{Var}(X \\mid \\theta)`.
+    * GPCM / partial credit (Muraki, 1993): :math:`I = a^2 \operatorname{Var}(X \mid \theta)`.
 
-    All three are the general :math:`\\sum_k (\\partial P_k / \\partial \\theta)^2 / P_k`.
+    All three are the general :math:`\sum_k (\partial P_k / \partial \theta)^2 / P_k`.
     """
     t = _theta(theta)
     n, kmax = params.n_items, params.kmax
@@ -209,7 +211,7 @@ def item_information(params: ItemParams, theta: npt.ArrayLike) -> FloatArray:
 
 
 def test_information(params: ItemParams, theta: npt.ArrayLike) -> FloatArray:
-    """Test information :math:`I(\\theta) = \\sum_j I_j(\\theta)`, shape ``(n_theta,)`` (Lord, 1980, eq. 5-6)."""
+    r"""Test information :math:`I(\theta) = \sum_j I_j(\theta)`, shape ``(n_theta,)`` (Lord, 1980, eq. 5-6)."""
     return np.asarray(item_information(params, theta).sum(axis=1))
 
 
@@ -270,7 +272,7 @@ def response_indicators(
             f"response of person {rows[k]} to item {cols[k]} is {vals[k]:g}; expected an integer score "
             f"0..{nc[cols[k]] - 1}"
         )
-    data = np.ones(rows.size, dtype=dtype)
+    data: npt.NDArray[Any] = np.ones(rows.size, dtype=dtype)
     y = sp.csr_matrix((data, (rows, off[cols] + iv)), shape=(x.shape[0], int(off[-1])))
     y.sort_indices()
     return y
@@ -287,13 +289,14 @@ def flat_log_probabilities(params: ItemParams, theta: npt.ArrayLike) -> FloatArr
 def log_likelihood_grid(
     responses: npt.ArrayLike | sp.spmatrix | sp.sparray, params: ItemParams, theta: npt.ArrayLike
 ) -> FloatArray:
-    """Log-likelihood of each response pattern at each node, shape ``(n_persons, n_theta)``.
+    r"""Log-likelihood of each response pattern at each node, shape ``(n_persons, n_theta)``.
 
-    :math:`\\ell_p(\\theta_q) = \\sum_{j \\text{ administered}} \\log P_{j x_{pj}}(\\theta_q)`, computed as one
+    :math:`\ell_p(\theta_q) = \sum_{j \text{ administered}} \log P_{j x_{pj}}(\theta_q)`, computed as one
     product ``Y @ log P`` of the sparse response indicators (Bock & Aitkin, 1981). ``responses`` is
     either the persons x items matrix (``nan`` = not administered) or a ready indicator matrix
     from :func:`response_indicators`.
     """
+    y: Any
     if sp.issparse(responses):
         y = responses
     else:

@@ -1,14 +1,14 @@
-"""Item parameter tables: the one type that travels between scoring, the item bank and files.
+r"""Item parameter tables: the one type that travels between scoring, the item bank and files.
 
 Parameters follow R's mirt ``coef(mod, IRTpars = TRUE)`` on the logistic metric (no 1.7):
 
-* ``rasch`` (alias ``1pl``): :math:`P(X=1) = 1 / (1 + e^{-a(\\theta - b)})` with ``a`` the common
+* ``rasch`` (alias ``1pl``): :math:`P(X=1) = 1 / (1 + e^{-a(\theta - b)})` with ``a`` the common
   slope (1 after a Rasch calibration, whose latent SD is free); with K > 1 thresholds it is the
   partial credit model (a GPCM with that common slope).
 * ``2pl``: as ``rasch`` with a free slope ``a``.
-* ``3pl``: :math:`P(X=1) = c + (1 - c) / (1 + e^{-a(\\theta - b)})`.
-* ``grm`` (Samejima, 1969): :math:`P(X \\ge k) = 1 / (1 + e^{-a(\\theta - b_k)})`, ``b`` increasing.
-* ``gpcm`` (Muraki, 1992): :math:`P(X = k) \\propto \\exp \\sum_{v \\le k} a(\\theta - b_v)`.
+* ``3pl``: :math:`P(X=1) = c + (1 - c) / (1 + e^{-a(\theta - b)})`.
+* ``grm`` (Samejima, 1969): :math:`P(X \ge k) = 1 / (1 + e^{-a(\theta - b_k)})`, ``b`` increasing.
+* ``gpcm`` (Muraki, 1992): :math:`P(X = k) \propto \exp \sum_{v \le k} a(\theta - b_v)`.
 
 ``b`` is an ``(n_items, kmax)`` array padded with ``nan``: ``b[:, 0]`` is the difficulty of a
 dichotomous item, ``b[:, :K]`` the K thresholds of an item scored ``0..K``.
@@ -64,7 +64,7 @@ def normalize_model(name: str) -> str:
 
 
 def _readonly(x: npt.ArrayLike, dtype: type = np.float64) -> Any:
-    arr = np.array(x, dtype=dtype, copy=True)
+    arr: Any = np.array(x, dtype=dtype, copy=True)
     arr.setflags(write=False)
     return arr
 
@@ -183,7 +183,7 @@ class ItemParams:
     @property
     def max_scores(self) -> IntArray:
         """Highest score K of each item (1 for a dichotomous item)."""
-        out = np.isfinite(self.b).sum(axis=1).astype(np.int64)
+        out: IntArray = np.asarray(np.isfinite(self.b).sum(axis=1), dtype=np.int64)
         out.setflags(write=False)
         return out
 
@@ -214,7 +214,7 @@ class ItemParams:
         else:
             sel = list(ids_or_index)  # type: ignore[arg-type]
             if sel and all(isinstance(s, str) for s in sel):
-                idx = np.array([self.index(s) for s in sel], dtype=np.int64)
+                idx = np.array([self.index(str(s)) for s in sel], dtype=np.int64)
             else:
                 arr = np.asarray(sel)
                 if arr.dtype == bool:

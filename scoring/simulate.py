@@ -174,9 +174,7 @@ def random_sparse_design(
         cols[s0:s1] = np.sort(part, axis=1)
     if sparse:
         indptr = np.arange(0, (n_persons + 1) * per_person, per_person, dtype=np.int64)
-        return sp.csr_matrix(
-            (np.ones(cols.size, dtype=bool), cols.ravel(), indptr), shape=(n_persons, n_items)
-        )
+        return sp.csr_matrix((np.ones(cols.size, dtype=bool), cols.ravel(), indptr), shape=(n_persons, n_items))
     mask = np.zeros((n_persons, n_items), dtype=bool)
     np.put_along_axis(mask, cols.astype(np.int64), True, axis=1)
     return mask

@@ -77,8 +77,9 @@ def test_eap_tracks_the_true_ability(bank: ItemParams, data: tuple) -> None:
 def test_eap_with_group_priors_and_no_responses(bank: ItemParams) -> None:
     x = np.full((3, bank.n_items), NAN)
     groups = np.array(["east", "west", "east"])
-    est = estimate_eap(x, bank, prior_mean={"east": 0.5, "west": -0.2}, prior_sd={"east": 1.0, "west": 0.8},
-                       groups=groups)
+    est = estimate_eap(
+        x, bank, prior_mean={"east": 0.5, "west": -0.2}, prior_sd={"east": 1.0, "west": 0.8}, groups=groups
+    )
     assert_allclose(est.theta, [0.5, -0.2, 0.5], atol=1e-6)
     assert_allclose(est.se, [1.0, 0.8, 1.0], atol=1e-3)
     with pytest.raises(ValueError, match="groups="):
@@ -127,8 +128,12 @@ def test_wle_solves_warms_estimating_equation(bank: ItemParams, data: tuple) -> 
 
     def loglik(t: np.ndarray) -> np.ndarray:
         lp = log_probabilities(bank, t)
-        return np.array([np.nansum([lp[i, j, int(v)] for j, v in enumerate(row) if not np.isnan(v)])
-                         for i, row in enumerate(x[:30])])
+        return np.array(
+            [
+                np.nansum([lp[i, j, int(v)] for j, v in enumerate(row) if not np.isnan(v)])
+                for i, row in enumerate(x[:30])
+            ]
+        )
 
     t = est.theta
     inside = np.abs(t) < 5.9
@@ -196,8 +201,9 @@ def test_reporting_scale_round_trip() -> None:
 
 
 def test_proficiency_levels_and_the_pass_line() -> None:
-    levels = ProficiencyLevels(cuts=(400, 500, 600), labels=("below", "basic", "proficient", "advanced"),
-                               pass_level="basic")
+    levels = ProficiencyLevels(
+        cuts=(400, 500, 600), labels=("below", "basic", "proficient", "advanced"), pass_level="basic"
+    )
     scores = np.array([350, 400, 499.9, 500, 650, NAN])
     assert levels.classify(scores).tolist() == [0, 1, 1, 2, 3, -1]
     assert levels.label(scores) == ["below", "basic", "basic", "proficient", "advanced", None]

@@ -17,6 +17,7 @@ from scoring import (
     ConvergenceWarning,
     DataError,
     EmptyItemError,
+    EstimationWarning,
     GirthUnavailableError,
     ModelError,
     SingleCategoryError,
@@ -284,3 +285,33 @@ def test_girth_cross_check_on_a_2pl_data_set() -> None:
 def test_girth_3pl_is_reported_unavailable() -> None:
     with pytest.raises(GirthUnavailableError, match="threepl_mml fails on numpy"):
         calibrate_girth(np.zeros((3, 2)), "3pl")
+
+
+def test_a_miskeyed_item_warns_and_stays_on_the_slope_bound() -> None:
+    true, _, x, _ = simulate("2pl", 8, 3000, seed=20)
+    x[:, 3] = 1 - x[:, 3]  # reversed key: the item discriminates negatively
+    with pytest.warns(EstimationWarning, match="item 'item4': slope at its lower bound"):
+        res = calibrate(x, "2pl", item_ids=true.ids, se="none")
+    assert res.params.a[3] == pytest.approx(1e-3)
+    # an item with a zero slope carries no information: the others come out as if it were dropped
+    dropped = calibrate(np.delete(x, 3, axis=1), "2pl", se="none")
+    assert_allclose(np.delete(res.params.a, 3), dropped.params.a, atol=2e-3)
+
+
+def test_rasch_latent_sd_gets_a_standard_error() -> None:
+    rng = np.random.default_rng(21)
+    true = random_item_params(10, "rasch", rng)
+    x = simulate_responses(true, rng.normal(0.0, 0.8, 3000), rng)
+    res = calibrate(x, "rasch", se="observed")
+    dist = res.distribution()
+    assert np.isnan(dist.se_mean) and 0 < dist.se_sd < 0.05
+    assert np.all(np.isnan(res.se.a)) and np.all(res.se.b > 0)
+
+
+def test_observed_standard_errors_from_a_single_precision_fit_are_computed_in_double() -> None:
+    _, _, x, _ = simulate("2pl", 6, 2000, seed=22)
+    double = calibrate(x, "2pl", se="observed", tol=1e-6)
+    single = calibrate(x, "2pl", se="observed", tol=1e-6, precision="single")
+    assert_allclose(single.se.a, double.se.a, rtol=0.02)
+    assert_allclose(single.se.b, double.se.b, rtol=0.02)
+    assert calibrate(x, "2pl", precision="single").se_method == "xpd"  # auto avoids float32 differences

@@ -45,7 +45,11 @@ def test_without_person_column_rows_are_numbered_and_weights_are_split_off(tmp_p
 @pytest.mark.parametrize(
     ("text", "error", "message"),
     [
-        ("person,q1,q2\ns1,1,x\ns2,0,1\n", NonNumericCellError, r"row 2 \(person s1\), column 'q2': 'x' is not an integer"),
+        (
+            "person,q1,q2\ns1,1,x\ns2,0,1\n",
+            NonNumericCellError,
+            r"row 2 \(person s1\), column 'q2': 'x' is not an integer",
+        ),
         ("q1,q2\n1,0.5\n0,1\n", NonNumericCellError, "row 2 .*column 'q2': '0.5'"),
         ("q1,q2\n1,-1\n0,1\n", NonNumericCellError, "'-1'"),
         ("q1,q2\n1,\n0,NA\n", EmptyItemError, "item 'q2' has no responses"),
@@ -82,10 +86,19 @@ def test_weights_column_problems(tmp_path: Path) -> None:
 
 
 def test_items_round_trip_with_standard_errors(tmp_path: Path) -> None:
-    p = ItemParams(("a", "b", "c"), ("2pl", "grm", "3pl"), [1.2, 0.8, 1.0], [[0.1, NAN, NAN], [-1, 0.2, 1.5],
-                   [0.3, NAN, NAN]], [0, 0, 0.2])
-    se = ItemParamsSE(p.ids, np.array([0.1, 0.2, 0.3]), np.array([[0.05, NAN, NAN], [0.1, 0.1, 0.2], [0.1, NAN, NAN]]),
-                      np.array([NAN, NAN, 0.04]))
+    p = ItemParams(
+        ("a", "b", "c"),
+        ("2pl", "grm", "3pl"),
+        [1.2, 0.8, 1.0],
+        [[0.1, NAN, NAN], [-1, 0.2, 1.5], [0.3, NAN, NAN]],
+        [0, 0, 0.2],
+    )
+    se = ItemParamsSE(
+        p.ids,
+        np.array([0.1, 0.2, 0.3]),
+        np.array([[0.05, NAN, NAN], [0.1, 0.1, 0.2], [0.1, NAN, NAN]]),
+        np.array([NAN, NAN, 0.04]),
+    )
     f = tmp_path / "items.csv"
     write_items(f, p, se)
     lines = f.read_text(encoding="utf-8").splitlines()
@@ -105,7 +118,10 @@ def test_theta_file(tmp_path: Path) -> None:
     est = AbilityEstimates(np.array([0.5, NAN]), np.array([0.3, NAN]), "mle")
     f = tmp_path / "theta.csv"
     write_theta(f, ["s1", "s2"], est, plausible_values=np.array([[0.1, 0.2], [0.3, 0.4]]))
-    assert f.read_text(encoding="utf-8").splitlines() == ["person,theta,se,pv1,pv2", "s1,0.5,0.3,0.1,0.2",
-                                                          "s2,,,0.3,0.4"]
+    assert f.read_text(encoding="utf-8").splitlines() == [
+        "person,theta,se,pv1,pv2",
+        "s1,0.5,0.3,0.1,0.2",
+        "s2,,,0.3,0.4",
+    ]
     with pytest.raises(DataError):
         write_theta(f, ["s1"], est)

@@ -137,8 +137,9 @@ def test_quadrature_and_prior_follow_mirt() -> None:
 
 
 def test_log_likelihood_grid_matches_the_direct_sum() -> None:
-    p = ItemParams(("a", "b", "c"), ("2pl", "grm", "gpcm"), [1.1, 0.9, 1.4], [[0.0, NAN], [-1, 1], [0.5, -0.2]],
-                   [0, 0, 0])
+    p = ItemParams(
+        ("a", "b", "c"), ("2pl", "grm", "gpcm"), [1.1, 0.9, 1.4], [[0.0, NAN], [-1, 1], [0.5, -0.2]], [0, 0, 0]
+    )
     x = np.array([[1, 2, 0], [0, NAN, 2], [NAN, NAN, NAN]])
     theta = np.array([-1.0, 0.0, 2.0])
     ll = irt.log_likelihood_grid(x, p, theta)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -164,12 +165,13 @@ def score_command(responses: Path, items: Path, method: str, pv: int | None, see
                 f"{responses.name} not in {items.name}"
             )
         used = params.subset(list(table.item_ids))
-        estimator = {
+        estimators: dict[str, Callable[[Any, scoring.ItemParams], scoring.AbilityEstimates]] = {
             "eap": scoring.estimate_eap,
             "map": scoring.estimate_map,
             "mle": scoring.estimate_mle,
             "wle": scoring.estimate_wle,
-        }[method.lower()]
+        }
+        estimator = estimators[method.lower()]
         est = estimator(table.responses, used)
         values = None
         if pv is not None:
