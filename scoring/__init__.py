@@ -32,6 +32,12 @@ from scoring.calibrate import (
     calibrate,
     calibrate_girth,
 )
+from scoring.dif import (
+    MantelHaenszelResult,
+    StandardizedMeanDifferenceResult,
+    compute_mantel_haenszel,
+    compute_standardized_mean_difference,
+)
 from scoring.exceptions import (
     ConvergenceWarning,
     DataError,
@@ -46,6 +52,14 @@ from scoring.exceptions import (
     ScoringWarning,
     SingleCategoryError,
 )
+from scoring.fit import InfitOutfitResult, PersonFitResult, SX2Result, compute_infit_outfit, compute_lz, compute_sx2
+from scoring.information import (
+    InformationCurve,
+    compute_empirical_reliability,
+    compute_expected_reliability,
+    compute_information_curve,
+    compute_marginal_reliability,
+)
 from scoring.io import ResponseTable, read_items, read_responses, write_items, write_theta
 from scoring.irt import (
     expected_score,
@@ -57,6 +71,7 @@ from scoring.irt import (
     quadrature_grid,
     test_information,
 )
+from scoring.linking import LinkingConstants, link_scales, transform_params, transform_theta
 from scoring.params import ItemParams, ItemParamsSE
 from scoring.simulate import booklet_design, random_item_params, random_sparse_design, simulate_responses
 
@@ -70,21 +85,37 @@ __all__ = [
     "EncodingError",
     "EstimationWarning",
     "GirthUnavailableError",
+    "InfitOutfitResult",
+    "InformationCurve",
     "ItemParams",
     "ItemParamsSE",
     "LatentDistribution",
+    "LinkingConstants",
+    "MantelHaenszelResult",
     "ModelError",
     "NonNumericCellError",
     "ParameterError",
+    "PersonFitResult",
     "ProficiencyLevels",
     "ReportingScale",
     "ResponseTable",
+    "SX2Result",
     "ScoringError",
     "ScoringWarning",
     "SingleCategoryError",
+    "StandardizedMeanDifferenceResult",
     "booklet_design",
     "calibrate",
     "calibrate_girth",
+    "compute_empirical_reliability",
+    "compute_expected_reliability",
+    "compute_infit_outfit",
+    "compute_information_curve",
+    "compute_lz",
+    "compute_mantel_haenszel",
+    "compute_marginal_reliability",
+    "compute_standardized_mean_difference",
+    "compute_sx2",
     "draw_plausible_values",
     "estimate_eap",
     "estimate_map",
@@ -92,6 +123,7 @@ __all__ = [
     "estimate_wle",
     "expected_score",
     "item_information",
+    "link_scales",
     "log_likelihood_grid",
     "log_probabilities",
     "normal_prior",
@@ -104,6 +136,8 @@ __all__ = [
     "read_responses",
     "simulate_responses",
     "test_information",
+    "transform_params",
+    "transform_theta",
     "write_items",
     "write_theta",
 ]
