@@ -355,7 +355,7 @@ def _choose_areas(bank: EngineBank, blueprint: Blueprint, state: CatState, eligi
     choice = np.argmax(score, axis=1)
     none = ~np.isfinite(score[np.arange(s), choice])
     choice[none] = -1  # no constrained area left: any eligible item
-    return choice
+    return np.asarray(choice, dtype=np.int64)
 
 
 def _full_sub_areas(bank: EngineBank, blueprint: Blueprint, state: CatState) -> BoolArray:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy import and_
 from sqlmodel import Session, col, select
 
 from assess.blueprints import BlueprintSpec, default_blueprint
@@ -184,7 +185,7 @@ def build_population(
         )
     _insert(session, School, school_rows)
     schools = session.exec(select(School.id, School.code, School.path, School.locale)).all()
-    school_index = {code: (int(sid), path, loc) for sid, code, path, loc in schools}
+    school_index = {code: (int(sid or 0), path, loc) for sid, code, path, loc in schools}
     tick("schools", n_schools)
     # ---- students: spread each grade over its schools, in classes
     school_effect = rng.normal(0.0, _SCHOOL_SD, n_schools)
@@ -193,7 +194,7 @@ def build_population(
     for gi, grade in enumerate(grades):
         members = np.nonzero(school_grade == grade)[0]
         sizes = rng.multinomial(int(n_per_grade[gi]), np.full(members.size, 1.0 / members.size))
-        for s, n in zip(members, sizes, strict=True):
+        for s, n in zip(members.tolist(), sizes.tolist(), strict=True):
             n_classes = max(1, int(np.ceil(n / 45)))
             region = counties[county_of[s]][2]
             base = (
@@ -205,7 +206,7 @@ def build_population(
             for c in range(n_classes):
                 class_rows.append(
                     {
-                        "school_id": school_index[school_rows[s]["code"]][0],
+                        "school_id": school_index[str(school_rows[s]["code"])][0],
                         "grade": int(grade),
                         "name": f"{int(grade)}年级{c + 1}班",
                     }
@@ -216,7 +217,7 @@ def build_population(
                 student_specs.append((int(s), int(grade), i % n_classes, float(theta[i]), str(gender[i])))
     _insert(session, SchoolClass, class_rows)
     class_id = {
-        (int(sc), int(g), n): int(cid)
+        (int(sc), int(g), n): int(cid or 0)
         for cid, sc, g, n in session.exec(
             select(SchoolClass.id, SchoolClass.school_id, SchoolClass.grade, SchoolClass.name)
         ).all()
@@ -224,7 +225,7 @@ def build_population(
     tickets = rng.choice(10**9, size=len(student_specs), replace=False)
     student_rows = []
     for k, (s, grade, c, _theta, gender) in enumerate(student_specs):
-        sid, path, _ = school_index[school_rows[s]["code"]]
+        sid, path, _ = school_index[str(school_rows[s]["code"])]
         student_rows.append(
             {
                 "code": f"P{k + 1:08d}",
@@ -246,7 +247,7 @@ def build_population(
     return Population(
         student_ids=ids,
         grades=np.array([g for _, g, _, _, _ in student_specs], dtype=np.int64),
-        school_ids=np.array([school_index[school_rows[s]["code"]][0] for s, *_ in student_specs], dtype=np.int64),
+        school_ids=np.array([school_index[str(school_rows[s]["code"])][0] for s, *_ in student_specs], dtype=np.int64),
         true_theta=np.array([t for _, _, _, t, _ in student_specs]),
     )
 
@@ -392,7 +393,7 @@ class _Writer:
 def _versions(session: Session) -> tuple[dict[int, _Content], set[int]]:
     rows = session.exec(
         select(ItemVersion, Item.status).join(
-            Item, (Item.id == ItemVersion.item_id) & (ItemVersion.number == Item.current_version)
+            Item, and_(col(Item.id) == col(ItemVersion.item_id), col(ItemVersion.number) == col(Item.current_version))
         )
     ).all()
     content = {int(v.id or 0): _Content(v.type, v.options, v.key, v.scoring, v.parts, v.score_map) for v, _ in rows}
@@ -535,7 +536,7 @@ def _union_bank(banks: list[BandBank]) -> _Union:
 def _lock_all_answered(session: Session, assessment_id: int) -> None:
     answered = session.exec(
         select(Response.item_version_id)
-        .join(TestSession, TestSession.id == Response.session_id)
+        .join(TestSession, col(TestSession.id) == col(Response.session_id))
         .where(TestSession.assessment_id == assessment_id)
         .distinct()
     ).all()

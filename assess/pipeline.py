@@ -87,7 +87,7 @@ def response_matrix(
     """
     rows = session.exec(
         select(TestSession.student_id, Response.item_version_id, Response.score)
-        .join(TestSession, TestSession.id == Response.session_id)
+        .join(TestSession, col(TestSession.id) == col(Response.session_id))
         .where(TestSession.assessment_id == assessment_id, col(Response.score).is_not(None))
     ).all()
     if not rows:
@@ -122,11 +122,11 @@ def calibrate_from_assessment(
     provisional = session.exec(select(Calibration).where(Calibration.name == PROVISIONAL)).one()
     par_rows = session.exec(
         select(ItemVersion.id, Item.code, ItemParameter.model, ItemParameter.b)
-        .join(Item, Item.id == ItemVersion.item_id)
-        .join(ItemParameter, ItemParameter.item_version_id == ItemVersion.id)
+        .join(Item, col(Item.id) == col(ItemVersion.item_id))
+        .join(ItemParameter, col(ItemParameter.item_version_id) == col(ItemVersion.id))
         .where(ItemParameter.calibration_id == provisional.id, col(ItemVersion.id).in_(version_ids))
     ).all()
-    info = {int(v): (code, model, b) for v, code, model, b in par_rows}
+    info = {int(v or 0): (code, model, b) for v, code, model, b in par_rows}
     keep = [k for k, v in enumerate(version_ids) if v in info and np.isfinite(matrix[:, k]).sum() >= 50]
     matrix = matrix[:, keep]
     versions = [version_ids[k] for k in keep]
@@ -171,10 +171,10 @@ def region_summary(*, session: Session, assessment_id: int | None = None) -> tup
             func.avg(TestSession.scale_score),
             func.avg(case((col(TestSession.passed).is_(True), 1.0), else_=0.0)),
         )
-        .join(Student, Student.id == TestSession.student_id)
-        .join(School, School.id == Student.school_id)
-        .join(Area, Area.id == School.area_id)
-        .join(Assessment, Assessment.id == TestSession.assessment_id)
+        .join(Student, col(Student.id) == col(TestSession.student_id))
+        .join(School, col(School.id) == col(Student.school_id))
+        .join(Area, col(Area.id) == col(School.area_id))
+        .join(Assessment, col(Assessment.id) == col(TestSession.assessment_id))
         .where(TestSession.status == "finished", col(TestSession.scale_score).is_not(None))
         .group_by(Area.region)
     )
@@ -263,7 +263,7 @@ def run_national_simulation(
     t0 = time.perf_counter()
     with session_scope(engine) as session:
         ensure_bank(session=session)
-        provisional_id = int(session.exec(select(Calibration.id).where(Calibration.name == PROVISIONAL)).one())
+        provisional_id = int(session.exec(select(Calibration.id).where(Calibration.name == PROVISIONAL)).one() or 0)
     tick("bank", 1)
     times["bank"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -304,7 +304,7 @@ def run_national_simulation(
             reference_grade=8 if 8 in grades else grades[-1],
             progress=calibration_progress,
         )
-        cal_id = int(session.exec(select(Calibration.id).where(Calibration.name == cal_name)).one())
+        cal_id = int(session.exec(select(Calibration.id).where(Calibration.name == cal_name)).one() or 0)
     tick("calibration", 1)
     times["calibration"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -327,7 +327,7 @@ def run_national_simulation(
         n_resp = int(
             session.exec(
                 select(func.count(col(Response.id)))
-                .join(TestSession, TestSession.id == Response.session_id)
+                .join(TestSession, col(TestSession.id) == col(Response.session_id))
                 .where(col(TestSession.assessment_id).in_([trial_id, cat_id]))
             ).one()
         )

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+from sqlalchemy import and_
 from sqlmodel import Session, col, select
 
 from assess.blueprints import BlueprintSpec, parse_blueprint
@@ -109,7 +110,8 @@ def load_band_bank(*, session: Session, calibration_id: int, band: str) -> BandB
     ).first()
     if stamp is None:
         raise LookupError(f"calibration {calibration_id} does not exist")
-    return _load_band_bank_cached(session.get_bind().url.render_as_string(), calibration_id, band, str(stamp), session)
+    url = session.get_bind().engine.url.render_as_string()
+    return _load_band_bank_cached(url, calibration_id, band, str(stamp), session)
 
 
 _BANK_CACHE: dict[tuple[str, int, str, str], BandBank] = {}
@@ -127,10 +129,16 @@ def _load_band_bank_cached(url: str, calibration_id: int, band: str, stamp: str,
 def _build_band_bank(session: Session, calibration_id: int, band: str) -> BandBank:
     rows = session.exec(
         select(Item, ItemVersion, ItemParameter)
-        .join(ItemVersion, (ItemVersion.item_id == Item.id) & (ItemVersion.number == Item.current_version))
+        .join(
+            ItemVersion,
+            and_(col(ItemVersion.item_id) == col(Item.id), col(ItemVersion.number) == col(Item.current_version)),
+        )
         .join(
             ItemParameter,
-            (ItemParameter.item_version_id == ItemVersion.id) & (ItemParameter.calibration_id == calibration_id),
+            and_(
+                col(ItemParameter.item_version_id) == col(ItemVersion.id),
+                col(ItemParameter.calibration_id) == calibration_id,
+            ),
             isouter=True,
         )
         .where(col(Item.status).in_(["operational", "pilot"]))
@@ -288,7 +296,9 @@ def current_item(*, session: Session, test_session: TestSession, now: datetime |
 
 def _answered(session: Session, ts: TestSession) -> list[tuple[int, int | None]]:
     rows = session.exec(
-        select(Response.item_version_id, Response.score).where(Response.session_id == ts.id).order_by(Response.position)
+        select(Response.item_version_id, Response.score)
+        .where(Response.session_id == ts.id)
+        .order_by(col(Response.position))
     ).all()
     return [(int(v), s) for v, s in rows]
 

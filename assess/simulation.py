@@ -77,7 +77,8 @@ def draw_scores(bank: EngineBank, items: IntArray, true_theta: FloatArray, rng: 
     cum = cum_grid[items, :, lo] * (1 - frac) + cum_grid[items, :, lo + 1] * frac
     u = rng.random(items.size)[:, None]
     kmax = bank.params.max_scores[items]
-    return np.minimum((u > cum).sum(axis=1), kmax).astype(np.int64)
+    drawn: IntArray = np.minimum((u > cum).sum(axis=1), kmax).astype(np.int64)
+    return drawn
 
 
 def _rows(state: CatState, rows: IntArray) -> CatState:
