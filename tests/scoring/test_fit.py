@@ -19,7 +19,7 @@ from scoring.irt import probabilities
 from scoring.params import ItemParams
 
 FloatArray = npt.NDArray[np.float64]
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
 
 
 def _draw(params: ItemParams, theta: FloatArray, rng: np.random.Generator) -> FloatArray:
@@ -36,7 +36,6 @@ def _twopl(a: FloatArray, b: FloatArray) -> ItemParams:
 # ------------------------------------------------------------------------------------- S-X2
 
 
-@pytest.mark.skipif(not (REFERENCE / "lsat7.csv").exists(), reason="shared reference data not present")
 def test_sx2_agrees_with_mirt_on_lsat7() -> None:
     # mirt's itemfit(mod, mincell = 0) on the LSAT7 2PL fit, as recorded in the jMetrik
     # psychometrics test suite (ItemFitSX2Test, older mirt: 41 nodes on +/- 0.8 sqrt(41)).
