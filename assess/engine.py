@@ -218,19 +218,19 @@ class EngineBank:
         )
 
     @cached_property
-    def ranking(self) -> IntArray:
+    def ranking(self) -> npt.NDArray[np.int32]:
         """Items by decreasing information at every grid point, ``ranking[g]``."""
-        order = np.argsort(-self.info, axis=1, kind="stable").astype(np.int64)
+        order = np.argsort(-self.info, axis=1, kind="stable").astype(np.int32)
         order.setflags(write=False)
         return order
 
     @cached_property
-    def area_ranking(self) -> tuple[npt.NDArray[np.int64], ...]:
+    def area_ranking(self) -> tuple[npt.NDArray[np.int32], ...]:
         """Per content area, its items by decreasing information at every grid point."""
         out = []
         for k in range(len(self.areas)):
             members = np.nonzero(self.area == k)[0]
-            order = members[np.argsort(-self.info[:, members], axis=1, kind="stable")]
+            order = members[np.argsort(-self.info[:, members], axis=1, kind="stable")].astype(np.int32)
             order.setflags(write=False)
             out.append(order)
         return tuple(out)
@@ -336,19 +336,22 @@ def _rules(bank: EngineBank, blueprint: Blueprint) -> tuple[IntArray, IntArray, 
     return lo, hi, share
 
 
-def _choose_areas(bank: EngineBank, blueprint: Blueprint, state: CatState, eligible: BoolArray) -> IntArray:
-    """Kingsbury-Zara: the area furthest below its target share, minima first, maxima respected."""
-    s = state.n_sessions
+def _choose_areas(
+    bank: EngineBank, blueprint: Blueprint, counts: IntArray, n_operational: IntArray, closed: BoolArray
+) -> IntArray:
+    """Kingsbury-Zara: the area furthest below its target share, minima first, maxima respected.
+
+    ``closed[s, k]`` marks areas found to have no eligible item left for session ``s``.
+    """
+    s = counts.shape[0]
     if not any(rule.area in bank.areas for rule in blueprint.content):
         return np.full(s, -1, dtype=np.int64)  # no content rules: every eligible item competes
     lo, hi, share = _rules(bank, blueprint)
-    has_items = (eligible.astype(np.float32) @ bank.area_onehot) > 0
-    open_area = has_items & (state.counts < hi[None, :])
-    given = state.n_operational
-    remaining = blueprint.max_items - given
-    unmet = np.maximum(lo[None, :] - state.counts, 0)
+    open_area = ~closed & (counts < hi[None, :])
+    remaining = blueprint.max_items - n_operational
+    unmet = np.maximum(lo[None, :] - counts, 0)
     must = (unmet.sum(axis=1) >= remaining)[:, None] & (unmet > 0)
-    deficit = share[None, :] - state.counts / np.maximum(given + 1, 1)[:, None]
+    deficit = share[None, :] - counts / np.maximum(n_operational + 1, 1)[:, None]
     deficit = deficit + 10.0 * (unmet > 0)  # an unmet minimum outranks any share
     score = np.where(open_area, deficit, -np.inf)
     score = np.where(must.any(axis=1)[:, None], np.where(must & open_area, score, -np.inf), score)
@@ -374,7 +377,7 @@ def _full_sub_areas(bank: EngineBank, blueprint: Blueprint, state: CatState) -> 
     return full
 
 
-def _first_eligible(order: IntArray, eligible: BoolArray, rows: IntArray, m: int) -> IntArray:
+def _first_eligible(order: npt.NDArray[np.int32], eligible: BoolArray, rows: IntArray, m: int) -> IntArray:
     """The first ``m`` eligible items of each row of ``order`` (``-1`` padded)."""
     n = eligible.shape[1]
     ok = np.take(eligible.reshape(-1), order + (rows * n)[:, None])
@@ -408,16 +411,26 @@ def select_next_items(
     """
     s = state.n_sessions
     rows = np.arange(s)
-    eligible = ~state.blocked & ~_full_sub_areas(bank, blueprint, state)
-    area = _choose_areas(bank, blueprint, state, eligible)
+    eligible = ~state.blocked
+    if blueprint.sub_content:
+        eligible &= ~_full_sub_areas(bank, blueprint, state)
     g = np.clip(np.searchsorted(bank.grid, state.theta), 0, bank.grid.size - 1)
     m = min(max(candidates, blueprint.randomesque_k), bank.n_items)
     ranked = np.full((s, m), -1, dtype=np.int64)
-    groups = [(k, bank.area_ranking[k]) for k in range(len(bank.areas))] + [(-1, bank.ranking)]
-    for k, table in groups:
-        members = np.nonzero(area == k)[0]
-        if members.size:
+    closed = np.zeros((s, len(bank.areas)), dtype=bool)
+    todo = rows
+    for _ in range(len(bank.areas) + 1):
+        # choose an area; a session whose area turns out to have no eligible item retries without it
+        area = _choose_areas(bank, blueprint, state.counts[todo], state.n_operational[todo], closed[todo])
+        for k in np.unique(area):
+            members = todo[area == k]
+            table = bank.ranking if k < 0 else bank.area_ranking[k]
             ranked[members] = _first_eligible(table[g[members]], eligible, members, m)
+        empty = (area >= 0) & (ranked[todo, 0] < 0)
+        if not empty.any():
+            break
+        closed[todo[empty], area[empty]] = True
+        todo = todo[empty]
     valid = ranked >= 0
     if blueprint.sympson_hetter:
         accepted = valid & (rng.random(ranked.shape) < bank.exposure[np.maximum(ranked, 0)])
@@ -448,16 +461,24 @@ def update_posterior(bank: EngineBank, state: CatState, sessions: IntArray, item
     EAP (Bock & Mislevy 1982): ``theta = sum_q x_q L(x_q) pi(x_q) / sum_q L(x_q) pi(x_q)`` over the
     quadrature nodes, posterior SD as SE. Pilot items are not scored and leave the posterior alone.
     """
-    live = ~bank.pilot[items]
-    if live.any():
-        # one answer per session per call, so plain fancy-index addition is safe
-        state.log_post[sessions[live]] += bank.log_prob[items[live], scores[live], :]
     seen = np.zeros(state.n_sessions, dtype=bool)
     seen[sessions] = True
     if int(seen.sum()) != sessions.size:
         raise ValueError("one answer per session per call")
-    touched = sessions
-    lp = state.log_post[touched]
+    live = ~bank.pilot[items]
+    whole = sessions.size == state.n_sessions and bool(np.all(sessions[1:] > sessions[:-1]))
+    if whole:  # every session answered, in order: update in place without gathering rows
+        add = bank.log_prob[items, scores, :]
+        add[~live] = 0.0
+        state.log_post += add
+        touched = sessions
+        lp = state.log_post
+    else:
+        if live.any():
+            # one answer per session per call, so plain fancy-index addition is safe
+            state.log_post[sessions[live]] += bank.log_prob[items[live], scores[live], :]
+        touched = sessions
+        lp = state.log_post[touched]
     w = np.exp(lp - lp.max(axis=1, keepdims=True))
     w /= w.sum(axis=1, keepdims=True)
     mean = w @ bank.nodes

@@ -214,3 +214,17 @@ def test_sub_indicator_maxima_hold_over_many_sessions() -> None:
         got = sim.items[s][sim.items[s] >= 0]
         assert got.size == 24
         assert np.bincount(bank.sub_area[got]).max() <= 2
+
+
+def test_an_exhausted_area_is_skipped_and_the_test_goes_on() -> None:
+    areas = ["D1"] * 2 + [AREAS[1 + j % 3] for j in range(BANK.n_items - 2)]
+    bank = EngineBank.build(BANK.params, areas)
+    rules = (ContentRule("D1", 4, 6), *(ContentRule(a, 2, 10) for a in AREAS[1:]))
+    bp = Blueprint(min_items=20, max_items=20, se_target=0.0, content=rules)
+    rng = np.random.default_rng(2)
+    sim = simulate_sessions(bank, bp, rng.normal(0, 1, 300), rng)
+    assert (sim.n_items == 20).all()
+    d1 = bank.areas.index("D1")
+    for s in range(300):
+        got = sim.items[s][sim.items[s] >= 0]
+        assert (bank.area[got] == d1).sum() == 2  # all it has; the rest came from open areas
