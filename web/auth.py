@@ -196,9 +196,7 @@ def open_sitting(*, session: Session, student: Student, device: str, now: dateti
             status = "in_progress" if not shown.finished else shown.test_session.status
             return LoginResult(sid, ts.assessment_id, ts.id, device, status)
     band = band_of_grade(student.grade)
-    with_blueprint = set(
-        session.exec(select(BlueprintRow.assessment_id).where(BlueprintRow.grade_band == band)).all()
-    )
+    with_blueprint = set(session.exec(select(BlueprintRow.assessment_id).where(BlueprintRow.grade_band == band)).all())
     mine = [
         a
         for a in session.exec(select(Assessment).order_by(col(Assessment.closes_at))).all()
@@ -214,7 +212,9 @@ def open_sitting(*, session: Session, student: Student, device: str, now: dateti
     upcoming = [a for a in mine if _aware(a.opens_at) > now]
     if upcoming:
         first = min(upcoming, key=lambda a: _aware(a.opens_at))
-        raise WindowClosed(f"测评还没有开始。开放时间：{format_local(first.opens_at)} 至 {format_local(first.closes_at)}。")
+        raise WindowClosed(
+            f"测评还没有开始。开放时间：{format_local(first.opens_at)} 至 {format_local(first.closes_at)}。"
+        )
     raise WindowClosed("现在没有向你开放的测评（测评已经结束或尚未安排）。如有疑问，请联系老师。")
 
 
@@ -229,7 +229,9 @@ def _find(engine: Engine, ticket: str) -> _Found | None:
         row = session.exec(select(Student.id, Student.pin_hash).where(Student.ticket == ticket)).first()
         if row is None and ticket != ticket.upper():
             row = session.exec(select(Student.id, Student.pin_hash).where(Student.ticket == ticket.upper())).first()
-    return None if row is None else _Found(int(row[0]), str(row[1] or ""))
+    if row is None or row[0] is None:
+        return None
+    return _Found(int(row[0]), str(row[1] or ""))
 
 
 async def login(

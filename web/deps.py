@@ -19,14 +19,34 @@ from datetime import datetime
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from sqlmodel import Session
 
 from itembank.models import utcnow
 from web.controllers.flow import NotSignedIn
 from web.security import SESSION_COOKIE, SessionToken, TokenSigner
 
-__all__ = ["dependencies", "provide_api_token", "provide_db", "provide_now", "provide_token"]
+__all__ = [
+    "ApiToken",
+    "CurrentToken",
+    "DbSession",
+    "Now",
+    "dependencies",
+    "provide_api_token",
+    "provide_db",
+    "provide_now",
+    "provide_token",
+]
+
+
+DbSession = NamedDependency[Session]
+"""A handler parameter ``db: DbSession`` receives the request's database session."""
+CurrentToken = NamedDependency[SessionToken | None]
+"""``token: CurrentToken``: the session cookie's token, or ``None``."""
+ApiToken = NamedDependency[SessionToken]
+"""``api_token: ApiToken``: the bearer token of an API request."""
+Now = NamedDependency[datetime]
+"""``now: Now``: the server's clock."""
 
 
 def provide_db(state: State) -> Generator[Session, None, None]:
@@ -70,7 +90,7 @@ def provide_now() -> datetime:
 def dependencies() -> dict[str, Provide]:
     """The app-level dependency map."""
     return {
-        "db": Provide(provide_db, sync_to_thread=False),
+        "db": Provide(provide_db),
         "token": Provide(provide_token, sync_to_thread=False),
         "api_token": Provide(provide_api_token, sync_to_thread=False),
         "now": Provide(provide_now, sync_to_thread=False),

@@ -20,6 +20,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["JsonFormatter", "RequestLogMiddleware", "configure_logging", "log_event", "log_unrouted"]
@@ -48,6 +49,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    _infolit = True
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     """Send InfoLit's loggers to stderr as JSON lines (idempotent: safe to call per app)."""
     formatter = JsonFormatter()
@@ -56,15 +71,14 @@ def configure_logging(level: int = logging.INFO) -> None:
         logger.setLevel(level)
         logger.propagate = False
         if not any(getattr(h, "_infolit", False) for h in logger.handlers):
-            handler = logging.StreamHandler(sys.stderr)
+            handler = _StderrHandler()
             handler.setFormatter(formatter)
-            handler._infolit = True  # type: ignore[attr-defined]
             logger.addHandler(handler)
 
 
-def log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
-    """Log an application event (``login``, ``error``...) with its fields."""
-    logging.getLogger(EVENT_LOGGER).log(level, event, extra=fields)
+def log_event(event: str, level: int = logging.INFO, *, exc_info: BaseException | None = None, **fields: Any) -> None:
+    """Log an application event (``login``, ``error``...) with its fields (and a traceback)."""
+    logging.getLogger(EVENT_LOGGER).log(level, event, extra=fields, exc_info=exc_info)
 
 
 def _client(scope: Scope) -> str | None:
@@ -81,7 +95,7 @@ class RequestLogMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the request, capturing the status it was answered with."""
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
@@ -115,7 +129,7 @@ class RequestLogMiddleware:
 
 async def log_unrouted(exc: Exception, scope: Scope) -> None:
     """``after_exception`` hook: log requests that matched no route (404/405 before any handler)."""
-    if scope.get("type") != "http" or "route_handler" in scope:
+    if scope.get("type") != ScopeType.HTTP or "route_handler" in scope:
         return
     logging.getLogger(REQUEST_LOGGER).info(
         "request",

@@ -9,7 +9,7 @@ __all__ = ["register"]
 
 def register(group: click.Group) -> None:
     """Add every InfoLit command to ``group``."""
-    from web.commands import cat, db, framework, items, national, people, scoring
+    from web.commands import cat, db, framework, items, national, people, scoring, serve
 
     group.add_command(db.db_group)
     group.add_command(framework.framework_group)
@@ -20,3 +20,4 @@ def register(group: click.Group) -> None:
     group.add_command(national.simulate_command)
     group.add_command(national.demo_command)
     group.add_command(cat.cat_study_command)
+    group.add_command(serve.serve_command)

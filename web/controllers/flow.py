@@ -49,6 +49,7 @@ __all__ = [
     "TestView",
     "answer",
     "answer_from_form",
+    "check_presented",
     "finish",
     "load_sitting",
     "practice_feedback",
@@ -164,7 +165,8 @@ _SPEC_SECONDS = 60.0
 
 def _spec(session: Session, assessment_id: int, band: str) -> BlueprintSpec:
     """The blueprint, cached for a minute per process (it only sets what the page displays)."""
-    key = (str(session.get_bind().url), assessment_id, band)
+    bind = session.get_bind()
+    key = (str(bind.engine.url), assessment_id, band)
     hit = _SPECS.get(key)
     now = time.monotonic()
     if hit is not None and now - hit[0] < _SPEC_SECONDS:
@@ -217,10 +219,18 @@ _RENDERED: dict[tuple[int, str, int | None, str | None], ItemView] = {}
 
 
 def _item_view(session: Session, version: ItemVersion) -> ItemView:
-    """Render an item version for the student, cached by content hash (a version's text may change
-    only while no response points at it, and then its hash changes with it)."""
+    """Render an item version for the student, cached by content hash.
+
+    A version's text may change only while no response points at it, and then its hash changes
+    with it, so a cached rendering is never stale.
+    """
     stimulus = session.get(StimulusVersion, version.stimulus_version_id) if version.stimulus_version_id else None
-    key = (int(version.id or 0), version.content_hash, version.stimulus_version_id, stimulus and stimulus.content_hash)
+    key = (
+        int(version.id or 0),
+        version.content_hash,
+        version.stimulus_version_id,
+        stimulus.content_hash if stimulus is not None else None,
+    )
     hit = _RENDERED.get(key)
     if hit is not None:
         return hit
@@ -258,36 +268,21 @@ def _result(sitting: Sitting, ts: TestSession) -> ResultView | None:
 
 def _view(session: Session, sitting: Sitting, shown: Presented) -> TestView:
     ts = shown.test_session
-    spec = sitting.spec
-    common = {
-        "min_items": spec.min_items,
-        "max_items": spec.max_items + spec.pilot_items,
-        "time_limit_minutes": spec.time_limit_minutes,
-    }
+    low, high, minutes = _bounds(sitting.spec)
     if shown.finished or shown.item_version is None:
-        return TestView(ts.status, ts.position, remaining_seconds=None, item=None, result=_result(sitting, ts), **common)
-    return TestView(
-        "in_progress",
-        ts.position + 1,
-        remaining_seconds=shown.remaining_seconds,
-        item=_item_view(session, shown.item_version),
-        result=None,
-        **common,
-    )
+        return TestView(ts.status, ts.position, low, high, minutes, None, None, _result(sitting, ts))
+    item = _item_view(session, shown.item_version)
+    return TestView("in_progress", ts.position + 1, low, high, minutes, shown.remaining_seconds, item, None)
+
+
+def _bounds(spec: BlueprintSpec) -> tuple[int, int, int]:
+    """Shortest and longest test the student may see (pilot items included), and the time limit."""
+    return spec.min_items + spec.pilot_items, spec.max_items + spec.pilot_items, spec.time_limit_minutes
 
 
 def _not_started(sitting: Sitting) -> TestView:
-    spec = sitting.spec
-    return TestView(
-        "not_started",
-        0,
-        spec.min_items,
-        spec.max_items + spec.pilot_items,
-        spec.time_limit_minutes,
-        None,
-        None,
-        None,
-    )
+    low, high, minutes = _bounds(sitting.spec)
+    return TestView("not_started", 0, low, high, minutes, None, None, None)
 
 
 # ============================================================================================ actions
@@ -317,7 +312,7 @@ def start(*, session: Session, sitting: Sitting, now: datetime) -> tuple[TestVie
 def answer(
     *,
     session: Session,
-    sitting: Sitting,
+    token: SessionToken | None,
     item_id: int,
     value: Any,
     now: datetime,
@@ -326,19 +321,32 @@ def answer(
     """Store the answer to the item on screen and return the next view.
 
     Every refusal (another item, a changed answer, another device, time up, a malformed answer)
-    raises before anything is written, or after writes the caller's rollback undoes.
+    raises before anything is written, or after writes the caller's rollback undoes. The
+    student, assessment and blueprint are read after the answer, when the session service has
+    loaded them already (this is the hot path of a sitting).
     """
-    ts_id = _session_id(session, sitting)
+    if token is None:
+        raise NotSignedIn("请先登录")
+    ts_id = token.test_session_id
+    if ts_id is None:
+        found = session.exec(
+            select(TestSession.id).where(
+                TestSession.assessment_id == token.assessment_id, TestSession.student_id == token.student_id
+            )
+        ).first()
+        ts_id = None if found is None else int(found)
     if ts_id is None:
         raise SessionNotFound("测评还没有开始，请先点击“开始测评”。")
+
     def submit() -> Presented:
+        assert ts_id is not None
         return submit_answer(
             session=session,
             test_session_id=ts_id,
             item_version_id=item_id,
             answer=value,
             now=now,
-            device=sitting.token.device,
+            device=token.device,
             latency_ms=latency_ms,
         )
 
@@ -352,15 +360,14 @@ def answer(
         session.rollback()
         shown = submit()
     except SessionClosed:
-        held_by = session.exec(
-            select(TestSession.device, TestSession.status).where(TestSession.id == ts_id)
-        ).first()
-        if held_by is not None and held_by[1] == "in_progress" and held_by[0] != sitting.token.device:
+        held_by = session.exec(select(TestSession.device, TestSession.status).where(TestSession.id == ts_id)).first()
+        if held_by is not None and held_by[1] == "in_progress" and held_by[0] != token.device:
             raise TakenOver(TAKEN_OVER) from None
         raise
-    if shown.test_session.student_id != sitting.token.student_id:
+    ts = shown.test_session
+    if ts.student_id != token.student_id or ts.assessment_id != token.assessment_id:
         raise SessionNotFound("找不到该测评会话")
-    return _view(session, sitting, shown)
+    return _view(session, load_sitting(session=session, token=token), shown)
 
 
 def finish(*, session: Session, sitting: Sitting, now: datetime) -> TestView:
@@ -372,6 +379,31 @@ def finish(*, session: Session, sitting: Sitting, now: datetime) -> TestView:
     if not shown.finished:
         finish_session(session=session, test_session=ts, now=now)
     return _view(session, sitting, Presented(ts, None, None, True))
+
+
+def check_presented(*, session: Session, sitting: Sitting, item_id: int) -> None:
+    """Raise the refusal for an answer to ``item_id`` if it is not the item on screen.
+
+    Used when a form does not fit its item: an answer naming another item is refused as such
+    (409), not as a malformed answer.
+    """
+    ts_id = _session_id(session, sitting)
+    if ts_id is None:
+        raise SessionNotFound("测评还没有开始，请先点击“开始测评”。")
+    row = session.exec(
+        select(TestSession.current_item_version_id, TestSession.status, TestSession.device).where(
+            TestSession.id == ts_id
+        )
+    ).first()
+    if row is None:
+        raise SessionNotFound("找不到该测评会话")
+    current, status, device = row
+    if status == "in_progress" and device != sitting.token.device:
+        raise TakenOver(TAKEN_OVER)
+    if status != "in_progress":
+        raise SessionClosed("本次测评已经结束")
+    if current != item_id:
+        raise AnswerRejected("只能回答当前显示的题目")
 
 
 # ============================================================================================ forms

@@ -1,0 +1,512 @@
+"""Load test: N simulated students take whole adaptive tests over HTTP against a real server.
+
+    python bench/load.py                          # 500 students, SQLite, 1 worker
+    python bench/load.py --db postgres --workers 2
+    python bench/load.py --students 200 --think 0.5
+
+What it does
+------------
+1. Prepares a throwaway database (SQLite file, or a throwaway PostgreSQL server from
+   ``tests/pgserver.py``): the starter bank, one school, ``2 N`` grade-8 students with an argon2
+   PIN, and an open adaptive assessment with the default national blueprint (24-30 items, SE
+   0.3, content rules, two pilot items) on the bank's provisional calibration.
+2. Starts ``uvicorn web.app:create_app --factory`` on a free loopback port (``--workers``).
+3. Paced run: N students log in at once, start, and answer every item with a think time drawn
+   around ``--think`` seconds, until the test ends. This is the "500 students at once" case:
+   the answer latency p50/p95/p99 is the figure to hold under 200 ms.
+4. Flat-out run: N other students answer with no think time at all, which measures the most
+   answers per second the server sustains.
+5. Counts the answers acknowledged (HTTP 200) against the rows stored: they must match.
+6. Serves a bare Litestar JSON endpoint the same way and measures its requests per second with
+   the same client, as the ceiling of the HTTP stack on this machine.
+
+The client (httpx AsyncClient, one process) runs on the same machine and takes its share of the
+CPU, so the figures are a lower bound for a server with the machine to itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+PIN = "135790"
+
+
+# ------------------------------------------------------------------------------------- bare endpoint
+def _bare() -> Any:
+    from litestar import Litestar, get
+
+    @get("/ping", sync_to_thread=False)
+    def ping() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return Litestar([ping], logging_config=None)
+
+
+bare_app = _bare()  # uvicorn bench.load:bare_app
+
+
+# ------------------------------------------------------------------------------------- preparation
+@dataclass
+class Prepared:
+    url: str
+    tickets: list[str]
+    assessment_id: int
+    cleanup: list[Any] = field(default_factory=list)
+
+
+def prepare(db: str, n_students: int, workdir: Path) -> Prepared:
+    from argon2 import PasswordHasher
+    from sqlmodel import select
+
+    from assess.blueprints import default_blueprint
+    from assess.models import Area, Assessment, BlueprintRow, School, SchoolClass
+    from assess.pipeline import ensure_bank
+    from itembank.db import bulk_insert, make_engine, session_scope
+    from itembank.models import PROVISIONAL, Calibration, utcnow
+    from web import migrate
+
+    cleanup: list[Any] = []
+    if db == "postgres":
+        from tests import pgserver
+
+        bindir = pgserver.find_bindir()
+        if bindir is None:
+            raise SystemExit("PostgreSQL is not installed (apt-get install postgresql)")
+        server = pgserver.start(bindir)
+        cleanup.append(server.stop)
+        from sqlalchemy import create_engine, text
+
+        admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("CREATE DATABASE bench"))
+        admin.dispose()
+        url = server.url("bench")
+    else:
+        url = f"sqlite:///{workdir / 'bench.db'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    now = utcnow()
+    with session_scope(engine) as s:
+        ensure_bank(session=s)
+    with session_scope(engine) as s:
+        cal = int(s.exec(select(Calibration.id).where(Calibration.name == PROVISIONAL)).one())
+        province = Area(code="98", name="压测省", level="province", region="中部", path="/98/")
+        s.add(province)
+        s.flush()
+        county = Area(
+            code="980101", name="压测区", level="county", region="中部", path="/98/980101/", parent_id=province.id
+        )
+        s.add(county)
+        s.flush()
+        school = School(
+            code="SBENCH", name="压测中学", locale="urban", area_id=int(county.id or 0), path="/98/980101/SBENCH/"
+        )
+        s.add(school)
+        s.flush()
+        klass = SchoolClass(school_id=int(school.id or 0), grade=8, name="8年级1班")
+        s.add(klass)
+        s.flush()
+        pin_hash = PasswordHasher().hash(PIN)  # the default (production) argon2 parameters
+        tickets = [f"B{i:08d}" for i in range(2 * n_students)]
+        rows = [
+            {
+                "code": f"BENCH{i:06d}",
+                "grade": 8,
+                "gender": "FM"[i % 2],
+                "ticket": t,
+                "school_id": school.id,
+                "class_id": klass.id,
+                "pin_hash": pin_hash,
+                "path": school.path,
+                "created_at": now,
+            }
+            for i, t in enumerate(tickets)
+        ]
+        from assess.models import Student
+
+        bulk_insert(s, Student.__table__, rows)  # type: ignore[attr-defined]
+        assessment = Assessment(
+            code="BENCH",
+            name="压测",
+            opens_at=now - timedelta(days=1),
+            closes_at=now + timedelta(days=1),
+            grades=[8],
+            calibration_id=cal,
+        )
+        s.add(assessment)
+        s.flush()
+        s.add(
+            BlueprintRow(
+                assessment_id=int(assessment.id or 0),
+                grade_band="7-9",
+                mode="adaptive",
+                spec=default_blueprint().to_json(),
+            )
+        )
+        assessment_id = int(assessment.id or 0)
+    engine.dispose()
+    return Prepared(url, tickets, assessment_id, cleanup)
+
+
+def stored_answers(url: str, assessment_id: int) -> int:
+    from sqlalchemy import func
+    from sqlmodel import Session, col, select
+
+    from assess.models import Response, TestSession
+    from itembank.db import make_engine
+
+    engine = make_engine(url)
+    with Session(engine) as s:
+        n = s.exec(
+            select(func.count(col(Response.id)))
+            .join(TestSession, col(TestSession.id) == Response.session_id)
+            .where(TestSession.assessment_id == assessment_id)
+        ).one()
+    engine.dispose()
+    return int(n)
+
+
+# ------------------------------------------------------------------------------------- server
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(app: str, env: dict[str, str], workers: int, log: Path, *, factory: bool) -> tuple[Any, str]:
+    port = free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--backlog",
+        "4096",
+        "--timeout-keep-alive",
+        "120",
+    ]
+    if factory:
+        args.append("--factory")
+    out = log.open("w")
+    proc = subprocess.Popen(args, cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    probe = "/healthz" if factory else "/ping"
+    for _ in range(300):
+        try:
+            if httpx.get(base + probe, timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit(f"server failed to start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+    raise SystemExit("server did not start")
+
+
+def stop_server(proc: Any) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+# ------------------------------------------------------------------------------------- students
+@dataclass
+class Tally:
+    answer_ms: list[float] = field(default_factory=list)
+    login_ms: list[float] = field(default_factory=list)
+    sent: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    finished: int = 0
+    first: float = 0.0
+    last: float = 0.0
+    login_seconds: float = 0.0
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+
+def pick(item: dict[str, Any], rnd: random.Random) -> Any:
+    if item["type"] == "partial_credit":
+        return [rnd.choice(p["options"])["value"] for p in item["parts"]]
+    values = [o["value"] for o in item["options"]]
+    if item["type"] == "multiple_response":
+        return sorted(rnd.sample(values, rnd.randint(1, len(values))))
+    return rnd.choice(values)
+
+
+class RawClient:
+    """A minimal HTTP/1.1 keep-alive JSON client on asyncio streams (one connection), for when
+    httpx's own cost would hide the server's: ``--client raw``."""
+
+    def __init__(self, base: str) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self.host, self.port = host, int(port)
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        try:
+            return await self._request(method, path, body, headers)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            # the server closed an idle keep-alive connection: open a new one and send again
+            # (every call here is safe to repeat: the same answer again is a no-op)
+            await self.aclose()
+            return await self._request(method, path, body, headers)
+
+    async def _request(self, method: str, path: str, body: Any, headers: dict[str, str] | None) -> tuple[int, Any]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        payload = b"" if body is None else json.dumps(body).encode()
+        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(payload)}"]
+        if body is not None:
+            head.append("Content-Type: application/json")
+        head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        length = next(int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:"))
+        data = await self.reader.readexactly(length)
+        return status, (json.loads(data) if data else None)
+
+    async def aclose(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = self.reader = None
+
+
+class HttpxClient:
+    """One httpx AsyncClient per simulated student (one device, one connection)."""
+
+    def __init__(self, base: str) -> None:
+        self.client = httpx.AsyncClient(
+            base_url=base, timeout=120, limits=httpx.Limits(max_connections=1), verify=False, trust_env=False
+        )
+
+    async def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        r = await self.client.request(method, path, json=body, headers=headers)
+        return r.status_code, (r.json() if r.content else None)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+CLIENTS = {"httpx": HttpxClient, "raw": RawClient}
+
+
+async def sign_in(client: Any, ticket: str, tally: Tally) -> tuple[dict[str, str], dict[str, Any]] | None:
+    """Log in and start; return the auth header and the first state (``None`` on an error)."""
+    t0 = time.perf_counter()
+    status, body = await client.request("POST", "/api/v1/login", {"ticket": ticket, "pin": PIN})
+    tally.login_ms.append((time.perf_counter() - t0) * 1000)
+    if status != 200:
+        tally.error(f"login {status}")
+        return None
+    status, body = await client.request("POST", "/api/v1/start", None, {"Authorization": f"Bearer {body['token']}"})
+    if status != 200:
+        tally.error(f"start {status}")
+        return None
+    return {"Authorization": f"Bearer {body['token']}"}, body["sitting"]
+
+
+async def take_test(
+    client: Any, headers: dict[str, str], state: dict[str, Any], think: float, tally: Tally, rnd: random.Random
+) -> None:
+    """Answer every item until the test ends (after an optional think time each)."""
+    while state["status"] == "in_progress":
+        if think:
+            await asyncio.sleep(rnd.uniform(0.5 * think, 1.5 * think))
+        item = state["item"]
+        t = time.perf_counter()
+        status, body = await client.request(
+            "POST", "/api/v1/answer", {"item_id": item["id"], "answer": pick(item, rnd)}, headers
+        )
+        done = time.perf_counter()
+        if status != 200:
+            tally.error(f"answer {status}")
+            return
+        tally.answer_ms.append((done - t) * 1000)
+        tally.sent += 1
+        tally.first = tally.first or t
+        tally.last = done
+        state = body
+    tally.finished += 1
+
+
+async def run_students(base: str, tickets: list[str], think: float, seed: int, kind: str) -> Tally:
+    """All students log in and start (the login wave), then all take the test at once."""
+    tally = Tally()
+    rnd = random.Random(seed)
+    clients = [CLIENTS[kind](base) for _ in tickets]
+    try:
+        t0 = time.perf_counter()
+        signed = await asyncio.gather(*(sign_in(c, t, tally) for c, t in zip(clients, tickets, strict=True)))
+        tally.login_seconds = time.perf_counter() - t0
+        await asyncio.gather(
+            *(
+                take_test(c, s[0], s[1], think, tally, random.Random(rnd.random()))
+                for c, s in zip(clients, signed, strict=True)
+                if s is not None
+            )
+        )
+    finally:
+        for c in clients:
+            await c.aclose()
+    return tally
+
+
+async def hammer(base: str, path: str, concurrency: int, seconds: float, kind: str) -> tuple[int, float]:
+    count = 0
+    end = time.perf_counter() + seconds
+
+    async def loop() -> None:
+        nonlocal count
+        client = CLIENTS[kind](base)
+        try:
+            while time.perf_counter() < end:
+                status, _ = await client.request("GET", path)
+                count += status == 200
+        finally:
+            await client.aclose()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    return count, time.perf_counter() - t0
+
+
+def q(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def report(name: str, tally: Tally) -> None:
+    span = max(tally.last - tally.first, 1e-9)
+    a = tally.answer_ms
+    print(
+        f"  {name}: {tally.finished} students finished, {tally.sent} answers in {span:.1f} s "
+        f"= {tally.sent / span:,.0f} answers/s"
+    )
+    print(
+        f"    answer latency ms: p50 {q(a, 50):.1f}  p95 {q(a, 95):.1f}  p99 {q(a, 99):.1f}"
+        f"  max {max(a, default=0):.1f}  (mean {statistics.fmean(a) if a else 0:.1f})"
+    )
+    print(
+        f"    login wave: {len(tally.login_ms)} logins (argon2 PIN check) + starts in {tally.login_seconds:.1f} s; "
+        f"login latency ms p50 {q(tally.login_ms, 50):.0f}  p99 {q(tally.login_ms, 99):.0f}"
+    )
+    if tally.errors:
+        print(f"    errors: {tally.errors}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--students", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=10.0,
+        help="mean think time per item in the paced run, s (real students take 30-60 s)",
+    )
+    parser.add_argument("--bare-seconds", type=float, default=5.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--client",
+        choices=sorted(CLIENTS),
+        default="httpx",
+        help="httpx AsyncClient (one per student), or a minimal raw HTTP/1.1 client",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (database, server log)")
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="infolit-load-"))
+    print(
+        f"load test: {args.students} students, {args.workers} worker(s), {args.db}, {args.client} client, "
+        f"on {os.cpu_count()} CPUs"
+    )
+    t0 = time.perf_counter()
+    prepared = prepare(args.db, args.students, workdir)
+    print(f"  prepared {len(prepared.tickets)} students in {time.perf_counter() - t0:.1f} s ({workdir})")
+    env = {
+        "INFOLIT_DATABASE_URL": prepared.url,
+        "INFOLIT_SECRET_KEY": "bench-secret",
+        "INFOLIT_DATA_DIR": str(workdir),
+        "INFOLIT_LOGIN_MAX_FAILURES_PER_IP": "100000",
+    }
+    ok = True
+    try:
+        proc, base = start_server("web.app:create_app", env, args.workers, workdir / "server.log", factory=True)
+        try:
+            paced_tickets = prepared.tickets[: args.students]
+            flat_tickets = prepared.tickets[args.students :]
+            paced = asyncio.run(run_students(base, paced_tickets, args.think, args.seed, args.client))
+            report(f"paced run (think ~{args.think:g} s per item)", paced)
+            flat = asyncio.run(run_students(base, flat_tickets, 0.0, args.seed + 1, args.client))
+            report("flat-out run (no think time)", flat)
+        finally:
+            stop_server(proc)
+        stored = stored_answers(prepared.url, prepared.assessment_id)
+        sent = paced.sent + flat.sent
+        print(f"  answers acknowledged {sent:,}, stored {stored:,}: {'match' if sent == stored else 'MISMATCH'}")
+        ok = sent == stored and not paced.errors and not flat.errors
+        proc, base = start_server("bench.load:bare_app", {}, args.workers, workdir / "bare.log", factory=False)
+        try:
+            n, secs = asyncio.run(hammer(base, "/ping", min(args.students, 100), args.bare_seconds, args.client))
+        finally:
+            stop_server(proc)
+        print(f"  bare Litestar JSON endpoint, same client and workers: {n / secs:,.0f} requests/s")
+        target = q(paced.answer_ms, 99) < 200
+        rate = flat.sent / max(flat.last - flat.first, 1e-9)
+        print(
+            f"  target p99 < 200 ms with {args.students} students: {'met' if target else 'MISSED'}; "
+            f"target >= 1,500 answers/s flat out: {'met' if rate >= 1500 else 'missed'}"
+        )
+    finally:
+        for fn in prepared.cleanup:
+            fn()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,155 @@
+"""The app around the pages: health, OpenAPI, static files, headers, request logs, the serve command."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from itembank.settings import Settings
+from tests.web.conftest import SECRET, Db, login, make_app
+from web.app import clock, create_app, static_url
+from web.logging import REQUEST_LOGGER, JsonFormatter
+from web.security import SessionToken, TokenSigner, web_settings_from_env
+
+
+def test_healthz_checks_the_database(client: TestClient[Litestar]) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_reports_a_dead_database(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such" / "dir" / "x.db"
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{missing}", secret_key=SECRET)
+    from sqlalchemy import create_engine
+
+    engine = create_engine(f"sqlite:///{missing}")  # its folder does not exist: connecting fails
+    with TestClient(create_app(settings=settings, engine=engine)) as client:
+        response = client.get("/healthz")
+    assert response.status_code == 503 and response.json()["status"] == "error"
+
+
+def test_openapi_documents_the_json_api_only(client: TestClient[Litestar]) -> None:
+    schema = client.get("/schema/openapi.json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    for path in ("/api/v1/login", "/api/v1/start", "/api/v1/item", "/api/v1/answer", "/api/v1/finish", "/healthz"):
+        assert path in paths, path
+    assert not any(p.startswith(("/test", "/login", "/practice")) for p in paths)
+    assert "BearerToken" in schema.json()["components"]["securitySchemes"]
+    assert client.get("/schema").status_code == 200
+
+
+def test_static_files_are_vendored_and_cacheable(client: TestClient[Litestar]) -> None:
+    for name in ("htmx.min.js", "app.js", "app.css"):
+        response = client.get(static_url(name))
+        assert response.status_code == 200 and len(response.content) > 500, name
+        assert "max-age=86400" in response.headers["cache-control"]
+    page = client.get("/login").text
+    assert static_url("htmx.min.js") in page and "cdn" not in page.lower()
+    assert "<script>" not in page and " style=" not in page  # nothing inline: the CSP forbids it
+
+
+def test_security_headers(client: TestClient[Litestar]) -> None:
+    response = client.get("/login")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe" not in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-frame-options"] == "DENY"
+    csrf_cookie = next(v for k, v in response.headers.multi_items() if k == "set-cookie" and "infolit_csrf" in v)
+    assert "HttpOnly" in csrf_cookie and "SameSite=lax" in csrf_cookie.replace("Lax", "lax")
+
+
+def test_request_logs_are_json_lines(client: TestClient[Litestar], db: Db) -> None:
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger(REQUEST_LOGGER)
+    logger.addHandler(handler)
+    try:
+        client.get("/login")
+        login(client, db.world.pupils[0])
+        client.get("/instructions")
+        client.get("/nowhere")
+    finally:
+        logger.removeHandler(handler)
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    assert [(r["method"], r["path"], r["status"]) for r in lines] == [
+        ("GET", "/login", 200),
+        ("POST", "/login", 303),
+        ("GET", "/instructions", 200),
+        ("GET", "/nowhere", 404),
+    ]
+    assert all(r["event"] == "request" and r["ts"].endswith("Z") for r in lines)
+    assert lines[2]["student"] == db.world.pupils[0].id and lines[2]["ms"] >= 0
+    assert db.world.pupils[0].pin not in buffer.getvalue()
+
+
+def test_token_signing_round_trip_and_tampering() -> None:
+    signer = TokenSigner("k")
+    token = SessionToken(1, 2, "abcdef0123456789", 3, 4_000_000_000)
+    value = signer.sign(token)
+    assert signer.read(value) == token
+    assert TokenSigner("other").read(value) is None
+    assert signer.read(value.replace("v1.1.", "v1.9.")) is None
+    assert signer.read(signer.sign(SessionToken(1, 2, "d", None, 10))) is None  # expired
+    assert signer.read(signer.sign(SessionToken(1, 2, "d", None, 4_000_000_000))) == SessionToken(
+        1, 2, "d", None, 4_000_000_000
+    )
+    for junk in ("", "x", "a.b.c", "." * 10, "v1.a.b.c.d.e.f", "x" * 500):
+        assert signer.read(junk) is None
+
+
+def test_web_settings_from_env() -> None:
+    assert web_settings_from_env({}).secure_cookies is False
+    custom = web_settings_from_env({"INFOLIT_SECURE_COOKIES": "1", "INFOLIT_LOGIN_MAX_FAILURES": "7"})
+    assert custom.secure_cookies is True and custom.login_max_failures == 7
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(None, "--:--"), (0, "00:00"), (65, "01:05"), (3725, "1:02:05")])
+def test_clock(seconds: int | None, text: str) -> None:
+    assert clock(seconds) == text
+
+
+def test_serve_command_runs_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    from web.commands.serve import serve_command
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    monkeypatch.delenv("INFOLIT_SECRET_KEY", raising=False)
+    result = CliRunner().invoke(serve_command, ["--port", "8123", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert seen["app"] == "web.app:create_app" and seen["factory"] is True
+    assert seen["port"] == 8123 and seen["workers"] == 2 and seen["host"] == "127.0.0.1"
+    import os
+
+    assert os.environ["INFOLIT_SECRET_KEY"]  # one key shared by the workers of this run
+    monkeypatch.delenv("INFOLIT_SECRET_KEY")
+    from itembank.settings import get_settings
+
+    get_settings.cache_clear()
+
+
+def test_app_from_the_environment(env_db: str) -> None:
+    app = create_app()
+    with TestClient(app) as client:
+        assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_two_apps_with_one_secret_accept_each_others_cookies(db: Db, tmp_path: Path) -> None:
+    with TestClient(make_app(db, tmp_path)) as one, TestClient(make_app(db, tmp_path)) as two:
+        login(one, db.world.pupils[0])
+        for name, value in one.cookies.items():
+            two.cookies.set(name, value, domain="testserver.local")
+        assert two.get("/instructions").status_code == 200

@@ -1,0 +1,159 @@
+"""The Litestar application: :func:`create_app` builds it (``uvicorn web.app:create_app --factory``).
+
+Routes
+------
+``/login``, ``/instructions``, ``/practice``, ``/start``, ``/test``, ``/test/answer``, ``/finish``
+    The student journey as server-rendered pages with htmx (``controllers/student.py``).
+``/api/v1/...``
+    The same journey as JSON for other front ends (``controllers/api.py``), documented by the
+    OpenAPI schema at ``/schema`` (``/schema/openapi.json``).
+``/healthz``
+    Liveness plus a database round trip.
+``/static/...``
+    htmx (vendored), the style sheet and the page script; nothing comes from a CDN.
+
+All state lives in the database and in the signed session cookie, so any number of workers
+sharing ``INFOLIT_SECRET_KEY`` and ``INFOLIT_DATABASE_URL`` can serve one assessment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+import anyio
+from jinja2 import Environment, FileSystemLoader
+from litestar import Litestar
+from litestar.datastructures import CacheControlHeader, State
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from sqlalchemy.engine import Engine
+
+from itembank.db import get_engine, make_engine
+from itembank.settings import Settings, get_settings
+from web.auth import LoginGuard
+from web.controllers.api import ApiController
+from web.controllers.errors import exception_handlers
+from web.controllers.health import healthz
+from web.controllers.student import StudentController
+from web.deps import dependencies
+from web.logging import RequestLogMiddleware, configure_logging, log_unrouted
+from web.security import TokenSigner, WebSettings, add_security_headers, csrf_config, get_web_settings
+
+__all__ = ["STATIC_DIR", "TEMPLATE_DIR", "clock", "create_app", "static_url"]
+
+STATIC_DIR = Path(__file__).with_name("static")
+TEMPLATE_DIR = Path(__file__).with_name("templates")
+
+
+@lru_cache(maxsize=64)
+def _fingerprint(name: str) -> str:
+    return hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:10]
+
+
+def static_url(name: str) -> str:
+    """The URL of a static file with a content fingerprint, so it may be cached for long."""
+    return f"/static/{name}?v={_fingerprint(name)}"
+
+
+def clock(seconds: int | None) -> str:
+    """Seconds as ``MM:SS`` (``H:MM:SS`` from an hour); ``--:--`` when unknown."""
+    if seconds is None:
+        return "--:--"
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def _templates(debug: bool) -> TemplateConfig[JinjaTemplateEngine]:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=debug,
+    )
+    env.globals["static"] = static_url
+    env.filters["clock"] = clock
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
+
+
+async def _startup(app: Litestar) -> None:
+    # bound to this event loop: at most four argon2 verifications at once per worker
+    app.state.verify_slots = anyio.CapacityLimiter(4)
+
+
+def create_app(
+    *, settings: Settings | None = None, engine: Engine | None = None, web: WebSettings | None = None
+) -> Litestar:
+    """Build the app; settings default to the process settings read once from the environment.
+
+    Parameters
+    ----------
+    settings
+        Database URL, secret key, session length, debug (``itembank.settings``).
+    engine
+        The database engine (default: the process engine for ``settings``).
+    web
+        Cookie and login-throttle settings (:class:`web.security.WebSettings`).
+    """
+    if settings is None:
+        settings = get_settings()
+        engine = engine or get_engine()
+    engine = engine or make_engine(settings.database_url)
+    web = web or get_web_settings()
+    configure_logging()
+    state = State(
+        {
+            "engine": engine,
+            "settings": settings,
+            "web": web,
+            "signer": TokenSigner(settings.secret_key),
+            "login_guard": LoginGuard.create(
+                max_failures=web.login_max_failures,
+                max_failures_per_client=web.login_max_failures_per_ip,
+                window_seconds=web.login_window_seconds,
+            ),
+            "verify_slots": None,
+        }
+    )
+    static = create_static_files_router(
+        path="/static",
+        directories=[STATIC_DIR],
+        cache_control=CacheControlHeader(max_age=86_400, public=True),
+    )
+    return Litestar(
+        route_handlers=[StudentController, ApiController, healthz, static],
+        dependencies=dependencies(),
+        plugins=[HTMXPlugin()],
+        template_config=_templates(settings.debug),
+        csrf_config=csrf_config(settings.secret_key, secure=web.secure_cookies),
+        exception_handlers=exception_handlers(),
+        middleware=[RequestLogMiddleware],
+        before_send=[add_security_headers],
+        after_exception=[log_unrouted],
+        on_startup=[_startup],
+        openapi_config=OpenAPIConfig(
+            title="InfoLit student API",
+            version="1.0",
+            description="The student journey of the InfoLit assessment as JSON: log in, start, "
+            "get the item on screen, answer it, finish. No key, rubric or parameter is ever returned.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", description="from /login")
+                }
+            ),
+        ),
+        logging_config=None,
+        debug=settings.debug,
+        state=state,
+    )

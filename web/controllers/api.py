@@ -1,0 +1,135 @@
+"""The JSON API of the student journey (``/api/v1``), for other front ends; see ``/schema``.
+
+``POST /login`` returns a bearer token; ``POST /start`` starts (or resumes) the timed sitting;
+``GET /item`` returns what is on screen now; ``POST /answer`` stores the answer to that item and
+returns the next; ``POST /finish`` hands the test in. Every response about the sitting is a
+:class:`~web.controllers.flow.TestView`: the item as sanitised HTML fragments with the option
+values to send back, never a key, rubric, parameter or score. Errors are JSON
+``{"status_code", "error", "detail"}`` with a 4xx status, and a refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.openapi.spec import SecurityRequirement
+from litestar.params import JSONBody
+
+from itembank.db import session_scope
+from web import auth
+from web.controllers import flow
+from web.deps import ApiToken, DbSession, Now
+from web.logging import log_event
+from web.security import SessionToken
+
+__all__ = ["AnswerIn", "ApiController", "LoginIn", "LoginOut", "StartOut"]
+
+_BEARER: list[SecurityRequirement] = [{"BearerToken": []}]
+
+
+@dataclass(frozen=True)
+class LoginIn:
+    """A login: the test ticket (准考证号) and the PIN the school handed out."""
+
+    ticket: str
+    pin: str
+
+
+@dataclass(frozen=True)
+class LoginOut:
+    """A successful login: the bearer token and where the sitting stands."""
+
+    token: str
+    status: str
+    assessment: str
+    sitting: flow.TestView
+
+
+@dataclass(frozen=True)
+class StartOut:
+    """The started sitting and a refreshed token that names it (either token keeps working)."""
+
+    token: str
+    sitting: flow.TestView
+
+
+@dataclass(frozen=True)
+class AnswerIn:
+    """An answer to the item on screen.
+
+    ``answer`` is the option value for single choice (``"B"``) and true/false (``"T"``/``"F"``),
+    the list of values for multiple response (``["A", "C"]``), one value (or ``null``) per part
+    for a partial-credit task (``["A", null, "C"]``), or ``null`` to skip the item.
+    """
+
+    item_id: int
+    answer: str | list[str | None] | None = None
+    latency_ms: int | None = None
+
+
+class ApiController(Controller):
+    """JSON endpoints of the student journey."""
+
+    path = "/api/v1"
+    tags = ["student"]
+
+    @post("/login", status_code=200)
+    async def login(self, request: Request[Any, Any, State], data: JSONBody[LoginIn], now: Now) -> LoginOut:
+        """Log in with ticket and PIN; a sitting in progress on another device moves to this one."""
+        state = request.app.state
+        client = request.client.host if request.client else "unknown"
+        result = await auth.login(
+            engine=state.engine,
+            ticket=data.ticket,
+            pin=data.pin,
+            client=client,
+            guard=state.login_guard,
+            now=now,
+            limiter=state.verify_slots,
+        )
+        token = SessionToken(
+            result.student_id,
+            result.assessment_id,
+            result.device,
+            result.test_session_id,
+            int(now.timestamp()) + state.settings.session_minutes * 60,
+        )
+        log_event("login", student=result.student_id, assessment=result.assessment_id, status=result.status, api=True)
+        with session_scope(state.engine) as db:
+            sitting = flow.load_sitting(session=db, token=token)
+            view = flow.view_of(session=db, sitting=sitting, now=now)
+            name = sitting.assessment.name
+        return LoginOut(state.signer.sign(token), view.status, name, view)
+
+    @post("/start", status_code=200, security=_BEARER, sync_to_thread=False)
+    def start(self, request: Request[Any, Any, State], db: DbSession, api_token: ApiToken, now: Now) -> StartOut:
+        """Start the timed sitting (or return it as it stands)."""
+        view, ts_id = flow.start(session=db, sitting=flow.load_sitting(session=db, token=api_token), now=now)
+        token = SessionToken(
+            api_token.student_id, api_token.assessment_id, api_token.device, ts_id, api_token.expires_at
+        )
+        return StartOut(request.app.state.signer.sign(token), view)
+
+    @get("/item", security=_BEARER, sync_to_thread=False)
+    def item(self, db: DbSession, api_token: ApiToken, now: Now) -> flow.TestView:
+        """The item on screen now (the same after a lost connection), with the time left."""
+        return flow.view_of(session=db, sitting=flow.load_sitting(session=db, token=api_token), now=now)
+
+    @post("/answer", status_code=200, security=_BEARER, sync_to_thread=False)
+    def answer(self, db: DbSession, api_token: ApiToken, data: JSONBody[AnswerIn], now: Now) -> flow.TestView:
+        """Answer the item on screen; returns the next item, or the finished sitting.
+
+        Sending the same answer again is harmless (it returns where the sitting stands now).
+        """
+        latency = data.latency_ms if data.latency_ms is not None and 0 <= data.latency_ms <= 86_400_000 else None
+        return flow.answer(
+            session=db, token=api_token, item_id=data.item_id, value=data.answer, now=now, latency_ms=latency
+        )
+
+    @post("/finish", status_code=200, security=_BEARER, sync_to_thread=False)
+    def finish(self, db: DbSession, api_token: ApiToken, now: Now) -> flow.TestView:
+        """Hand the test in now (items not reached stay unanswered) and return the result."""
+        return flow.finish(session=db, sitting=flow.load_sitting(session=db, token=api_token), now=now)

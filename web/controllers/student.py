@@ -1,0 +1,229 @@
+"""The student's pages: login, instructions, practice, one item per screen, finish.
+
+Each handler serves the full page, or for an htmx request only the fragment that goes into
+``<main>``. Without JavaScript every form posts normally and the answer is followed by a redirect
+to the full page (post/redirect/get), so a reload never sends an answer twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.params import URLEncodedBody
+from litestar.plugins.htmx import ClientRedirect
+from litestar.response import Redirect, Template
+
+from assess.exceptions import AnswerRejected, AssessError, LoginFailed, WindowClosed
+from itembank.exceptions import InvalidResponseError
+from web import auth
+from web.controllers import flow
+from web.controllers.pages import clear_session_cookie, is_htmx, page, session_cookie
+from web.deps import CurrentToken, DbSession, Now
+from web.logging import log_event
+from web.security import SessionToken
+
+__all__ = ["StudentController"]
+
+Form = URLEncodedBody[dict[str, Any]]
+
+_LANDING = {"not_started": "/instructions", "in_progress": "/test", "finished": "/finish", "expired": "/finish"}
+
+
+def _field(form: dict[str, Any], name: str) -> str:
+    value = form.get(name, "")
+    if isinstance(value, list):
+        raise InvalidResponseError(f"{name} was sent twice")
+    return str(value)
+
+
+def _login_status(exc: AssessError) -> int:
+    if isinstance(exc, auth.LoginThrottled):
+        return 429
+    if isinstance(exc, LoginFailed):
+        return 401
+    if isinstance(exc, WindowClosed):
+        return 403
+    return 409
+
+
+def _go(request: Request[Any, Any, State], url: str) -> Response[Any]:
+    """Send the browser to ``url`` (a client redirect for htmx, 303 otherwise)."""
+    return ClientRedirect(url) if is_htmx(request) else Redirect(url, status_code=303)
+
+
+class StudentController(Controller):
+    """HTML pages of the student journey."""
+
+    include_in_schema = False
+
+    @get("/", sync_to_thread=False)
+    def home(self, db: DbSession, token: CurrentToken, now: Now) -> Redirect:
+        """Send the student to where the sitting stands (the login page when signed out)."""
+        if token is None:
+            return Redirect("/login")
+        view = flow.view_of(session=db, sitting=flow.load_sitting(session=db, token=token), now=now)
+        return Redirect(_LANDING.get(view.status, "/instructions"))
+
+    @get("/login", sync_to_thread=False)
+    def login_page(self, request: Request[Any, Any, State]) -> Template:
+        """The login form: test ticket and PIN."""
+        return page(request, "login", {"ticket": "", "error": None})
+
+    @post("/login", status_code=200)
+    async def login(self, request: Request[Any, Any, State], data: Form, now: Now) -> Response[Any]:
+        """Check ticket and PIN; on success set the session cookie and go on."""
+        ticket = _field(data, "ticket")
+        client = request.client.host if request.client else "unknown"
+        state = request.app.state
+        try:
+            result = await auth.login(
+                engine=state.engine,
+                ticket=ticket,
+                pin=_field(data, "pin"),
+                client=client,
+                guard=state.login_guard,
+                now=now,
+                limiter=state.verify_slots,
+            )
+        except AssessError as exc:
+            status = _login_status(exc)
+            log_event("login_refused", reason=type(exc).__name__, status=status, client=client)
+            headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, auth.LoginThrottled) else None
+            return page(
+                request,
+                "login",
+                {"ticket": auth.normalise_ticket(ticket)[:32], "error": str(exc)},
+                status_code=status,
+                headers=headers,
+            )
+        token = SessionToken(
+            result.student_id,
+            result.assessment_id,
+            result.device,
+            result.test_session_id,
+            int(now.timestamp()) + state.settings.session_minutes * 60,
+        )
+        log_event("login", student=result.student_id, assessment=result.assessment_id, status=result.status)
+        response = _go(request, _LANDING.get(result.status, "/instructions"))
+        response.set_cookie(session_cookie(request, token))
+        return response
+
+    @post("/logout", status_code=200, sync_to_thread=False)
+    def logout(self, request: Request[Any, Any, State]) -> Response[Any]:
+        """Sign out of this browser (the sitting itself stays as it is)."""
+        response = _go(request, "/login")
+        response.set_cookie(clear_session_cookie(request))
+        return response
+
+    @get("/instructions", sync_to_thread=False)
+    def instructions(self, request: Request[Any, Any, State], db: DbSession, token: CurrentToken, now: Now) -> Template:
+        """How the test works, the time limit, and that an answer cannot be changed."""
+        sitting = flow.load_sitting(session=db, token=token)
+        view = flow.view_of(session=db, sitting=sitting, now=now)
+        return page(request, "instructions", {"view": view, "assessment": sitting.assessment.name})
+
+    @get("/practice", sync_to_thread=False)
+    def practice(self, request: Request[Any, Any, State], db: DbSession, token: CurrentToken) -> Template:
+        """The unscored practice item."""
+        flow.load_sitting(session=db, token=token)
+        return page(request, "practice", {"item": flow.PRACTICE, "feedback": None, "chosen": None})
+
+    @post("/practice", status_code=200, sync_to_thread=False)
+    def practice_answer(
+        self, request: Request[Any, Any, State], db: DbSession, token: CurrentToken, data: Form
+    ) -> Template:
+        """Feedback on the practice item (nothing is stored)."""
+        flow.load_sitting(session=db, token=token)
+        chosen = _field(data, "answer") or None
+        try:
+            feedback = flow.practice_feedback(chosen)
+        except ValueError:
+            raise InvalidResponseError("not an option of the practice item") from None
+        return page(request, "practice", {"item": flow.PRACTICE, "feedback": feedback, "chosen": chosen})
+
+    @post("/start", status_code=200, sync_to_thread=False)
+    def start(self, request: Request[Any, Any, State], db: DbSession, token: CurrentToken, now: Now) -> Response[Any]:
+        """Start the timed test (or continue it) and show the first item."""
+        sitting = flow.load_sitting(session=db, token=token)
+        view, ts_id = flow.start(session=db, sitting=sitting, now=now)
+        assert token is not None
+        cookie = session_cookie(
+            request, SessionToken(token.student_id, token.assessment_id, token.device, ts_id, token.expires_at)
+        )
+        if view.status != "in_progress":
+            response = _go(request, "/finish")
+            response.set_cookie(cookie)
+            return response
+        if is_htmx(request):
+            return page(request, "test", {"view": view, "error": None}, push_url="/test", cookies=[cookie])
+        redirect = Redirect("/test", status_code=303)
+        redirect.set_cookie(cookie)
+        return redirect
+
+    @get("/test", sync_to_thread=False)
+    def test(self, request: Request[Any, Any, State], db: DbSession, token: CurrentToken, now: Now) -> Response[Any]:
+        """The item on screen now: the same one after a reload, a lost connection or a new login."""
+        view = flow.view_of(session=db, sitting=flow.load_sitting(session=db, token=token), now=now)
+        if view.status == "not_started":
+            return _go(request, "/instructions")
+        if view.item is None:
+            if is_htmx(request):
+                return page(request, "finish", {"view": view}, push_url="/finish")
+            return Redirect("/finish", status_code=303)
+        return page(request, "test", {"view": view, "error": None})
+
+    @post("/test/answer", status_code=200, sync_to_thread=False)
+    def answer(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        token: CurrentToken,
+        now: Now,
+        data: Form,
+    ) -> Response[Any]:
+        """Store the answer to the item on screen; show the next item (htmx) or redirect to it."""
+        if token is None:
+            raise flow.NotSignedIn("请先登录")
+        try:
+            item_id = int(_field(data, "item"))
+        except ValueError:
+            raise InvalidResponseError("the form names no item") from None
+        try:
+            value = flow.answer_from_form(session=db, item_id=item_id, form=data)
+        except (InvalidResponseError, AnswerRejected):
+            flow.check_presented(session=db, sitting=flow.load_sitting(session=db, token=token), item_id=item_id)
+            raise
+        latency = _latency(data.get("elapsed_ms"))
+        view = flow.answer(session=db, token=token, item_id=item_id, value=value, now=now, latency_ms=latency)
+        if not is_htmx(request):
+            return Redirect("/test" if view.item is not None else "/finish", status_code=303)
+        if view.item is None:
+            return page(request, "finish", {"view": view}, push_url="/finish")
+        return page(request, "test", {"view": view, "error": None})
+
+    @get("/test/time", sync_to_thread=False)
+    def time_left(self, db: DbSession, token: CurrentToken, now: Now) -> dict[str, Any]:
+        """The server's remaining time, for the page's countdown to re-sync."""
+        view = flow.view_of(session=db, sitting=flow.load_sitting(session=db, token=token), now=now)
+        return {"status": view.status, "remaining_seconds": view.remaining_seconds}
+
+    @get("/finish", sync_to_thread=False)
+    def finish(self, request: Request[Any, Any, State], db: DbSession, token: CurrentToken, now: Now) -> Response[Any]:
+        """The end of the test, with an encouraging level description when the blueprint allows."""
+        view = flow.view_of(session=db, sitting=flow.load_sitting(session=db, token=token), now=now)
+        if view.status == "in_progress":
+            return _go(request, "/test")
+        if view.status == "not_started":
+            return _go(request, "/instructions")
+        return page(request, "finish", {"view": view})
+
+
+def _latency(raw: Any) -> int | None:
+    """The client's time on the item in ms, if sent and plausible (it is informational only)."""
+    try:
+        value = int(str(raw))
+    except ValueError:
+        return None
+    return value if 0 <= value <= 24 * 3600 * 1000 else None
