@@ -15,10 +15,11 @@ from litestar.params import URLEncodedBody
 from litestar.plugins.htmx import ClientRedirect
 from litestar.response import Redirect, Template
 
-from assess.exceptions import AnswerRejected, AssessError, LoginFailed, WindowClosed
+from assess.exceptions import AnswerRejected, AssessError
 from itembank.exceptions import InvalidResponseError
 from web import auth
 from web.controllers import flow
+from web.controllers.errors import classify
 from web.controllers.pages import clear_session_cookie, is_htmx, page, session_cookie
 from web.deps import CurrentToken, DbSession, Now
 from web.logging import log_event
@@ -36,16 +37,6 @@ def _field(form: dict[str, Any], name: str) -> str:
     if isinstance(value, list):
         raise InvalidResponseError(f"{name} was sent twice")
     return str(value)
-
-
-def _login_status(exc: AssessError) -> int:
-    if isinstance(exc, auth.LoginThrottled):
-        return 429
-    if isinstance(exc, LoginFailed):
-        return 401
-    if isinstance(exc, WindowClosed):
-        return 403
-    return 409
 
 
 def _go(request: Request[Any, Any, State], url: str) -> Response[Any]:
@@ -88,7 +79,7 @@ class StudentController(Controller):
                 limiter=state.verify_slots,
             )
         except AssessError as exc:
-            status = _login_status(exc)
+            status = classify(exc)[0]
             log_event("login_refused", reason=type(exc).__name__, status=status, client=client)
             headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, auth.LoginThrottled) else None
             return page(
