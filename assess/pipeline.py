@@ -65,6 +65,7 @@ class NationalRun:
     calibration_cycles: int
     calibration_converged: bool
     rmse_b: float
+    median_abs_error_b: float
     regions: tuple[RegionSummary, ...]
     seconds: dict[str, float]
     adaptive_assessment: str = ""
@@ -108,15 +109,16 @@ def calibrate_from_assessment(
     reference_grade: int = 8,
     publish: bool = True,
     progress: Callable[[int, float], None] | None = None,
-) -> tuple[str, int, bool, float]:
+) -> tuple[str, int, bool, float, float]:
     """Calibrate every item of an assessment from its responses and store (and publish) it.
 
     The model of each item follows its provisional parameters (2PL, 3PL with a prior on c, GRM or
     GPCM); grades are separate groups with their own latent mean and SD, the reference grade fixed
     at N(0, 1), so that the common (grade 5-6) items put both grades on one vertical scale.
 
-    Returns the calibration name, EM cycles, convergence flag and the RMSE of the difficulties
-    against the provisional (generating) parameters.
+    Returns the calibration name, EM cycles, convergence flag, and the RMSE and median absolute
+    error of the difficulties against the provisional (generating) parameters (the median is the
+    robust figure: in a small trial a nearly flat item can get an extreme difficulty).
     """
     students, version_ids, matrix = response_matrix(session=session, assessment_id=assessment_id)
     provisional = session.exec(select(Calibration).where(Calibration.name == PROVISIONAL)).one()
@@ -158,8 +160,9 @@ def calibrate_from_assessment(
         publish_calibration(session=session, name=name)
     true_b = np.array([np.nanmean(np.asarray(info[v][2], dtype=float)) for v in versions])
     est_b = np.nanmean(result.params.b, axis=1)
-    rmse = float(np.sqrt(np.mean((est_b - true_b) ** 2)))
-    return name, result.n_cycles, result.converged, rmse
+    err = est_b - true_b
+    rmse = float(np.sqrt(np.mean(err**2)))
+    return name, result.n_cycles, result.converged, rmse, float(np.median(np.abs(err)))
 
 
 def region_summary(*, session: Session, assessment_id: int | None = None) -> tuple[RegionSummary, ...]:
@@ -297,7 +300,7 @@ def run_national_simulation(
     t0 = time.perf_counter()
     name = f"national-{now:%Y%m%d-%H%M%S}-s{seed}"
     with session_scope(engine) as session:
-        cal_name, cycles, converged, rmse_b = calibrate_from_assessment(
+        cal_name, cycles, converged, rmse_b, mae_b = calibrate_from_assessment(
             session=session,
             assessment_id=trial_id,
             name=name,
@@ -341,6 +344,7 @@ def run_national_simulation(
         calibration_cycles=cycles,
         calibration_converged=converged,
         rmse_b=rmse_b,
+        median_abs_error_b=mae_b,
         regions=regions,
         seconds=times,
         adaptive_assessment=cat_code,

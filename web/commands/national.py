@@ -63,7 +63,8 @@ def _print_run(run: NationalRun, elapsed: float) -> None:
     )
     click.echo(
         f"题目参数标定 {run.calibration}: EM {run.calibration_cycles} 轮，"
-        f"{'已收敛' if run.calibration_converged else '未收敛'}，难度 RMSE（对生成参数）{run.rmse_b:.3f}"
+        f"{'已收敛' if run.calibration_converged else '未收敛'}，"
+        f"难度对生成参数的误差：中位数 {run.median_abs_error_b:.3f}，RMSE {run.rmse_b:.3f}"
     )
     click.echo("")
     widths = (6, 10, 12, 10)
