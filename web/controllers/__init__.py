@@ -1,0 +1,1 @@
+"""HTTP controllers: the student pages, the JSON API, health; ``flow`` is the sitting service they share."""
