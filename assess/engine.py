@@ -48,6 +48,7 @@ __all__ = [
     "Stopper",
     "initial_theta",
     "new_state",
+    "posterior_moments",
     "record_answers",
     "select_next_items",
     "should_stop",
@@ -234,13 +235,6 @@ class EngineBank:
             order.setflags(write=False)
             out.append(order)
         return tuple(out)
-
-    @cached_property
-    def area_onehot(self) -> npt.NDArray[np.float32]:
-        """``area_onehot[j, k]`` is 1 when item ``j`` belongs to area ``k``."""
-        out = np.zeros((self.n_items, len(self.areas)), dtype=np.float32)
-        out[np.arange(self.n_items), self.area] = 1.0
-        return out
 
     @property
     def n_items(self) -> int:
@@ -455,6 +449,18 @@ def select_next_items(
     return chosen
 
 
+def posterior_moments(log_post: FloatArray, nodes: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """EAP and posterior SD from unnormalised log-posteriors over ``nodes``, one row per person.
+
+    ``theta = sum_q x_q w_q``, ``sd^2 = sum_q x_q^2 w_q - theta^2`` with ``w`` the normalised
+    posterior weights (Bock & Mislevy 1982).
+    """
+    w = np.exp(log_post - log_post.max(axis=1, keepdims=True))
+    w /= w.sum(axis=1, keepdims=True)
+    mean = w @ nodes
+    return mean, np.sqrt(np.maximum(w @ nodes**2 - mean**2, 0.0))
+
+
 def update_posterior(bank: EngineBank, state: CatState, sessions: IntArray, items: IntArray, scores: IntArray) -> None:
     """Estimate: fold answers into the log-posteriors and refresh the EAP estimates and SDs.
 
@@ -479,12 +485,7 @@ def update_posterior(bank: EngineBank, state: CatState, sessions: IntArray, item
             state.log_post[sessions[live]] += bank.log_prob[items[live], scores[live], :]
         touched = sessions
         lp = state.log_post[touched]
-    w = np.exp(lp - lp.max(axis=1, keepdims=True))
-    w /= w.sum(axis=1, keepdims=True)
-    mean = w @ bank.nodes
-    var = w @ bank.nodes**2 - mean**2
-    state.theta[touched] = mean
-    state.se[touched] = np.sqrt(np.maximum(var, 0.0))
+    state.theta[touched], state.se[touched] = posterior_moments(lp, bank.nodes)
 
 
 def record_answers(bank: EngineBank, state: CatState, sessions: IntArray, items: IntArray, scores: IntArray) -> None:

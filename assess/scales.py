@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from assess.engine import EngineBank
+from assess.engine import EngineBank, posterior_moments
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -87,14 +87,6 @@ class FinalScores:
     subscores: dict[str, dict[str, float]]
 
 
-def _posterior_moments(log_post: FloatArray, nodes: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """EAP and posterior SD from log-posteriors over the nodes, one row per session."""
-    w = np.exp(log_post - log_post.max(axis=1, keepdims=True))
-    w /= w.sum(axis=1, keepdims=True)
-    mean = w @ nodes
-    return mean, np.sqrt(np.maximum(w @ nodes**2 - mean**2, 0.0))
-
-
 def final_scores_batch(
     bank: EngineBank,
     items: IntArray,
@@ -122,12 +114,12 @@ def final_scores_batch(
         valid = it >= 0
         safe_sc = np.where(valid, sc, 0)
         lp_items = np.where(valid[..., None], bank.log_prob[np.maximum(it, 0), safe_sc, :], 0.0)  # (S, L, Q)
-        theta, se = _posterior_moments(log_prior + lp_items.sum(axis=1), bank.nodes)
+        theta, se = posterior_moments(log_prior + lp_items.sum(axis=1), bank.nodes)
         area = np.where(valid, bank.area[np.maximum(it, 0)], -1)
         subs = []
         for k in range(len(bank.areas)):
             in_k = area == k
-            t_k, s_k = _posterior_moments(log_prior + np.where(in_k[..., None], lp_items, 0.0).sum(axis=1), bank.nodes)
+            t_k, s_k = posterior_moments(log_prior + np.where(in_k[..., None], lp_items, 0.0).sum(axis=1), bank.nodes)
             subs.append((t_k, s_k, in_k.sum(axis=1)))
         for s in range(it.shape[0]):
             scale = to_scale(float(theta[s]))

@@ -49,7 +49,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from assess.engine import Blueprint, ContentRule, EngineBank, initial_theta
+from assess.engine import Blueprint, ContentRule, EngineBank, initial_theta, posterior_moments
 from assess.simulation import draw_scores, simulate_sessions
 from scoring.irt import item_information, log_likelihood_grid
 from scoring.params import ItemParams
@@ -396,11 +396,7 @@ def score_eap(
         rows = np.broadcast_to(np.arange(it.shape[0])[:, None], it.shape)
         x[rows[ok], column[it[ok]]] = sc[ok]
         lp = log_likelihood_grid(x, params, bank.nodes) + bank.log_prior[None, :]
-        w = np.exp(lp - lp.max(axis=1, keepdims=True))
-        w /= w.sum(axis=1, keepdims=True)
-        mean = w @ bank.nodes
-        theta[start : start + chunk] = mean
-        se[start : start + chunk] = np.sqrt(np.maximum(w @ bank.nodes**2 - mean**2, 0.0))
+        theta[start : start + chunk], se[start : start + chunk] = posterior_moments(lp, bank.nodes)
     return theta, se
 
 
