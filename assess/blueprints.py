@@ -81,7 +81,17 @@ class BlueprintSpec:
     sub_content: tuple[ContentSpec, ...] = ()
 
     def engine_blueprint(self) -> Blueprint:
-        """The engine's view of this blueprint."""
+        """The engine's view of this blueprint.
+
+        Made once per spec: the engine caches what it derives from a blueprint by identity.
+        """
+        made: Blueprint | None = self.__dict__.get("_engine_blueprint")
+        if made is None:
+            made = self._make_engine_blueprint()
+            object.__setattr__(self, "_engine_blueprint", made)
+        return made
+
+    def _make_engine_blueprint(self) -> Blueprint:
         return Blueprint(
             min_items=self.min_items,
             max_items=self.max_items,
@@ -95,7 +105,9 @@ class BlueprintSpec:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON stored on the blueprint row (round-trips through :func:`parse_blueprint`)."""
-        out: dict[str, Any] = {k: v for k, v in self.__dict__.items() if k not in ("content", "sub_content")}
+        out: dict[str, Any] = {
+            k: v for k, v in self.__dict__.items() if k not in ("content", "sub_content") and not k.startswith("_")
+        }
         out["content"] = [c.__dict__ for c in self.content]
         out["sub_content"] = [c.__dict__ for c in self.sub_content]
         return out

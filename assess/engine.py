@@ -309,7 +309,40 @@ def new_state(bank: EngineBank, blueprint: Blueprint, grades: IntArray, *, capac
     )
 
 
-def _rules(bank: EngineBank, blueprint: Blueprint) -> tuple[IntArray, IntArray, FloatArray]:
+@dataclass(frozen=True, eq=False)
+class _Plan:
+    """What a blueprint means on one bank, worked out once.
+
+    Area minima, maxima and target shares, and the sub-area caps (``None`` when the blueprint
+    caps no sub-area).
+    """
+
+    constrained: bool
+    lo: IntArray
+    hi: IntArray
+    share: FloatArray
+    sub_cap: IntArray | None
+
+
+_PLANS: dict[tuple[int, int], tuple[EngineBank, Blueprint, _Plan]] = {}
+
+
+def _plan(bank: EngineBank, blueprint: Blueprint) -> _Plan:
+    """The plan of ``blueprint`` on ``bank``, cached by identity.
+
+    Hashing a blueprint at every step would cost more than the plan saves.
+    """
+    hit = _PLANS.get((id(bank), id(blueprint)))
+    if hit is not None and hit[0] is bank and hit[1] is blueprint:
+        return hit[2]
+    plan = _make_plan(bank, blueprint)
+    if len(_PLANS) >= 256:
+        _PLANS.clear()
+    _PLANS[(id(bank), id(blueprint))] = (bank, blueprint, plan)
+    return plan
+
+
+def _make_plan(bank: EngineBank, blueprint: Blueprint) -> _Plan:
     n_areas = len(bank.areas)
     lo = np.zeros(n_areas, dtype=np.int64)
     hi = np.full(n_areas, blueprint.max_items, dtype=np.int64)
@@ -327,7 +360,13 @@ def _rules(bank: EngineBank, blueprint: Blueprint) -> tuple[IntArray, IntArray, 
     else:
         rest = np.isnan(share)
         share[rest] = max(0.0, 1.0 - np.nansum(share)) / max(int(rest.sum()), 1)
-    return lo, hi, share
+    caps = {r.area: r.max_items for r in blueprint.sub_content if r.max_items is not None}
+    cap = np.array([caps.get(name, np.iinfo(np.int64).max) for name in bank.sub_areas], dtype=np.int64)
+    sub_cap = cap if caps and cap.size else None
+    for arr in (lo, hi, share, cap):
+        arr.setflags(write=False)
+    constrained = any(rule.area in bank.areas for rule in blueprint.content)
+    return _Plan(constrained, lo, hi, share, sub_cap)
 
 
 def _choose_areas(
@@ -338,9 +377,10 @@ def _choose_areas(
     ``closed[s, k]`` marks areas found to have no eligible item left for session ``s``.
     """
     s = counts.shape[0]
-    if not any(rule.area in bank.areas for rule in blueprint.content):
+    plan = _plan(bank, blueprint)
+    if not plan.constrained:
         return np.full(s, -1, dtype=np.int64)  # no content rules: every eligible item competes
-    lo, hi, share = _rules(bank, blueprint)
+    lo, hi, share = plan.lo, plan.hi, plan.share
     open_area = ~closed & (counts < hi[None, :])
     remaining = blueprint.max_items - n_operational
     unmet = np.maximum(lo[None, :] - counts, 0)
@@ -357,9 +397,8 @@ def _choose_areas(
 
 def _full_sub_areas(bank: EngineBank, blueprint: Blueprint, state: CatState) -> BoolArray:
     """Items of sub-areas that have reached their blueprint maximum, per session ``(S, n)``."""
-    caps = {r.area: r.max_items for r in blueprint.sub_content if r.max_items is not None}
-    cap = np.array([caps.get(name, np.iinfo(np.int64).max) for name in bank.sub_areas], dtype=np.int64)
-    if not caps or cap.size == 0:
+    cap = _plan(bank, blueprint).sub_cap
+    if cap is None:
         return np.zeros(state.blocked.shape, dtype=bool)
     s, n_sub = state.n_sessions, len(bank.sub_areas)
     given = state.given
@@ -511,10 +550,7 @@ def should_stop(bank: EngineBank, blueprint: Blueprint, state: CatState) -> Bool
     content area has its minimum, and the posterior SD is at or below ``se_target``.
     """
     n = state.n_operational
-    lo = np.zeros(len(bank.areas), dtype=np.int64)
-    for rule in blueprint.content:
-        if rule.area in bank.areas:
-            lo[bank.areas.index(rule.area)] = rule.min_items
+    lo = _plan(bank, blueprint).lo
     minima_met = (state.counts >= lo[None, :]).all(axis=1)
     precise = (n >= blueprint.min_items) & minima_met & (state.se <= blueprint.se_target)
     return (n >= blueprint.max_items) | precise

@@ -33,6 +33,7 @@ from assess.models import Assessment, BlueprintRow, Response, Student, TestSessi
 from assess.scales import final_scores
 from itembank.models import Calibration, Item, ItemParameter, ItemVersion, utcnow
 from itembank.scoring_rules import score_response
+from itembank.services import lock_item_version
 from scoring.params import ItemParams
 
 __all__ = [
@@ -40,11 +41,14 @@ __all__ = [
     "Presented",
     "band_of_grade",
     "blueprint_for",
+    "choose_next",
     "current_item",
+    "final_result",
     "finish_session",
     "load_band_bank",
     "pilot_positions",
     "rebuild_state",
+    "session_pilots",
     "start_session",
     "submit_answer",
 ]
@@ -85,6 +89,15 @@ class BandBank:
     version_ids: tuple[int, ...]
     codes: tuple[str, ...]
     dimensions: tuple[str, ...]
+
+    @property
+    def pilot_indices(self) -> np.ndarray:
+        """Engine indices of the pilot items (seeded unscored at fixed positions)."""
+        cached = self.__dict__.get("_pilot_cache")
+        if cached is None:
+            cached = np.nonzero(self.engine.pilot)[0]
+            object.__setattr__(self, "_pilot_cache", cached)
+        return cached
 
     def index_of(self, version_id: int) -> int:
         """Engine index of an item version (``KeyError`` if it is not in this bank)."""
@@ -303,36 +316,75 @@ def _answered(session: Session, ts: TestSession) -> list[tuple[int, int | None]]
     return [(int(v), s) for v, s in rows]
 
 
+def choose_next(
+    bank: BandBank, spec: BlueprintSpec, state: Any, *, seed: int, position: int, pilots: frozenset[int]
+) -> int:
+    """Engine index of the item for ``position`` of a session, or ``-1`` when the test ends here.
+
+    The stop rule comes first; then, at the session's pilot ``positions``, a pilot item it has not
+    had; otherwise the engine's choice. The draw uses ``default_rng([seed, position])``, so the
+    choice depends only on the stored answers. Sympson-Hetter rejections are not carried over to
+    the next position (a live session's state is what its answers rebuild).
+    """
+    bp = spec.engine_blueprint()
+    if bool(should_stop(bank.engine, bp, state)[0]):
+        return -1
+    rng = np.random.default_rng([seed, position])
+    if position in pilots:
+        pool = bank.pilot_indices
+        free = pool[~np.isin(pool, state.given[0, : state.n_given[0]])]
+        if free.size:
+            return int(rng.choice(free))
+    saved = state.blocked.copy() if bp.sympson_hetter else None
+    choice = int(select_next_items(bank.engine, bp, state, rng)[0])
+    if saved is not None:
+        state.blocked = saved
+    return choice  # -1: the band's bank is exhausted under the rules, the test ends here
+
+
+def session_pilots(bank: BandBank, spec: BlueprintSpec, seed: int) -> frozenset[int]:
+    """The positions at which a session with ``seed`` gets a pilot item."""
+    return pilot_positions(seed, spec, int(bank.pilot_indices.size))
+
+
+def final_result(bank: BandBank, spec: BlueprintSpec, grade: int, items: Sequence[int], scores: Sequence[int]) -> Any:
+    """The reported result (:class:`assess.scales.FinalScores`) of a session.
+
+    ``items`` are its operational items (engine indices), ``scores`` their scores.
+    """
+    return final_scores(
+        bank.engine,
+        list(items),
+        list(scores),
+        method=spec.final_estimator,
+        band=bank.band,
+        prior_mean=float(initial_theta(spec.engine_blueprint(), np.array([grade]))[0]),
+    )
+
+
 def _advance(
     *, session: Session, ts: TestSession, assessment: Assessment, student: Student, spec: BlueprintSpec, now: datetime
 ) -> None:
-    """Choose the item for position ``ts.position`` (or finish), and store it on the session row."""
+    """Choose the item for position ``ts.position`` (or finish), and store it on the session row.
+
+    The item shown is locked at once (with its stimulus): a version a student has seen never
+    changes, so an edit made while the test runs makes a new version.
+    """
     if assessment.calibration_id is None:
         raise LookupError(f"assessment {assessment.code} has no calibration")
     bank = load_band_bank(session=session, calibration_id=assessment.calibration_id, band=band_of_grade(student.grade))
     answered = _answered(session, ts)
     state = rebuild_state(bank, spec, student.grade, answered)
-    bp = spec.engine_blueprint()
-    if bool(should_stop(bank.engine, bp, state)[0]):
-        finish_session(session=session, test_session=ts, now=now, bank=bank, state=state)
-        return
     position = len(answered)
-    rng = np.random.default_rng([ts.seed, position])
-    pilots = np.nonzero(bank.engine.pilot)[0]
-    choice = -1
-    if position in pilot_positions(ts.seed, spec, int(pilots.size)):
-        free = pilots[~np.isin(pilots, state.given[0, : state.n_given[0]])]
-        if free.size:
-            choice = int(rng.choice(free))
+    choice = choose_next(bank, spec, state, seed=ts.seed, position=position, pilots=session_pilots(bank, spec, ts.seed))
     if choice < 0:
-        choice = int(select_next_items(bank.engine, bp, state, rng)[0])
-    if choice < 0:  # the band's bank is exhausted under the rules: end the test here
         finish_session(session=session, test_session=ts, now=now, bank=bank, state=state)
         return
     ts.current_item_version_id = bank.version_ids[choice]
     ts.position = position
     ts.theta, ts.se = float(state.theta[0]), float(state.se[0])
     session.add(ts)
+    lock_item_version(session=session, version_id=bank.version_ids[choice])
 
 
 def submit_answer(
@@ -423,14 +475,7 @@ def finish_session(
     answered = _answered(session, ts)
     spec = blueprint_for(session=session, assessment_id=ts.assessment_id, band=band)
     scored = [(bank.index_of(v), s) for v, s in answered if s is not None and not bank.engine.pilot[bank.index_of(v)]]
-    result = final_scores(
-        bank.engine,
-        [j for j, _ in scored],
-        [s for _, s in scored],
-        method=spec.final_estimator,
-        band=band,
-        prior_mean=float(initial_theta(spec.engine_blueprint(), np.array([student.grade]))[0]),
-    )
+    result = final_result(bank, spec, student.grade, [j for j, _ in scored], [s for _, s in scored])
     ts.status = status
     ts.finished_at = _now(now)
     ts.current_item_version_id = None

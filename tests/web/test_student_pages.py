@@ -426,14 +426,15 @@ def test_no_page_holds_a_key_or_rationale(client: TestClient[Litestar], db: Db) 
 
 
 def test_item_text_is_sanitised(client: TestClient[Litestar], db: Db) -> None:
-    html = start(client, db)
-    with Session(db.engine) as s:
-        version = s.get(ItemVersion, item_id(html))
-        assert version is not None and not version.locked  # not answered yet: edited in place
-        version.stem = 'Look <script>alert("x")</script> <img src=x onerror=alert(1)> [link](javascript:alert(1))'
-        version.content_hash = "edited-for-the-test"
-        s.add(version)
+    hostile = 'Look <script>alert("x")</script> <img src=x onerror=alert(1)> [link](javascript:alert(1))'
+    with Session(db.engine) as s:  # hostile text in every unanswered version, before anything is shown
+        for version in s.exec(select(ItemVersion).where(col(ItemVersion.locked).is_(False))).all():
+            version.stem = hostile
+            version.content_hash = f"edited-for-the-test-{version.id}"
+            s.add(version)
         s.commit()
+    html = start(client, db)
+    assert item_id(html)
     page = client.get("/test").text
     assert "<script>alert" not in page and "&lt;script&gt;" in page
     assert "<img src=x" not in page and "&lt;img src=x" in page

@@ -9,7 +9,6 @@ rubric) never leave this module, and neither do parameters, scores or the abilit
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from assess import live
 from assess.blueprints import BlueprintSpec
 from assess.exceptions import AnswerRejected, SessionClosed, SessionNotFound
 from assess.models import Assessment, Student, TestSession
@@ -25,14 +25,12 @@ from assess.scales import LEVEL_DESCRIPTIONS
 from assess.sessions import (
     Presented,
     band_of_grade,
-    blueprint_for,
     current_item,
     finish_session,
     start_session,
     submit_answer,
 )
 from itembank.exceptions import InvalidResponseError
-from itembank.models import ItemVersion, StimulusVersion
 from itembank.render import render_item
 from web.security import SessionToken
 
@@ -159,25 +157,6 @@ class Sitting:
     spec: BlueprintSpec
 
 
-_SPECS: dict[tuple[str, int, str], tuple[float, BlueprintSpec]] = {}
-_SPEC_SECONDS = 60.0
-
-
-def _spec(session: Session, assessment_id: int, band: str) -> BlueprintSpec:
-    """The blueprint, cached for a minute per process (it only sets what the page displays)."""
-    bind = session.get_bind()
-    key = (str(bind.engine.url), assessment_id, band)
-    hit = _SPECS.get(key)
-    now = time.monotonic()
-    if hit is not None and now - hit[0] < _SPEC_SECONDS:
-        return hit[1]
-    spec = blueprint_for(session=session, assessment_id=assessment_id, band=band)
-    if len(_SPECS) > 256:
-        _SPECS.clear()
-    _SPECS[key] = (now, spec)
-    return spec
-
-
 def load_sitting(*, session: Session, token: SessionToken | None) -> Sitting:
     """The student, assessment and blueprint a token names (``NotSignedIn`` if they are gone)."""
     if token is None:
@@ -186,7 +165,7 @@ def load_sitting(*, session: Session, token: SessionToken | None) -> Sitting:
     assessment = session.get(Assessment, token.assessment_id)
     if student is None or assessment is None:
         raise NotSignedIn("请重新登录")
-    spec = _spec(session, token.assessment_id, band_of_grade(student.grade))
+    spec = live.spec_for(session, token.assessment_id, band_of_grade(student.grade))
     return Sitting(token, student, assessment, spec)
 
 
@@ -218,33 +197,27 @@ def _own_session(session: Session, sitting: Sitting) -> TestSession | None:
 _RENDERED: dict[tuple[int, str, int | None, str | None], ItemView] = {}
 
 
-def _item_view(session: Session, version: ItemVersion) -> ItemView:
+def _item_view(item: live.VersionSnapshot) -> ItemView:
     """Render an item version for the student, cached by content hash.
 
-    A version's text may change only while no response points at it, and then its hash changes
+    A version's text may change only while it is unlocked (never shown), and then its hash changes
     with it, so a cached rendering is never stale.
     """
-    stimulus = session.get(StimulusVersion, version.stimulus_version_id) if version.stimulus_version_id else None
-    key = (
-        int(version.id or 0),
-        version.content_hash,
-        version.stimulus_version_id,
-        stimulus.content_hash if stimulus is not None else None,
-    )
+    key = (item.id, item.content_hash, item.stimulus_version_id, item.stimulus_hash)
     hit = _RENDERED.get(key)
     if hit is not None:
         return hit
     rendered = render_item(
-        type=version.type,
-        stem=version.stem,
-        options=version.options,
-        parts=version.parts,
-        stimulus_title=stimulus.title if stimulus else "",
-        stimulus_body=stimulus.body if stimulus else "",
+        type=item.type,
+        stem=item.stem,
+        options=item.options,
+        parts=item.parts,
+        stimulus_title=item.stimulus_title,
+        stimulus_body=item.stimulus_body,
     )
     view = ItemView(
-        id=int(version.id or 0),
-        type=version.type,
+        id=item.id,
+        type=item.type,
         stem_html=rendered.stem_html,
         stimulus_title_html=rendered.stimulus_title_html,
         stimulus_html=rendered.stimulus_html,
@@ -271,8 +244,18 @@ def _view(session: Session, sitting: Sitting, shown: Presented) -> TestView:
     low, high, minutes = _bounds(sitting.spec)
     if shown.finished or shown.item_version is None:
         return TestView(ts.status, ts.position, low, high, minutes, None, None, _result(sitting, ts))
-    item = _item_view(session, shown.item_version)
+    item = _item_view(live.snapshot_of(session, shown.item_version))
     return TestView("in_progress", ts.position + 1, low, high, minutes, shown.remaining_seconds, item, None)
+
+
+def _step_view(step: live.Step) -> TestView:
+    low, high, minutes = _bounds(step.spec)
+    if step.item is None:
+        level = step.level if step.spec.show_result else None
+        result = ResultView(level, LEVEL_DESCRIPTIONS.get(level, "")) if level else None
+        return TestView(step.status, step.position, low, high, minutes, None, None, result)
+    item = _item_view(step.item)
+    return TestView("in_progress", step.position + 1, low, high, minutes, step.remaining_seconds, item, None)
 
 
 def _bounds(spec: BlueprintSpec) -> tuple[int, int, int]:
@@ -337,6 +320,21 @@ def answer(
         ts_id = None if found is None else int(found)
     if ts_id is None:
         raise SessionNotFound("测评还没有开始，请先点击“开始测评”。")
+
+    step = live.answer(
+        session=session,
+        test_session_id=ts_id,
+        student_id=token.student_id,
+        assessment_id=token.assessment_id,
+        device=token.device,
+        item_version_id=item_id,
+        answer=value,
+        now=now,
+        latency_ms=latency_ms,
+    )
+    if step is not None:
+        return _step_view(step)
+    live.forget(session, ts_id)  # the full path decides, and may move the session on
 
     def submit() -> Presented:
         assert ts_id is not None
@@ -427,7 +425,7 @@ def answer_from_form(*, session: Session, item_id: int, form: Mapping[str, Any])
     AnswerMissing
         Nothing (or not every part) was answered and the student did not choose to skip.
     """
-    version = session.get(ItemVersion, item_id)
+    version = live.version(session, item_id)
     if version is None:
         raise AnswerRejected("只能回答当前显示的题目")
     skip = form.get("skip") == "1"

@@ -1,0 +1,524 @@
+"""The answer fast path: live sessions kept in the process, checked by the database on every write.
+
+:func:`assess.sessions.submit_answer` settles every case (a repeated answer, another device, the
+deadline, a stale page) from the database alone: it reads the session, its answers and the item,
+replays the engine over the answers and writes. That costs a dozen round trips per answer. Here
+the common case, the item on screen answered by the device that holds the session, in time,
+costs two statements and no read:
+
+1. The process keeps each session it has served as a :class:`LiveSession`: the session row's
+   fields that an answer is checked against, the blueprint, the band's engine bank and the
+   engine state after the stored answers (built once from the database, exactly as
+   :func:`assess.sessions.rebuild_state` does).
+2. An answer that fits the cached session is scored, the engine chooses the next item (the same
+   :func:`assess.sessions.choose_next` with the same seeded draw), and one transaction writes
+   ``UPDATE test_session ... WHERE`` id, status, position, current item and device are what the
+   cache says and the deadline has not passed, then ``INSERT response``. The guard makes the
+   database the judge: if another worker moved the session on, another device took it over, or
+   the cache is stale for any other reason, the update touches no row, the entry is dropped,
+   nothing has been written, and the caller takes the full path. Any answer that does not fit
+   the cache goes the full path too.
+3. The item versions a session is shown are locked when shown (with their stimuli), so a locked
+   version's content never changes: :func:`version` keeps a snapshot of each locked version per
+   process and rendering and scoring read that instead of the database.
+
+So any worker can still serve any request (the database is the only source of truth), and a
+session served by the fast path gets exactly the items and scores the full path would give.
+
+Functions here must be called first in the caller's transaction (no write before them) and are
+not thread-safe per engine; the web app calls them from its event loop only.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
+
+from assess.blueprints import BlueprintSpec
+from assess.engine import CatState, record_answers
+from assess.models import Assessment, Response, Student, TestSession
+from assess.sessions import (
+    BandBank,
+    band_of_grade,
+    blueprint_for,
+    choose_next,
+    final_result,
+    load_band_bank,
+    rebuild_state,
+    session_pilots,
+)
+from itembank.models import ItemVersion, StimulusVersion
+from itembank.scoring_rules import score_response
+
+__all__ = [
+    "LiveSession",
+    "Step",
+    "VersionSnapshot",
+    "answer",
+    "forget",
+    "snapshot_of",
+    "spec_for",
+    "version",
+]
+
+
+# ============================================================================================ versions
+@dataclass(frozen=True)
+class VersionSnapshot:
+    """An item version with its stimulus, as scoring and rendering need it (a read-only copy).
+
+    It satisfies :class:`itembank.scoring_rules.Scorable`. ``locked`` says whether the version was
+    already locked (so immutable) when read; only locked snapshots are kept across requests.
+    """
+
+    id: int
+    item_id: int
+    type: str
+    stem: str
+    options: list[dict[str, str]] | None
+    key: list[str] | None
+    scoring: str | None
+    parts: list[dict[str, Any]] | None
+    score_map: list[int] | None
+    max_score: int
+    content_hash: str
+    locked: bool
+    stimulus_version_id: int | None
+    stimulus_title: str
+    stimulus_body: str
+    stimulus_hash: str | None
+
+
+_IV = ItemVersion.__table__  # type: ignore[attr-defined]
+_SV = StimulusVersion.__table__  # type: ignore[attr-defined]
+_TS = TestSession.__table__  # type: ignore[attr-defined]
+_RESP = Response.__table__  # type: ignore[attr-defined]
+
+_READ_VERSION = (
+    select(
+        _IV.c.id,
+        _IV.c.item_id,
+        _IV.c.type,
+        _IV.c.stem,
+        _IV.c.options,
+        _IV.c.key,
+        _IV.c.scoring,
+        _IV.c.parts,
+        _IV.c.score_map,
+        _IV.c.max_score,
+        _IV.c.content_hash,
+        _IV.c.locked,
+        _IV.c.stimulus_version_id,
+        _SV.c.title,
+        _SV.c.body,
+        _SV.c.content_hash.label("stimulus_hash"),
+        _SV.c.locked.label("stimulus_locked"),
+    )
+    .select_from(_IV.outerjoin(_SV, _SV.c.id == _IV.c.stimulus_version_id))
+    .where(_IV.c.id == bindparam("vid"))
+)
+
+
+def _snapshot_row(row: Any) -> VersionSnapshot:
+    stim = row.stimulus_version_id is not None
+    return VersionSnapshot(
+        id=int(row.id),
+        item_id=int(row.item_id),
+        type=row.type,
+        stem=row.stem,
+        options=row.options,
+        key=row.key,
+        scoring=row.scoring,
+        parts=row.parts,
+        score_map=row.score_map,
+        max_score=int(row.max_score),
+        content_hash=row.content_hash,
+        locked=bool(row.locked) and (not stim or bool(row.stimulus_locked)),
+        stimulus_version_id=row.stimulus_version_id,
+        stimulus_title=(row.title or "") if stim else "",
+        stimulus_body=(row.body or "") if stim else "",
+        stimulus_hash=row.stimulus_hash if stim else None,
+    )
+
+
+def version(session: Session, version_id: int) -> VersionSnapshot | None:
+    """The item version ``version_id`` with its stimulus (``None`` if there is none).
+
+    A locked version (and stimulus) cannot change, so its snapshot is kept for the process; an
+    unlocked one is read each time.
+    """
+    cache = _state(session).versions
+    hit = cache.get(version_id)
+    if hit is not None:
+        return hit
+    # committed data, on a connection of its own: a read in the caller's transaction before its
+    # first write would let SQLite refuse that write when another worker wrote in between
+    with _engine(session).connect() as conn:
+        row = conn.execute(_READ_VERSION, {"vid": version_id}).first()
+    if row is None:
+        return None
+    snap = _snapshot_row(row)
+    if snap.locked:
+        if len(cache) > 20_000:
+            cache.clear()
+        cache[version_id] = snap
+    return snap
+
+
+def snapshot_of(session: Session, item_version: ItemVersion) -> VersionSnapshot:
+    """The snapshot of an item version the caller has loaded already."""
+    snap = version(session, int(item_version.id or 0))
+    if snap is None:  # pragma: no cover - the caller just read it in this transaction
+        raise LookupError(f"item version {item_version.id} does not exist")
+    return snap
+
+
+_LOCK_VERSION = update(_IV).where(_IV.c.id == bindparam("vid"), _IV.c.locked.is_(False)).values(locked=True)
+_LOCK_STIMULUS = update(_SV).where(_SV.c.id == bindparam("sid"), _SV.c.locked.is_(False)).values(locked=True)
+
+
+def _show(conn: Connection, session: Session, version_id: int) -> VersionSnapshot:
+    """The version to show next, locked (with its stimulus) in this transaction if it was not."""
+    snap = version(session, version_id)
+    if snap is None:
+        raise LookupError(f"item version {version_id} does not exist")
+    if not snap.locked:
+        conn.execute(_LOCK_VERSION, {"vid": version_id})
+        if snap.stimulus_version_id is not None:
+            conn.execute(_LOCK_STIMULUS, {"sid": snap.stimulus_version_id})
+    return snap
+
+
+# ============================================================================================ blueprints
+_SPEC_SECONDS = 60.0
+
+
+def spec_for(session: Session, assessment_id: int, band: str) -> BlueprintSpec:
+    """An assessment's blueprint for a band, kept for a minute per process."""
+    specs = _state(session).specs
+    hit = specs.get((assessment_id, band))
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < _SPEC_SECONDS:
+        return hit[1]
+    spec = blueprint_for(session=session, assessment_id=assessment_id, band=band)
+    if len(specs) > 256:
+        specs.clear()
+    specs[(assessment_id, band)] = (now, spec)
+    return spec
+
+
+# ============================================================================================ sessions
+@dataclass
+class LiveSession:
+    """What the process knows of a session in progress (the database may be ahead of it)."""
+
+    id: int
+    assessment_id: int
+    student_id: int
+    device: str
+    position: int
+    current: int
+    deadline: datetime | None
+    seed: int
+    grade: int
+    bank: BandBank
+    spec: BlueprintSpec
+    state: CatState
+    pilots: frozenset[int]
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where a session stands after an answer taken on the fast path.
+
+    ``status`` is ``in_progress`` (``item`` is on screen at 0-based ``position``) or ``finished``
+    (``position`` items were answered; ``level`` is the level reached).
+    """
+
+    session_id: int
+    status: str
+    position: int
+    item: VersionSnapshot | None
+    remaining_seconds: int | None
+    level: str | None
+    spec: BlueprintSpec
+
+
+class _EngineState:
+    """The per-process caches of one database engine."""
+
+    def __init__(self, capacity: int = 60_000) -> None:
+        self.capacity = capacity
+        self.sessions: OrderedDict[int, LiveSession] = OrderedDict()
+        self.versions: dict[int, VersionSnapshot] = {}
+        self.specs: dict[tuple[int, str], tuple[float, BlueprintSpec]] = {}
+        self.lock = threading.Lock()
+
+    def get(self, session_id: int) -> LiveSession | None:
+        live = self.sessions.get(session_id)
+        if live is not None:
+            self.sessions.move_to_end(session_id)
+        return live
+
+    def put(self, live: LiveSession) -> None:
+        self.sessions[live.id] = live
+        self.sessions.move_to_end(live.id)
+        while len(self.sessions) > self.capacity:
+            self.sessions.popitem(last=False)
+
+
+_STATES: weakref.WeakKeyDictionary[Engine, _EngineState] = weakref.WeakKeyDictionary()
+
+
+def _engine(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind.engine if isinstance(bind, Connection) else bind
+
+
+def _state(session: Session) -> _EngineState:
+    engine = _engine(session)
+    st = _STATES.get(engine)
+    if st is None:
+        st = _STATES.setdefault(engine, _EngineState())
+    return st
+
+
+def forget(session: Session, test_session_id: int) -> None:
+    """Drop a session from the process cache (after the full path changed it)."""
+    _state(session).sessions.pop(test_session_id, None)
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
+
+
+def _load(engine: Engine, test_session_id: int) -> LiveSession | None:
+    """Build a session's entry from committed data, or ``None``.
+
+    The read is its own, outside the caller's transaction. ``None`` means it is not a session in
+    progress that the fast path can serve.
+    """
+    with Session(engine, expire_on_commit=False) as s:
+        ts = s.get(TestSession, test_session_id)
+        if ts is None or ts.status != "in_progress" or ts.current_item_version_id is None:
+            return None
+        student = s.get(Student, ts.student_id)
+        assessment = s.get(Assessment, ts.assessment_id)
+        if student is None or assessment is None or assessment.calibration_id is None:
+            return None
+        band = band_of_grade(student.grade)
+        spec = spec_for(s, ts.assessment_id, band)
+        bank = load_band_bank(session=s, calibration_id=assessment.calibration_id, band=band)
+        rows = (
+            s.connection()
+            .execute(
+                select(_RESP.c.item_version_id, _RESP.c.score)
+                .where(_RESP.c.session_id == ts.id)
+                .order_by(_RESP.c.position)
+            )
+            .all()
+        )
+        answered = [(int(v), sc) for v, sc in rows]
+        known = set(bank.version_ids)
+        if len(answered) != ts.position or any(v not in known for v, _ in answered):
+            return None
+        state = rebuild_state(bank, spec, student.grade, answered)
+        return LiveSession(
+            id=int(ts.id or 0),
+            assessment_id=ts.assessment_id,
+            student_id=ts.student_id,
+            device=ts.device,
+            position=ts.position,
+            current=int(ts.current_item_version_id),
+            deadline=_aware(ts.deadline),
+            seed=ts.seed,
+            grade=student.grade,
+            bank=bank,
+            spec=spec,
+            state=state,
+            pilots=session_pilots(bank, spec, ts.seed),
+        )
+
+
+_GUARD = and_(
+    _TS.c.id == bindparam("g_id"),
+    _TS.c.status == "in_progress",
+    _TS.c.position == bindparam("g_position"),
+    _TS.c.current_item_version_id == bindparam("g_current"),
+    _TS.c.device == bindparam("g_device"),
+    or_(_TS.c.deadline.is_(None), _TS.c.deadline >= bindparam("g_now", type_=_TS.c.deadline.type)),
+)
+_ADVANCE = (
+    update(_TS)
+    .where(_GUARD)
+    .values(
+        position=bindparam("position"),
+        current_item_version_id=bindparam("current"),
+        theta=bindparam("theta"),
+        se=bindparam("se"),
+    )
+)
+_FINISH = (
+    update(_TS)
+    .where(_GUARD)
+    .values(
+        status="finished",
+        finished_at=bindparam("finished_at"),
+        current_item_version_id=None,
+        position=bindparam("position"),
+        n_scored=bindparam("n_scored"),
+        theta=bindparam("theta"),
+        se=bindparam("se"),
+        scale_score=bindparam("scale_score"),
+        level=bindparam("level"),
+        passed=bindparam("passed"),
+        subscores=bindparam("subscores", type_=_TS.c.subscores.type),
+    )
+)
+_INSERT = insert(_RESP)
+
+
+def answer(
+    *,
+    session: Session,
+    test_session_id: int,
+    student_id: int,
+    assessment_id: int,
+    device: str,
+    item_version_id: int,
+    answer: Any,
+    now: datetime,
+    latency_ms: int | None = None,
+) -> Step | None:
+    """Take an answer on the fast path, in the caller's transaction (which must not have written).
+
+    Returns the next step, or ``None`` when the fast path cannot decide: then nothing was written
+    and the caller must use :func:`assess.sessions.submit_answer`, which settles the case.
+
+    Raises
+    ------
+    itembank.exceptions.InvalidResponseError
+        The answer does not fit the item on screen (nothing was written).
+    """
+    cache = _state(session)
+    engine = _engine(session)
+    with cache.lock:
+        live = cache.get(test_session_id)
+        if live is None or not _fits(live, student_id, assessment_id, device, item_version_id):
+            # not cached, or the cache may be behind another worker: read it again, once
+            cache.sessions.pop(test_session_id, None)
+            live = _load(engine, test_session_id)
+            if live is None:
+                return None
+            cache.put(live)
+            if not _fits(live, student_id, assessment_id, device, item_version_id):
+                return None
+        if live.deadline is not None and now > live.deadline:
+            return None  # the full path closes the session and says so
+        item = version(session, item_version_id)
+        if item is None:
+            return None
+        score = score_response(item, answer)  # InvalidResponseError: nothing changed yet
+        try:
+            return _take(session, cache, live, item, answer, score, now, latency_ms)
+        except BaseException:
+            cache.sessions.pop(test_session_id, None)  # its state may be half-updated
+            raise
+
+
+def _fits(live: LiveSession, student_id: int, assessment_id: int, device: str, item_version_id: int) -> bool:
+    return (
+        live.student_id == student_id
+        and live.assessment_id == assessment_id
+        and live.device == device
+        and live.current == item_version_id
+    )
+
+
+def _take(
+    session: Session,
+    cache: _EngineState,
+    live: LiveSession,
+    item: VersionSnapshot,
+    value: Any,
+    score: int,
+    now: datetime,
+    latency_ms: int | None,
+) -> Step | None:
+    bank, state = live.bank, live.state
+    j = bank.index_of(item.id)
+    position = live.position
+    record_answers(bank.engine, state, np.array([0]), np.array([j]), np.array([score]))
+    nxt = choose_next(bank, live.spec, state, seed=live.seed, position=position + 1, pilots=live.pilots)
+    guard = {
+        "g_id": live.id,
+        "g_position": position,
+        "g_current": live.current,
+        "g_device": live.device,
+        "g_now": now,
+    }
+    conn = session.connection()
+    if nxt < 0:
+        n = int(state.n_given[0])
+        given, scores = state.given[0, :n], state.scores[0, :n]
+        op = ~bank.engine.pilot[given]
+        result = final_result(bank, live.spec, live.grade, given[op].tolist(), scores[op].tolist())
+        moved = conn.execute(
+            _FINISH,
+            guard
+            | {
+                "finished_at": now,
+                "position": n,
+                "n_scored": int(op.sum()),
+                "theta": float(result.theta),
+                "se": float(result.se),
+                "scale_score": float(result.scale_score),
+                "level": result.level,
+                "passed": bool(result.passed),
+                "subscores": result.subscores,
+            },
+        ).rowcount
+    else:
+        moved = conn.execute(
+            _ADVANCE,
+            guard
+            | {
+                "position": position + 1,
+                "current": bank.version_ids[nxt],
+                "theta": float(state.theta[0]),
+                "se": float(state.se[0]),
+            },
+        ).rowcount
+    if moved != 1:
+        cache.sessions.pop(live.id, None)  # the database says otherwise: the full path decides
+        return None
+    conn.execute(
+        _INSERT,
+        {
+            "session_id": live.id,
+            "item_version_id": item.id,
+            "position": position,
+            "answer": {"value": value},
+            "score": score,
+            "pilot": bool(bank.engine.pilot[j]),
+            "latency_ms": latency_ms,
+            "answered_at": now,
+        },
+    )
+    if nxt < 0:
+        cache.sessions.pop(live.id, None)
+        return Step(live.id, "finished", n, None, None, result.level, live.spec)
+    shown = _show(conn, session, bank.version_ids[nxt])
+    live.position, live.current = position + 1, shown.id
+    remaining = None if live.deadline is None else max(0, int((live.deadline - now).total_seconds()))
+    return Step(live.id, "in_progress", position + 1, shown, remaining, None, live.spec)

@@ -1,0 +1,221 @@
+"""The answer fast path (assess.live) against the full path (assess.sessions), on both databases.
+
+Two engines on one database stand for two worker processes: each has its own cache, and the
+database's guard must keep them honest.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from assess import live
+from assess.exceptions import SessionClosed
+from assess.models import Assessment, Response, Student, TestSession
+from assess.national import answer_for_score
+from assess.sessions import start_session, submit_answer
+from itembank.db import make_engine
+from itembank.exceptions import InvalidResponseError
+from itembank.models import ItemVersion, StimulusVersion, utcnow
+
+Live = tuple[Engine, int, list[int]]
+
+
+def _answer(version: Any, rnd: random.Random) -> Any:
+    return answer_for_score(version, rnd.choice([0, 1]) if version.max_score == 1 else 1, rnd)
+
+
+def _start(engine: Engine, aid: int, sid: int, *, seed: int, device: str = "d1") -> tuple[int, int]:
+    with Session(engine, expire_on_commit=False) as session:
+        a, s = session.get(Assessment, aid), session.get(Student, sid)
+        assert a is not None and s is not None
+        p = start_session(session=session, assessment=a, student=s, device=device, seed=seed)
+        session.commit()
+    assert p.item_version is not None
+    return int(p.test_session.id or 0), int(p.item_version.id or 0)
+
+
+def _version(engine: Engine, vid: int) -> ItemVersion:
+    with Session(engine, expire_on_commit=False) as session:
+        v = session.get(ItemVersion, vid)
+        assert v is not None
+        return v
+
+
+class Worker:
+    """One app worker: its own engine (so its own cache); answers as web.controllers.flow does."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.fast = 0
+        self.full = 0
+
+    def answer(
+        self, ts_id: int, sid: int, aid: int, vid: int, value: Any, device: str = "d1"
+    ) -> tuple[str, int | None]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            step = live.answer(
+                session=session,
+                test_session_id=ts_id,
+                student_id=sid,
+                assessment_id=aid,
+                device=device,
+                item_version_id=vid,
+                answer=value,
+                now=utcnow(),
+            )
+            if step is not None:
+                session.commit()
+                self.fast += 1
+                return step.status, None if step.item is None else step.item.id
+            live.forget(session, ts_id)
+            p = submit_answer(session=session, test_session_id=ts_id, item_version_id=vid, answer=value, device=device)
+            session.commit()
+            self.full += 1
+            return p.test_session.status, None if p.item_version is None else int(p.item_version.id or 0)
+
+
+def _full_path_test(engine: Engine, aid: int, sid: int, seed: int) -> list[int]:
+    rnd = random.Random(7)
+    ts_id, vid = _start(engine, aid, sid, seed=seed)
+    shown = []
+    while True:
+        shown.append(vid)
+        with Session(engine, expire_on_commit=False) as session:
+            p = submit_answer(
+                session=session,
+                test_session_id=ts_id,
+                item_version_id=vid,
+                answer=_answer(_version(engine, vid), rnd),
+                device="d1",
+            )
+            session.commit()
+        if p.item_version is None:
+            return shown
+        vid = int(p.item_version.id or 0)
+
+
+def _result(engine: Engine, sid: int) -> tuple[Any, ...]:
+    with Session(engine) as session:
+        ts = session.exec(select(TestSession).where(TestSession.student_id == sid)).one()
+        rows = session.exec(select(Response).where(Response.session_id == ts.id).order_by(col(Response.position))).all()
+        answers = [(r.position, r.item_version_id, r.answer, r.score, r.pilot) for r in rows]
+        return ts.status, ts.position, ts.n_scored, ts.theta, ts.se, ts.scale_score, ts.level, ts.subscores, answers
+
+
+@pytest.mark.parametrize("seed", [3, 17])
+def test_the_fast_path_gives_the_full_paths_items_and_scores(live: Live, seed: int) -> None:
+    engine, aid, students = live
+    full_shown = _full_path_test(engine, aid, students[0], seed)
+
+    worker = Worker(engine)
+    rnd = random.Random(7)
+    ts_id, vid = _start(engine, aid, students[1], seed=seed)
+    fast_shown = []
+    while vid is not None:
+        fast_shown.append(vid)
+        status, nxt = worker.answer(ts_id, students[1], aid, vid, _answer(_version(engine, vid), rnd))
+        vid = nxt  # type: ignore[assignment]
+    assert worker.full == 0 and worker.fast == len(fast_shown), "every answer took the fast path"
+    assert fast_shown == full_shown
+    a, b = _result(engine, students[0]), _result(engine, students[1])
+    assert a[:3] == b[:3] and a[6:] == b[6:]
+    assert a[3:6] == pytest.approx(b[3:6], abs=1e-9)
+
+
+def test_two_workers_share_a_session_through_the_database(live: Live) -> None:
+    engine, aid, students = live
+    full_shown = _full_path_test(engine, aid, students[0], 5)
+    other = make_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        workers = [Worker(engine), Worker(other)]
+        rnd = random.Random(7)
+        sid = students[1]
+        ts_id, vid = _start(engine, aid, sid, seed=5)
+        shown: list[int] = []
+        turn = 0
+        while vid is not None:
+            shown.append(vid)
+            value = _answer(_version(engine, vid), rnd)
+            worker = workers[turn % 2 if len(shown) % 3 else 0]  # mostly alternate, sometimes stay
+            turn += 1
+            status, nxt = worker.answer(ts_id, sid, aid, vid, value)
+            if nxt is not None and len(shown) == 4:
+                # the same answer again on the *other* worker, whose cache is one item behind:
+                # the database refuses its guarded write and the full path makes it a no-op
+                before = _result(engine, sid)
+                again = workers[(turn) % 2].answer(ts_id, sid, aid, vid, value)
+                assert again == (status, nxt) and _result(engine, sid) == before
+            vid = nxt  # type: ignore[assignment]
+        assert shown == full_shown
+        stored = _result(engine, sid)[8]
+        assert [r[0] for r in stored] == list(range(len(shown))) and [r[1] for r in stored] == shown
+        a, b = _result(engine, students[0]), _result(engine, sid)
+        assert a[:3] == b[:3] and a[6:] == b[6:]
+        assert sum(w.fast for w in workers) >= len(shown) - 2
+    finally:
+        other.dispose()
+
+
+def test_a_takeover_or_a_deadline_behind_the_cache_is_refused_and_writes_nothing(live: Live) -> None:
+    engine, aid, students = live
+    sid = students[2]
+    worker = Worker(engine)
+    rnd = random.Random(1)
+    ts_id, vid = _start(engine, aid, sid, seed=8)
+    _, vid = worker.answer(ts_id, sid, aid, vid, _answer(_version(engine, vid), rnd))  # type: ignore[assignment]
+    assert vid is not None and worker.fast == 1  # the cache now holds the session for device d1
+
+    _start(engine, aid, sid, seed=8, device="d2")  # a login on another device takes it over
+    before = _result(engine, sid)
+    with pytest.raises(SessionClosed):
+        worker.answer(ts_id, sid, aid, vid, _answer(_version(engine, vid), rnd))
+    assert _result(engine, sid) == before
+    status, nxt = worker.answer(ts_id, sid, aid, vid, _answer(_version(engine, vid), rnd), device="d2")
+    assert status == "in_progress" and nxt is not None and worker.fast == 2
+
+    with Session(engine) as session:  # time runs out behind the cache's back
+        late = utcnow() - timedelta(seconds=1)
+        session.exec(update(TestSession).where(col(TestSession.id) == ts_id).values(deadline=late))  # type: ignore[call-overload]
+        session.commit()
+    before = _result(engine, sid)
+    with pytest.raises(SessionClosed):
+        worker.answer(ts_id, sid, aid, nxt, _answer(_version(engine, nxt), rnd), device="d2")
+    assert _result(engine, sid) == before  # refused, and the refusal's transaction wrote nothing
+
+
+def test_a_malformed_answer_changes_nothing_and_the_session_goes_on(live: Live) -> None:
+    engine, aid, students = live
+    sid = students[0]
+    worker = Worker(engine)
+    ts_id, vid = _start(engine, aid, sid, seed=4)
+    before = _result(engine, sid)
+    with pytest.raises(InvalidResponseError):
+        worker.answer(ts_id, sid, aid, vid, {"bogus": 1})
+    assert _result(engine, sid) == before
+    status, nxt = worker.answer(ts_id, sid, aid, vid, _answer(_version(engine, vid), random.Random(2)))
+    assert status == "in_progress" and nxt is not None and worker.fast == 1
+
+
+def test_items_are_locked_with_their_stimuli_when_shown(live: Live) -> None:
+    engine, aid, students = live
+    shown = _full_path_test(engine, aid, students[0], 11)
+    with Session(engine) as session:
+        versions = session.exec(select(ItemVersion).where(col(ItemVersion.id).in_(shown))).all()
+        assert versions and all(v.locked for v in versions)
+        stimuli = {v.stimulus_version_id for v in versions if v.stimulus_version_id is not None}
+        if stimuli:
+            assert all(
+                sv.locked for sv in session.exec(select(StimulusVersion).where(col(StimulusVersion.id).in_(stimuli)))
+            )
+        # an item never shown stays unlocked (editable in place)
+        n_unlocked = session.exec(
+            select(func.count(col(ItemVersion.id))).where(col(ItemVersion.locked).is_(False))
+        ).one()
+    assert n_unlocked > 0
