@@ -309,7 +309,7 @@ def new_state(bank: EngineBank, blueprint: Blueprint, grades: IntArray, *, capac
     )
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class _Plan:
     """What a blueprint means on one bank, worked out once.
 
@@ -322,6 +322,11 @@ class _Plan:
     hi: IntArray
     share: FloatArray
     sub_cap: IntArray | None
+
+    @cached_property
+    def as_lists(self) -> tuple[list[int], list[int], list[float]]:
+        """``lo``, ``hi`` and ``share`` as Python lists (cheaper than arrays for one session)."""
+        return self.lo.tolist(), self.hi.tolist(), self.share.tolist()
 
 
 _PLANS: dict[tuple[int, int], tuple[EngineBank, Blueprint, _Plan]] = {}
@@ -443,6 +448,8 @@ def select_next_items(
     (Sympson-Hetter's P(S)).
     """
     s = state.n_sessions
+    if s == 1 and considered is None:
+        return _select_one(bank, blueprint, state, rng, candidates)
     rows = np.arange(s)
     eligible = ~state.blocked
     if blueprint.sub_content:
@@ -488,6 +495,82 @@ def select_next_items(
     return chosen
 
 
+def _choose_area_one(
+    plan: _Plan, blueprint: Blueprint, counts: list[int], n_operational: int, closed: list[bool]
+) -> int:
+    """:func:`_choose_areas` for one session, in plain floats.
+
+    The same operations in the same order as the array version, so the same numbers.
+    """
+    lo, hi, share = plan.as_lists
+    open_area = [not c and n < h for c, n, h in zip(closed, counts, hi, strict=True)]
+    remaining = blueprint.max_items - n_operational
+    unmet = [max(low - n, 0) for low, n in zip(lo, counts, strict=True)]
+    must_any = sum(unmet) >= remaining and any(u > 0 for u in unmet)
+    denominator = max(n_operational + 1, 1)
+    best, choice = -np.inf, -1
+    for k, (sh, n, u, ok) in enumerate(zip(share, counts, unmet, open_area, strict=True)):
+        if not ok or (must_any and u <= 0):
+            continue
+        score = sh - n / denominator + 10.0 * (u > 0)
+        if score > best:
+            best, choice = score, k
+    return choice
+
+
+def _select_one(
+    bank: EngineBank, blueprint: Blueprint, state: CatState, rng: np.random.Generator, candidates: int
+) -> IntArray:
+    """:func:`select_next_items` for a batch of one session (a live session's every answer).
+
+    The same rules and the same random draws as the batch code, without its per-call array
+    set-up; ``tests/assess/test_engine.py`` checks that both choose alike.
+    """
+    plan = _plan(bank, blueprint)
+    eligible = ~state.blocked[0]
+    if blueprint.sub_content and plan.sub_cap is not None:
+        given = state.given[0, : state.n_given[0]]
+        op = given[~bank.pilot[given]]
+        full = np.bincount(bank.sub_area[op], minlength=len(bank.sub_areas)) >= plan.sub_cap
+        if full.any():
+            eligible &= ~full[bank.sub_area]
+    g = min(int(np.searchsorted(bank.grid, state.theta[0])), bank.grid.size - 1)
+    m = min(max(candidates, blueprint.randomesque_k), bank.n_items)
+    counts = state.counts[0].tolist()
+    n_operational = int(state.n_operational[0])
+    closed = [False] * len(bank.areas)
+    ranked: list[int] = []
+    for _ in range(len(bank.areas) + 1):
+        area = _choose_area_one(plan, blueprint, counts, n_operational, closed) if plan.constrained else -1
+        row = (bank.ranking if area < 0 else bank.area_ranking[area])[g]
+        ranked = row[np.flatnonzero(eligible[row])[:m]].tolist()
+        if area < 0 or ranked:
+            break
+        closed[area] = True
+    n_valid = len(ranked)
+    if blueprint.sympson_hetter:
+        draws = rng.random((1, m))[0, :n_valid]
+        accepted = (draws < bank.exposure[ranked]).tolist() if n_valid else []
+    else:
+        accepted = [True] * n_valid
+    k = min(blueprint.randomesque_k, max(sum(accepted), 1))
+    pick_rank = int(rng.random(1)[0] * k)
+    pos, seen = 0, 0
+    for i, ok in enumerate(accepted):
+        if ok:
+            if seen == pick_rank:
+                pos = i
+                break
+            seen += 1
+    if not n_valid:
+        return np.array([-1], dtype=np.int64)
+    if blueprint.sympson_hetter:
+        rejected = [ranked[i] for i in range(pos) if not accepted[i]]
+        if rejected:
+            state.blocked[0, rejected] = True
+    return np.array([ranked[pos]], dtype=np.int64)
+
+
 def posterior_moments(log_post: FloatArray, nodes: FloatArray) -> tuple[FloatArray, FloatArray]:
     """EAP and posterior SD from unnormalised log-posteriors over ``nodes``, one row per person.
 
@@ -529,6 +612,9 @@ def update_posterior(bank: EngineBank, state: CatState, sessions: IntArray, item
 
 def record_answers(bank: EngineBank, state: CatState, sessions: IntArray, items: IntArray, scores: IntArray) -> None:
     """Record that ``sessions`` got ``items`` and scored ``scores``; update blocks and counts."""
+    if state.n_sessions == 1 and sessions.size == 1:  # a live session: the same steps on scalars
+        _record_one(bank, state, int(items[0]), int(scores[0]))
+        return
     pos = state.n_given[sessions]
     if (pos >= state.given.shape[1]).any():
         raise ValueError("session capacity exceeded")
@@ -541,6 +627,22 @@ def record_answers(bank: EngineBank, state: CatState, sessions: IntArray, items:
     state.n_operational[sessions[op]] += 1
     np.add.at(state.counts, (sessions[op], bank.area[items[op]]), 1)
     update_posterior(bank, state, sessions, items, scores)
+
+
+def _record_one(bank: EngineBank, state: CatState, item: int, score: int) -> None:
+    p = int(state.n_given[0])
+    if p >= state.given.shape[1]:
+        raise ValueError("session capacity exceeded")
+    state.given[0, p] = item
+    state.scores[0, p] = score
+    state.n_given[0] = p + 1
+    state.blocked[0, item] = True
+    state.blocked[0] |= bank.enemies[item]
+    if not bank.pilot[item]:
+        state.n_operational[0] += 1
+        state.counts[0, bank.area[item]] += 1
+        state.log_post[0] += bank.log_prob[item, score, :]
+    state.theta[:], state.se[:] = posterior_moments(state.log_post, bank.nodes)
 
 
 def should_stop(bank: EngineBank, blueprint: Blueprint, state: CatState) -> BoolArray:

@@ -456,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
         help="httpx AsyncClient (one per student), or a minimal raw HTTP/1.1 client",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder (database, server log)")
+    parser.add_argument("--spy", metavar="FILE", help="record a py-spy profile of the server's flat-out run to FILE")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="infolit-load-"))
@@ -480,7 +481,19 @@ def main(argv: list[str] | None = None) -> int:
             flat_tickets = prepared.tickets[args.students :]
             paced = asyncio.run(run_students(base, paced_tickets, args.think, args.seed, args.client))
             report(f"paced run (think ~{args.think:g} s per item)", paced)
+            spy = None
+            if args.spy:  # sample the server during the flat-out run (one worker: uvicorn's own process)
+                spy = subprocess.Popen(
+                    [shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(proc.pid), "-o", args.spy]
+                    + ["--format", "raw", "--rate", "250", "--nonblocking", "--subprocesses"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             flat = asyncio.run(run_students(base, flat_tickets, 0.0, args.seed + 1, args.client))
+            if spy is not None:
+                spy.send_signal(2)
+                spy.wait(timeout=60)
+                print(f"  server profile of the flat-out run (py-spy, collapsed stacks): {args.spy}")
             report("flat-out run (no think time)", flat)
         finally:
             stop_server(proc)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from assess.engine import (
     Blueprint,
+    CatState,
     ContentRule,
     EngineBank,
     new_state,
@@ -228,3 +230,56 @@ def test_an_exhausted_area_is_skipped_and_the_test_goes_on() -> None:
     for s in range(300):
         got = sim.items[s][sim.items[s] >= 0]
         assert (bank.area[got] == d1).sum() == 2  # all it has; the rest came from open areas
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    k=st.integers(1, 4),
+    content=st.booleans(),
+    sympson_hetter=st.booleans(),
+    sub_cap=st.sampled_from([None, 1, 2]),
+)
+def test_one_session_code_chooses_and_records_as_the_batch_code(
+    seed: int, k: int, content: bool, sympson_hetter: bool, sub_cap: int | None
+) -> None:
+    """A live session (a batch of one) takes dedicated scalar code.
+
+    It must match the batch code draw for draw: the same item, the same Sympson-Hetter blocks,
+    the same posterior.
+    """
+    rng = np.random.default_rng(seed)
+    bank = BANK.with_exposure(rng.uniform(0.2, 1.0, BANK.n_items))
+    subs = tuple(ContentRule(f"S{j}", 0, sub_cap) for j in range(4)) if sub_cap else ()
+    sub_bank = dataclasses.replace(
+        bank, sub_areas=tuple(f"S{j}" for j in range(4)), sub_area=np.arange(bank.n_items) % 4
+    )
+    bp = Blueprint(
+        min_items=10,
+        max_items=24,
+        content=RULES if content else (),
+        randomesque_k=k,
+        sympson_hetter=sympson_hetter,
+        sub_content=subs,
+    )
+    one = new_state(sub_bank, bp, np.array([8]), capacity=30)
+    for step in range(24):
+        ref = copy.deepcopy(one)  # the batch code forced on the same one-session state
+        fast = int(select_next_items(sub_bank, bp, one, np.random.default_rng([seed, step]))[0])
+        counted = np.zeros(bank.n_items, dtype=np.int64)
+        batch = int(select_next_items(sub_bank, bp, ref, np.random.default_rng([seed, step]), considered=counted)[0])
+        assert fast == batch
+        np.testing.assert_array_equal(one.blocked, ref.blocked)
+        if fast < 0:
+            break
+        score = int(rng.integers(0, sub_bank.params.n_categories[fast]))
+        # recording: a two-session copy goes through the batch code
+        two = CatState(*(np.repeat(getattr(one, f.name), 2, axis=0) for f in dataclasses.fields(CatState)))
+        record_answers(sub_bank, one, np.array([0]), np.array([fast]), np.array([score]))
+        record_answers(sub_bank, two, np.array([0, 1]), np.array([fast, fast]), np.array([score, score]))
+        for name in ("given", "scores", "n_given", "n_operational", "counts", "blocked"):
+            np.testing.assert_array_equal(getattr(one, name)[0], getattr(two, name)[0], err_msg=name)
+        np.testing.assert_array_equal(one.log_post[0], two.log_post[0])
+        # the EAP is a matrix product, whose last bit may depend on the batch's shape
+        assert one.theta[0] == pytest.approx(two.theta[0], abs=1e-12)
+        assert one.se[0] == pytest.approx(two.se[0], abs=1e-12)
