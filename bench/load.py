@@ -92,7 +92,7 @@ def prepare(db: str, n_students: int, workdir: Path) -> Prepared:
         bindir = pgserver.find_bindir()
         if bindir is None:
             raise SystemExit("PostgreSQL is not installed (apt-get install postgresql)")
-        server = pgserver.start(bindir)
+        server = pgserver.start(bindir, durable=True)  # fsync and synchronous commit on
         cleanup.append(server.stop)
         from sqlalchemy import create_engine, text
 
@@ -232,6 +232,23 @@ def start_server(app: str, env: dict[str, str], workers: int, log: Path, *, fact
     raise SystemExit("server did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+    return total
+
+
 def stop_server(proc: Any) -> None:
     proc.terminate()
     try:
@@ -251,6 +268,8 @@ class Tally:
     first: float = 0.0
     last: float = 0.0
     login_seconds: float = 0.0
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -369,7 +388,9 @@ async def take_test(
     tally.finished += 1
 
 
-async def run_students(base: str, tickets: list[str], think: float, seed: int, kind: str) -> Tally:
+async def run_students(
+    base: str, tickets: list[str], think: float, seed: int, kind: str, server_pid: int | None = None
+) -> Tally:
     """All students log in and start (the login wave), then all take the test at once."""
     tally = Tally()
     rnd = random.Random(seed)
@@ -378,6 +399,8 @@ async def run_students(base: str, tickets: list[str], think: float, seed: int, k
         t0 = time.perf_counter()
         signed = await asyncio.gather(*(sign_in(c, t, tally) for c, t in zip(clients, tickets, strict=True)))
         tally.login_seconds = time.perf_counter() - t0
+        server0 = cpu_seconds(server_pid) if server_pid else 0.0
+        client0 = time.process_time()
         await asyncio.gather(
             *(
                 take_test(c, s[0], s[1], think, tally, random.Random(rnd.random()))
@@ -385,6 +408,9 @@ async def run_students(base: str, tickets: list[str], think: float, seed: int, k
                 if s is not None
             )
         )
+        if server_pid:
+            tally.server_cpu = cpu_seconds(server_pid) - server0
+            tally.client_cpu = time.process_time() - client0
     finally:
         for c in clients:
             await c.aclose()
@@ -432,6 +458,12 @@ def report(name: str, tally: Tally) -> None:
         f"    login wave: {len(tally.login_ms)} logins (argon2 PIN check) + starts in {tally.login_seconds:.1f} s; "
         f"login latency ms p50 {q(tally.login_ms, 50):.0f}  p99 {q(tally.login_ms, 99):.0f}"
     )
+    if tally.server_cpu and tally.sent:
+        print(
+            f"    CPU per answer: server {1000 * tally.server_cpu / tally.sent:.2f} ms "
+            f"(= {tally.sent / tally.server_cpu:,.0f} answers per CPU-second), "
+            f"load client {1000 * tally.client_cpu / tally.sent:.2f} ms"
+        )
     if tally.errors:
         print(f"    errors: {tally.errors}")
 
@@ -489,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-            flat = asyncio.run(run_students(base, flat_tickets, 0.0, args.seed + 1, args.client))
+            flat = asyncio.run(run_students(base, flat_tickets, 0.0, args.seed + 1, args.client, proc.pid))
             if spy is not None:
                 spy.send_signal(2)
                 spy.wait(timeout=60)

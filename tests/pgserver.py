@@ -60,8 +60,12 @@ class PgServer:
         shutil.rmtree(self.datadir.parent, ignore_errors=True)
 
 
-def start(bindir: Path) -> PgServer:
-    """Initialise and start a server; raise ``RuntimeError`` with the server's output on failure."""
+def start(bindir: Path, *, durable: bool = False) -> PgServer:
+    """Initialise and start a server; raise ``RuntimeError`` with the server's output on failure.
+
+    Tests run without fsync (a throwaway server); ``durable=True`` keeps PostgreSQL's defaults
+    (fsync, synchronous commit, full page writes), as benchmarks must.
+    """
     root = Path(tempfile.mkdtemp(prefix="infolit-pg-"))
     datadir = root / "data"
     run_as: list[str] = []
@@ -80,10 +84,9 @@ def start(bindir: Path) -> PgServer:
     )
     if init.returncode != 0:
         raise RuntimeError(f"initdb failed: {init.stderr.strip() or init.stdout.strip()}")
-    opts = (
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-        "-c full_page_writes=off -c max_connections=200"
-    )
+    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    if not durable:
+        opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     run = subprocess.run(
         [*run_as, str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-l", str(root / "log"), "-w",
          "start"],

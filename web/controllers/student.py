@@ -21,7 +21,7 @@ from web import auth
 from web.controllers import flow
 from web.controllers.errors import classify
 from web.controllers.pages import clear_session_cookie, is_htmx, page, session_cookie
-from web.deps import CurrentToken, DbSession, Now
+from web.deps import CurrentToken, DbSession, Now, provide_now, provide_token
 from web.logging import log_event
 from web.security import SessionToken
 
@@ -170,11 +170,11 @@ class StudentController(Controller):
         self,
         request: Request[Any, Any, State],
         db: DbSession,
-        token: CurrentToken,
-        now: Now,
         data: Form,
     ) -> Response[Any]:
         """Store the answer to the item on screen; show the next item (htmx) or redirect to it."""
+        # the hottest page: one dependency only (see web.controllers.api.ApiController.answer)
+        token, now = provide_token(request), provide_now()
         if token is None:
             raise flow.NotSignedIn("请先登录")
         try:
