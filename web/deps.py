@@ -90,8 +90,7 @@ def provide_now() -> datetime:
 def dependencies() -> dict[str, Provide]:
     """The app-level dependency map."""
     return {
-        # creating a session does no I/O; its commit runs on the event loop like the sync handlers
-        "db": Provide(provide_db, sync_to_thread=False),
+        "db": Provide(provide_db),  # a generator: Litestar runs it on the event loop
         "token": Provide(provide_token, sync_to_thread=False),
         "api_token": Provide(provide_api_token, sync_to_thread=False),
         "now": Provide(provide_now, sync_to_thread=False),
