@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
@@ -57,6 +57,7 @@ from assess.sessions import (
     rebuild_state,
     session_pilots,
 )
+from itembank.db import DriverStatement
 from itembank.models import ItemVersion, StimulusVersion
 from itembank.scoring_rules import score_response
 
@@ -350,42 +351,48 @@ def _load(engine: Engine, test_session_id: int) -> LiveSession | None:
         )
 
 
-_GUARD = and_(
-    _TS.c.id == bindparam("g_id"),
-    _TS.c.status == "in_progress",
-    _TS.c.position == bindparam("g_position"),
-    _TS.c.current_item_version_id == bindparam("g_current"),
-    _TS.c.device == bindparam("g_device"),
-    or_(_TS.c.deadline.is_(None), _TS.c.deadline >= bindparam("g_now", type_=_TS.c.deadline.type)),
+_GUARD_SQL = (
+    "WHERE id = {} AND status = 'in_progress' AND position = {} AND current_item_version_id = {} "
+    "AND device = {} AND (deadline IS NULL OR deadline >= {})"
 )
-_ADVANCE = (
-    update(_TS)
-    .where(_GUARD)
-    .values(
-        position=bindparam("position"),
-        current_item_version_id=bindparam("current"),
-        theta=bindparam("theta"),
-        se=bindparam("se"),
-    )
+_GUARD_COLUMNS = (_TS.c.id, _TS.c.position, _TS.c.current_item_version_id, _TS.c.device, _TS.c.deadline)
+# the hottest statements go straight to the driver (itembank.db.DriverStatement)
+_ADVANCE = DriverStatement(
+    "UPDATE test_session SET position = {}, current_item_version_id = {}, theta = {}, se = {} " + _GUARD_SQL,
+    (_TS.c.position, _TS.c.current_item_version_id, _TS.c.theta, _TS.c.se, *_GUARD_COLUMNS),
 )
-_FINISH = (
-    update(_TS)
-    .where(_GUARD)
-    .values(
-        status="finished",
-        finished_at=bindparam("finished_at"),
-        current_item_version_id=None,
-        position=bindparam("position"),
-        n_scored=bindparam("n_scored"),
-        theta=bindparam("theta"),
-        se=bindparam("se"),
-        scale_score=bindparam("scale_score"),
-        level=bindparam("level"),
-        passed=bindparam("passed"),
-        subscores=bindparam("subscores", type_=_TS.c.subscores.type),
-    )
+_FINISHED = (
+    "finished_at",
+    "position",
+    "n_scored",
+    "theta",
+    "se",
+    "scale_score",
+    "level",
+    "passed",
+    "subscores",
 )
-_INSERT = insert(_RESP)
+_FINISH = DriverStatement(
+    "UPDATE test_session SET status = 'finished', current_item_version_id = NULL, "
+    + ", ".join(f"{name} = {{}}" for name in _FINISHED)
+    + " "
+    + _GUARD_SQL,
+    (*(_TS.c[name] for name in _FINISHED), *_GUARD_COLUMNS),
+)
+_RESPONSE = (
+    "session_id",
+    "item_version_id",
+    "position",
+    "answer",
+    "score",
+    "pilot",
+    "latency_ms",
+    "answered_at",
+)
+_INSERT = DriverStatement(
+    f"INSERT INTO response ({', '.join(_RESPONSE)}) VALUES ({', '.join('{}' for _ in _RESPONSE)})",
+    tuple(_RESP.c[name] for name in _RESPONSE),
+)
 
 
 def answer(
@@ -460,61 +467,25 @@ def _take(
     position = live.position
     record_answers(bank.engine, state, np.array([0]), np.array([j]), np.array([score]))
     nxt = choose_next(bank, live.spec, state, seed=live.seed, position=position + 1, pilots=live.pilots)
-    guard = {
-        "g_id": live.id,
-        "g_position": position,
-        "g_current": live.current,
-        "g_device": live.device,
-        "g_now": now,
-    }
+    guard = (live.id, position, live.current, live.device, now)
     conn = session.connection()
     if nxt < 0:
         n = int(state.n_given[0])
         given, scores = state.given[0, :n], state.scores[0, :n]
         op = ~bank.engine.pilot[given]
         result = final_result(bank, live.spec, live.grade, given[op].tolist(), scores[op].tolist())
-        moved = conn.execute(
-            _FINISH,
-            guard
-            | {
-                "finished_at": now,
-                "position": n,
-                "n_scored": int(op.sum()),
-                "theta": float(result.theta),
-                "se": float(result.se),
-                "scale_score": float(result.scale_score),
-                "level": result.level,
-                "passed": bool(result.passed),
-                "subscores": result.subscores,
-            },
-        ).rowcount
+        finished: tuple[Any, ...] = (now, n, int(op.sum()), float(result.theta), float(result.se))
+        finished += (float(result.scale_score),)
+        finished += (result.level, bool(result.passed), result.subscores)
+        moved = _FINISH.execute(conn, finished + guard)
     else:
-        moved = conn.execute(
-            _ADVANCE,
-            guard
-            | {
-                "position": position + 1,
-                "current": bank.version_ids[nxt],
-                "theta": float(state.theta[0]),
-                "se": float(state.se[0]),
-            },
-        ).rowcount
+        advanced = (position + 1, bank.version_ids[nxt], float(state.theta[0]), float(state.se[0]))
+        moved = _ADVANCE.execute(conn, advanced + guard)
     if moved != 1:
         cache.sessions.pop(live.id, None)  # the database says otherwise: the full path decides
         return None
-    conn.execute(
-        _INSERT,
-        {
-            "session_id": live.id,
-            "item_version_id": item.id,
-            "position": position,
-            "answer": {"value": value},
-            "score": score,
-            "pilot": bool(bank.engine.pilot[j]),
-            "latency_ms": latency_ms,
-            "answered_at": now,
-        },
-    )
+    answered = (live.id, item.id, position, {"value": value}, score, bool(bank.engine.pilot[j]), latency_ms, now)
+    _INSERT.execute(conn, answered)
     if nxt < 0:
         cache.sessions.pop(live.id, None)
         return Step(live.id, "finished", n, None, None, result.level, live.spec)

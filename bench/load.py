@@ -20,8 +20,10 @@ What it does
 6. Serves a bare Litestar JSON endpoint the same way and measures its requests per second with
    the same client, as the ceiling of the HTTP stack on this machine.
 
-The client (httpx AsyncClient, one process) runs on the same machine and takes its share of the
-CPU, so the figures are a lower bound for a server with the machine to itself.
+The client (one asyncio process with a minimal HTTP/1.1 keep-alive client per student, or httpx
+with ``--client httpx``) runs on the same 2 cores and takes its share of the CPU: the figures are
+a lower bound for a server with the machine to itself. The server's and the client's CPU time
+per answer are printed for the flat-out run, so the server's own cost can be read off.
 """
 
 from __future__ import annotations
@@ -484,8 +486,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--client",
         choices=sorted(CLIENTS),
-        default="httpx",
-        help="httpx AsyncClient (one per student), or a minimal raw HTTP/1.1 client",
+        default="raw",
+        help="a minimal raw HTTP/1.1 keep-alive client (0.2 ms CPU per answer), or httpx's AsyncClient "
+        "(one per student; about 1 ms CPU per request, which then caps what is measured)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder (database, server log)")
     parser.add_argument("--spy", metavar="FILE", help="record a py-spy profile of the server's flat-out run to FILE")

@@ -8,20 +8,28 @@ connection pool sized for a handful of app workers.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Table, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import JSON, Boolean, Column, DateTime, Table, event
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session, create_engine
 
 from itembank.settings import get_settings
 
-__all__ = ["bulk_insert", "dialect_name", "get_engine", "make_engine", "session_scope"]
+__all__ = [
+    "DriverStatement",
+    "bulk_insert",
+    "dialect_name",
+    "driver_converters",
+    "get_engine",
+    "make_engine",
+    "session_scope",
+]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -86,23 +94,14 @@ def _aware_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert many rows fast, inside the session's transaction; return the number inserted.
+def driver_converters(columns: Sequence[Column[Any]], dialect: str) -> list[Callable[[Any], Any] | None]:
+    """Per column, what turns a Python value into what SQLAlchemy would hand the driver.
 
-    SQLAlchemy's executemany spends most of its time processing parameters row by row. This
-    converts the values once per column type and hands them to the driver directly: SQLite's
-    ``executemany``, or PostgreSQL's ``COPY ... FROM STDIN``. Values follow what SQLAlchemy would
-    store (JSON text, UTC timestamps, SQLite booleans as 0/1), so ORM reads are unchanged.
-    Columns absent from the rows are left to their server defaults (NULL here).
+    JSON becomes text, timestamps UTC (SQLite's text format), SQLite booleans 0/1; ``None`` in
+    the list means the value goes as it is.
     """
-    if not rows:
-        return 0
-    columns = [c for c in table.columns if c.name in rows[0]]
-    names = [c.name for c in columns]
-    conn = session.connection()
-    dialect = conn.dialect.name
 
-    def convert(column: Any) -> Any:
+    def convert(column: Column[Any]) -> Callable[[Any], Any] | None:
         kind = getattr(column.type, "impl", column.type)  # see through TypeDecorators (UTCDateTime)
         if isinstance(kind, JSON):
             return lambda v: None if v is None else json.dumps(v, ensure_ascii=False)
@@ -114,7 +113,59 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
             return lambda v: None if v is None else int(bool(v))
         return None
 
-    converters = [convert(c) for c in columns]
+    return [convert(c) for c in columns]
+
+
+class DriverStatement:
+    """One SQL statement run straight on the driver's cursor, in the connection's transaction.
+
+    For the hottest writes only (a student's answer): SQLAlchemy's per-statement work costs more
+    than SQLite's own. ``sql`` marks each parameter with ``{}``; ``columns[i]`` is the column the
+    ``i``-th parameter is stored in or compared with, which fixes its conversion (as in
+    :func:`bulk_insert`), so ORM reads see exactly what an ORM write would have stored.
+    """
+
+    def __init__(self, sql: str, columns: Sequence[Column[Any]]) -> None:
+        self.sql = sql
+        self.columns = tuple(columns)
+        self._by_dialect: dict[str, tuple[str, list[Callable[[Any], Any] | None]]] = {}
+
+    def execute(self, conn: Connection, values: Sequence[Any]) -> int:
+        """Run with ``values`` (one per ``{}``) on ``conn``; return the driver's row count."""
+        dialect = conn.dialect.name
+        prepared = self._by_dialect.get(dialect)
+        if prepared is None:
+            mark = "?" if dialect == "sqlite" else "%s"
+            prepared = (self.sql.format(*([mark] * len(self.columns))), driver_converters(self.columns, dialect))
+            self._by_dialect[dialect] = prepared
+        sql, converters = prepared
+        params = [v if f is None or v is None else f(v) for f, v in zip(converters, values, strict=True)]
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        try:
+            cursor.execute(sql, params)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+
+def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert many rows fast, inside the session's transaction; return the number inserted.
+
+    SQLAlchemy's executemany spends most of its time processing parameters row by row. This
+    converts the values once per column type and hands them to the driver directly: SQLite's
+    ``executemany``, or PostgreSQL's ``COPY ... FROM STDIN``. Values follow what SQLAlchemy would
+    store (see :func:`driver_converters`), so ORM reads are unchanged.
+    Columns absent from the rows are left to their server defaults (NULL here).
+    """
+    if not rows:
+        return 0
+    columns = [c for c in table.columns if c.name in rows[0]]
+    names = [c.name for c in columns]
+    conn = session.connection()
+    dialect = conn.dialect.name
+    converters = driver_converters(columns, dialect)
     values = [
         tuple(f(row[n]) if f is not None else row[n] for n, f in zip(names, converters, strict=True)) for row in rows
     ]
