@@ -67,6 +67,7 @@ __all__ = [
     "VersionSnapshot",
     "answer",
     "forget",
+    "remember",
     "snapshot_of",
     "spec_for",
     "version",
@@ -297,6 +298,36 @@ def _state(session: Session) -> _EngineState:
 def forget(session: Session, test_session_id: int) -> None:
     """Drop a session from the process cache (after the full path changed it)."""
     _state(session).sessions.pop(test_session_id, None)
+
+
+def remember(*, session: Session, test_session: TestSession, student: Student, calibration_id: int) -> None:
+    """Cache a session just started in the caller's transaction, so its first answer reads nothing.
+
+    Safe even if that transaction is rolled back: every fast-path write is checked by the guard.
+    """
+    ts = test_session
+    if ts.id is None or ts.status != "in_progress" or ts.current_item_version_id is None or ts.position != 0:
+        return
+    band = band_of_grade(student.grade)
+    spec = spec_for(session, ts.assessment_id, band)
+    bank = load_band_bank(session=session, calibration_id=calibration_id, band=band)
+    _state(session).put(
+        LiveSession(
+            id=int(ts.id),
+            assessment_id=ts.assessment_id,
+            student_id=ts.student_id,
+            device=ts.device,
+            position=0,
+            current=int(ts.current_item_version_id),
+            deadline=_aware(ts.deadline),
+            seed=ts.seed,
+            grade=student.grade,
+            bank=bank,
+            spec=spec,
+            state=rebuild_state(bank, spec, student.grade, []),
+            pilots=session_pilots(bank, spec, ts.seed),
+        )
+    )
 
 
 def _aware(dt: datetime | None) -> datetime | None:

@@ -15,7 +15,7 @@ from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from assess import live
+from assess import live as fast_path
 from assess.exceptions import SessionClosed
 from assess.models import Assessment, Response, Student, TestSession
 from assess.national import answer_for_score
@@ -60,7 +60,7 @@ class Worker:
         self, ts_id: int, sid: int, aid: int, vid: int, value: Any, device: str = "d1"
     ) -> tuple[str, int | None]:
         with Session(self.engine, expire_on_commit=False) as session:
-            step = live.answer(
+            step = fast_path.answer(
                 session=session,
                 test_session_id=ts_id,
                 student_id=sid,
@@ -74,7 +74,7 @@ class Worker:
                 session.commit()
                 self.fast += 1
                 return step.status, None if step.item is None else step.item.id
-            live.forget(session, ts_id)
+            fast_path.forget(session, ts_id)
             p = submit_answer(session=session, test_session_id=ts_id, item_version_id=vid, answer=value, device=device)
             session.commit()
             self.full += 1
@@ -219,3 +219,28 @@ def test_items_are_locked_with_their_stimuli_when_shown(live: Live) -> None:
             select(func.count(col(ItemVersion.id))).where(col(ItemVersion.locked).is_(False))
         ).one()
     assert n_unlocked > 0
+
+
+def test_a_session_remembered_at_start_answers_without_reading_it_back(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, aid, students = live
+    sid = students[1]
+    with Session(engine, expire_on_commit=False) as session:
+        a, s = session.get(Assessment, aid), session.get(Student, sid)
+        assert a is not None and s is not None and a.calibration_id is not None
+        p = start_session(session=session, assessment=a, student=s, device="d1", seed=21)
+        fast_path.remember(session=session, test_session=p.test_session, student=s, calibration_id=a.calibration_id)
+        session.commit()
+    assert p.item_version is not None
+
+    def no_read(*_: Any) -> None:
+        raise AssertionError("the remembered session was read back")
+
+    monkeypatch.setattr(fast_path, "_load", no_read)
+    worker = Worker(engine)
+    vid = int(p.item_version.id or 0)
+    status, nxt = worker.answer(
+        int(p.test_session.id or 0), sid, aid, vid, _answer(_version(engine, vid), random.Random(3))
+    )
+    assert status == "in_progress" and nxt is not None and worker.fast == 1

@@ -289,6 +289,13 @@ def start(*, session: Session, sitting: Sitting, now: datetime) -> tuple[TestVie
     shown = start_session(
         session=session, assessment=sitting.assessment, student=sitting.student, device=sitting.token.device, now=now
     )
+    if sitting.assessment.calibration_id is not None:
+        live.remember(
+            session=session,
+            test_session=shown.test_session,
+            student=sitting.student,
+            calibration_id=sitting.assessment.calibration_id,
+        )
     return _view(session, sitting, shown), int(shown.test_session.id or 0)
 
 
