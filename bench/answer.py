@@ -116,7 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"answer path, {args.db}, {half} sessions per path, one thread")
         n_full, t_full, _ = run(full_sittings, fast=False)
         n_fast, t_fast, fell = run(fast_sittings, fast=True)
-        print(f"  full path: {n_full:,} answers in {t_full:.2f} s = {n_full / t_full:,.0f}/s, {1000 * t_full / n_full:.2f} ms each")
+        print(
+            f"  full path: {n_full:,} answers in {t_full:.2f} s = {n_full / t_full:,.0f}/s, "
+            f"{1000 * t_full / n_full:.2f} ms each"
+        )
         print(
             f"  fast path: {n_fast:,} answers in {t_fast:.2f} s = {n_fast / t_fast:,.0f}/s, "
             f"{1000 * t_fast / n_fast:.2f} ms each ({fell} fell back to the full path)"

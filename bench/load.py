@@ -518,9 +518,10 @@ def main(argv: list[str] | None = None) -> int:
             report(f"paced run (think ~{args.think:g} s per item)", paced)
             spy = None
             if args.spy:  # sample the server during the flat-out run (one worker: uvicorn's own process)
+                exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
                 spy = subprocess.Popen(
-                    [shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(proc.pid), "-o", args.spy]
-                    + ["--format", "raw", "--rate", "250", "--nonblocking", "--subprocesses"],
+                    [exe, "record", "-p", str(proc.pid), "-o", args.spy, "--format", "raw", "--rate", "250"]
+                    + ["--nonblocking", "--subprocesses"],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
