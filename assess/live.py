@@ -36,7 +36,7 @@ import time
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,8 @@ from assess.engine import CatState, record_answers
 from assess.models import Assessment, Response, Student, TestSession
 from assess.sessions import (
     BandBank,
+    answered_items,
+    aware_utc,
     band_of_grade,
     blueprint_for,
     choose_next,
@@ -311,27 +313,28 @@ def remember(*, session: Session, test_session: TestSession, student: Student, c
     band = band_of_grade(student.grade)
     spec = spec_for(session, ts.assessment_id, band)
     bank = load_band_bank(session=session, calibration_id=calibration_id, band=band)
-    _state(session).put(
-        LiveSession(
-            id=int(ts.id),
-            assessment_id=ts.assessment_id,
-            student_id=ts.student_id,
-            device=ts.device,
-            position=0,
-            current=int(ts.current_item_version_id),
-            deadline=_aware(ts.deadline),
-            seed=ts.seed,
-            grade=student.grade,
-            bank=bank,
-            spec=spec,
-            state=rebuild_state(bank, spec, student.grade, []),
-            pilots=session_pilots(bank, spec, ts.seed),
-        )
+    _state(session).put(_entry(ts, student.grade, bank, spec, []))
+
+
+def _entry(
+    ts: TestSession, grade: int, bank: BandBank, spec: BlueprintSpec, answered: list[tuple[int, int | None]]
+) -> LiveSession:
+    """The cache entry of a session in progress with these stored answers."""
+    return LiveSession(
+        id=int(ts.id or 0),
+        assessment_id=ts.assessment_id,
+        student_id=ts.student_id,
+        device=ts.device,
+        position=ts.position,
+        current=int(ts.current_item_version_id or 0),
+        deadline=aware_utc(ts.deadline),
+        seed=ts.seed,
+        grade=grade,
+        bank=bank,
+        spec=spec,
+        state=rebuild_state(bank, spec, grade, answered),
+        pilots=session_pilots(bank, spec, ts.seed),
     )
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
 
 
 def _load(engine: Engine, test_session_id: int) -> LiveSession | None:
@@ -351,35 +354,11 @@ def _load(engine: Engine, test_session_id: int) -> LiveSession | None:
         band = band_of_grade(student.grade)
         spec = spec_for(s, ts.assessment_id, band)
         bank = load_band_bank(session=s, calibration_id=assessment.calibration_id, band=band)
-        rows = (
-            s.connection()
-            .execute(
-                select(_RESP.c.item_version_id, _RESP.c.score)
-                .where(_RESP.c.session_id == ts.id)
-                .order_by(_RESP.c.position)
-            )
-            .all()
-        )
-        answered = [(int(v), sc) for v, sc in rows]
+        answered = answered_items(s, ts)
         known = set(bank.version_ids)
         if len(answered) != ts.position or any(v not in known for v, _ in answered):
             return None
-        state = rebuild_state(bank, spec, student.grade, answered)
-        return LiveSession(
-            id=int(ts.id or 0),
-            assessment_id=ts.assessment_id,
-            student_id=ts.student_id,
-            device=ts.device,
-            position=ts.position,
-            current=int(ts.current_item_version_id),
-            deadline=_aware(ts.deadline),
-            seed=ts.seed,
-            grade=student.grade,
-            bank=bank,
-            spec=spec,
-            state=state,
-            pilots=session_pilots(bank, spec, ts.seed),
-        )
+        return _entry(ts, student.grade, bank, spec, answered)
 
 
 _GUARD_SQL = (

@@ -39,6 +39,8 @@ from scoring.params import ItemParams
 __all__ = [
     "BandBank",
     "Presented",
+    "answered_items",
+    "aware_utc",
     "band_of_grade",
     "blueprint_for",
     "choose_next",
@@ -240,7 +242,8 @@ def _now(now: datetime | None) -> datetime:
     return now or utcnow()
 
 
-def _aware(dt: datetime | None) -> datetime | None:
+def aware_utc(dt: datetime | None) -> datetime | None:
+    """A stored (naive UTC) timestamp as an aware one; ``None`` stays ``None``."""
     if dt is not None and dt.tzinfo is None:
         from datetime import UTC
 
@@ -273,7 +276,7 @@ def start_session(
             existing.device = device
             session.add(existing)
         return current_item(session=session, test_session=existing, now=now)
-    opens, closes = _aware(assessment.opens_at), _aware(assessment.closes_at)
+    opens, closes = aware_utc(assessment.opens_at), aware_utc(assessment.closes_at)
     assert opens is not None and closes is not None
     if not opens <= now <= closes:
         raise WindowClosed("本次测评不在开放时间内")
@@ -297,7 +300,7 @@ def current_item(*, session: Session, test_session: TestSession, now: datetime |
     """What the session shows now; an expired session is finished and scored first."""
     now = _now(now)
     ts = test_session
-    deadline = _aware(ts.deadline)
+    deadline = aware_utc(ts.deadline)
     if ts.status == "in_progress" and deadline is not None and now > deadline:
         finish_session(session=session, test_session=ts, now=now, status="expired")
     if ts.status != "in_progress" or ts.current_item_version_id is None:
@@ -307,7 +310,8 @@ def current_item(*, session: Session, test_session: TestSession, now: datetime |
     return Presented(ts, version, remaining, False)
 
 
-def _answered(session: Session, ts: TestSession) -> list[tuple[int, int | None]]:
+def answered_items(session: Session, ts: TestSession) -> list[tuple[int, int | None]]:
+    """A session's stored answers as ``(item_version_id, score)``, in the order given."""
     rows = session.exec(
         select(Response.item_version_id, Response.score)
         .where(Response.session_id == ts.id)
@@ -373,7 +377,7 @@ def _advance(
     if assessment.calibration_id is None:
         raise LookupError(f"assessment {assessment.code} has no calibration")
     bank = load_band_bank(session=session, calibration_id=assessment.calibration_id, band=band_of_grade(student.grade))
-    answered = _answered(session, ts)
+    answered = answered_items(session, ts)
     state = rebuild_state(bank, spec, student.grade, answered)
     position = len(answered)
     choice = choose_next(bank, spec, state, seed=ts.seed, position=position, pilots=session_pilots(bank, spec, ts.seed))
@@ -418,7 +422,7 @@ def submit_answer(
         raise AnswerRejected("这道题已经作答，不能修改")
     if ts.status != "in_progress":
         raise SessionClosed("本次测评已经结束")
-    deadline = _aware(ts.deadline)
+    deadline = aware_utc(ts.deadline)
     if deadline is not None and now > deadline:
         finish_session(session=session, test_session=ts, now=now, status="expired")
         raise SessionClosed("作答时间已到，本次测评已结束")
@@ -472,7 +476,7 @@ def finish_session(
     band = band_of_grade(student.grade)
     if bank is None:
         bank = load_band_bank(session=session, calibration_id=assessment.calibration_id, band=band)
-    answered = _answered(session, ts)
+    answered = answered_items(session, ts)
     spec = blueprint_for(session=session, assessment_id=ts.assessment_id, band=band)
     scored = [(bank.index_of(v), s) for v, s in answered if s is not None and not bank.engine.pilot[bank.index_of(v)]]
     result = final_result(bank, spec, student.grade, [j for j, _ in scored], [s for _, s in scored])
