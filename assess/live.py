@@ -40,7 +40,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
@@ -62,6 +62,7 @@ from assess.sessions import (
 from itembank.db import DriverStatement
 from itembank.models import ItemVersion, StimulusVersion
 from itembank.scoring_rules import score_response
+from itembank.services import lock_item_version
 
 __all__ = [
     "LiveSession",
@@ -187,19 +188,13 @@ def snapshot_of(session: Session, item_version: ItemVersion) -> VersionSnapshot:
     return snap
 
 
-_LOCK_VERSION = update(_IV).where(_IV.c.id == bindparam("vid"), _IV.c.locked.is_(False)).values(locked=True)
-_LOCK_STIMULUS = update(_SV).where(_SV.c.id == bindparam("sid"), _SV.c.locked.is_(False)).values(locked=True)
-
-
-def _show(conn: Connection, session: Session, version_id: int) -> VersionSnapshot:
+def _show(session: Session, version_id: int) -> VersionSnapshot:
     """The version to show next, locked (with its stimulus) in this transaction if it was not."""
     snap = version(session, version_id)
     if snap is None:
         raise LookupError(f"item version {version_id} does not exist")
-    if not snap.locked:
-        conn.execute(_LOCK_VERSION, {"vid": version_id})
-        if snap.stimulus_version_id is not None:
-            conn.execute(_LOCK_STIMULUS, {"sid": snap.stimulus_version_id})
+    if not snap.locked:  # the first showing (per process): the same lock the full path takes
+        lock_item_version(session=session, version_id=version_id)
     return snap
 
 
@@ -499,7 +494,7 @@ def _take(
     if nxt < 0:
         cache.sessions.pop(live.id, None)
         return Step(live.id, "finished", n, None, None, result.level, live.spec)
-    shown = _show(conn, session, bank.version_ids[nxt])
+    shown = _show(session, bank.version_ids[nxt])
     live.position, live.current = position + 1, shown.id
     remaining = None if live.deadline is None else max(0, int((live.deadline - now).total_seconds()))
     return Step(live.id, "in_progress", position + 1, shown, remaining, None, live.spec)

@@ -124,6 +124,9 @@ def test_the_fast_path_gives_the_full_paths_items_and_scores(live: Live, seed: i
         vid = nxt  # type: ignore[assignment]
     assert worker.full == 0 and worker.fast == len(fast_shown), "every answer took the fast path"
     assert fast_shown == full_shown
+    with Session(engine) as session:  # the fast path locks what it shows, as the full path does
+        shown = session.exec(select(ItemVersion).where(col(ItemVersion.id).in_(fast_shown))).all()
+        assert shown and all(v.locked for v in shown)
     a, b = _result(engine, students[0]), _result(engine, students[1])
     assert a[:3] == b[:3] and a[6:] == b[6:]
     assert a[3:6] == pytest.approx(b[3:6], abs=1e-9)
