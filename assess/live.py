@@ -25,8 +25,9 @@ costs two statements and no read:
 So any worker can still serve any request (the database is the only source of truth), and a
 session served by the fast path gets exactly the items and scores the full path would give.
 
-Functions here must be called first in the caller's transaction (no write before them) and are
-not thread-safe per engine; the web app calls them from its event loop only.
+:func:`answer` runs in a transaction of its own on a Core connection (no ORM session: its
+bookkeeping cost more than the two statements). Functions here are not thread-safe per engine;
+the web app calls them from its event loop only.
 """
 
 from __future__ import annotations
@@ -156,19 +157,20 @@ def _snapshot_row(row: Any) -> VersionSnapshot:
     )
 
 
-def version(session: Session, version_id: int) -> VersionSnapshot | None:
+def version(source: Session | Engine, version_id: int) -> VersionSnapshot | None:
     """The item version ``version_id`` with its stimulus (``None`` if there is none).
 
     A locked version (and stimulus) cannot change, so its snapshot is kept for the process; an
     unlocked one is read each time.
     """
-    cache = _state(session).versions
+    engine = _engine(source)
+    cache = _state(engine).versions
     hit = cache.get(version_id)
     if hit is not None:
         return hit
     # committed data, on a connection of its own: a read in the caller's transaction before its
     # first write would let SQLite refuse that write when another worker wrote in between
-    with _engine(session).connect() as conn:
+    with engine.connect() as conn:
         row = conn.execute(_READ_VERSION, {"vid": version_id}).first()
     if row is None:
         return None
@@ -188,13 +190,14 @@ def snapshot_of(session: Session, item_version: ItemVersion) -> VersionSnapshot:
     return snap
 
 
-def _show(session: Session, version_id: int) -> VersionSnapshot:
-    """The version to show next, locked (with its stimulus) in this transaction if it was not."""
-    snap = version(session, version_id)
+def _show(conn: Connection, version_id: int) -> VersionSnapshot:
+    """The version to show next, locked (with its stimulus) in ``conn``'s transaction if it was not."""
+    snap = version(conn.engine, version_id)
     if snap is None:
         raise LookupError(f"item version {version_id} does not exist")
     if not snap.locked:  # the first showing (per process): the same lock the full path takes
-        lock_item_version(session=session, version_id=version_id)
+        with Session(bind=conn) as session:  # joins the transaction; commits nothing itself
+            lock_item_version(session=session, version_id=version_id)
     return snap
 
 
@@ -279,22 +282,24 @@ class _EngineState:
 _STATES: weakref.WeakKeyDictionary[Engine, _EngineState] = weakref.WeakKeyDictionary()
 
 
-def _engine(session: Session) -> Engine:
-    bind = session.get_bind()
+def _engine(source: Session | Engine) -> Engine:
+    if isinstance(source, Engine):
+        return source
+    bind = source.get_bind()
     return bind.engine if isinstance(bind, Connection) else bind
 
 
-def _state(session: Session) -> _EngineState:
-    engine = _engine(session)
+def _state(source: Session | Engine) -> _EngineState:
+    engine = _engine(source)
     st = _STATES.get(engine)
     if st is None:
         st = _STATES.setdefault(engine, _EngineState())
     return st
 
 
-def forget(session: Session, test_session_id: int) -> None:
+def forget(source: Session | Engine, test_session_id: int) -> None:
     """Drop a session from the process cache (after the full path changed it)."""
-    _state(session).sessions.pop(test_session_id, None)
+    _state(source).sessions.pop(test_session_id, None)
 
 
 def remember(*, session: Session, test_session: TestSession, student: Student, calibration_id: int) -> None:
@@ -402,7 +407,7 @@ _INSERT = DriverStatement(
 
 def answer(
     *,
-    session: Session,
+    engine: Engine,
     test_session_id: int,
     student_id: int,
     assessment_id: int,
@@ -412,7 +417,7 @@ def answer(
     now: datetime,
     latency_ms: int | None = None,
 ) -> Step | None:
-    """Take an answer on the fast path, in the caller's transaction (which must not have written).
+    """Take an answer on the fast path, in a transaction of its own (committed on return).
 
     Returns the next step, or ``None`` when the fast path cannot decide: then nothing was written
     and the caller must use :func:`assess.sessions.submit_answer`, which settles the case.
@@ -422,8 +427,7 @@ def answer(
     itembank.exceptions.InvalidResponseError
         The answer does not fit the item on screen (nothing was written).
     """
-    cache = _state(session)
-    engine = _engine(session)
+    cache = _state(engine)
     with cache.lock:
         live = cache.get(test_session_id)
         if live is None or not _fits(live, student_id, assessment_id, device, item_version_id):
@@ -437,12 +441,13 @@ def answer(
                 return None
         if live.deadline is not None and now > live.deadline:
             return None  # the full path closes the session and says so
-        item = version(session, item_version_id)
+        item = version(engine, item_version_id)
         if item is None:
             return None
         score = score_response(item, answer)  # InvalidResponseError: nothing changed yet
         try:
-            return _take(session, cache, live, item, answer, score, now, latency_ms)
+            with engine.begin() as conn:  # commits when the block ends, rolls back on an error
+                return _take(conn, cache, live, item, answer, score, now, latency_ms)
         except BaseException:
             cache.sessions.pop(test_session_id, None)  # its state may be half-updated
             raise
@@ -458,7 +463,7 @@ def _fits(live: LiveSession, student_id: int, assessment_id: int, device: str, i
 
 
 def _take(
-    session: Session,
+    conn: Connection,
     cache: _EngineState,
     live: LiveSession,
     item: VersionSnapshot,
@@ -473,7 +478,6 @@ def _take(
     record_answers(bank.engine, state, np.array([0]), np.array([j]), np.array([score]))
     nxt = choose_next(bank, live.spec, state, seed=live.seed, position=position + 1, pilots=live.pilots)
     guard = (live.id, position, live.current, live.device, now)
-    conn = session.connection()
     if nxt < 0:
         n = int(state.n_given[0])
         given, scores = state.given[0, :n], state.scores[0, :n]
@@ -494,7 +498,7 @@ def _take(
     if nxt < 0:
         cache.sessions.pop(live.id, None)
         return Step(live.id, "finished", n, None, None, result.level, live.spec)
-    shown = _show(session, bank.version_ids[nxt])
+    shown = _show(conn, bank.version_ids[nxt])
     live.position, live.current = position + 1, shown.id
     remaining = None if live.deadline is None else max(0, int((live.deadline - now).total_seconds()))
     return Step(live.id, "in_progress", position + 1, shown, remaining, None, live.spec)

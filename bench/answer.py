@@ -80,29 +80,29 @@ def main(argv: list[str] | None = None) -> int:
                 for sitting in open_:
                     ts_id, sid, item = sitting
                     value = answer_for_score(item, rnd.randint(0, item.max_score), rnd)
-                    with Session(engine, expire_on_commit=False) as s:
-                        nxt: Any = None
-                        step = None
-                        if fast:
-                            step = live.answer(
-                                session=s,
-                                test_session_id=ts_id,
-                                student_id=sid,
-                                assessment_id=prepared.assessment_id,
-                                device="bench",
-                                item_version_id=item.id,
-                                answer=value,
-                                now=utcnow(),
-                            )
-                        if step is not None:
-                            nxt = step.item
-                        else:
-                            fell_back += fast
+                    nxt: Any = None
+                    step = None
+                    if fast:
+                        step = live.answer(
+                            engine=engine,
+                            test_session_id=ts_id,
+                            student_id=sid,
+                            assessment_id=prepared.assessment_id,
+                            device="bench",
+                            item_version_id=item.id,
+                            answer=value,
+                            now=utcnow(),
+                        )
+                    if step is not None:
+                        nxt = step.item
+                    else:
+                        fell_back += fast
+                        with Session(engine, expire_on_commit=False) as s:
                             p = submit_answer(
                                 session=s, test_session_id=ts_id, item_version_id=item.id, answer=value, device="bench"
                             )
                             nxt = p.item_version
-                        s.commit()
+                            s.commit()
                     n += 1
                     if nxt is not None:
                         sitting[2] = nxt

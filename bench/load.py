@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import shutil
@@ -40,17 +39,31 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+import msgspec
+
+try:  # the load client runs on uvloop when it is there (uvicorn's own event loop)
+    import uvloop
+except ImportError:  # pragma: no cover
+    uvloop = None  # type: ignore[assignment]
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return uvloop.run(coro) if uvloop is not None else asyncio.run(coro)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+T = TypeVar("T")
 PIN = "135790"
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
 
 
 # ------------------------------------------------------------------------------------- bare endpoint
@@ -111,7 +124,7 @@ def prepare(db: str, n_students: int, workdir: Path) -> Prepared:
     with session_scope(engine) as s:
         ensure_bank(session=s)
     with session_scope(engine) as s:
-        cal = int(s.exec(select(Calibration.id).where(Calibration.name == PROVISIONAL)).one())
+        cal = int(s.exec(select(Calibration.id).where(Calibration.name == PROVISIONAL)).one() or 0)
         province = Area(code="98", name="压测省", level="province", region="中部", path="/98/")
         s.add(province)
         s.flush()
@@ -286,48 +299,81 @@ def pick(item: dict[str, Any], rnd: random.Random) -> Any:
     return rnd.choice(values)
 
 
+class _Http1(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection: collects a response with a Content-Length."""
+
+    def __init__(self) -> None:
+        self.transport: Any = None  # uvloop's transports do not derive from asyncio.Transport
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0 or self.waiter is None or self.waiter.done():
+            return
+        head = bytes(self.buffer[:end]).lower() + b"\r\n"
+        at = head.find(b"content-length:")
+        length = int(head[at + 15 : head.find(b"\r\n", at)]) if at >= 0 else 0
+        if len(self.buffer) < end + 4 + length:
+            return
+        body = bytes(self.buffer[end + 4 : end + 4 + length])
+        del self.buffer[: end + 4 + length]
+        self.waiter.set_result((int(head[9:12]), body))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionResetError("the server closed the connection"))
+
+
 class RawClient:
-    """A minimal HTTP/1.1 keep-alive JSON client on asyncio streams (one connection), for when
-    httpx's own cost would hide the server's: ``--client raw``."""
+    """A minimal HTTP/1.1 keep-alive JSON client on an asyncio protocol (one connection), for when
+    httpx's own cost would hide the server's: ``--client raw``. JSON via msgspec."""
 
     def __init__(self, base: str) -> None:
         host, port = base.removeprefix("http://").split(":")
         self.host, self.port = host, int(port)
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.conn: _Http1 | None = None
+        self.prefix = f" HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n".encode()
 
     async def request(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> tuple[int, Any]:
         try:
             return await self._request(method, path, body, headers)
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except ConnectionError:
             # the server closed an idle keep-alive connection: open a new one and send again
             # (every call here is safe to repeat: the same answer again is a no-op)
             await self.aclose()
             return await self._request(method, path, body, headers)
 
     async def _request(self, method: str, path: str, body: Any, headers: dict[str, str] | None) -> tuple[int, Any]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        payload = b"" if body is None else json.dumps(body).encode()
-        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(payload)}"]
+        conn = self.conn
+        if conn is None or conn.transport is None:
+            loop = asyncio.get_running_loop()
+            _, conn = await loop.create_connection(_Http1, self.host, self.port)
+            self.conn = conn
+        assert conn.transport is not None
+        payload = b"" if body is None else _encode(body)
+        head = [method.encode(), b" ", path.encode(), self.prefix, b"Content-Length: %d\r\n" % len(payload)]
         if body is not None:
-            head.append("Content-Type: application/json")
-        head += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        lines = raw.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        length = next(int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:"))
-        data = await self.reader.readexactly(length)
-        return status, (json.loads(data) if data else None)
+            head.append(b"Content-Type: application/json\r\n")
+        for k, v in (headers or {}).items():
+            head.append(f"{k}: {v}\r\n".encode())
+        head += [b"\r\n", payload]
+        conn.waiter = asyncio.get_running_loop().create_future()
+        conn.transport.write(b"".join(head))
+        status, data = await conn.waiter
+        return status, (_decode(data) if data else None)
 
     async def aclose(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = self.reader = None
+        if self.conn is not None and self.conn.transport is not None:
+            self.conn.transport.close()
+        self.conn = None
 
 
 class HttpxClient:
@@ -348,7 +394,7 @@ class HttpxClient:
         await self.client.aclose()
 
 
-CLIENTS = {"httpx": HttpxClient, "raw": RawClient}
+CLIENTS: dict[str, type[RawClient] | type[HttpxClient]] = {"httpx": HttpxClient, "raw": RawClient}
 
 
 async def sign_in(client: Any, ticket: str, tally: Tally) -> tuple[dict[str, str], dict[str, Any]] | None:
@@ -514,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             paced_tickets = prepared.tickets[: args.students]
             flat_tickets = prepared.tickets[args.students :]
-            paced = asyncio.run(run_students(base, paced_tickets, args.think, args.seed, args.client))
+            paced = _run(run_students(base, paced_tickets, args.think, args.seed, args.client))
             report(f"paced run (think ~{args.think:g} s per item)", paced)
             spy = None
             if args.spy:  # sample the server during the flat-out run (one worker: uvicorn's own process)
@@ -525,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-            flat = asyncio.run(run_students(base, flat_tickets, 0.0, args.seed + 1, args.client, proc.pid))
+            flat = _run(run_students(base, flat_tickets, 0.0, args.seed + 1, args.client, proc.pid))
             if spy is not None:
                 spy.send_signal(2)
                 spy.wait(timeout=60)
@@ -539,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = sent == stored and not paced.errors and not flat.errors
         proc, base = start_server("bench.load:bare_app", {}, args.workers, workdir / "bare.log", factory=False)
         try:
-            n, secs = asyncio.run(hammer(base, "/ping", min(args.students, 100), args.bare_seconds, args.client))
+            n, secs = _run(hammer(base, "/ping", min(args.students, 100), args.bare_seconds, args.client))
         finally:
             stop_server(proc)
         print(f"  bare Litestar JSON endpoint, same client and workers: {n / secs:,.0f} requests/s")

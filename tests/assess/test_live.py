@@ -59,22 +59,21 @@ class Worker:
     def answer(
         self, ts_id: int, sid: int, aid: int, vid: int, value: Any, device: str = "d1"
     ) -> tuple[str, int | None]:
+        step = fast_path.answer(
+            engine=self.engine,
+            test_session_id=ts_id,
+            student_id=sid,
+            assessment_id=aid,
+            device=device,
+            item_version_id=vid,
+            answer=value,
+            now=utcnow(),
+        )
+        if step is not None:
+            self.fast += 1
+            return step.status, None if step.item is None else step.item.id
+        fast_path.forget(self.engine, ts_id)
         with Session(self.engine, expire_on_commit=False) as session:
-            step = fast_path.answer(
-                session=session,
-                test_session_id=ts_id,
-                student_id=sid,
-                assessment_id=aid,
-                device=device,
-                item_version_id=vid,
-                answer=value,
-                now=utcnow(),
-            )
-            if step is not None:
-                session.commit()
-                self.fast += 1
-                return step.status, None if step.item is None else step.item.id
-            fast_path.forget(session, ts_id)
             p = submit_answer(session=session, test_session_id=ts_id, item_version_id=vid, answer=value, device=device)
             session.commit()
             self.full += 1

@@ -119,17 +119,23 @@ class ApiController(Controller):
         return flow.view_of(session=db, sitting=flow.load_sitting(session=db, token=api_token), now=now)
 
     @post("/answer", status_code=200, security=_BEARER, sync_to_thread=False)
-    def answer(self, request: Request[Any, Any, State], db: DbSession, data: JSONBody[AnswerIn]) -> flow.TestView:
+    def answer(self, request: Request[Any, Any, State], data: JSONBody[AnswerIn]) -> flow.TestView:
         """Answer the item on screen; returns the next item, or the finished sitting.
 
         Sending the same answer again is harmless (it returns where the sitting stands now).
         """
-        # the hottest route: one dependency only (Litestar resolves several at once in a task
-        # group, which costs more than this whole handler's fast path); token and clock read here
+        # the hottest route takes no dependency: Litestar's dependency machinery (a task group
+        # for several, a cleanup group for a generator) costs more than the answer's fast path,
+        # and flow.answer opens the transaction it needs itself
         api_token, now = provide_api_token(request), provide_now()
         latency = data.latency_ms if data.latency_ms is not None and 0 <= data.latency_ms <= 86_400_000 else None
         return flow.answer(
-            session=db, token=api_token, item_id=data.item_id, value=data.answer, now=now, latency_ms=latency
+            engine=request.app.state.engine,
+            token=api_token,
+            item_id=data.item_id,
+            value=data.answer,
+            now=now,
+            latency_ms=latency,
         )
 
     @post("/finish", status_code=200, security=_BEARER, sync_to_thread=False)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -30,6 +31,7 @@ from assess.sessions import (
     start_session,
     submit_answer,
 )
+from itembank.db import session_scope
 from itembank.exceptions import InvalidResponseError
 from itembank.render import render_item
 from web.security import SessionToken
@@ -301,7 +303,7 @@ def start(*, session: Session, sitting: Sitting, now: datetime) -> tuple[TestVie
 
 def answer(
     *,
-    session: Session,
+    engine: Engine,
     token: SessionToken | None,
     item_id: int,
     value: Any,
@@ -310,13 +312,36 @@ def answer(
 ) -> TestView:
     """Store the answer to the item on screen and return the next view.
 
-    Every refusal (another item, a changed answer, another device, time up, a malformed answer)
-    raises before anything is written, or after writes the caller's rollback undoes. The
-    student, assessment and blueprint are read after the answer, when the session service has
-    loaded them already (this is the hot path of a sitting).
+    The fast path (:func:`assess.live.answer`) takes the common case in one short transaction of
+    its own; whatever it cannot decide goes the full path in one ORM transaction, where every
+    refusal (another item, a changed answer, another device, time up, a malformed answer) raises
+    before anything is written, or after writes that the rollback undoes.
     """
     if token is None:
         raise NotSignedIn("请先登录")
+    ts_id = token.test_session_id
+    if ts_id is not None:
+        step = live.answer(
+            engine=engine,
+            test_session_id=ts_id,
+            student_id=token.student_id,
+            assessment_id=token.assessment_id,
+            device=token.device,
+            item_version_id=item_id,
+            answer=value,
+            now=now,
+            latency_ms=latency_ms,
+        )
+        if step is not None:
+            return _step_view(step)
+        live.forget(engine, ts_id)  # the full path decides, and may move the session on
+    with session_scope(engine) as session:
+        return _answer_in_full(session, token, item_id, value, now, latency_ms)
+
+
+def _answer_in_full(
+    session: Session, token: SessionToken, item_id: int, value: Any, now: datetime, latency_ms: int | None
+) -> TestView:
     ts_id = token.test_session_id
     if ts_id is None:
         found = session.exec(
@@ -327,21 +352,6 @@ def answer(
         ts_id = None if found is None else int(found)
     if ts_id is None:
         raise SessionNotFound("测评还没有开始，请先点击“开始测评”。")
-
-    step = live.answer(
-        session=session,
-        test_session_id=ts_id,
-        student_id=token.student_id,
-        assessment_id=token.assessment_id,
-        device=token.device,
-        item_version_id=item_id,
-        answer=value,
-        now=now,
-        latency_ms=latency_ms,
-    )
-    if step is not None:
-        return _step_view(step)
-    live.forget(session, ts_id)  # the full path decides, and may move the session on
 
     def submit() -> Presented:
         assert ts_id is not None
@@ -420,7 +430,7 @@ def _values(form: Mapping[str, Any], name: str) -> list[str]:
     return [str(v) for v in values if str(v) != ""]
 
 
-def answer_from_form(*, session: Session, item_id: int, form: Mapping[str, Any]) -> Any:
+def answer_from_form(*, engine: Engine, item_id: int, form: Mapping[str, Any]) -> Any:
     """The answer a submitted HTML form gives to item version ``item_id`` (shape per item type).
 
     Raises
@@ -432,7 +442,7 @@ def answer_from_form(*, session: Session, item_id: int, form: Mapping[str, Any])
     AnswerMissing
         Nothing (or not every part) was answered and the student did not choose to skip.
     """
-    version = live.version(session, item_id)
+    version = live.version(engine, item_id)
     if version is None:
         raise AnswerRejected("只能回答当前显示的题目")
     skip = form.get("skip") == "1"

@@ -16,6 +16,7 @@ from litestar.plugins.htmx import ClientRedirect
 from litestar.response import Redirect, Template
 
 from assess.exceptions import AnswerRejected, AssessError
+from itembank.db import session_scope
 from itembank.exceptions import InvalidResponseError
 from web import auth
 from web.controllers import flow
@@ -166,15 +167,11 @@ class StudentController(Controller):
         return page(request, "test", {"view": view, "error": None})
 
     @post("/test/answer", status_code=200, sync_to_thread=False)
-    def answer(
-        self,
-        request: Request[Any, Any, State],
-        db: DbSession,
-        data: Form,
-    ) -> Response[Any]:
+    def answer(self, request: Request[Any, Any, State], data: Form) -> Response[Any]:
         """Store the answer to the item on screen; show the next item (htmx) or redirect to it."""
-        # the hottest page: one dependency only (see web.controllers.api.ApiController.answer)
+        # the hottest page takes no dependency (see web.controllers.api.ApiController.answer)
         token, now = provide_token(request), provide_now()
+        engine = request.app.state.engine
         if token is None:
             raise flow.NotSignedIn("请先登录")
         try:
@@ -182,12 +179,13 @@ class StudentController(Controller):
         except ValueError:
             raise InvalidResponseError("the form names no item") from None
         try:
-            value = flow.answer_from_form(session=db, item_id=item_id, form=data)
+            value = flow.answer_from_form(engine=engine, item_id=item_id, form=data)
         except (InvalidResponseError, AnswerRejected):
-            flow.check_presented(session=db, sitting=flow.load_sitting(session=db, token=token), item_id=item_id)
+            with session_scope(engine) as db:
+                flow.check_presented(session=db, sitting=flow.load_sitting(session=db, token=token), item_id=item_id)
             raise
         latency = _latency(data.get("elapsed_ms"))
-        view = flow.answer(session=db, token=token, item_id=item_id, value=value, now=now, latency_ms=latency)
+        view = flow.answer(engine=engine, token=token, item_id=item_id, value=value, now=now, latency_ms=latency)
         if not is_htmx(request):
             return Redirect("/test" if view.item is not None else "/finish", status_code=303)
         if view.item is None:
