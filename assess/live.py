@@ -25,9 +25,10 @@ costs two statements and no read:
 So any worker can still serve any request (the database is the only source of truth), and a
 session served by the fast path gets exactly the items and scores the full path would give.
 
-:func:`answer` runs in a transaction of its own on a Core connection (no ORM session: its
-bookkeeping cost more than the two statements). Functions here are not thread-safe per engine;
-the web app calls them from its event loop only.
+:func:`answer` writes in a transaction of its own on a driver connection that the process keeps
+for the fast path (no ORM session, no pool checkout: their bookkeeping cost more than the two
+statements). Functions here are not thread-safe per engine; the web app calls them from its
+event loop only, and :func:`answer` holds a lock per engine.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
@@ -190,17 +191,6 @@ def snapshot_of(session: Session, item_version: ItemVersion) -> VersionSnapshot:
     return snap
 
 
-def _show(conn: Connection, version_id: int) -> VersionSnapshot:
-    """The version to show next, locked (with its stimulus) in ``conn``'s transaction if it was not."""
-    snap = version(conn.engine, version_id)
-    if snap is None:
-        raise LookupError(f"item version {version_id} does not exist")
-    if not snap.locked:  # the first showing (per process): the same lock the full path takes
-        with Session(bind=conn) as session:  # joins the transaction; commits nothing itself
-            lock_item_version(session=session, version_id=version_id)
-    return snap
-
-
 # ============================================================================================ blueprints
 _SPEC_SECONDS = 60.0
 
@@ -265,6 +255,21 @@ class _EngineState:
         self.versions: dict[int, VersionSnapshot] = {}
         self.specs: dict[tuple[int, str], tuple[float, BlueprintSpec]] = {}
         self.lock = threading.Lock()
+        self.writer: Any = None  # a pooled driver connection kept for the fast path's writes
+
+    def writer_for(self, engine: Engine) -> Any:
+        """The fast path's connection (checked out of the pool once; call under ``lock``)."""
+        if self.writer is None:
+            self.writer = engine.raw_connection()
+        return self.writer
+
+    def drop_writer(self, *, invalidate: bool = False) -> None:
+        """Give the connection back to the pool (or discard it when it is broken)."""
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            if invalidate:
+                writer.invalidate()
+            writer.close()
 
     def get(self, session_id: int) -> LiveSession | None:
         live = self.sessions.get(session_id)
@@ -294,7 +299,16 @@ def _state(source: Session | Engine) -> _EngineState:
     st = _STATES.get(engine)
     if st is None:
         st = _STATES.setdefault(engine, _EngineState())
+        event.listen(engine, "engine_disposed", _disposed)
     return st
+
+
+def _disposed(engine: Engine) -> None:
+    # the pool the connection came from is gone: close the connection rather than return it
+    st = _STATES.get(engine)
+    if st is not None:
+        with st.lock:
+            st.drop_writer(invalidate=True)
 
 
 def forget(source: Session | Engine, test_session_id: int) -> None:
@@ -446,8 +460,7 @@ def answer(
             return None
         score = score_response(item, answer)  # InvalidResponseError: nothing changed yet
         try:
-            with engine.begin() as conn:  # commits when the block ends, rolls back on an error
-                return _take(conn, cache, live, item, answer, score, now, latency_ms)
+            return _take(engine, cache, live, item, answer, score, now, latency_ms)
         except BaseException:
             cache.sessions.pop(test_session_id, None)  # its state may be half-updated
             raise
@@ -463,7 +476,7 @@ def _fits(live: LiveSession, student_id: int, assessment_id: int, device: str, i
 
 
 def _take(
-    conn: Connection,
+    engine: Engine,
     cache: _EngineState,
     live: LiveSession,
     item: VersionSnapshot,
@@ -486,19 +499,70 @@ def _take(
         finished: tuple[Any, ...] = (now, n, int(op.sum()), float(result.theta), float(result.se))
         finished += (float(result.scale_score),)
         finished += (result.level, bool(result.passed), result.subscores)
-        moved = _FINISH.execute(conn, finished + guard)
+        update, values = _FINISH, finished + guard
+        shown = None
     else:
-        advanced = (position + 1, bank.version_ids[nxt], float(state.theta[0]), float(state.se[0]))
-        moved = _ADVANCE.execute(conn, advanced + guard)
-    if moved != 1:
+        shown = version(engine, bank.version_ids[nxt])
+        if shown is None:
+            raise LookupError(f"item version {bank.version_ids[nxt]} does not exist")
+        update, values = _ADVANCE, (position + 1, shown.id, float(state.theta[0]), float(state.se[0])) + guard
+    answered = (live.id, item.id, position, {"value": value}, score, bool(bank.engine.pilot[j]), latency_ms, now)
+    if shown is None or shown.locked:
+        written = _write(engine, cache, update, values, answered)
+    else:  # shown for the first time (in this process): locked in the same transaction
+        written = _write_and_lock(engine, update, values, answered, shown.id)
+        shown = version(engine, shown.id)
+        assert shown is not None
+    if not written:
         cache.sessions.pop(live.id, None)  # the database says otherwise: the full path decides
         return None
-    answered = (live.id, item.id, position, {"value": value}, score, bool(bank.engine.pilot[j]), latency_ms, now)
-    _INSERT.execute(conn, answered)
-    if nxt < 0:
+    if shown is None:
         cache.sessions.pop(live.id, None)
         return Step(live.id, "finished", n, None, None, result.level, live.spec)
-    shown = _show(conn, bank.version_ids[nxt])
     live.position, live.current = position + 1, shown.id
     remaining = None if live.deadline is None else max(0, int((live.deadline - now).total_seconds()))
     return Step(live.id, "in_progress", position + 1, shown, remaining, None, live.spec)
+
+
+def _write_and_lock(
+    engine: Engine, update: DriverStatement, values: tuple[Any, ...], answered: tuple[Any, ...], version_id: int
+) -> bool:
+    """:func:`_write` plus the lock of the version about to be shown, in one transaction.
+
+    The lock (with the stimulus) is the full path's own; it runs on a pooled connection through
+    an ORM session. Rare: a version's first showing in this process.
+    """
+    with engine.begin() as conn:
+        if update.execute(conn, values) != 1:
+            conn.rollback()
+            return False
+        _INSERT.execute(conn, answered)
+        with Session(bind=conn) as session:  # joins the transaction; commits nothing itself
+            lock_item_version(session=session, version_id=version_id)
+    return True
+
+
+def _write(
+    engine: Engine, cache: _EngineState, update: DriverStatement, values: tuple[Any, ...], answered: tuple[Any, ...]
+) -> bool:
+    """The guarded UPDATE and the INSERT in one transaction; ``False`` (nothing written) if the guard failed."""
+    dialect = engine.dialect
+    raw = cache.writer_for(engine)
+    try:
+        if update.execute_on(raw, dialect.name, values) != 1:
+            raw.rollback()
+            return False
+        _INSERT.execute_on(raw, dialect.name, answered)
+        raw.commit()
+        return True
+    except BaseException as exc:
+        broken = isinstance(exc, dialect.loaded_dbapi.Error) and dialect.is_disconnect(exc, raw, None)
+        if not broken:
+            try:
+                raw.rollback()
+            except Exception:  # noqa: BLE001 - the connection is unusable: discard it
+                broken = True
+        if broken:
+            cache.drop_writer(invalidate=True)
+            return False  # nothing was committed; the full path takes it on a fresh connection
+        raise

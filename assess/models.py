@@ -294,6 +294,6 @@ class Response(ResponseBase, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    session_id: int = Field(foreign_key="test_session.id", index=True)
+    session_id: int = Field(foreign_key="test_session.id")  # indexed as the lead of both unique keys
     item_version_id: int = Field(foreign_key="item_version.id")
     answered_at: datetime = Field(default_factory=utcnow)

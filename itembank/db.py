@@ -1,13 +1,17 @@
 """Database engines and sessions: the one module that knows SQLite from PostgreSQL.
 
 SQLite (the embedded default) runs in WAL mode with foreign keys enforced and a busy timeout, so
-several readers and one writer can share the file. PostgreSQL URLs are used unchanged with a
-connection pool sized for a handful of app workers.
+several readers and one writer can share the file. A server process checkpoints the WAL in a
+thread of its own (:class:`WalCheckpointer`), so no request waits for the copy and its fsyncs;
+SQLite's own automatic checkpoint stays on as a backstop at a larger WAL size. PostgreSQL URLs are
+used unchanged with a connection pool sized for a handful of app workers.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,8 +25,12 @@ from sqlmodel import Session, create_engine
 
 from itembank.settings import get_settings
 
+_log = logging.getLogger("infolit.db")
+
 __all__ = [
+    "AUTO_CHECKPOINT_PAGES",
     "DriverStatement",
+    "WalCheckpointer",
     "bulk_insert",
     "dialect_name",
     "driver_converters",
@@ -32,13 +40,82 @@ __all__ = [
 ]
 
 
+AUTO_CHECKPOINT_PAGES = 8000
+"""SQLite checkpoints by itself once the WAL holds this many pages (about 32 MB); a server's
+:class:`WalCheckpointer` keeps it far below that."""
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={AUTO_CHECKPOINT_PAGES}")
     cursor.close()
+
+
+class WalCheckpointer:
+    """Checkpoint a SQLite database's WAL every ``interval`` seconds in a background thread.
+
+    SQLite's automatic checkpoint runs inside whichever commit crosses the threshold: in a web
+    worker that is a request, and the event loop waits for the copy of the WAL into the database
+    and its two fsyncs (in WAL mode with ``synchronous=NORMAL`` the checkpoint is where the data
+    reaches the disk). Here a thread does it instead, in ``PASSIVE`` mode (it never waits for
+    readers or writers), with the GIL released while SQLite works. A page written many times
+    between checkpoints is copied once, so the work also shrinks. Several workers may each run
+    one; SQLite lets one checkpoint run at a time and the others skip.
+
+    Nothing happens for other databases. ``start``/``stop`` are idempotent.
+    """
+
+    def __init__(self, engine: Engine, interval: float = 1.0) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.runs = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> WalCheckpointer:
+        """Start the thread (SQLite files only)."""
+        if (
+            self._thread is None
+            and self.engine.dialect.name == "sqlite"
+            and self.engine.url.database not in (None, "", ":memory:")
+        ):
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="infolit-wal-checkpoint", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the thread after a last checkpoint."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            thread.join(timeout=30)
+
+    def checkpoint(self) -> tuple[int, int, int] | None:
+        """One passive checkpoint now: ``(busy, wal pages, pages checkpointed)``, or ``None`` on an error."""
+        try:
+            raw = self.engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                row = cursor.fetchone()
+                cursor.close()
+            finally:
+                raw.close()
+        except Exception:  # noqa: BLE001 - a failed checkpoint is retried; SQLite's own is the backstop
+            _log.warning("WAL checkpoint failed", exc_info=True)
+            return None
+        self.runs += 1
+        return (int(row[0]), int(row[1]), int(row[2])) if row else None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.checkpoint()
+        self.checkpoint()
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -107,7 +184,7 @@ def driver_converters(columns: Sequence[Column[Any]], dialect: str) -> list[Call
             return lambda v: None if v is None else json.dumps(v, ensure_ascii=False)
         if isinstance(kind, DateTime):
             if dialect == "sqlite":
-                return lambda v: None if v is None else _naive_utc(v).strftime("%Y-%m-%d %H:%M:%S.%f")
+                return lambda v: None if v is None else _naive_utc(v).isoformat(" ", "microseconds")
             return lambda v: None if v is None else _aware_utc(v)  # timestamptz: no session-timezone guess
         if isinstance(kind, Boolean) and dialect == "sqlite":
             return lambda v: None if v is None else int(bool(v))
@@ -132,7 +209,12 @@ class DriverStatement:
 
     def execute(self, conn: Connection, values: Sequence[Any]) -> int:
         """Run with ``values`` (one per ``{}``) on ``conn``; return the driver's row count."""
-        dialect = conn.dialect.name
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        return self.execute_on(raw, conn.dialect.name, values)
+
+    def execute_on(self, dbapi_connection: Any, dialect: str, values: Sequence[Any]) -> int:
+        """Run on a driver connection of ``dialect`` (``"sqlite"``/``"postgresql"``); return the row count."""
         prepared = self._by_dialect.get(dialect)
         if prepared is None:
             mark = "?" if dialect == "sqlite" else "%s"
@@ -140,9 +222,7 @@ class DriverStatement:
             self._by_dialect[dialect] = prepared
         sql, converters = prepared
         params = [v if f is None or v is None else f(v) for f, v in zip(converters, values, strict=True)]
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
-        cursor = raw.cursor()
+        cursor = dbapi_connection.cursor()
         try:
             cursor.execute(sql, params)
             return int(cursor.rowcount)

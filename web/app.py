@@ -35,7 +35,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from sqlalchemy.engine import Engine
 
-from itembank.db import get_engine, make_engine
+from itembank.db import WalCheckpointer, get_engine, make_engine
 from itembank.settings import Settings, get_settings
 from web.auth import LoginGuard
 from web.controllers.api import ApiController
@@ -88,6 +88,14 @@ def _templates(debug: bool) -> TemplateConfig[JinjaTemplateEngine]:
 async def _startup(app: Litestar) -> None:
     # bound to this event loop: at most four argon2 verifications at once per worker
     app.state.verify_slots = anyio.CapacityLimiter(4)
+    # SQLite: the WAL is checkpointed in a thread, never inside a request's commit
+    app.state.checkpointer = WalCheckpointer(app.state.engine).start()
+
+
+async def _shutdown(app: Litestar) -> None:
+    checkpointer = app.state.get("checkpointer")
+    if checkpointer is not None:
+        await anyio.to_thread.run_sync(checkpointer.stop)
 
 
 def create_app(
@@ -122,6 +130,7 @@ def create_app(
                 window_seconds=web.login_window_seconds,
             ),
             "verify_slots": None,
+            "checkpointer": None,
         }
     )
     static = create_static_files_router(
@@ -140,6 +149,7 @@ def create_app(
         before_send=[add_security_headers],
         after_exception=[log_unrouted],
         on_startup=[_startup],
+        on_shutdown=[_shutdown],
         openapi_config=OpenAPIConfig(
             title="InfoLit student API",
             version="1.0",

@@ -13,13 +13,13 @@ Other events (logins, unexpected errors with their traceback) use the same forma
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,15 +28,28 @@ __all__ = ["JsonFormatter", "RequestLogMiddleware", "configure_logging", "log_ev
 REQUEST_LOGGER = "infolit.request"
 EVENT_LOGGER = "infolit.web"
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+_encode = msgspec.json.Encoder(enc_hook=str).encode  # UTF-8 as it is; what JSON lacks becomes str
 
 
 class JsonFormatter(logging.Formatter):
     """Format a record as one JSON line; extra fields given with ``extra=`` become keys."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._prefix = ""
+
+    def _timestamp(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:  # one strftime per second, not per line
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = second
+        return f"{self._prefix}.{int((created - second) * 1000):03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
         """The record as a JSON object on one line."""
         out: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "ts": self._timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "event": record.getMessage(),
@@ -46,7 +59,7 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False, default=str)
+        return _encode(out).decode()
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -124,7 +137,10 @@ class RequestLogMiddleware:
                 student = scope.get("state", {}).get("infolit.student")
                 if student is not None:
                     fields["student"] = student
-                self.logger.info("request", extra=fields)
+                # a record made directly: Logger.info would also walk the stack for the caller
+                logger = self.logger
+                record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, "request", (), None, extra=fields)
+                logger.handle(record)
 
 
 async def log_unrouted(exc: Exception, scope: Scope) -> None:

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from itembank.db import dialect_name, make_engine, session_scope
+from itembank.db import AUTO_CHECKPOINT_PAGES, WalCheckpointer, dialect_name, make_engine, session_scope
 from web import migrate
 
 
@@ -14,6 +17,44 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:  # type: i
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     engine.dispose()
+
+
+def test_wal_checkpointer_copies_the_wal_in_its_own_thread(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with engine.connect() as conn:  # SQLite's own checkpoint waits for a much larger WAL
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == AUTO_CHECKPOINT_PAGES
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE scratch (v TEXT)"))
+    for i in range(50):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO scratch VALUES (:v)"), {"v": "x" * 2000 + str(i)})
+    checkpointer = WalCheckpointer(engine, interval=0.05)
+    done = checkpointer.checkpoint()
+    assert done is not None
+    busy, wal_pages, copied = done
+    assert busy == 0 and wal_pages > 50 and copied == wal_pages  # everything reached the database file
+    checkpointer.start()
+    assert checkpointer.start() is checkpointer  # idempotent: one thread
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO scratch VALUES ('more')"))
+    runs = checkpointer.runs
+    deadline = time.monotonic() + 10
+    while checkpointer.runs == runs and time.monotonic() < deadline:
+        time.sleep(0.02)
+    checkpointer.stop()
+    checkpointer.stop()
+    assert checkpointer.runs > runs
+    assert not any(t.name == "infolit-wal-checkpoint" for t in threading.enumerate())
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM scratch")).scalar() == 51
+    engine.dispose()
+
+
+def test_wal_checkpointer_is_a_no_op_elsewhere(engine: Engine) -> None:
+    checkpointer = WalCheckpointer(make_engine("sqlite://"), interval=0.01).start()
+    assert checkpointer._thread is None  # an in-memory database has no WAL
+    if dialect_name(engine) == "postgresql":
+        assert WalCheckpointer(engine).start()._thread is None
 
 
 def test_unsupported_url_is_refused() -> None:

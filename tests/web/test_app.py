@@ -37,6 +37,16 @@ def test_healthz_reports_a_dead_database(tmp_path: Path) -> None:
     assert response.status_code == 503 and response.json()["status"] == "error"
 
 
+def test_a_worker_checkpoints_sqlite_in_a_thread_while_it_runs(app: Litestar) -> None:
+    with TestClient(app) as client:
+        checkpointer = app.state.checkpointer
+        assert checkpointer._thread is not None and checkpointer._thread.is_alive()
+        assert client.get("/healthz").status_code == 200
+        thread = checkpointer._thread
+    assert not thread.is_alive()  # stopped (after a last checkpoint) when the worker shuts down
+    assert checkpointer.runs >= 1
+
+
 def test_openapi_documents_the_json_api_only(client: TestClient[Litestar]) -> None:
     schema = client.get("/schema/openapi.json")
     assert schema.status_code == 200
