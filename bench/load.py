@@ -10,7 +10,8 @@ What it does
    ``tests/pgserver.py``): the starter bank, one school, ``2 N`` grade-8 students with an argon2
    PIN, and an open adaptive assessment with the default national blueprint (24-30 items, SE
    0.3, content rules, two pilot items) on the bank's provisional calibration.
-2. Starts ``uvicorn web.app:create_app --factory`` on a free loopback port (``--workers``).
+2. Starts the app on a free loopback port as ``infolit serve`` does: uvicorn for one worker,
+   ``web.workers`` (one ``SO_REUSEPORT`` socket per worker) for ``--workers N``.
 3. Paced run: N students log in at once, start, and answer every item with a think time drawn
    around ``--think`` seconds, until the test ends. This is the "500 students at once" case:
    the answer latency p50/p95/p99 is the figure to hold under 200 ms.
@@ -231,6 +232,10 @@ def start_server(app: str, env: dict[str, str], workers: int, log: Path, *, fact
     ]
     if factory:
         args.append("--factory")
+    if workers > 1:  # as `infolit serve --workers N`: one SO_REUSEPORT socket per worker (web/workers.py)
+        args = [sys.executable, "-m", "web.workers", app, "--host", "127.0.0.1", "--port", str(port)]
+        args += ["--workers", str(workers), "--backlog", "4096", "--timeout-keep-alive", "120"]
+        args += ["--factory"] if factory else []
     out = log.open("w")
     proc = subprocess.Popen(args, cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

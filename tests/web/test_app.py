@@ -133,18 +133,33 @@ def test_clock(seconds: int | None, text: str) -> None:
 def test_serve_command_runs_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
     import uvicorn
 
+    from web import workers
     from web.commands.serve import serve_command
 
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    monkeypatch.setattr(workers, "serve", lambda options, n: seen.update(options=options, n=n) or 0)
+    monkeypatch.setattr(workers, "available", lambda: True)
     monkeypatch.delenv("INFOLIT_SECRET_KEY", raising=False)
-    result = CliRunner().invoke(serve_command, ["--port", "8123", "--workers", "2"])
+    result = CliRunner().invoke(serve_command, ["--port", "8123"])
     assert result.exit_code == 0, result.output
-    assert seen["app"] == "web.app:create_app" and seen["factory"] is True
-    assert seen["port"] == 8123 and seen["workers"] == 2 and seen["host"] == "127.0.0.1"
+    assert seen["app"] == "web.app:create_app" and seen["factory"] is True and seen["proxy_headers"] is True
+    assert seen["port"] == 8123 and seen["workers"] == 1 and seen["host"] == "127.0.0.1"
     import os
 
-    assert os.environ["INFOLIT_SECRET_KEY"]  # one key shared by the workers of this run
+    key = os.environ["INFOLIT_SECRET_KEY"]
+    assert key  # one key shared by the workers of this run
+    seen.clear()
+    # several workers: one SO_REUSEPORT socket each (web.workers), under the same key
+    result = CliRunner().invoke(serve_command, ["--port", "8124", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert seen["n"] == 2 and "app" not in seen
+    options = seen["options"]
+    assert (options.app, options.factory, options.port, options.host) == ("web.app:create_app", True, 8124, "127.0.0.1")
+    assert os.environ["INFOLIT_SECRET_KEY"] == key
+    monkeypatch.setattr(workers, "serve", lambda options, n: 1)
+    failed = CliRunner().invoke(serve_command, ["--port", "8125", "--workers", "2"])
+    assert failed.exit_code != 0 and "工作进程无法启动" in failed.output
     monkeypatch.delenv("INFOLIT_SECRET_KEY")
     from itembank.settings import get_settings
 

@@ -8,6 +8,7 @@ import secrets
 import click
 
 from itembank.settings import get_settings
+from web import workers as workers_module
 
 __all__ = ["serve_command"]
 
@@ -45,6 +46,16 @@ def serve_command(host: str, port: int, workers: int, reload: bool) -> None:
         click.echo("注意: SQLite 同一时间只允许一个写入者；多进程部署请使用 PostgreSQL。", err=True)
     shown = url.split("@")[-1] if "@" in url else url
     click.echo(f"InfoLit 正在 http://{host}:{port} 提供服务（{workers} 个进程，数据库 {shown}）")
+    if workers > 1 and not reload and workers_module.available():
+        # each worker listens on a socket of its own, so the kernel spreads connections evenly
+        options = workers_module.WorkerOptions("web.app:create_app", host=host, port=port, factory=True)
+        try:
+            code = workers_module.serve(options, workers)
+        except OSError as exc:
+            raise click.ClickException(f"无法在 {host}:{port} 上提供服务：{exc}") from None
+        if code:
+            raise click.ClickException("工作进程无法启动，详见上方日志。")
+        return
     uvicorn.run(
         "web.app:create_app",
         factory=True,
