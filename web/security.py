@@ -33,7 +33,6 @@ from functools import lru_cache
 from typing import Any
 
 from litestar.config.csrf import CSRFConfig
-from litestar.datastructures import MutableScopeHeaders
 
 __all__ = [
     "CSRF_COOKIE",
@@ -131,6 +130,7 @@ class TokenSigner:
 
     def __init__(self, secret: str) -> None:
         self._key = derive_key(secret, "session")
+        self._verified: dict[str, SessionToken] = {}  # token strings whose MAC checked out
 
     def _mac(self, body: str) -> str:
         return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
@@ -147,6 +147,10 @@ class TokenSigner:
         """The token in ``value``, or ``None`` if it is missing, tampered with or expired."""
         if not value or len(value) > 200:
             return None
+        now = time.time() if now is None else now
+        known = self._verified.get(value)
+        if known is not None:  # the same string verifies the same way: only the expiry can change
+            return known if known.expires_at >= now else None
         body, _, mac = value.rpartition(".")
         if not body or not hmac.compare_digest(mac, self._mac(body)):
             return None
@@ -157,9 +161,11 @@ class TokenSigner:
             student, assessment, session, expires = int(parts[1]), int(parts[2]), int(parts[3]), int(parts[5])
         except ValueError:
             return None
-        if expires < (time.time() if now is None else now):
-            return None
-        return SessionToken(student, assessment, parts[4], session or None, expires)
+        token = SessionToken(student, assessment, parts[4], session or None, expires)
+        if len(self._verified) >= 50_000:
+            self._verified.clear()
+        self._verified[value] = token
+        return token if expires >= now else None
 
 
 def csrf_config(secret: str, *, secure: bool) -> CSRFConfig:
@@ -185,6 +191,10 @@ _COMMON = (
     ("x-frame-options", "DENY"),
 )
 
+_COMMON_RAW = [(name.encode(), value.encode()) for name, value in _COMMON]
+_CSP_RAW = (b"content-security-policy", _CSP.encode())
+_NO_STORE = (b"cache-control", b"no-store")
+
 
 async def add_security_headers(message: Any, scope: Any) -> None:
     """``before_send`` hook: strict CSP on pages, no caching of anything but static files.
@@ -197,11 +207,14 @@ async def add_security_headers(message: Any, scope: Any) -> None:
     if message["type"] != "http.response.start":
         return
     path: str = scope.get("path", "")
-    headers = MutableScopeHeaders.from_message(message)
-    for name, value in _COMMON:
-        headers.add(name, value)
-    if path.startswith("/schema"):
-        return
-    headers["content-security-policy"] = _CSP
-    if not path.startswith("/static/") and "cache-control" not in headers:
-        headers["cache-control"] = "no-store"
+    # raw header pairs (this runs on every response; Litestar's header wrapper cost more)
+    headers = list(message.get("headers") or ())
+    headers += _COMMON_RAW
+    if not path.startswith("/schema"):
+        names = [name.lower() for name, _ in headers]
+        if b"content-security-policy" in names:
+            headers = [h for h, n in zip(headers, names, strict=True) if n != b"content-security-policy"]
+        headers.append(_CSP_RAW)
+        if not path.startswith("/static/") and b"cache-control" not in names:
+            headers.append(_NO_STORE)
+    message["headers"] = headers

@@ -117,6 +117,12 @@ def test_token_signing_round_trip_and_tampering() -> None:
     )
     for junk in ("", "x", "a.b.c", "." * 10, "v1.a.b.c.d.e.f", "x" * 500):
         assert signer.read(junk) is None
+    # a verified token is remembered, but its expiry is still judged on every read
+    short = signer.sign(SessionToken(1, 2, "d", 3, 1_000))
+    assert signer.read(short, now=999) == SessionToken(1, 2, "d", 3, 1_000)
+    assert signer.read(short, now=1_001) is None
+    assert signer.read(short, now=1_000) is not None
+    assert signer.read(short[:-1] + ("A" if short[-1] != "A" else "B"), now=999) is None  # still checked
 
 
 def test_web_settings_from_env() -> None:
