@@ -256,11 +256,21 @@ class _EngineState:
         self.specs: dict[tuple[int, str], tuple[float, BlueprintSpec]] = {}
         self.lock = threading.Lock()
         self.writer: Any = None  # a pooled driver connection kept for the fast path's writes
+        self.autocommit = False  # whether ``writer`` is in autocommit (PostgreSQL)
 
     def writer_for(self, engine: Engine) -> Any:
-        """The fast path's connection (checked out of the pool once; call under ``lock``)."""
+        """The fast path's connection (checked out of the pool once; call under ``lock``).
+
+        On PostgreSQL it runs in autocommit: an answer is one statement (see
+        :func:`_moved_then_inserted`), so no BEGIN and COMMIT round trips.
+        """
         if self.writer is None:
-            self.writer = engine.raw_connection()
+            writer = engine.raw_connection()
+            autocommit = engine.dialect.name == "postgresql"
+            if autocommit:
+                driver: Any = writer.driver_connection
+                driver.autocommit = True
+            self.writer, self.autocommit = writer, autocommit
         return self.writer
 
     def drop_writer(self, *, invalidate: bool = False) -> None:
@@ -269,7 +279,13 @@ class _EngineState:
         if writer is not None:
             if invalidate:
                 writer.invalidate()
+            elif self.autocommit:
+                try:
+                    writer.driver_connection.autocommit = False  # as the pool hands connections out
+                except Exception:  # noqa: BLE001 - cannot be reset: do not give it back
+                    writer.invalidate()
             writer.close()
+        self.autocommit = False
 
     def get(self, session_id: int) -> LiveSession | None:
         live = self.sessions.get(session_id)
@@ -419,6 +435,24 @@ _INSERT = DriverStatement(
 )
 
 
+def _moved_then_inserted(update: DriverStatement) -> DriverStatement:
+    """PostgreSQL: the guarded UPDATE and the INSERT as one statement, so one round trip in autocommit.
+
+    The INSERT takes its row from the UPDATE's ``RETURNING``: when the guard matches no row,
+    nothing is inserted either, and the row count (0 or 1) says which. One statement is one
+    transaction, so a failing INSERT undoes the UPDATE.
+    """
+    values = ", ".join("{}" for _ in _RESPONSE)
+    return DriverStatement(
+        f"WITH moved AS ({update.sql} RETURNING id) INSERT INTO response ({', '.join(_RESPONSE)}) "
+        f"SELECT {values} FROM moved",
+        (*update.columns, *_INSERT.columns),
+    )
+
+
+_ONE_STATEMENT = {_ADVANCE: _moved_then_inserted(_ADVANCE), _FINISH: _moved_then_inserted(_FINISH)}
+
+
 def answer(
     *,
     engine: Engine,
@@ -549,6 +583,8 @@ def _write(
     dialect = engine.dialect
     raw = cache.writer_for(engine)
     try:
+        if cache.autocommit:  # PostgreSQL: one statement, one round trip, its own transaction
+            return _ONE_STATEMENT[update].execute_on(raw, dialect.name, values + answered) == 1
         if update.execute_on(raw, dialect.name, values) != 1:
             raw.rollback()
             return False

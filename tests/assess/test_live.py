@@ -246,3 +246,57 @@ def test_a_session_remembered_at_start_answers_without_reading_it_back(
         int(p.test_session.id or 0), sid, aid, vid, _answer(_version(engine, vid), random.Random(3))
     )
     assert status == "in_progress" and nxt is not None and worker.fast == 1
+
+
+def _lock_every_version(engine: Engine) -> None:
+    """As after a first wave of students: every version shown, so answers take the kept connection."""
+    with Session(engine) as session:
+        session.exec(update(ItemVersion).values(locked=True))  # type: ignore[call-overload]
+        session.exec(update(StimulusVersion).values(locked=True))  # type: ignore[call-overload]
+        session.commit()
+
+
+def test_the_move_and_the_answer_are_one_transaction(live: Live) -> None:
+    """A failing INSERT (here a row already at the position) leaves the session where it was."""
+    engine, aid, students = live
+    sid = students[0]
+    _lock_every_version(engine)
+    worker = Worker(engine)
+    rnd = random.Random(5)
+    ts_id, vid = _start(engine, aid, sid, seed=6)
+    status, nxt = worker.answer(ts_id, sid, aid, vid, _answer(_version(engine, vid), rnd))
+    assert status == "in_progress" and nxt is not None and worker.fast == 1
+    with Session(engine) as session:  # a stray row where the next answer goes
+        other = session.exec(select(ItemVersion.id).where(col(ItemVersion.id).not_in([vid, nxt]))).first()
+        session.add(Response(session_id=ts_id, item_version_id=other, position=1, answer={"value": "A"}, score=0))
+        session.commit()
+    before = _result(engine, sid)
+    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+        worker.answer(ts_id, sid, aid, nxt, _answer(_version(engine, nxt), rnd))
+    assert _result(engine, sid) == before
+
+
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_lost_connection_falls_back_to_the_full_path_and_loses_nothing(live: Live) -> None:
+    engine, aid, students = live
+    sid = students[0]
+    _lock_every_version(engine)
+    worker = Worker(engine)
+    rnd = random.Random(9)
+    ts_id, vid = _start(engine, aid, sid, seed=10)
+    _, vid = worker.answer(ts_id, sid, aid, vid, _answer(_version(engine, vid), rnd))  # type: ignore[assignment]
+    assert vid is not None and worker.fast == 1
+    writer = fast_path._state(engine).writer.driver_connection
+    assert writer.autocommit  # one statement per answer, no BEGIN/COMMIT round trips
+    with engine.connect() as conn:  # the server drops the fast path's connection
+        conn.exec_driver_sql(f"SELECT pg_terminate_backend({writer.info.backend_pid})")
+    status, vid = worker.answer(ts_id, sid, aid, vid, _answer(_version(engine, vid), rnd))  # type: ignore[arg-type]
+    assert status == "in_progress" and vid is not None and (worker.fast, worker.full) == (1, 1)
+    status, vid = worker.answer(ts_id, sid, aid, vid, _answer(_version(engine, vid), rnd))  # type: ignore[arg-type]
+    assert status == "in_progress" and worker.fast == 2  # on a new connection
+    stored = _result(engine, sid)[-1]
+    assert [r[0] for r in stored] == [0, 1, 2]
+
+    kept = fast_path._state(engine).writer.driver_connection
+    fast_path._state(engine).drop_writer()  # back to the pool as the pool hands connections out
+    assert kept.autocommit is False
