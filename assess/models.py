@@ -38,6 +38,7 @@ __all__ = [
     "AssessmentBase",
     "AssessmentPublic",
     "BlueprintRow",
+    "LoginFailure",
     "Booklet",
     "Response",
     "ResponseBase",
@@ -254,6 +255,18 @@ class TestSession(SQLModel, table=True):
     level: str | None = Field(default=None, max_length=32)
     passed: bool | None = None
     subscores: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
+
+# Failed logins, counted per ticket or client address over a window. The row is shared by every
+# app worker (and every machine on one database), so N workers do not give a guesser N allowances.
+class LoginFailure(SQLModel, table=True):
+    """Failed logins of one subject (``ticket:...`` or ``client:...``) in the current window."""
+
+    __tablename__ = "login_failure"
+
+    subject: str = Field(primary_key=True, max_length=128)
+    window_start: float  # epoch seconds: plain arithmetic on both SQLite and PostgreSQL
+    failures: int = 0
 
 
 # Test session, handed out (to researchers and the student's own pages).

@@ -88,20 +88,22 @@ class Prepared:
     tickets: list[str]
     assessment_id: int
     cleanup: list[Any] = field(default_factory=list)
+    db_pid: int | None = None  # PostgreSQL's postmaster (its backends are its children)
 
 
 def prepare(db: str, n_students: int, workdir: Path) -> Prepared:
-    from argon2 import PasswordHasher
     from sqlmodel import select
 
     from assess.blueprints import default_blueprint
     from assess.models import Area, Assessment, BlueprintRow, School, SchoolClass
     from assess.pipeline import ensure_bank
+    from assess.registration import pin_hasher
     from itembank.db import bulk_insert, make_engine, session_scope
     from itembank.models import PROVISIONAL, Calibration, utcnow
     from web import migrate
 
     cleanup: list[Any] = []
+    db_pid = None
     if db == "postgres":
         from tests import pgserver
 
@@ -110,6 +112,7 @@ def prepare(db: str, n_students: int, workdir: Path) -> Prepared:
             raise SystemExit("PostgreSQL is not installed (apt-get install postgresql)")
         server = pgserver.start(bindir, durable=True)  # fsync and synchronous commit on
         cleanup.append(server.stop)
+        db_pid = int((server.datadir / "postmaster.pid").read_text().split()[0])
         from sqlalchemy import create_engine, text
 
         admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
@@ -142,7 +145,7 @@ def prepare(db: str, n_students: int, workdir: Path) -> Prepared:
         klass = SchoolClass(school_id=int(school.id or 0), grade=8, name="8年级1班")
         s.add(klass)
         s.flush()
-        pin_hash = PasswordHasher().hash(PIN)  # the default (production) argon2 parameters
+        pin_hash = pin_hasher().hash(PIN)  # the parameters registration hashes every PIN with
         tickets = [f"B{i:08d}" for i in range(2 * n_students)]
         rows = [
             {
@@ -181,7 +184,7 @@ def prepare(db: str, n_students: int, workdir: Path) -> Prepared:
         )
         assessment_id = int(assessment.id or 0)
     engine.dispose()
-    return Prepared(url, tickets, assessment_id, cleanup)
+    return Prepared(url, tickets, assessment_id, cleanup, db_pid)
 
 
 def stored_answers(url: str, assessment_id: int) -> int:
@@ -290,6 +293,7 @@ class Tally:
     login_seconds: float = 0.0
     server_cpu: float = 0.0
     client_cpu: float = 0.0
+    db_cpu: float = 0.0
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -442,7 +446,13 @@ async def take_test(
 
 
 async def run_students(
-    base: str, tickets: list[str], think: float, seed: int, kind: str, server_pid: int | None = None
+    base: str,
+    tickets: list[str],
+    think: float,
+    seed: int,
+    kind: str,
+    server_pid: int | None = None,
+    db_pid: int | None = None,
 ) -> Tally:
     """All students log in and start (the login wave), then all take the test at once."""
     tally = Tally()
@@ -453,6 +463,7 @@ async def run_students(
         signed = await asyncio.gather(*(sign_in(c, t, tally) for c, t in zip(clients, tickets, strict=True)))
         tally.login_seconds = time.perf_counter() - t0
         server0 = cpu_seconds(server_pid) if server_pid else 0.0
+        db0 = cpu_seconds(db_pid) if db_pid else 0.0
         client0 = time.process_time()
         await asyncio.gather(
             *(
@@ -464,6 +475,7 @@ async def run_students(
         if server_pid:
             tally.server_cpu = cpu_seconds(server_pid) - server0
             tally.client_cpu = time.process_time() - client0
+            tally.db_cpu = cpu_seconds(db_pid) - db0 if db_pid else 0.0
     finally:
         for c in clients:
             await c.aclose()
@@ -516,6 +528,7 @@ def report(name: str, tally: Tally) -> None:
             f"    CPU per answer: server {1000 * tally.server_cpu / tally.sent:.2f} ms "
             f"(= {tally.sent / tally.server_cpu:,.0f} answers per CPU-second), "
             f"load client {1000 * tally.client_cpu / tally.sent:.2f} ms"
+            + (f", PostgreSQL {1000 * tally.db_cpu / tally.sent:.2f} ms" if tally.db_cpu else "")
         )
     if tally.errors:
         print(f"    errors: {tally.errors}")
@@ -576,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-            flat = _run(run_students(base, flat_tickets, 0.0, args.seed + 1, args.client, proc.pid))
+            flat = _run(run_students(base, flat_tickets, 0.0, args.seed + 1, args.client, proc.pid, prepared.db_pid))
             if spy is not None:
                 spy.send_signal(2)
                 spy.wait(timeout=60)

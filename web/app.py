@@ -125,6 +125,7 @@ def create_app(
             "web": web,
             "signer": TokenSigner(settings.secret_key),
             "login_guard": LoginGuard.create(
+                engine=engine,
                 max_failures=web.login_max_failures,
                 max_failures_per_client=web.login_max_failures_per_ip,
                 window_seconds=web.login_window_seconds,

@@ -6,15 +6,15 @@ answers while a KDF runs), then picks the assessment the student sits now
 (:func:`open_sitting`) and, when a sitting is already under way, moves it to this new device.
 Every refusal is an :class:`assess.exceptions.AssessError` with a message for the student.
 
-The throttle is in-process: each worker counts failures on its own, so with ``N`` workers a
-guesser gets up to ``N`` times the allowance before every worker refuses, and a restart forgets
-the counts. That keeps the login path free of database writes; a shared counter would need a
-small table (``login_failure``: key, count, window start) in a migration.
+The throttle counts failures in the database (``login_failure``: one row per ticket or client
+address, a window start and a count), so every worker, and every machine on one database, sees the
+same counts: ``N`` workers do not give a guesser ``N`` allowances, and a restart forgets nothing.
+A login reads the two rows (one indexed lookup each); only a failure writes (one upsert); a
+success clears the ticket's row. Rows of windows long past are swept now and then.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,11 +25,12 @@ import anyio
 import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from assess.exceptions import LoginFailed, SessionClosed, WindowClosed
-from assess.models import Assessment, BlueprintRow, Student, TestSession
+from assess.models import Assessment, BlueprintRow, LoginFailure, Student, TestSession
 from assess.sessions import band_of_grade, start_session
 from itembank.db import session_scope
 from web.security import new_device_token
@@ -82,40 +83,68 @@ def verify_pin(pin_hash: str, pin: str) -> bool:
 
 
 class LoginThrottle:
-    """Failures per key in a fixed window: after ``limit`` failures the key waits out the window."""
+    """Failures per key in a fixed window, counted in the database (table ``login_failure``).
 
-    def __init__(self, limit: int, window_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    After ``limit`` failures the key waits out the window. ``scope`` prefixes the key
+    (``ticket``/``client``), so both throttles share one table.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        scope: str,
+        limit: int,
+        window_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.scope = scope
         self.limit = limit
         self.window = window_seconds
         self._clock = clock
-        self._failures: dict[str, tuple[float, int]] = {}  # key -> (window start, count)
-        self._lock = threading.Lock()
+        self._swept = 0.0
+        self._upsert = text(
+            "INSERT INTO login_failure (subject, window_start, failures) VALUES (:subject, :now, 1) "
+            "ON CONFLICT (subject) DO UPDATE SET "
+            "failures = CASE WHEN login_failure.window_start <= :stale THEN 1 "
+            "ELSE login_failure.failures + 1 END, "
+            "window_start = CASE WHEN login_failure.window_start <= :stale THEN :now "
+            "ELSE login_failure.window_start END "
+            "RETURNING failures"
+        )
 
-    def _current(self, key: str, now: float) -> tuple[float, int]:
-        start, count = self._failures.get(key, (now, 0))
-        return (now, 0) if now - start >= self.window else (start, count)
+    def _subject(self, key: str) -> str:
+        return f"{self.scope}:{key}"[:128]
 
     def wait_seconds(self, key: str) -> int:
         """Seconds until ``key`` may try again (0 when it may try now)."""
         now = self._clock()
-        with self._lock:
-            start, count = self._current(key, now)
-        return 0 if count < self.limit else max(1, int(start + self.window - now + 0.999))
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(LoginFailure.window_start, LoginFailure.failures).where(
+                    LoginFailure.subject == self._subject(key)
+                )
+            ).first()
+        if row is None or row.failures < self.limit or now - row.window_start >= self.window:
+            return 0
+        return max(1, int(row.window_start + self.window - now + 0.999))
 
     def fail(self, key: str) -> int:
         """Count a failure; return how many tries ``key`` has left in this window."""
         now = self._clock()
-        with self._lock:
-            if len(self._failures) > 50_000:  # forget finished windows now and then
-                self._failures = {k: v for k, v in self._failures.items() if now - v[0] < self.window}
-            start, count = self._current(key, now)
-            self._failures[key] = (start, count + 1)
-        return max(0, self.limit - count - 1)
+        with self.engine.begin() as conn:
+            count = conn.execute(
+                self._upsert, {"subject": self._subject(key), "now": now, "stale": now - self.window}
+            ).scalar_one()
+            if now - self._swept >= self.window:  # forget windows long past, now and then
+                self._swept = now
+                conn.execute(delete(LoginFailure).where(col(LoginFailure.window_start) < now - 2 * self.window))
+        return max(0, self.limit - int(count))
 
     def reset(self, key: str) -> None:
         """Forget the failures of ``key`` (after a successful login)."""
-        with self._lock:
-            self._failures.pop(key, None)
+        with self.engine.begin() as conn:
+            conn.execute(delete(LoginFailure).where(col(LoginFailure.subject) == self._subject(key)))
 
 
 @dataclass
@@ -126,9 +155,14 @@ class LoginGuard:
     per_client: LoginThrottle
 
     @classmethod
-    def create(cls, *, max_failures: int, max_failures_per_client: int, window_seconds: float) -> LoginGuard:
-        """Throttles with the given limits over one window."""
-        return cls(LoginThrottle(max_failures, window_seconds), LoginThrottle(max_failures_per_client, window_seconds))
+    def create(
+        cls, *, engine: Engine, max_failures: int, max_failures_per_client: int, window_seconds: float
+    ) -> LoginGuard:
+        """Throttles with the given limits over one window, counted in ``engine``'s database."""
+        return cls(
+            LoginThrottle(engine, "ticket", max_failures, window_seconds),
+            LoginThrottle(engine, "client", max_failures_per_client, window_seconds),
+        )
 
     def check(self, ticket: str, client: str) -> None:
         """Raise :class:`LoginThrottled` if the ticket or the address must wait."""
