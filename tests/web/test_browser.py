@@ -4,8 +4,9 @@ The app runs under uvicorn in a subprocess on a free loopback port over a prepar
 of the test world. A student logs in, reads the instructions, does the practice item, answers
 items of every type (some with the keyboard only), loses the network once, reloads mid-test and
 resumes at the same item with the timer running on, and finishes. Every page's source is checked
-for keys, rationales and rubrics. Screenshots of every page on a desktop (1280x800) and a phone
-(390x844) viewport are saved under ``test-artifacts/screenshots/``.
+for keys, rationales and rubrics, and audited with axe-core (WCAG 2.1 A and AA rules: labels,
+contrast, landmarks, names of controls) on both viewports. Screenshots of every page on a desktop
+(1280x800) and a phone (390x844) viewport are saved under ``test-artifacts/screenshots/``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,9 @@ VIEWPORTS = {
     },
 }
 TYPES = {"single_choice", "multiple_response", "true_false", "partial_credit"}
+# axe-core, as the axe-playwright-python wheel carries it (a dev dependency; no CDN, no npm)
+AXE = files("axe_playwright_python").joinpath("axe.min.js").read_text(encoding="utf-8")
+AXE_RULES = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 
 
 def _free_port() -> int:
@@ -158,6 +163,24 @@ def shot(page: Any, view: str, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{view}-{name}.png"), full_page=True)
 
 
+def new_context(browser: Any, view: str) -> Any:
+    """A browser context for ``view`` whose every document gets axe-core (as an init script, so
+    the pages' own Content-Security-Policy stays in force)."""
+    context = browser.new_context(locale="zh-CN", **VIEWPORTS[view])
+    context.add_init_script(script=AXE)
+    return context
+
+
+def audit(page: Any, where: str) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA violations on the page as it is now, one line per rule and element."""
+    result = page.evaluate("rules => axe.run(document, rules)", AXE_RULES)
+    return [
+        f"{where}: {v['id']} ({v['impact']}) {node['target']}: {v['help']}"
+        for v in result["violations"]
+        for node in v["nodes"]
+    ]
+
+
 def item_state(page: Any) -> tuple[int, str, str]:
     """(item version id, type, stem text) of the item on screen."""
     item = int(page.locator('input[name="item"]').get_attribute("value"))
@@ -214,7 +237,7 @@ def remaining(page: Any) -> int:
 
 
 def journey(browser: Any, base: str, pupil: Pupil, view: str, secrets: Secrets, *, full: bool) -> dict[str, Any]:
-    context = browser.new_context(locale="zh-CN", **VIEWPORTS[view])
+    context = new_context(browser, view)
     page = context.new_page()
     page.set_default_timeout(15_000)
     errors: list[str] = []
@@ -222,11 +245,15 @@ def journey(browser: Any, base: str, pupil: Pupil, view: str, secrets: Secrets, 
     page.on(
         "console", lambda msg: errors.append(f"{msg.text} @ {page.url} {msg.location}") if msg.type == "error" else None
     )
-    seen: dict[str, Any] = {"types": [], "items": []}
+    seen: dict[str, Any] = {"types": [], "items": [], "a11y": []}
+
+    def look(name: str) -> None:
+        shot(page, view, name)
+        seen["a11y"] += audit(page, f"{view}-{name}")
 
     page.goto(f"{base}/login")
     assert page.title().startswith("登录")
-    shot(page, view, "01-login")
+    look("01-login")
     secrets.check(page.content(), None)
     page.get_by_label("准考证号").fill(pupil.ticket)
     page.get_by_label("密码").fill("wrong")
@@ -234,22 +261,22 @@ def journey(browser: Any, base: str, pupil: Pupil, view: str, secrets: Secrets, 
     page.locator(".alert").wait_for()
     assert "密码不正确" in page.locator(".alert").inner_text()
     if full:
-        shot(page, view, "02-login-error")
+        look("02-login-error")
     page.get_by_label("密码").fill(pupil.pin)
     page.get_by_label("密码").press("Enter")
     page.wait_for_url(f"{base}/instructions")
     assert "限时 40 分钟" in page.content()
-    shot(page, view, "03-instructions")
+    look("03-instructions")
     secrets.check(page.content(), None)
 
     page.get_by_role("link", name="做练习题").click()
     page.wait_for_url(f"{base}/practice")
     page.get_by_role("heading", name=re.compile("练习题")).wait_for()
-    shot(page, view, "04-practice")
+    look("04-practice")
     page.locator("label.choice").first.click()
     page.get_by_role("button", name="提交练习答案").click()
     page.locator(".feedback").wait_for()
-    shot(page, view, "05-practice-feedback")
+    look("05-practice-feedback")
     secrets.check(page.content(), None)
     page.get_by_role("button", name="开始正式测评").click()
     page.wait_for_url(f"{base}/test")
@@ -264,10 +291,10 @@ def journey(browser: Any, base: str, pupil: Pupil, view: str, secrets: Secrets, 
         secrets.check(page.content(), item)
         if kind not in shots_of:
             shots_of.add(kind)
-            shot(page, view, f"10-item-{kind}")
+            look(f"10-item-{kind}")
         if page.locator(".stimulus").count() and "stimulus" not in shots_of:
             shots_of.add("stimulus")
-            shot(page, view, "11-item-with-stimulus")
+            look("11-item-with-stimulus")
         if full and n == 3:
             # reload mid-test: the same item comes back and the timer runs on from the server's deadline
             left = remaining(page)
@@ -284,7 +311,7 @@ def journey(browser: Any, base: str, pupil: Pupil, view: str, secrets: Secrets, 
             context.set_offline(True)
             page.get_by_role("button", name="提交答案").click()
             page.locator("#net-status").filter(has_text="网络连接中断").wait_for()
-            shot(page, view, "20-network-lost")
+            look("20-network-lost")
             context.set_offline(False)
             submit(page, keyboard=False, before=item)
             continue
@@ -298,7 +325,7 @@ def journey(browser: Any, base: str, pupil: Pupil, view: str, secrets: Secrets, 
     page.locator("#finish-heading").wait_for()
     assert page.url == f"{base}/finish"
     assert "你完成了测评" in page.content() and "你的表现" in page.content()
-    shot(page, view, "30-finish")
+    look("30-finish")
     secrets.check(page.content(), None)
     offline = ("ERR_INTERNET_DISCONNECTED", "htmx:sendError", "htmx:afterRequest")  # the deliberate network loss
     refused = "the server responded with a status of 4"  # the deliberate wrong PIN
@@ -316,6 +343,7 @@ def test_student_journey_in_chromium(browser: Any, server: str, db: Db) -> None:
     assert desktop["errors"] == [], desktop["errors"]
     phone = journey(browser, server, db.world.pupils[1], "phone", secrets, full=False)
     assert set(phone["types"]) == TYPES and phone["errors"] == []
+    assert desktop["a11y"] + phone["a11y"] == [], "\n".join(desktop["a11y"] + phone["a11y"])
     for view in VIEWPORTS:
         for name in ("01-login", "03-instructions", "04-practice", "30-finish"):
             assert (SHOTS / f"{view}-{name}.png").exists()
@@ -326,7 +354,7 @@ def test_second_device_takes_over_in_chromium(browser: Any, server: str, db: Db)
     pupil = db.world.pupils[2]
     pages = []
     for _ in range(2):
-        context = browser.new_context(locale="zh-CN", **VIEWPORTS["desktop"])
+        context = new_context(browser, "desktop")
         page = context.new_page()
         page.set_default_timeout(15_000)
         page.goto(f"{server}/login")
@@ -345,6 +373,7 @@ def test_second_device_takes_over_in_chromium(browser: Any, server: str, db: Db)
     first.get_by_role("button", name="提交答案").click()
     first.locator(".alert").filter(has_text="另一台设备").wait_for()
     shot(first, "desktop", "40-taken-over")
+    assert audit(first, "desktop-40-taken-over") == []
     assert second.locator('input[name="item"]').count() == 1
     for page in pages:
         page.context.close()
