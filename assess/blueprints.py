@@ -54,6 +54,12 @@ class BlueprintSpec:
         Maximum counts per sub-indicator code (``D2.3``); minima apply to dimensions only.
     randomesque_k, sympson_hetter, target_exposure
         Exposure control.
+    exposure
+        Sympson-Hetter parameters ``K`` by item code, in (0, 1]: an item that comes up for
+        selection is given with probability ``K`` (and blocked for the rest of the session
+        otherwise); an item not listed has ``K = 1``. Calibrated for the assessment's bank and
+        students by :func:`assess.national.calibrate_blueprint_exposure`; used only when
+        ``sympson_hetter`` is on.
     start_theta
         Start ability by grade, e.g. ``{"4": -1.0, "8": 0.0}``.
     estimator, final_estimator
@@ -73,6 +79,7 @@ class BlueprintSpec:
     randomesque_k: int = 3
     sympson_hetter: bool = False
     target_exposure: float = 0.25
+    exposure: dict[str, float] = field(default_factory=dict)
     start_theta: dict[str, float] = field(default_factory=dict)
     estimator: str = "eap"
     final_estimator: str = "eap"
@@ -132,6 +139,12 @@ def parse_blueprint(data: dict[str, Any]) -> BlueprintSpec:
     for key in ("se_target", "target_exposure"):
         if key in data and (not isinstance(data[key], int | float) or not 0 <= data[key] <= 5):
             problems.append(f"{key}: must be a number between 0 and 5")
+    exposure = data.get("exposure", {})
+    if not isinstance(exposure, dict) or not all(
+        isinstance(code, str) and isinstance(k, int | float) and not isinstance(k, bool) and 0 < k <= 1
+        for code, k in exposure.items()
+    ):
+        problems.append("exposure: must map item codes to numbers in (0, 1]")
     for key in ("estimator", "final_estimator"):
         if key in data and data[key] not in ESTIMATORS:
             problems.append(f"{key}: must be one of {', '.join(ESTIMATORS)}")

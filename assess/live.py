@@ -349,7 +349,8 @@ def remember(*, session: Session, test_session: TestSession, student: Student, c
 def _entry(
     ts: TestSession, grade: int, bank: BandBank, spec: BlueprintSpec, answered: list[tuple[int, int | None]]
 ) -> LiveSession:
-    """The cache entry of a session in progress with these stored answers."""
+    """The cache entry of a session in progress with these stored answers (its item on screen)."""
+    pilots = session_pilots(bank, spec, ts.seed)
     return LiveSession(
         id=int(ts.id or 0),
         assessment_id=ts.assessment_id,
@@ -362,8 +363,8 @@ def _entry(
         grade=grade,
         bank=bank,
         spec=spec,
-        state=rebuild_state(bank, spec, grade, answered),
-        pilots=session_pilots(bank, spec, ts.seed),
+        state=rebuild_state(bank, spec, grade, answered, seed=ts.seed, pilots=pilots, on_screen=True),
+        pilots=pilots,
     )
 
 

@@ -17,6 +17,7 @@ differs.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -42,8 +43,9 @@ from assess.models import (
     TestSession,
 )
 from assess.scales import final_scores, final_scores_batch
-from assess.sessions import BandBank, band_of_grade, load_band_bank
+from assess.sessions import BandBank, band_of_grade, exposure_bank, load_band_bank
 from assess.simulation import draw_scores, simulate_sessions
+from assess.study import calibrate_exposure_by_grade
 from itembank.db import bulk_insert
 from itembank.models import Item, ItemVersion, utcnow
 from itembank.scoring_rules import Scorable, score_response
@@ -543,6 +545,43 @@ def _lock_all_answered(session: Session, assessment_id: int) -> None:
     _lock_versions(session, (int(v) for v in answered))
 
 
+def calibrate_blueprint_exposure(
+    bank: BandBank,
+    spec: BlueprintSpec,
+    grades: Iterable[int],
+    rng: np.random.Generator,
+    *,
+    sessions: int = 2_000,
+    iterations: int = 8,
+) -> BlueprintSpec:
+    """``spec`` with Sympson-Hetter parameters calibrated for ``bank`` (``spec.exposure``, by code).
+
+    Simulated students of ``grades`` (abilities drawn around each grade's start ability) take the
+    blueprint's test repeatedly; each round sets ``K = target / P(selected)`` for the items
+    selected more often than ``spec.target_exposure`` (Sympson & Hetter 1985; see
+    :func:`assess.study.calibrate_exposure_by_grade`). Only items with ``K < 1`` are listed.
+    """
+    bp = dataclasses.replace(spec.engine_blueprint(), sympson_hetter=True)
+    grade_of = rng.choice(np.array(sorted(set(grades)), dtype=np.int64), size=sessions)
+    theta = initial_theta(bp, grade_of) + rng.standard_normal(sessions)
+    calibrated = calibrate_exposure_by_grade(
+        bank.engine.with_exposure(np.ones(bank.engine.n_items)),
+        bp,
+        theta,
+        grade_of,
+        rng,
+        target=spec.target_exposure,
+        iterations=iterations,
+        progress=None,
+    )
+    exposure = {
+        code: max(1e-4, round(float(k), 4))
+        for code, k, pilot in zip(bank.codes, calibrated.exposure, bank.engine.pilot, strict=True)
+        if k < 1.0 and not pilot
+    }
+    return dataclasses.replace(spec, exposure=exposure)
+
+
 def run_adaptive(
     *,
     session: Session,
@@ -595,8 +634,16 @@ def run_adaptive(
         bank = load_band_bank(session=session, calibration_id=calibration_id, band=band)
         truth = load_band_bank(session=session, calibration_id=truth_calibration_id, band=band)
         truth_engine = _aligned_truth(bank, truth)
+        band_spec = spec
+        if spec.sympson_hetter and not spec.exposure:  # calibrated for this bank and these students
+            band_spec = calibrate_blueprint_exposure(bank, spec, population.grades[who].tolist(), rng)
+            row = session.exec(
+                select(BlueprintRow).where(BlueprintRow.assessment_id == assessment.id, BlueprintRow.grade_band == band)
+            ).one()
+            row.spec = band_spec.to_json()
+            session.add(row)
         sim = simulate_sessions(
-            bank.engine,
+            exposure_bank(bank, band_spec) if band_spec.sympson_hetter else bank.engine,
             bp,
             population.true_theta[who],
             rng,

@@ -49,6 +49,7 @@ __all__ = [
     "finish_session",
     "load_band_bank",
     "pilot_positions",
+    "exposure_bank",
     "rebuild_state",
     "session_pilots",
     "start_session",
@@ -217,15 +218,53 @@ def pilot_positions(seed: int, spec: BlueprintSpec, n_pilot_available: int) -> f
     return frozenset(int(p) for p in rng.choice(span, size=n, replace=False))
 
 
-def rebuild_state(bank: BandBank, spec: BlueprintSpec, grade: int, answered: Sequence[tuple[int, int | None]]):  # type: ignore[no-untyped-def]
-    """The engine state of one session from its stored answers ``(item_version_id, score)`` in order."""
+def rebuild_state(  # type: ignore[no-untyped-def]
+    bank: BandBank,
+    spec: BlueprintSpec,
+    grade: int,
+    answered: Sequence[tuple[int, int | None]],
+    *,
+    seed: int | None = None,
+    pilots: frozenset[int] = frozenset(),
+    on_screen: bool = False,
+):
+    """The engine state of one session from its stored answers ``(item_version_id, score)`` in order.
+
+    With Sympson-Hetter exposure control, the items the acceptance draws rejected stay blocked
+    for the rest of the session. They are not stored: given the session's ``seed`` (and its
+    ``pilots`` positions), each position's choice is made again, with the same draw, before its
+    answer is recorded, which blocks exactly the items rejected when the student was there.
+    ``on_screen``: an item is on screen at the next position (not answered yet), so its choice
+    is made again too.
+    """
     bp = spec.engine_blueprint()
     state = new_state(bank.engine, bp, np.array([grade]), capacity=spec.max_items + spec.pilot_items + 1)
     one = np.array([0])
-    for version_id, score in answered:
+    replay = bp.sympson_hetter and seed is not None
+    for position, (version_id, score) in enumerate(answered):
         j = bank.index_of(version_id)
+        if replay:
+            choose_next(bank, spec, state, seed=int(seed or 0), position=position, pilots=pilots)
         record_answers(bank.engine, state, one, np.array([j]), np.array([0 if score is None else score]))
+    if replay and on_screen:
+        choose_next(bank, spec, state, seed=int(seed or 0), position=len(answered), pilots=pilots)
     return state
+
+
+def exposure_bank(bank: BandBank, spec: BlueprintSpec) -> EngineBank:
+    """The engine bank with the blueprint's Sympson-Hetter parameters (``spec.exposure``, by code).
+
+    Made once per bank and spec (both are cached per process) and kept on the spec.
+    """
+    made: dict[int, tuple[EngineBank, EngineBank]] = spec.__dict__.setdefault("_exposure_banks", {})
+    hit = made.get(id(bank.engine))
+    if hit is None or hit[0] is not bank.engine:
+        k = np.array([float(spec.exposure.get(code, 1.0)) for code in bank.codes])
+        hit = (bank.engine, bank.engine.with_exposure(k))
+        if len(made) > 8:
+            made.clear()
+        made[id(bank.engine)] = hit
+    return hit[1]
 
 
 @dataclass(frozen=True)
@@ -327,8 +366,9 @@ def choose_next(
 
     The stop rule comes first; then, at the session's pilot ``positions``, a pilot item it has not
     had; otherwise the engine's choice. The draw uses ``default_rng([seed, position])``, so the
-    choice depends only on the stored answers. Sympson-Hetter rejections are not carried over to
-    the next position (a live session's state is what its answers rebuild).
+    choice depends only on the stored answers. With Sympson-Hetter exposure control the draw
+    uses the blueprint's parameters (:func:`exposure_bank`), and the items it rejects are blocked
+    in ``state`` for the rest of the session (:func:`rebuild_state` blocks them again on a rebuild).
     """
     bp = spec.engine_blueprint()
     if bool(should_stop(bank.engine, bp, state)[0]):
@@ -339,11 +379,9 @@ def choose_next(
         free = pool[~np.isin(pool, state.given[0, : state.n_given[0]])]
         if free.size:
             return int(rng.choice(free))
-    saved = state.blocked.copy() if bp.sympson_hetter else None
-    choice = int(select_next_items(bank.engine, bp, state, rng)[0])
-    if saved is not None:
-        state.blocked = saved
-    return choice  # -1: the band's bank is exhausted under the rules, the test ends here
+    engine = exposure_bank(bank, spec) if bp.sympson_hetter else bank.engine
+    # -1: the band's bank is exhausted under the rules, the test ends here
+    return int(select_next_items(engine, bp, state, rng)[0])
 
 
 def session_pilots(bank: BandBank, spec: BlueprintSpec, seed: int) -> frozenset[int]:
@@ -378,9 +416,10 @@ def _advance(
         raise LookupError(f"assessment {assessment.code} has no calibration")
     bank = load_band_bank(session=session, calibration_id=assessment.calibration_id, band=band_of_grade(student.grade))
     answered = answered_items(session, ts)
-    state = rebuild_state(bank, spec, student.grade, answered)
+    pilots = session_pilots(bank, spec, ts.seed)
+    state = rebuild_state(bank, spec, student.grade, answered, seed=ts.seed, pilots=pilots)
     position = len(answered)
-    choice = choose_next(bank, spec, state, seed=ts.seed, position=position, pilots=session_pilots(bank, spec, ts.seed))
+    choice = choose_next(bank, spec, state, seed=ts.seed, position=position, pilots=pilots)
     if choice < 0:
         finish_session(session=session, test_session=ts, now=now, bank=bank, state=state)
         return

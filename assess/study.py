@@ -62,6 +62,7 @@ __all__ = [
     "MethodResult",
     "assemble_linear_form",
     "build_engine_bank",
+    "calibrate_exposure_by_grade",
     "content_attainment",
     "default_bank_dir",
     "draw_population",
@@ -500,7 +501,7 @@ def assemble_linear_form(bank: EngineBank, blueprint: Blueprint, length: int, th
     return np.array(form, dtype=np.int64)
 
 
-def _calibrate_exposure(
+def calibrate_exposure_by_grade(
     bank: EngineBank,
     blueprint: Blueprint,
     population: FloatArray,
@@ -663,7 +664,7 @@ def run_cat_study(
         bp = dataclasses.replace(blueprint, sympson_hetter=True)
         t0 = _clock()
         pick = cal_rng.choice(n, size=min(n, calibration_examinees), replace=n < calibration_examinees)
-        bank = _calibrate_exposure(
+        bank = calibrate_exposure_by_grade(
             bank,
             bp,
             theta_true[pick],

@@ -6,23 +6,35 @@ database's guard must keep them honest.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from assess import live as fast_path
+from assess.engine import record_answers
 from assess.exceptions import SessionClosed
-from assess.models import Assessment, Response, Student, TestSession
+from assess.models import Assessment, BlueprintRow, Response, Student, TestSession
 from assess.national import answer_for_score
-from assess.sessions import start_session, submit_answer
+from assess.sessions import (
+    blueprint_for,
+    choose_next,
+    load_band_bank,
+    rebuild_state,
+    session_pilots,
+    start_session,
+    submit_answer,
+)
 from itembank.db import make_engine
 from itembank.exceptions import InvalidResponseError
-from itembank.models import ItemVersion, StimulusVersion, utcnow
+from itembank.models import Item, ItemVersion, StimulusVersion, utcnow
+from tests.assess.conftest import BLUEPRINT  # noqa: E402
 
 Live = tuple[Engine, int, list[int]]
 
@@ -300,3 +312,91 @@ def test_a_lost_connection_falls_back_to_the_full_path_and_loses_nothing(live: L
     kept = fast_path._state(engine).writer.driver_connection
     fast_path._state(engine).drop_writer()  # back to the pool as the pool hands connections out
     assert kept.autocommit is False
+
+
+# ------------------------------------------------------------------------------ Sympson-Hetter, live
+def _use_sympson_hetter(engine: Engine, aid: int, seed: int = 0) -> dict[str, float]:
+    """Turn on exposure control with low parameters, so the acceptance draws reject often."""
+    rnd = random.Random(seed)
+    with Session(engine) as session:
+        codes = session.exec(select(Item.code).where(col(Item.status) == "operational")).all()
+        exposure = {code: round(rnd.uniform(0.1, 0.6), 3) for code in codes}
+        row = session.exec(select(BlueprintRow).where(BlueprintRow.assessment_id == aid)).one()
+        row.spec = dataclasses.replace(BLUEPRINT, sympson_hetter=True, exposure=exposure).to_json()
+        session.add(row)
+        session.commit()
+    return exposure
+
+
+def test_with_exposure_control_the_fast_path_still_gives_the_full_paths_items(live: Live) -> None:
+    """Rejected items stay blocked: the fast path carries them, the full path blocks them again."""
+    engine, aid, students = live
+    _use_sympson_hetter(engine, aid)
+    full_shown = _full_path_test(engine, aid, students[0], 5)
+    worker = Worker(engine)
+    rnd = random.Random(7)
+    ts_id, vid = _start(engine, aid, students[1], seed=5)
+    fast_shown = []
+    while vid is not None:
+        fast_shown.append(vid)
+        _, vid = worker.answer(ts_id, students[1], aid, vid, _answer(_version(engine, vid), rnd))  # type: ignore[assignment]
+    assert worker.full == 0 and fast_shown == full_shown
+    a, b = _result(engine, students[0]), _result(engine, students[1])
+    assert a[:3] == b[:3] and a[6:] == b[6:]
+
+
+def test_rejections_are_carried_through_the_session_and_rebuilt_from_the_answers(live: Live) -> None:
+    engine, aid, students = live
+    _use_sympson_hetter(engine, aid, seed=1)
+    with Session(engine) as session:
+        a = session.get(Assessment, aid)
+        assert a is not None and a.calibration_id is not None
+        bank = load_band_bank(session=session, calibration_id=a.calibration_id, band="7-9")
+        spec = blueprint_for(session=session, assessment_id=aid, band="7-9")
+    seed, grade = 11, 8
+    pilots = session_pilots(bank, spec, seed)
+    carried = rebuild_state(bank, spec, grade, [], seed=seed, pilots=pilots)
+    answered: list[tuple[int, int | None]] = []
+    plain_blocked = 0
+    for position in range(6):  # a session as it runs: choose, answer, choose again ...
+        j = choose_next(bank, spec, carried, seed=seed, position=position, pilots=pilots)
+        assert j >= 0
+        score = position % 2
+        record_answers(bank.engine, carried, np.array([0]), np.array([j]), np.array([score]))
+        answered.append((bank.version_ids[j], score))
+        given = carried.given[0, : carried.n_given[0]]
+        plain = bank.engine.pilot.copy()
+        plain[given] = True
+        for g in given:
+            plain |= bank.engine.enemies[g]
+        plain_blocked = int(plain.sum())
+    assert int(carried.blocked[0].sum()) > plain_blocked, "no item was rejected: the test shows nothing"
+    rebuilt = rebuild_state(bank, spec, grade, answered, seed=seed, pilots=pilots)
+    assert np.array_equal(rebuilt.blocked, carried.blocked)
+    assert rebuilt.theta[0] == pytest.approx(carried.theta[0])
+    unreplayed = rebuild_state(bank, spec, grade, answered)  # without the seed: answers only
+    assert int(unreplayed.blocked[0].sum()) == plain_blocked
+
+
+def test_an_item_that_is_never_accepted_is_never_given(live: Live) -> None:
+    engine, aid, students = live
+    exposure = _use_sympson_hetter(engine, aid, seed=2)
+    with Session(engine) as session:
+        row = session.exec(select(BlueprintRow).where(BlueprintRow.assessment_id == aid)).one()
+        first_code = session.exec(
+            select(Item.code)
+            .join(ItemVersion, col(ItemVersion.item_id) == col(Item.id))
+            .where(ItemVersion.id == _start(engine, aid, students[0], seed=3)[1])
+        ).one()
+        # the item the first session got first is now (almost) never accepted; everything else always
+        spec = {**row.spec, "exposure": {code: (1e-9 if code == first_code else 1.0) for code in exposure}}
+        row.spec = spec
+        session.add(row)
+        session.commit()
+    firsts = set()
+    for sid in students[1:3]:  # the same seed: without exposure control, the same first item
+        _, vid = _start(engine, aid, sid, seed=3)
+        firsts.add(_version(engine, vid).item_id)
+    with Session(engine) as session:
+        never = session.exec(select(Item.id).where(Item.code == first_code)).one()
+    assert never not in firsts
