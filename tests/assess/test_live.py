@@ -18,10 +18,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from assess import live as fast_path
+from assess.blueprints import BlueprintError, parse_blueprint
 from assess.engine import record_answers
 from assess.exceptions import SessionClosed
 from assess.models import Assessment, BlueprintRow, Response, Student, TestSession
-from assess.national import answer_for_score
+from assess.national import answer_for_score, calibrate_blueprint_exposure
 from assess.sessions import (
     blueprint_for,
     choose_next,
@@ -400,3 +401,39 @@ def test_an_item_that_is_never_accepted_is_never_given(live: Live) -> None:
     with Session(engine) as session:
         never = session.exec(select(Item.id).where(Item.code == first_code)).one()
     assert never not in firsts
+
+
+def test_exposure_parameters_are_calibrated_for_the_bank_and_round_trip(live: Live) -> None:
+    engine, aid, _ = live
+    with Session(engine) as session:
+        a = session.get(Assessment, aid)
+        assert a is not None and a.calibration_id is not None
+        bank = load_band_bank(session=session, calibration_id=a.calibration_id, band="7-9")
+    spec = dataclasses.replace(BLUEPRINT, sympson_hetter=True, target_exposure=0.3)
+    calibrated = calibrate_blueprint_exposure(bank, spec, [7, 8, 9], np.random.default_rng(4), sessions=400)
+    k = calibrated.exposure
+    operational = {c for c, p in zip(bank.codes, bank.engine.pilot, strict=True) if not p}
+    assert k and set(k) <= operational and all(0 < v < 1 for v in k.values())
+    assert parse_blueprint(calibrated.to_json()).exposure == k
+    with pytest.raises(BlueprintError, match="exposure"):
+        parse_blueprint({**calibrated.to_json(), "exposure": {"X": 0}})
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_national_run_with_exposure_control_stores_its_parameters(engine: Engine) -> None:
+    from assess.blueprints import default_blueprint
+    from assess.pipeline import run_national_simulation
+
+    spec = dataclasses.replace(default_blueprint(), sympson_hetter=True, target_exposure=0.3)
+    run = run_national_simulation(engine, students=1500, field_trial=750, seed=3, spec=spec)
+    with Session(engine) as session:
+        cat = session.exec(select(Assessment).where(Assessment.code == run.adaptive_assessment)).one()
+        rows = session.exec(select(BlueprintRow).where(BlueprintRow.assessment_id == cat.id)).all()
+        assert rows and all(parse_blueprint(r.spec).sympson_hetter for r in rows)
+        assert all(parse_blueprint(r.spec).exposure for r in rows)  # calibrated for each band's bank
+        unfinished = session.exec(
+            select(func.count(col(TestSession.id))).where(
+                TestSession.assessment_id == cat.id, TestSession.status != "finished"
+            )
+        ).one()
+    assert run.adaptive_students > 0 and unfinished == 0
