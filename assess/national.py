@@ -561,11 +561,11 @@ def calibrate_blueprint_exposure(
     selected more often than ``spec.target_exposure`` (Sympson & Hetter 1985; see
     :func:`assess.study.calibrate_exposure_by_grade`). Only items with ``K < 1`` are listed.
     """
-    bp = dataclasses.replace(spec.engine_blueprint(), sympson_hetter=True)
+    bp = spec.engine_blueprint()
     grade_of = rng.choice(np.array(sorted(set(grades)), dtype=np.int64), size=sessions)
     theta = initial_theta(bp, grade_of) + rng.standard_normal(sessions)
     calibrated = calibrate_exposure_by_grade(
-        bank.engine.with_exposure(np.ones(bank.engine.n_items)),
+        bank.engine,
         bp,
         theta,
         grade_of,

@@ -44,12 +44,12 @@ __all__ = [
     "band_of_grade",
     "blueprint_for",
     "choose_next",
+    "exposure_bank",
     "current_item",
     "final_result",
     "finish_session",
     "load_band_bank",
     "pilot_positions",
-    "exposure_bank",
     "rebuild_state",
     "session_pilots",
     "start_session",
@@ -240,14 +240,14 @@ def rebuild_state(  # type: ignore[no-untyped-def]
     bp = spec.engine_blueprint()
     state = new_state(bank.engine, bp, np.array([grade]), capacity=spec.max_items + spec.pilot_items + 1)
     one = np.array([0])
-    replay = bp.sympson_hetter and seed is not None
+    replay = seed if bp.sympson_hetter else None
     for position, (version_id, score) in enumerate(answered):
         j = bank.index_of(version_id)
-        if replay:
-            choose_next(bank, spec, state, seed=int(seed or 0), position=position, pilots=pilots)
+        if replay is not None:
+            choose_next(bank, spec, state, seed=replay, position=position, pilots=pilots)
         record_answers(bank.engine, state, one, np.array([j]), np.array([0 if score is None else score]))
-    if replay and on_screen:
-        choose_next(bank, spec, state, seed=int(seed or 0), position=len(answered), pilots=pilots)
+    if replay is not None and on_screen:
+        choose_next(bank, spec, state, seed=replay, position=len(answered), pilots=pilots)
     return state
 
 

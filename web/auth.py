@@ -10,7 +10,7 @@ The throttle counts failures in the database (``login_failure``: one row per tic
 address, a window start and a count), so every worker, and every machine on one database, sees the
 same counts: ``N`` workers do not give a guesser ``N`` allowances, and a restart forgets nothing.
 A login reads the two rows (one indexed lookup each); only a failure writes (one upsert); a
-success clears the ticket's row. Rows of windows long past are swept now and then.
+success after failures clears the ticket's row. Rows of windows long past are swept now and then.
 """
 
 from __future__ import annotations
@@ -116,18 +116,26 @@ class LoginThrottle:
     def _subject(self, key: str) -> str:
         return f"{self.scope}:{key}"[:128]
 
-    def wait_seconds(self, key: str) -> int:
-        """Seconds until ``key`` may try again (0 when it may try now)."""
-        now = self._clock()
+    def recorded(self, key: str) -> tuple[float, int] | None:
+        """``(window start, failures)`` on record for ``key``, or ``None``."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(LoginFailure.window_start, LoginFailure.failures).where(
                     LoginFailure.subject == self._subject(key)
                 )
             ).first()
-        if row is None or row.failures < self.limit or now - row.window_start >= self.window:
+        return None if row is None else (float(row[0]), int(row[1]))
+
+    def wait_for(self, record: tuple[float, int] | None) -> int:
+        """Seconds a key with ``record`` (see :meth:`recorded`) must wait (0 when it may try now)."""
+        now = self._clock()
+        if record is None or record[1] < self.limit or now - record[0] >= self.window:
             return 0
-        return max(1, int(row.window_start + self.window - now + 0.999))
+        return max(1, int(record[0] + self.window - now + 0.999))
+
+    def wait_seconds(self, key: str) -> int:
+        """Seconds until ``key`` may try again (0 when it may try now)."""
+        return self.wait_for(self.recorded(key))
 
     def fail(self, key: str) -> int:
         """Count a failure; return how many tries ``key`` has left in this window."""
@@ -164,12 +172,18 @@ class LoginGuard:
             LoginThrottle(engine, "client", max_failures_per_client, window_seconds),
         )
 
-    def check(self, ticket: str, client: str) -> None:
-        """Raise :class:`LoginThrottled` if the ticket or the address must wait."""
-        wait = max(self.per_ticket.wait_seconds(ticket), self.per_client.wait_seconds(client))
+    def check(self, ticket: str, client: str) -> bool:
+        """Raise :class:`LoginThrottled` if the ticket or the address must wait.
+
+        Returns whether the ticket has failures on record (a successful login then clears them;
+        most logins have none, and write nothing).
+        """
+        record = self.per_ticket.recorded(ticket)
+        wait = max(self.per_ticket.wait_for(record), self.per_client.wait_seconds(client))
         if wait:
             minutes = max(1, (wait + 59) // 60)
             raise LoginThrottled(f"尝试次数太多，请 {minutes} 分钟后再试，或请老师帮忙。", wait)
+        return record is not None
 
 
 @dataclass(frozen=True)
@@ -298,7 +312,7 @@ async def login(
         raise LoginFailed("请输入准考证号和密码。")
     if len(ticket) > 32 or len(pin) > 64:
         raise LoginFailed("准考证号或密码太长，请核对后重新输入。")
-    guard.check(ticket, client)
+    had_failures = guard.check(ticket, client)
     found = _find(engine, ticket)
     if found is None:
         guard.per_client.fail(client)
@@ -313,7 +327,8 @@ async def login(
         if left == 0:
             hint = "尝试次数太多，请稍后再试，或请老师帮忙。"
         raise LoginFailed(f"密码不正确，请核对后重新输入。{hint}")
-    guard.per_ticket.reset(ticket)
+    if had_failures:
+        guard.per_ticket.reset(ticket)
     with session_scope(engine) as session:
         student = session.get(Student, found.student_id)
         assert student is not None
