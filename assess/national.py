@@ -29,7 +29,7 @@ import numpy.typing as npt
 from sqlalchemy import and_
 from sqlmodel import Session, col, select
 
-from assess.blueprints import BlueprintSpec, default_blueprint
+from assess.blueprints import BlueprintSpec, default_blueprint, parse_blueprint
 from assess.engine import EngineBank, initial_theta
 from assess.models import (
     Area,
@@ -52,11 +52,14 @@ from itembank.scoring_rules import Scorable, score_response
 
 __all__ = [
     "PROVINCES",
+    "ExposureSet",
     "Population",
     "answer_for_score",
     "build_population",
+    "calibrate_blueprint_exposure",
     "run_adaptive",
     "run_field_trial",
+    "set_exposure_control",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -580,6 +583,72 @@ def calibrate_blueprint_exposure(
         if k < 1.0 and not pilot
     }
     return dataclasses.replace(spec, exposure=exposure)
+
+
+@dataclass(frozen=True)
+class ExposureSet:
+    """Exposure control as set on one grade band of an assessment."""
+
+    band: str
+    items: int  # operational items in the band's bank
+    controlled: int  # items with K < 1
+    lowest: float  # the smallest K (1.0 when none is controlled)
+
+
+def set_exposure_control(
+    *,
+    session: Session,
+    assessment_code: str,
+    target: float,
+    rng: np.random.Generator,
+    sessions: int = 2_000,
+    iterations: int = 8,
+) -> list[ExposureSet]:
+    """Turn on Sympson-Hetter exposure control for an adaptive assessment that has not started.
+
+    For each adaptive grade band, calibrates the parameters on the assessment's calibration and
+    its grades (:func:`calibrate_blueprint_exposure`) and stores them with the blueprint, in the
+    caller's transaction.
+
+    Raises
+    ------
+    LookupError
+        No such assessment, or it has no calibration or no adaptive blueprint.
+    ValueError
+        Students have already sat it (their tests ran without exposure control), or ``target``
+        is not in (0, 1].
+    """
+    if not 0 < target <= 1:
+        raise ValueError(f"the target exposure rate must be in (0, 1], not {target}")
+    assessment = session.exec(select(Assessment).where(Assessment.code == assessment_code)).first()
+    if assessment is None:
+        raise LookupError(f"no assessment {assessment_code!r}")
+    if assessment.calibration_id is None:
+        raise LookupError(f"assessment {assessment_code} has no calibration")
+    sat = session.exec(select(TestSession.id).where(TestSession.assessment_id == assessment.id)).first()
+    if sat is not None:
+        raise ValueError(
+            f"assessment {assessment_code} has sessions already: exposure control must be set before it starts"
+        )
+    rows = session.exec(
+        select(BlueprintRow).where(BlueprintRow.assessment_id == assessment.id, BlueprintRow.mode == "adaptive")
+    ).all()
+    if not rows:
+        raise LookupError(f"assessment {assessment_code} has no adaptive blueprint")
+    done = []
+    for row in sorted(rows, key=lambda r: r.grade_band):
+        grades = [g for g in assessment.grades or [] if band_of_grade(g) == row.grade_band]
+        if not grades:
+            continue
+        bank = load_band_bank(session=session, calibration_id=assessment.calibration_id, band=row.grade_band)
+        spec = dataclasses.replace(parse_blueprint(row.spec), sympson_hetter=True, target_exposure=target)
+        spec = calibrate_blueprint_exposure(bank, spec, grades, rng, sessions=sessions, iterations=iterations)
+        row.spec = spec.to_json()
+        session.add(row)
+        n_items = int((~bank.engine.pilot).sum())
+        done.append(ExposureSet(row.grade_band, n_items, len(spec.exposure), min(spec.exposure.values(), default=1.0)))
+    session.flush()
+    return done
 
 
 def run_adaptive(

@@ -437,3 +437,27 @@ def test_a_national_run_with_exposure_control_stores_its_parameters(engine: Engi
             )
         ).one()
     assert run.adaptive_students > 0 and unfinished == 0
+
+
+def test_exposure_control_is_turned_on_from_the_command_line_before_the_assessment_opens(
+    live: Live, env_db: str
+) -> None:
+    from click.testing import CliRunner
+
+    from web.cli import cli
+
+    engine, aid, students = live
+    runner = CliRunner()
+    result = runner.invoke(cli, ["exposure", "A1", "--target", "0.3", "--sessions", "300"])
+    assert result.exit_code == 0, result.output
+    assert "已开启曝光控制" in result.output and "7-9" in result.output
+    with Session(engine) as session:
+        spec = blueprint_for(session=session, assessment_id=aid, band="7-9")
+    assert spec.sympson_hetter and spec.target_exposure == 0.3 and spec.exposure
+    assert spec.min_items == BLUEPRINT.min_items  # the rest of the blueprint is kept
+
+    _start(engine, aid, students[0], seed=1)  # a session with exposure control; the test has begun
+    again = runner.invoke(cli, ["exposure", "A1"])
+    assert again.exit_code != 0 and "before it starts" in again.output
+    unknown = runner.invoke(cli, ["exposure", "NOPE"])
+    assert unknown.exit_code != 0 and "no assessment" in unknown.output

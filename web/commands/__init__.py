@@ -19,5 +19,6 @@ def register(group: click.Group) -> None:
     group.add_command(scoring.score_command)
     group.add_command(national.simulate_command)
     group.add_command(national.demo_command)
+    group.add_command(national.exposure_command)
     group.add_command(cat.cat_study_command)
     group.add_command(serve.serve_command)
