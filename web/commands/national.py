@@ -194,7 +194,7 @@ def exposure_command(assessment: str, target: float, sessions: int, seed: int) -
                 sessions=sessions,
             )
     except (LookupError, ValueError) as exc:
-        raise click.ClickException(str(exc).strip("'\"")) from None
+        raise click.ClickException(str(exc)) from None
     click.echo(f"测评 {assessment}：已开启曝光控制（Sympson-Hetter），目标最大曝光率 {target:.0%}")
     click.echo(_cell("年级段", 8, right=False) + _cell("题目数", 8) + _cell("受控题目", 10) + _cell("最小 K", 10))
     for d in done:
