@@ -29,6 +29,7 @@ import numpy.typing as npt
 from sqlalchemy import and_
 from sqlmodel import Session, col, select
 
+from assess.banks import BandBank, band_of_grade, exposure_bank, load_band_bank
 from assess.blueprints import BlueprintSpec, default_blueprint, parse_blueprint
 from assess.engine import EngineBank, initial_theta
 from assess.models import (
@@ -43,7 +44,6 @@ from assess.models import (
     TestSession,
 )
 from assess.scales import final_scores, final_scores_batch
-from assess.sessions import BandBank, band_of_grade, exposure_bank, load_band_bank
 from assess.simulation import draw_scores, simulate_sessions
 from assess.study import calibrate_exposure_by_grade
 from itembank.db import bulk_insert
@@ -449,7 +449,7 @@ def run_field_trial(
     link = {4: ("3-4", "5-6"), 8: ("5-6", "7-9"), 11: ("7-9", "10-12")}
     total = 0
     for grade in sorted({int(g) for g in population.grades[members]}):
-        bands = link.get(grade, (band_of_grade(grade),))
+        bands = link.get(grade, (band_of_grade(grade, session=session),))
         banks = [load_band_bank(session=session, calibration_id=calibration_id, band=b) for b in bands]
         pool_versions = sorted({v for bb in banks for v in bb.version_ids})
         order = rng.permutation(len(pool_versions))
@@ -464,7 +464,7 @@ def run_field_trial(
         session.add(
             BlueprintRow(
                 assessment_id=int(assessment.id or 0),
-                grade_band=band_of_grade(grade),
+                grade_band=band_of_grade(grade, session=session),
                 mode="booklets",
                 spec=spec.to_json(),
             )
@@ -474,7 +474,7 @@ def run_field_trial(
             Booklet(
                 assessment_id=int(assessment.id or 0),
                 code=f"G{grade}-B{i + 1:02d}",
-                grade_band=band_of_grade(grade),
+                grade_band=band_of_grade(grade, session=session),
                 item_codes=[code_of[v] for v in bv],
             )
             for i, bv in enumerate(booklets)
@@ -637,7 +637,7 @@ def set_exposure_control(
         raise LookupError(f"assessment {assessment_code} has no adaptive blueprint")
     done = []
     for row in sorted(rows, key=lambda r: r.grade_band):
-        grades = [g for g in assessment.grades or [] if band_of_grade(g) == row.grade_band]
+        grades = [g for g in assessment.grades or [] if band_of_grade(g, session=session) == row.grade_band]
         if not grades:
             continue
         bank = load_band_bank(session=session, calibration_id=assessment.calibration_id, band=row.grade_band)
@@ -686,7 +686,7 @@ def run_adaptive(
         )
         session.add(assessment)
         session.flush()
-        for band in sorted({band_of_grade(g) for g in grades}):
+        for band in sorted({band_of_grade(g, session=session) for g in grades}):
             session.add(
                 BlueprintRow(
                     assessment_id=int(assessment.id or 0), grade_band=band, mode="adaptive", spec=spec.to_json()
@@ -696,8 +696,10 @@ def run_adaptive(
     versions, pilots = _versions(session)
     writer = _Writer(session, versions, pilots, rng)
     bp = spec.engine_blueprint()
-    for band in sorted({band_of_grade(g) for g in grades}):
-        who = members[np.array([band_of_grade(int(g)) == band for g in population.grades[members]], dtype=bool)]
+    for band in sorted({band_of_grade(g, session=session) for g in grades}):
+        who = members[
+            np.array([band_of_grade(int(g), session=session) == band for g in population.grades[members]], dtype=bool)
+        ]
         if who.size == 0:
             continue
         bank = load_band_bank(session=session, calibration_id=calibration_id, band=band)

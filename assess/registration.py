@@ -810,8 +810,12 @@ def pin_hasher() -> PasswordHasher:
 
 
 def verify_pin(pin_hash: str, pin: str) -> bool:
-    """Whether ``pin`` matches the stored ``pin_hash`` (``False`` for an empty or damaged hash)."""
-    if not pin_hash:
+    """Whether ``pin`` matches the stored ``pin_hash`` (``False`` for an empty PIN or an empty or damaged hash).
+
+    The hash carries its own argon2 parameters, so a PIN hashed with any settings verifies here
+    (the login uses this too).
+    """
+    if not pin_hash or not pin:
         return False
     try:
         return pin_hasher().verify(pin_hash, pin)

@@ -55,6 +55,8 @@ CONTENT_FIELDS: tuple[str, ...] = (
     "rubric",
 )
 """Fields that belong to an item version (a change makes a new version of a locked item)."""
+METADATA_FIELDS: tuple[str, ...] = ("indicator", "dimension", "grade_bands", "status", "author", "rationale", "enemies")
+"""Fields of an item that change without a new version."""
 
 _REQUIRED = ("code", "type", "indicator", "grade_bands", "status", "author", "stem", "rationale", "params")
 # Per type: fields it needs, fields it may have (beyond the common ones).
@@ -197,15 +199,7 @@ class ItemSpec:
 
     def metadata(self) -> dict[str, Any]:
         """The fields that change without a new version."""
-        return {
-            "indicator": self.indicator,
-            "dimension": self.dimension,
-            "grade_bands": self.grade_bands,
-            "status": self.status,
-            "author": self.author,
-            "rationale": self.rationale,
-            "enemies": self.enemies,
-        }
+        return {name: getattr(self, name) for name in METADATA_FIELDS}
 
     def to_document(self) -> dict[str, Any]:
         """The item in the canonical JSON format (fields in canonical order, unset ones left out)."""
