@@ -28,7 +28,7 @@ from itembank.models import (
     Stimulus,
     StimulusVersion,
 )
-from itembank.queries import current_rows, get_item, item_filters
+from itembank.queries import ItemFilter, get_item
 from itembank.records import item_metadata, version_content
 from itembank.validate import Draft, ItemSpec, Origin, RawBundle, StimulusSpec
 
@@ -57,10 +57,8 @@ def export_items(
 
     Without filters every stimulus is included; with filters, the stimuli the items use.
     """
-    rows = current_rows(
-        session, *item_filters(dimension=dimension, status=status, type=type, indicator=indicator, codes=codes)
-    )
-    rows = [r for r in rows if band is None or band in r[0].grade_bands]
+    wanted = ItemFilter(dimension=dimension, band=band, status=status, type=type, indicator=indicator, codes=codes)
+    rows = wanted.rows(session)
     provisional = session.exec(select(Calibration).where(Calibration.name == PROVISIONAL)).first()
     params: dict[int, ItemParameter] = {}
     if provisional is not None and rows:
@@ -84,7 +82,7 @@ def export_items(
                 stimulus=stimulus,
             )
         )
-    filtered = any(x is not None for x in (dimension, band, status, type, indicator, codes))
+    filtered = wanted.filtering
     used = {i.stimulus for i in items if i.stimulus}
     stimuli = [
         StimulusSpec(code=code, kind=v.kind, title=v.title, body=v.body)

@@ -8,6 +8,7 @@ as :class:`~itembank.models.ItemVersionPublic` (which holds the key: researchers
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func
@@ -24,7 +25,7 @@ __all__ = [
     "enemies_of",
     "get_item",
     "get_item_version",
-    "item_filters",
+    "ItemFilter",
     "list_items",
     "lock_item_version",
 ]
@@ -64,27 +65,39 @@ def _public(item: Item, version: ItemVersion, stimulus: str | None) -> ItemPubli
     )
 
 
-def item_filters(
-    *,
-    dimension: str | None,
-    status: str | None,
-    type: str | None,
-    indicator: str | None,
-    codes: Sequence[str] | None,
-) -> list[Any]:
-    """The conditions for :func:`current_rows` that the given filters mean (every one must hold)."""
-    conditions: list[Any] = []
-    if dimension:
-        conditions.append(col(Item.dimension) == dimension)
-    if indicator:
-        conditions.append(col(Item.indicator) == indicator)
-    if status:
-        conditions.append(col(Item.status) == status)
-    if type:
-        conditions.append(col(ItemVersion.type) == type)
-    if codes is not None:
-        conditions.append(col(Item.code).in_(list(codes)))
-    return conditions
+@dataclass(frozen=True)
+class ItemFilter:
+    """Filters on items; every one given must hold (``None`` does not filter)."""
+
+    dimension: str | None = None
+    band: str | None = None
+    status: str | None = None
+    type: str | None = None
+    indicator: str | None = None
+    codes: Sequence[str] | None = None
+
+    def rows(self, session: Session) -> list[tuple[Item, ItemVersion, str | None]]:
+        """The items that pass, as :func:`current_rows` gives them."""
+        conditions: list[Any] = []
+        if self.dimension:
+            conditions.append(col(Item.dimension) == self.dimension)
+        if self.indicator:
+            conditions.append(col(Item.indicator) == self.indicator)
+        if self.status:
+            conditions.append(col(Item.status) == self.status)
+        if self.type:
+            conditions.append(col(ItemVersion.type) == self.type)
+        if self.codes is not None:
+            conditions.append(col(Item.code).in_(list(self.codes)))
+        rows = current_rows(session, *conditions)
+        return [r for r in rows if self.band is None or self.band in r[0].grade_bands]
+
+    @property
+    def filtering(self) -> bool:
+        """Whether any filter is given."""
+        return any(
+            x is not None for x in (self.dimension, self.band, self.status, self.type, self.indicator, self.codes)
+        )
 
 
 def list_items(
@@ -97,10 +110,8 @@ def list_items(
     indicator: str | None = None,
 ) -> list[ItemPublic]:
     """Items in code order (natural sort), optionally filtered; every filter given must hold."""
-    rows = current_rows(
-        session, *item_filters(dimension=dimension, status=status, type=type, indicator=indicator, codes=None)
-    )
-    return [_public(i, v, s) for i, v, s in rows if band is None or band in i.grade_bands]
+    wanted = ItemFilter(dimension=dimension, band=band, status=status, type=type, indicator=indicator)
+    return [_public(i, v, s) for i, v, s in wanted.rows(session)]
 
 
 def count_items(*, session: Session) -> int:
