@@ -218,7 +218,7 @@ def submit_answer(
     version = session.get(ItemVersion, item_version_id)
     assert version is not None
     score = score_response(version, answer)  # raises InvalidResponseError for a malformed answer
-    item = session.get(Item, version.item_id)
+    sitting = _sitting_of(session, ts)
     session.add(
         Response(
             session_id=int(ts.id or 0),
@@ -226,7 +226,7 @@ def submit_answer(
             position=ts.position,
             answer={"value": answer},
             score=score,
-            pilot=item is not None and item.status == "pilot",
+            pilot=_is_pilot(session, sitting.bank, version),
             latency_ms=latency_ms,
             answered_at=now,
         )
@@ -236,9 +236,21 @@ def submit_answer(
         session.add(version)
     ts.current_item_version_id = None
     session.flush()
-    sitting = _sitting_of(session, ts)
     _advance(session=session, ts=ts, sitting=sitting, now=now)
     return _position(session, ts, now, sitting.spec, sitting.assessment.name, sitting)
+
+
+def _is_pilot(session: Session, bank: BandBank, version: ItemVersion) -> bool:
+    """Whether the engine treats ``version`` as a pilot item (as the fast path records it).
+
+    A version no longer in the band's bank (a calibration published while the item was on
+    screen) is a pilot item if its item is one now.
+    """
+    try:
+        return bool(bank.engine.pilot[bank.index_of(int(version.id or 0))])
+    except KeyError:
+        item = session.get(Item, version.item_id)
+        return item is not None and item.status == "pilot"
 
 
 def finish_session(
