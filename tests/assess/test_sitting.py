@@ -147,3 +147,20 @@ def test_a_holder_is_served_only_its_own_sitting(live: Live) -> None:
     assert _stored(engine, int(mine.test_session_id or 0)) == 0
     with session_scope(engine) as s, pytest.raises(SessionNotFound):
         sitting.finish(session=s, holder=Holder(students[2], aid, "d1"), now=utcnow())
+
+
+def test_a_grade_in_no_band_of_the_framework_cannot_open_a_sitting(live: Live) -> None:
+    from assess.exceptions import NotConfigured
+    from itembank.framework import default_framework, parse_framework
+    from itembank.services import load_framework
+
+    engine, _, students = live
+    doc = default_framework().to_document()
+    doc["code"] = "no-grade-8"
+    doc["grade_bands"][2]["grades"] = [7, 9]  # the band 7-9 without grade 8
+    with session_scope(engine) as s:
+        load_framework(session=s, spec=parse_framework(doc))
+    with session_scope(engine) as s, pytest.raises(NotConfigured, match="8 年级"):
+        student = s.get(Student, students[0])
+        assert student is not None and student.grade == 8
+        sitting.open_sitting(session=s, student=student, device="d", now=utcnow())

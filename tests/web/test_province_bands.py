@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from assess.banks import band_of_grade
 from assess.blueprints import BlueprintSpec
 from assess.engine import ContentRule
+from assess.exceptions import NotConfigured
 from assess.models import Assessment, BlueprintRow, Response, Student, TestSession
 from assess.national import answer_for_score
 from assess.registration import register_students
@@ -37,6 +38,7 @@ from itembank.models import PROVISIONAL, Calibration, Item, ItemVersion, utcnow
 from itembank.services import import_items, load_framework, starter_bank_files
 from itembank.settings import Settings
 from web.app import create_app
+from web.controllers.errors import classify
 from web.security import WebSettings
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -171,3 +173,8 @@ def test_a_provinces_own_grade_bands_run_sessions_to_the_end(
             ).all()
             assert len(shown) == ts.position and all(band in bands for bands in shown), "only the band's items"
     assert cut_scores_for_band(province_framework().grade_bands[0]).cuts == CUTS_3_5
+
+
+def test_an_assessment_set_up_wrong_is_a_409_that_tells_the_student_to_ask_the_teacher() -> None:
+    status, message = classify(NotConfigured("测评 X 没有年级段 6-8 的测评方案"))
+    assert status == 409 and "6-8" in message and "请告诉老师" in message

@@ -28,6 +28,7 @@ from assess.exceptions import (
     AnswerRejected,
     AssessError,
     LoginFailed,
+    NotConfigured,
     NotSignedIn,
     SessionClosed,
     SessionNotFound,
@@ -62,6 +63,8 @@ def classify(exc: Exception) -> tuple[int, str]:
         return 422, str(exc)
     if isinstance(exc, SessionClosed | AnswerRejected):
         return 409, str(exc)
+    if isinstance(exc, NotConfigured):  # the assessment is set up wrong: nothing the student can fix
+        return 409, f"这次测评还没有准备好（{exc}），请告诉老师。"
     if isinstance(exc, AssessError):
         return 400, str(exc)
     if isinstance(exc, InvalidResponseError):
