@@ -20,9 +20,10 @@ parameters. EM over a fixed quadrature grid (the likelihood on the grid is compu
 
 Each cycle raises the marginal log-likelihood :math:`\sum_i w_i \log \sum_q L_i(\theta_q)
 \varphi_{iq}` (Dempster, Laird & Rubin, 1977). Plausible values are then drawn from each person's
-posterior under the fitted prior :math:`N(\mu_i, \sigma^2_{g(i)})` by
-:func:`scoring.ability.draw_plausible_values`: exact draws from the posterior discretised on a fine
-grid (241 nodes, spacing 0.05), spread uniformly inside the drawn node's cell. Group statistics of
+posterior under the fitted prior :math:`N(\mu_i, \sigma^2_{g(i)})`, with the regression
+coefficients and school effects drawn anew for each PV from their approximate posterior (proper
+imputation): exact draws from the posterior discretised on a fine grid (241 nodes, spacing 0.05),
+spread uniformly inside the drawn node's cell. Group statistics of
 these PVs are unbiased for the population model's groups, where EAPs under a common N(0, 1) prior
 shrink group differences toward zero.
 
@@ -46,12 +47,11 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from scoring.ability import draw_plausible_values
 from scoring.exceptions import ConvergenceWarning, DataError, ParameterError
 from scoring.irt import flat_log_probabilities, quadrature_grid, response_indicators
 from scoring.params import ItemParams
 
-__all__ = ["LatentRegression", "draw_latent_regression_pvs", "fit_latent_regression"]
+__all__ = ["LatentRegression", "draw_latent_regression_pvs", "draw_prior_means", "fit_latent_regression"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -87,6 +87,14 @@ class LatentRegression:
         Marginal log-likelihood at the estimates.
     n_iter, converged
         EM cycles run, and whether the tolerance was met.
+    coefficient_cov
+        Approximate covariance of :math:`\hat\beta` (inverse observed information, Louis, 1982).
+    absorbed_info
+        Observed information :math:`D_s` of each absorbed effect given :math:`\beta`.
+    absorbed_xbar
+        Information-weighted mean covariates of each absorbed unit (for :math:`\alpha_s \mid \beta`).
+    covariates, absorbed_codes
+        The design matrix used (kept columns) and each person's absorbed-unit index (``-1``: none).
     """
 
     names: tuple[str, ...]
@@ -103,12 +111,23 @@ class LatentRegression:
     log_likelihood: float
     n_iter: int
     converged: bool
+    coefficient_cov: FloatArray
+    absorbed_info: FloatArray
+    absorbed_xbar: FloatArray
+    covariates: FloatArray
+    absorbed_codes: IntArray
 
     def __post_init__(self) -> None:
-        for name in ("coefficients", "residual_sd", "absorbed_effects", "prior_mean", "prior_sd", "eap", "eap_sd"):
+        for name in (
+            "coefficients", "residual_sd", "absorbed_effects", "prior_mean", "prior_sd", "eap", "eap_sd",
+            "coefficient_cov", "absorbed_info", "absorbed_xbar", "covariates",
+        ):  # fmt: skip
             a = np.array(getattr(self, name), dtype=np.float64)
             a.setflags(write=False)
             object.__setattr__(self, name, a)
+        codes = np.array(self.absorbed_codes, dtype=np.int64)
+        codes.setflags(write=False)
+        object.__setattr__(self, "absorbed_codes", codes)
 
     def coefficient(self, name: str) -> float:
         """The coefficient of one covariate."""
@@ -283,9 +302,61 @@ def fit_latent_regression(
     ll = np.asarray(y @ flat_log_probabilities(params, nodes))  # (n, Q), once: the items are fixed
     ll -= ll.max(axis=1, keepdims=True)
     lik = np.exp(ll)
+    fit = _run_em(lik, nodes, x, w, vg, len(vg_labels), school, n_schools, max_iter, tol)
+    post, marg = _posterior(lik, nodes, fit.mu, fit.sd[vg])
+    m = post @ nodes
+    v = np.maximum(post @ nodes**2 - m**2, 0.0)
+    cov, info, xbar = _parameter_information(x, v, fit.sd[vg], school, n_schools)
+    return LatentRegression(
+        names=tuple(kept),
+        coefficients=fit.beta,
+        variance_groups=vg_labels,
+        residual_sd=fit.sd,
+        absorbed=school_labels,
+        absorbed_effects=fit.alpha,
+        dropped=tuple(dropped),
+        prior_mean=fit.mu,
+        prior_sd=fit.sd[vg],
+        eap=m,
+        eap_sd=np.sqrt(v),
+        log_likelihood=float(np.sum(w * marg)),
+        n_iter=fit.n_iter,
+        converged=fit.converged,
+        coefficient_cov=cov,
+        absorbed_info=info,
+        absorbed_xbar=xbar,
+        covariates=x,
+        absorbed_codes=np.full(n, -1, dtype=np.int64) if school is None else school,
+    )
+
+
+@dataclass(frozen=True)
+class _EmFit:
+    beta: FloatArray
+    alpha: FloatArray
+    sd: FloatArray
+    mu: FloatArray
+    n_iter: int
+    converged: bool
+
+
+def _run_em(
+    lik: FloatArray,
+    nodes: FloatArray,
+    x: FloatArray,
+    w: FloatArray,
+    vg: IntArray,
+    n_vg: int,
+    school: IntArray | None,
+    n_schools: int,
+    max_iter: int,
+    tol: float,
+) -> _EmFit:
+    """EM cycles from beta = 0, sigma = 1 (the first E-step gives N(0, 1)-prior EAPs)."""
+    n = lik.shape[0]
     beta, alpha = np.zeros(x.shape[1]), np.zeros(n_schools)
-    mu, sd_g = np.zeros(n), np.ones(len(vg_labels))
-    converged, n_iter = False, 0
+    mu, sd_g = np.zeros(n), np.ones(n_vg)
+    converged, n_iter, change = False, 0, np.inf
     for _cycle in range(max_iter):
         n_iter += 1
         post, _ = _posterior(lik, nodes, mu, sd_g[vg])
@@ -293,7 +364,8 @@ def fit_latent_regression(
         v = np.maximum(post @ nodes**2 - m**2, 0.0)
         new_beta, new_alpha, mu = _m_step(m, x, w, school, n_schools)
         resid = v + (m - mu) ** 2
-        new_sd = np.sqrt(np.bincount(vg, weights=w * resid, minlength=sd_g.size) / np.bincount(vg, weights=w))
+        wsum = np.bincount(vg, weights=w, minlength=n_vg)
+        new_sd = np.sqrt(np.bincount(vg, weights=w * resid, minlength=n_vg) / wsum)
         change = max(
             np.max(np.abs(new_beta - beta), initial=0.0),
             np.max(np.abs(new_alpha - alpha), initial=0.0),
@@ -305,25 +377,31 @@ def fit_latent_regression(
             break
     if not converged:
         msg = f"latent regression EM stopped after {max_iter} cycles (largest change {change:.2e})"
-        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
-    post, marg = _posterior(lik, nodes, mu, sd_g[vg])
-    m = post @ nodes
-    return LatentRegression(
-        names=tuple(kept),
-        coefficients=beta,
-        variance_groups=vg_labels,
-        residual_sd=sd_g,
-        absorbed=school_labels,
-        absorbed_effects=alpha,
-        dropped=tuple(dropped),
-        prior_mean=mu,
-        prior_sd=sd_g[vg],
-        eap=m,
-        eap_sd=np.sqrt(np.maximum(post @ nodes**2 - m**2, 0.0)),
-        log_likelihood=float(np.sum(w * marg)),
-        n_iter=n_iter,
-        converged=converged,
-    )
+        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+    return _EmFit(beta, alpha, sd_g, mu, n_iter, converged)
+
+
+def _parameter_information(
+    x: FloatArray, v: FloatArray, sd: FloatArray, school: IntArray | None, n_schools: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    r"""Observed information of the prior means (Louis, 1982): :math:`d_i = 1/\sigma^2 - v_i/\sigma^4` per person.
+
+    For a normal prior with mean :math:`\mu_i = x_i'\beta + \alpha_s`, the observed information is
+    :math:`\sum_i d_i\, z_i z_i'` (:math:`z_i` the design row, :math:`v_i` the posterior variance).
+    Returns the covariance of :math:`\hat\beta` (school effects profiled out: covariates centred on
+    their :math:`d`-weighted school means), :math:`D_s = \sum_{i \in s} d_i`, and those school means.
+    """
+    d = np.maximum(1.0 / sd**2 - v / sd**4, 1e-12 / sd**2)
+    if school is None:
+        xc, info, xbar = x, np.zeros(0), np.zeros((0, x.shape[1]))
+    else:
+        info = np.asarray(np.bincount(school, weights=d, minlength=n_schools), dtype=np.float64)
+        xbar = _group_mean(x, school, n_schools, d) if x.shape[1] else np.zeros((n_schools, 0))
+        xc = x - xbar[school]
+    if x.shape[1] == 0:
+        return np.zeros((0, 0)), info, xbar
+    gram = (xc.T * d) @ xc
+    return np.asarray(np.linalg.inv(gram), dtype=np.float64), info, xbar
 
 
 def _posterior(lik: FloatArray, nodes: FloatArray, mu: FloatArray, sd: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -338,6 +416,42 @@ def _posterior(lik: FloatArray, nodes: FloatArray, mu: FloatArray, sd: FloatArra
     return post, np.log(total[:, 0])
 
 
+def draw_prior_means(model: LatentRegression, n_draws: int, rng: np.random.Generator) -> FloatArray:
+    r"""Each person's prior mean under parameters drawn from their approximate posterior, ``(n, n_draws)``.
+
+    :math:`\beta^{(m)} \sim N(\hat\beta, \hat V_\beta)` and, given it, each absorbed effect
+    :math:`\alpha_s^{(m)} \sim N(\hat\alpha_s - \bar x_s'(\beta^{(m)} - \hat\beta), 1/D_s)` (the
+    normal approximation of the likelihood at the EM solution, information from Louis, 1982). Drawing
+    the parameters anew for each PV makes the imputation proper (Rubin, 1987, sec. 4.2): the PVs then
+    carry the uncertainty of a school's effect, which matters for the school's own mean. The residual
+    SDs are kept at their estimates (each rests on thousands of students).
+    """
+    x = model.covariates
+    p = x.shape[1]
+    shift = np.zeros((x.shape[0], n_draws))
+    if p:
+        chol = np.linalg.cholesky(model.coefficient_cov + 1e-15 * np.eye(p))
+        d_beta = chol @ rng.standard_normal((p, n_draws))  # (p, M)
+        shift += x @ d_beta
+    if model.absorbed:
+        noise = rng.standard_normal((len(model.absorbed), n_draws)) / np.sqrt(model.absorbed_info)[:, None]
+        d_alpha = noise - (model.absorbed_xbar @ d_beta if p else 0.0)
+        shift += d_alpha[model.absorbed_codes]
+    return np.asarray(model.prior_mean[:, None] + shift)
+
+
+def _draw_from_grid(
+    lik: FloatArray, nodes: FloatArray, mu: FloatArray, sd: FloatArray, rng: np.random.Generator
+) -> FloatArray:
+    """One draw per person from the posterior on the grid, spread uniformly inside the drawn node's cell."""
+    post, _ = _posterior(lik, nodes, mu, sd)
+    cdf = np.cumsum(post, axis=1)
+    u = rng.random(mu.size) * cdf[:, -1]
+    idx = np.minimum((cdf < u[:, None]).sum(axis=1), nodes.size - 1)
+    step = nodes[1] - nodes[0]
+    return np.asarray(nodes[idx] + (rng.random(mu.size) - 0.5) * step)
+
+
 def draw_latent_regression_pvs(
     responses: Any,
     params: ItemParams,
@@ -345,26 +459,27 @@ def draw_latent_regression_pvs(
     rng: np.random.Generator,
     *,
     n_draws: int = 10,
+    proper: bool = True,
     quadpts: int = 241,
     theta_limit: float = 6.0,
 ) -> FloatArray:
     r"""Plausible values ``(n_persons, n_draws)`` from each person's posterior under the fitted population model.
 
-    The prior of person ``i`` is :math:`N(\mu_i, \sigma^2_{g(i)})` from ``model`` (fitted to the
-    same persons, in the same order); draws are exact from the posterior discretised on
-    ``quadpts`` nodes, uniform within the drawn node's cell (:func:`scoring.ability.draw_plausible_values`).
-    Item-parameter uncertainty is not propagated (the calibration is fixed).
+    PV ``m`` of person ``i`` is drawn from the posterior under the prior
+    :math:`N(\mu_i^{(m)}, \sigma^2_{g(i)})`: with ``proper=True`` (default) the prior means come from
+    parameters drawn for that PV (:func:`draw_prior_means`), otherwise they are the fitted
+    :attr:`LatentRegression.prior_mean`. The draw is exact from the posterior discretised on
+    ``quadpts`` nodes (spacing 0.05 by default), spread uniformly inside the drawn node's cell, as
+    :func:`scoring.ability.draw_plausible_values` does. The item parameters are fixed (not drawn).
     """
-    n = responses.shape[0]
-    if model.prior_mean.shape != (n,):
-        raise DataError(f"the model was fitted to {model.prior_mean.size} persons, the responses have {n}")
-    return draw_plausible_values(
-        responses,
-        params,
-        n_draws,
-        rng,
-        prior_mean=model.prior_mean,
-        prior_sd=model.prior_sd,
-        quadpts=quadpts,
-        theta_limit=theta_limit,
-    )
+    if n_draws < 1:
+        raise ParameterError("n_draws must be at least 1")
+    y = _indicators(responses, params)
+    if y.shape[0] != model.prior_mean.size:
+        raise DataError(f"the model was fitted to {model.prior_mean.size} persons, the responses have {y.shape[0]}")
+    nodes = quadrature_grid(quadpts, theta_limit)
+    ll = np.asarray(y @ flat_log_probabilities(params, nodes))
+    ll -= ll.max(axis=1, keepdims=True)
+    lik = np.exp(ll)
+    mu = draw_prior_means(model, n_draws, rng) if proper else np.repeat(model.prior_mean[:, None], n_draws, axis=1)
+    return np.stack([_draw_from_grid(lik, nodes, mu[:, m], model.prior_sd, rng) for m in range(n_draws)], axis=1)

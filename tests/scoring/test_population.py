@@ -7,7 +7,7 @@ import pytest
 
 import scoring
 from scoring.exceptions import ConvergenceWarning, DataError
-from scoring.population import draw_latent_regression_pvs, fit_latent_regression
+from scoring.population import draw_latent_regression_pvs, draw_prior_means, fit_latent_regression
 
 BETA = {"intercept": -0.2, "girl": 0.25, "rural": -0.45, "grade8": 0.9}
 
@@ -133,3 +133,37 @@ def test_bad_input_is_refused() -> None:
         fit_latent_regression(x, bank, cov, variance_groups=grade8[:-1])
     with pytest.raises(DataError, match="items"):
         fit_latent_regression(x[:, :10], bank, cov)
+
+
+def test_school_effect_information_is_the_curvature_of_the_marginal_likelihood() -> None:
+    # Louis's identity: the observed information of a normal prior mean is sum_i (1/s^2 - v_i/s^4)
+    rng = np.random.default_rng(9)
+    school = np.repeat(np.arange(12), 15)
+    theta = rng.normal(0, 0.5, 12)[school] + rng.normal(0, 0.8, school.size)
+    bank = scoring.random_item_params(40, "2pl", rng)
+    x = scoring.simulate_responses(bank, theta, rng, design_mask=scoring.random_sparse_design(school.size, 40, 8, rng))
+    girl = rng.integers(0, 2, school.size).astype(float)
+    fit = fit_latent_regression(x, bank, girl, names=["girl"], schools=school, tol=1e-9)
+    nodes = scoring.quadrature_grid(61, 6.0)
+    lik = np.exp(scoring.log_likelihood_grid(x, bank, nodes))
+    sd = fit.residual_sd[0]
+
+    def marginal(shift: float, s: int) -> float:
+        rows = school == s
+        mu = fit.prior_mean[rows] + shift
+        prior = np.exp(-0.5 * ((nodes[None, :] - mu[:, None]) / sd) ** 2)
+        prior /= prior.sum(axis=1, keepdims=True)  # the discrete normal prior of the EM
+        return float(np.log((lik[rows] * prior).sum(axis=1)).sum())
+
+    h = 1e-3
+    for s in (0, 5, 11):
+        curvature = (marginal(h, s) - 2 * marginal(0.0, s) + marginal(-h, s)) / h**2
+        assert -curvature == pytest.approx(fit.absorbed_info[s], rel=0.02)
+        assert (marginal(h, s) - marginal(-h, s)) / (2 * h) == pytest.approx(0.0, abs=1e-3)  # at the maximum
+    draws = draw_prior_means(fit, 4000, np.random.default_rng(0))  # the parameter draws behind proper PVs
+    spread = draws - fit.prior_mean[:, None]
+    first = np.nonzero(school == 3)[0][0]
+    expected = 1 / fit.absorbed_info[3] + fit.coefficient_cov[0, 0] * (girl[first] - fit.absorbed_xbar[3, 0]) ** 2
+    assert spread[first].var() == pytest.approx(expected, rel=0.1)
+    assert abs(spread[first].mean()) < 4 * np.sqrt(expected / draws.shape[1])
+
