@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -189,12 +190,17 @@ class SurveyEstimates:
     def __len__(self) -> int:
         return len(self.groups)
 
+    @cached_property
+    def _rows_of_group(self) -> dict[Hashable, list[int]]:
+        out: dict[Hashable, list[int]] = {}
+        for k, g in enumerate(self.groups):
+            out.setdefault(g, []).append(k)
+        return out
+
     def index(self, group: Hashable, statistic: str | None = None) -> int:
         """Row number of a group (and statistic, needed when the group has several)."""
         hits = [
-            k
-            for k, (g, s) in enumerate(zip(self.groups, self.statistics, strict=True))
-            if g == group and (statistic is None or s == statistic)
+            k for k in self._rows_of_group.get(group, []) if statistic is None or self.statistics[k] == statistic
         ]
         if not hits:
             raise KeyError(f"no row for group {group!r}" + (f" and statistic {statistic!r}" if statistic else ""))

@@ -236,18 +236,43 @@ def _weighted_quantiles(
     return np.where(total[:, None] > 0, sorted_y[np.maximum(idx, 0)], np.nan)
 
 
-def _replicate_chunks(design: ReplicateDesign, units: IntArray, budget: int = 4_000_000) -> list[tuple[int, int]]:
-    """Replicate ranges whose (student, replicate) pairs with a factor other than 1 number at most ``budget``."""
+def _changed_per_replicate(design: ReplicateDesign, units: IntArray) -> FloatArray:
+    """How many of the given students' weights each replicate changes (factor other than 1)."""
     per_unit = np.bincount(units, minlength=design.factors.shape[0]).astype(np.float64)
-    per_rep = (design.factors != 1.0).T.astype(np.float64) @ per_unit
+    return np.asarray((design.factors != 1.0).T.astype(np.float64) @ per_unit)
+
+
+def _replicate_chunks(per_rep: FloatArray, budget: float) -> list[tuple[int, int]]:
+    """Consecutive replicate ranges whose summed cost stays within ``budget`` (at least one replicate each)."""
     out: list[tuple[int, int]] = []
     r0, acc = 0, 0.0
-    for r in range(design.n_replicates):
+    for r in range(per_rep.size):
         if acc + per_rep[r] > budget and r > r0:
             out.append((r0, r))
             r0, acc = r, 0.0
         acc += per_rep[r]
-    out.append((r0, design.n_replicates))
+    out.append((r0, per_rep.size))
+    return out
+
+
+def _dense_replicate_quantiles(
+    design: ReplicateDesign,
+    sy: FloatArray,
+    sw: FloatArray,
+    su: IntArray,
+    bounds: tuple[IntArray, IntArray],
+    probs: FloatArray,
+    full: FloatArray,
+) -> FloatArray:
+    """Quantiles under every replicate from the full replicate weights, a chunk of replicates at a time."""
+    starts, ends = bounds
+    n_rep = design.n_replicates
+    out = np.empty((starts.size, probs.size, n_rep))
+    for r0, r1 in _replicate_chunks(np.full(n_rep, float(sy.size)), 4_000_000.0):
+        cum = np.cumsum(sw[:, None] * design.factors[su, r0:r1], axis=0)
+        for k in range(r1 - r0):
+            q = _weighted_quantiles(sy, cum[:, k], starts, ends, probs)
+            out[:, :, r0 + k] = np.where(np.isnan(q), full, q)
     return out
 
 
@@ -268,16 +293,21 @@ def _replicate_quantiles(
     two such students :math:`D_r` is constant, so the first :math:`k` reaching the target
     :math:`\tau = p W_r` is found by one binary search of :math:`C` per interval; the answer is the
     first interval's hit. A jackknife replicate changes one or two schools, so this costs
-    :math:`O(\text{changed} \cdot \log n)` instead of :math:`O(n)` per replicate and group.
+    :math:`O(\text{changed} \cdot \log n)` instead of :math:`O(n)` per replicate and group. Where
+    most weights change in most replicates (BRR; JKn with large strata) the replicate weights are
+    formed densely instead, a chunk of replicates at a time.
     """
     starts, ends = bounds
     n_rep = design.n_replicates
+    ks = np.nonzero(sw > 0)[0]
+    per_rep = _changed_per_replicate(design, su[ks])
+    if per_rep.sum() * 16 > ks.size * n_rep:  # most weights change (BRR, large JKn strata): dense is cheaper
+        return _dense_replicate_quantiles(design, sy, sw, su, bounds, probs, full)
     out = np.repeat(full[:, :, None], n_rep, axis=2)
     cum = np.cumsum(sw)
     base = np.where(starts > 0, cum[np.maximum(starts - 1, 0)], 0.0)
     total = np.where(ends > starts, cum[np.maximum(ends - 1, 0)] - base, 0.0)
-    ks = np.nonzero(sw > 0)[0]
-    for r0, r1 in _replicate_chunks(design, su[ks]):
+    for r0, r1 in _replicate_chunks(per_rep, 4_000_000.0):
         uu, rr = np.nonzero(design.factors[:, r0:r1] != 1.0)
         uptr = np.concatenate([[0], np.cumsum(np.bincount(uu, minlength=design.factors.shape[0]))])
         cnt = uptr[su[ks] + 1] - uptr[su[ks]]
@@ -310,6 +340,38 @@ def _replicate_quantiles(
             best = np.where(best == big, ends[sg] - 1, best)
             keep = w_r > 1e-12 * np.maximum(total[sg], 1e-300)
             out[sg, pi, r0 + sr] = np.where(keep, sy[best], full[sg, pi])
+    return out
+
+
+def _percentile_replicates(
+    design: ReplicateDesign,
+    sy: FloatArray,
+    sw: FloatArray,
+    su: IntArray,
+    cs: IntArray,
+    probs: FloatArray,
+    full: FloatArray,
+) -> FloatArray:
+    """Replicate quantiles ``(G, P, R)``; a group inside one variance unit keeps its full-sample value.
+
+    Every replicate scales such a group's weights by one factor, which leaves its quantiles as they
+    are (or empties it: then the full-sample value stands, as for any statistic), so only groups
+    spanning several units are computed, on their own students.
+    """
+    n_groups = full.shape[0]
+    out = np.repeat(full[:, :, None], design.n_replicates, axis=2)
+    live = sw > 0
+    n_units = design.factors.shape[0]
+    pairs = np.unique(cs[live] * n_units + su[live])
+    spans = np.bincount(pairs // n_units, minlength=n_groups) > 1
+    if not spans.any():
+        return out
+    rows = np.nonzero(spans[cs])[0]
+    new_code = np.cumsum(spans) - 1
+    sub_cs = new_code[cs[rows]]
+    n_sub = int(spans.sum())
+    bounds = (np.searchsorted(sub_cs, np.arange(n_sub), "left"), np.searchsorted(sub_cs, np.arange(n_sub), "right"))
+    out[spans] = _replicate_quantiles(design, sy[rows], sw[rows], su[rows], sub_cs, bounds, probs, full[spans])
     return out
 
 
@@ -347,8 +409,7 @@ def estimate_percentiles(
         sw = np.where(miss[order], 0.0, design.weights[order])
         est[:, :, j] = _weighted_quantiles(sy, np.cumsum(sw), starts, ends, p)
         if r:
-            bounds = (starts, ends)
-            rep[:, :, j] = _replicate_quantiles(design, sy, sw, design.units[order], cs, bounds, p, est[:, :, j])
+            rep[:, :, j] = _percentile_replicates(design, sy, sw, design.units[order], cs, p, est[:, :, j])
     names = [f"p{100 * v:g}" for v in p]
     return _wrap(design, grp, np.asarray(~np.isnan(y).all(axis=1), dtype=bool), names, est, rep)
 
