@@ -156,6 +156,35 @@ class _Run:
         if self.progress is not None:
             self.progress(stage, done, total)
 
+    def measure(
+        self,
+        name: str,
+        theta: FloatArray,
+        se: FloatArray,
+        items: IntArray,
+        timing: tuple[float, float],
+        note: str,
+        *,
+        pool: IntArray | None = None,
+    ) -> MethodResult:
+        """:func:`~assess.simulate.measures.measure_method` for the first ``len(theta)`` examinees.
+
+        ``pool`` defaults to the operational items.
+        """
+        return measure_method(
+            name,
+            bank=self.bank,
+            blueprint=self.blueprint,
+            edges=self.edges,
+            true_theta=self.theta[: theta.size],
+            theta=theta,
+            se=se,
+            items=items,
+            pool=self.operational if pool is None else pool,
+            timing=timing,
+            note=note,
+        )
+
 
 def _clock() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
@@ -197,19 +226,9 @@ def _run_engine(run: _Run, rng: np.random.Generator, chunk_size: int | None) -> 
     for part in parts:
         items[row : row + part.items.shape[0], : part.items.shape[1]] = part.items
         row += part.items.shape[0]
-    return measure_method(
-        "engine CAT",
-        bank=run.bank,
-        blueprint=run.blueprint,
-        edges=run.edges,
-        true_theta=run.theta,
-        theta=np.concatenate([p.theta for p in parts]),
-        se=np.concatenate([p.se for p in parts]),
-        items=items,
-        pool=run.operational,
-        timing=timing,
-        note=_engine_note(run.blueprint),
-    )
+    theta = np.concatenate([p.theta for p in parts])
+    se = np.concatenate([p.se for p in parts])
+    return run.measure("engine CAT", theta, se, items, timing, _engine_note(run.blueprint))
 
 
 def _run_linear(run: _Run, rng: np.random.Generator, length_mean: float) -> MethodResult:
@@ -230,19 +249,8 @@ def _run_linear(run: _Run, rng: np.random.Generator, length_mean: float) -> Meth
         )
         run.tell("linear form", hi, n)
     lin_theta, lin_se = score_eap(run.bank, lin_items, lin_scores)
-    return measure_method(
-        "linear form",
-        bank=run.bank,
-        blueprint=run.blueprint,
-        edges=run.edges,
-        true_theta=run.theta,
-        theta=lin_theta,
-        se=lin_se,
-        items=np.ascontiguousarray(lin_items),
-        pool=run.operational,
-        timing=_since(t0),
-        note=f"{form.size} items most informative at the population mean {run.theta.mean():+.2f}, EAP",
-    )
+    note = f"{form.size} items most informative at the population mean {run.theta.mean():+.2f}, EAP"
+    return run.measure("linear form", lin_theta, lin_se, np.ascontiguousarray(lin_items), _since(t0), note)
 
 
 def _run_catsim_methods(
@@ -266,35 +274,13 @@ def _run_catsim_methods(
         run.bank, run.blueprint, run.theta[:m], run.grades[:m], rng, pool=pool, progress=run.progress
     )
     cs_timing = _since(t0)
-    sub = run.theta[:m]
-    catsim_res = measure_method(
-        "catsim max-info",
-        bank=run.bank,
-        blueprint=run.blueprint,
-        edges=run.edges,
-        true_theta=sub,
-        pool=pool,
-        theta=cs_theta,
-        se=information_se(run.bank, cs_items, cs_theta),
-        items=cs_items,
-        timing=cs_timing,
-        note="ML (Dodd's heuristic for all-0/all-1), SE = 1/sqrt(I)",
-    )
+    cs_se = information_se(run.bank, cs_items, cs_theta)
+    cs_note = "ML (Dodd's heuristic for all-0/all-1), SE = 1/sqrt(I)"
+    catsim_res = run.measure("catsim max-info", cs_theta, cs_se, cs_items, cs_timing, cs_note, pool=pool)
     t0 = _clock()
     eap_theta, eap_se = score_eap(run.bank, cs_items, cs_scores)
-    catsim_eap = measure_method(
-        "catsim items, EAP",
-        bank=run.bank,
-        blueprint=run.blueprint,
-        edges=run.edges,
-        true_theta=sub,
-        pool=pool,
-        theta=eap_theta,
-        se=eap_se,
-        items=cs_items,
-        timing=_since(t0),
-        note="catsim's items and answers rescored with EAP",
-    )
+    eap_note = "catsim's items and answers rescored with EAP"
+    catsim_eap = run.measure("catsim items, EAP", eap_theta, eap_se, cs_items, _since(t0), eap_note, pool=pool)
     notes.append(
         f"catsim {catsim_version()} gets only the {pool.size} dichotomous operational items of "
         f"the {run.operational.size} (it has no partial-credit models), no content balancing and no "
