@@ -5,10 +5,15 @@ from __future__ import annotations
 __all__ = [
     "AnswerRejected",
     "AssessError",
+    "BankFileError",
+    "CalibrationRefused",
+    "ExposureRefused",
     "LoginFailed",
+    "NotFound",
     "RegistrationError",
     "SessionClosed",
     "SessionNotFound",
+    "SimulationError",
     "WindowClosed",
 ]
 
@@ -43,3 +48,27 @@ class RegistrationError(AssessError, ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__(f"{len(problems)} problem(s): " + "; ".join(problems[:5]))
         self.problems = problems
+
+
+class NotFound(AssessError, LookupError):
+    """Something a request names is not in the database.
+
+    An assessment, its calibration, adaptive blueprint or scored responses, or (for the demo's
+    students) a county.
+    """
+
+
+class ExposureRefused(AssessError, ValueError):
+    """Exposure control cannot be set: students have sat the assessment, or the target is not in (0, 1]."""
+
+
+class CalibrationRefused(AssessError, ValueError):
+    """An assessment's responses cannot be calibrated (no item has enough responses)."""
+
+
+class SimulationError(AssessError, ValueError):
+    """Bad input to a simulation or a CAT study: no examinees, an unknown grade, too few ability bands."""
+
+
+class BankFileError(AssessError, ValueError):
+    """An item-bank file the CAT study cannot read: not a bank file, or an item without its code or parameters."""

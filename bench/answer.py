@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from assess import live
     from assess.models import Assessment, Response, Student
-    from assess.national import answer_for_score
     from assess.sessions import start_session, submit_answer
+    from assess.simulate.answers import answer_for_score
     from bench.load import prepare
     from itembank.db import make_engine
     from itembank.models import utcnow

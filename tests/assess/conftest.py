@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from assess.blueprints import BlueprintSpec, ContentSpec
 from assess.models import Area, Assessment, BlueprintRow, School, Student
-from assess.pipeline import ensure_bank
+from assess.simulate.pipeline import ensure_bank
 from itembank.models import PROVISIONAL, Calibration, utcnow
 
 BLUEPRINT = BlueprintSpec(
