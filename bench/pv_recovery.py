@@ -4,7 +4,7 @@ A national sample like the simulator's (10 provinces in the eastern, central and
 90 counties, ~700 urban, county-town and rural schools, grades 4 and 8, school intra-class
 correlation about 0.25; region, locale, gender and grade effects on the bank's vertical scale)
 takes 30-item adaptive tests on the starter bank through the live CAT engine
-(:func:`assess.simulation.simulate_sessions`: content balancing, randomesque exposure). The sparse
+(:func:`assess.simulate.adaptive.simulate_sessions`: content balancing, randomesque exposure). The sparse
 responses (30 of 347 operational items each) are then scored four ways:
 
 * ``PV latent regression + school``: :func:`scoring.population.fit_latent_regression` on grade,
@@ -44,7 +44,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 REGIONS = ("east", "central", "west")
-REGION_EFFECT = np.array([0.20, 0.0, -0.25])  # as assess/national.py draws them
+REGION_EFFECT = np.array([0.20, 0.0, -0.25])  # as assess/simulate/population.py draws them
 PROVINCE_REGION = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])
 LOCALES = ("urban", "town", "rural")
 LOCALE_EFFECT = np.array([0.15, 0.0, -0.20])
@@ -65,7 +65,7 @@ class Sample:
 
 
 def draw_sample(n: int, rng: np.random.Generator, gender_gap: float) -> Sample:
-    """Students in schools in counties in provinces, the way assess/national.py builds them."""
+    """Students in schools in counties in provinces, the way assess/simulate/population.py builds them."""
     n_schools = int(round(n / 70))
     county_of = rng.integers(0, 90, n_schools)
     locale_of = rng.choice(3, size=n_schools, p=[0.40, 0.35, 0.25])
@@ -84,8 +84,9 @@ def draw_sample(n: int, rng: np.random.Generator, gender_gap: float) -> Sample:
 
 def run_adaptive(sample: Sample, rng: np.random.Generator) -> tuple[scoring.ItemParams, sp.csr_matrix]:
     """30-item adaptive tests on the starter bank; responses as a sparse matrix (stored entries = scores)."""
-    from assess.simulation import simulate_sessions
-    from assess.study import build_engine_bank, default_bank_dir, load_bank_files, study_blueprint
+    from assess.simulate.adaptive import simulate_sessions
+    from assess.simulate.bankfiles import build_engine_bank, default_bank_dir, load_bank_files
+    from assess.simulate.study import study_blueprint
 
     bank = build_engine_bank(load_bank_files(sorted(default_bank_dir().glob("d*.json"))))
     blueprint = study_blueprint(bank.areas, length=30, min_length=30, se_target=0.0, randomesque_k=3, grades=(4, 8))
