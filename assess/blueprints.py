@@ -42,7 +42,7 @@ class BlueprintSpec:
         Sympson-Hetter parameters ``K`` by item code, in (0, 1]: an item that comes up for
         selection is given with probability ``K`` (and blocked for the rest of the session
         otherwise); an item not listed has ``K = 1``. Calibrated for the assessment's bank and
-        students by :func:`assess.national.calibrate_blueprint_exposure`; used only when
+        students by :func:`assess.exposure.calibrate_blueprint_exposure`; used only when
         ``sympson_hetter`` is on.
     start_theta
         Start ability by grade, e.g. ``{"4": -1.0, "8": 0.0}``.

@@ -10,14 +10,19 @@ from __future__ import annotations
 __all__ = [
     "AnswerRejected",
     "AssessError",
+    "BankFileError",
     "BlueprintError",
+    "CalibrationRefused",
     "EngineError",
+    "ExposureRefused",
     "LoginFailed",
     "NotConfigured",
+    "NotFound",
     "NotSignedIn",
     "RegistrationError",
     "SessionClosed",
     "SessionNotFound",
+    "SimulationError",
     "TakenOver",
     "TestFinished",
     "WindowClosed",
@@ -62,7 +67,15 @@ class AnswerRejected(AssessError, ValueError):
     """An answer to an item that is not on screen, or a change to an answer already stored."""
 
 
-class NotConfigured(AssessError, LookupError):
+class NotFound(AssessError, LookupError):
+    """Something a request names is not in the database.
+
+    An assessment, its calibration, adaptive blueprint or scored responses, or (for the demo's
+    students) a county.
+    """
+
+
+class NotConfigured(NotFound):
     """The assessment cannot be sat as it is set up.
 
     It has no calibration, no blueprint for the student's grade band, no calibrated items for the
@@ -84,6 +97,22 @@ class RegistrationError(AssessError, ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__(f"{len(problems)} problem(s): " + "; ".join(problems[:5]))
         self.problems = problems
+
+
+class ExposureRefused(AssessError, ValueError):
+    """Exposure control cannot be set: students have sat the assessment, or the target is not in (0, 1]."""
+
+
+class CalibrationRefused(AssessError, ValueError):
+    """An assessment's responses cannot be calibrated (no item has enough responses)."""
+
+
+class SimulationError(AssessError, ValueError):
+    """Bad input to a simulation or a CAT study: no examinees, an unknown grade, too few ability bands."""
+
+
+class BankFileError(AssessError, ValueError):
+    """An item-bank file the CAT study cannot read: not a bank file, or an item without its code or parameters."""
 
 
 class EngineError(ValueError):

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from assess import fast_path, sitting
     from assess.full_path import start_session, submit_answer
     from assess.models import Assessment, Response, Student
-    from assess.national import answer_for_score
+    from assess.simulate.answers import answer_for_score
     from bench.load import prepare
     from itembank.db import make_engine
     from itembank.models import utcnow

@@ -3,7 +3,7 @@
 Prints the engine's wall time for 50,000 adaptive sessions (30 items, content balancing over the
 four dimensions, randomesque and Sympson-Hetter exposure control) on the starter bank, catsim's
 time for the first 2,000 of those examinees, the per-examinee speed ratio, and the quality table
-of :func:`assess.study.run_cat_study`.
+of :func:`assess.simulate.study.run_cat_study`.
 
     .venv/bin/python bench/cat.py [--students 50000] [--catsim 2000] [--seed 1]
 """
@@ -17,16 +17,11 @@ import time
 
 import numpy as np
 
-from assess.simulation import simulate_sessions
-from assess.study import (
-    build_engine_bank,
-    default_bank_dir,
-    draw_population,
-    format_study,
-    load_bank_files,
-    run_cat_study,
-    study_blueprint,
-)
+from assess.simulate.adaptive import simulate_sessions
+from assess.simulate.bankfiles import build_engine_bank, default_bank_dir, load_bank_files
+from assess.simulate.population import draw_population
+from assess.simulate.study import run_cat_study, study_blueprint
+from reports.render_text import format_study
 
 
 def main() -> None:

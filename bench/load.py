@@ -96,8 +96,8 @@ def prepare(db: str, n_students: int, workdir: Path) -> Prepared:
 
     from assess.blueprints import default_blueprint
     from assess.models import Area, Assessment, BlueprintRow, School, SchoolClass
-    from assess.pipeline import ensure_bank
     from assess.registration import pin_hasher
+    from assess.simulate.pipeline import ensure_bank
     from itembank.db import bulk_insert, make_engine, session_scope
     from itembank.models import PROVISIONAL, Calibration, utcnow
     from web import migrate

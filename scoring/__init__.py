@@ -141,3 +141,16 @@ __all__ = [
     "write_items",
     "write_theta",
 ]
+
+# Survey statistics and the population model load on first use (import scoring stays as fast as it was):
+# scoring.survey (replicate designs, the replicate engine, Rubin's rules) and scoring.population
+# (latent regression and its plausible values).
+_LAZY = {"survey": "scoring.survey", "population": "scoring.population"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(_LAZY[name])
+    raise AttributeError(f"module 'scoring' has no attribute {name!r}")

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from assess.blueprints import BlueprintSpec
 from assess.engine import ContentRule
 from assess.models import Area, Assessment, BlueprintRow, School, Student
-from assess.pipeline import ensure_bank
+from assess.simulate.pipeline import ensure_bank
 from itembank.models import PROVISIONAL, Calibration, utcnow
 
 BLUEPRINT = BlueprintSpec(

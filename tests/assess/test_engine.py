@@ -18,7 +18,9 @@ from assess.engine import (
     select_next_items,
     should_stop,
 )
-from assess.simulation import calibrate_exposure, draw_scores, simulate_sessions
+from assess.examinees import draw_scores
+from assess.exposure import calibrate_exposure
+from assess.simulate.adaptive import simulate_sessions
 from scoring.irt import item_information, probabilities
 from scoring.params import ItemParams
 

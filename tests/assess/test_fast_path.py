@@ -23,9 +23,10 @@ from assess.banks import blueprint_for, load_band_bank
 from assess.blueprints import parse_blueprint
 from assess.engine import record_answers
 from assess.exceptions import BlueprintError, SessionClosed
+from assess.exposure import calibrate_blueprint_exposure
 from assess.full_path import start_session, submit_answer
 from assess.models import Assessment, BlueprintRow, Response, Student, TestSession
-from assess.national import answer_for_score, calibrate_blueprint_exposure
+from assess.simulate.answers import answer_for_score
 from itembank.db import make_engine
 from itembank.exceptions import InvalidResponseError
 from itembank.models import Item, ItemVersion, StimulusVersion, utcnow
@@ -418,7 +419,7 @@ def test_exposure_parameters_are_calibrated_for_the_bank_and_round_trip(live: Li
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_national_run_with_exposure_control_stores_its_parameters(engine: Engine) -> None:
     from assess.blueprints import default_blueprint
-    from assess.pipeline import run_national_simulation
+    from assess.simulate.pipeline import run_national_simulation
 
     spec = dataclasses.replace(default_blueprint(), sympson_hetter=True, target_exposure=0.3)
     run = run_national_simulation(engine, students=1500, field_trial=750, seed=3, spec=spec)

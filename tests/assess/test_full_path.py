@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from assess.exceptions import AnswerRejected, SessionClosed, WindowClosed
 from assess.full_path import current_item, start_session, submit_answer
 from assess.models import Assessment, Response, Student, TestSession
-from assess.national import answer_for_score
+from assess.simulate.answers import answer_for_score
 from itembank.exceptions import InvalidResponseError
 from itembank.models import ItemVersion, utcnow
 

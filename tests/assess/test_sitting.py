@@ -14,8 +14,8 @@ from sqlmodel import Session, col, select
 from assess import full_path, sitting
 from assess.exceptions import NotSignedIn, SessionNotFound, TakenOver
 from assess.models import Response, Student, TestSession
-from assess.national import answer_for_score
 from assess.position import Position
+from assess.simulate.answers import answer_for_score
 from itembank.db import session_scope
 from itembank.models import utcnow
 

@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 
 from assess.blueprints import BlueprintSpec
 from assess.models import Area, Assessment, BlueprintRow, School, SchoolClass, Student
-from assess.pipeline import ensure_bank
+from assess.simulate.pipeline import ensure_bank
 from itembank.db import make_engine, session_scope
 from itembank.models import PROVISIONAL, Calibration, Item, ItemVersion, utcnow
 from itembank.settings import Settings

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from assess.study import default_bank_dir
+from assess.simulate.bankfiles import default_bank_dir
 from web.commands.cat import cat_study_command
 
 FAST = ["--students", "300", "--length", "12", "--min-length", "10", "--no-catsim", "--quiet"]

@@ -28,9 +28,9 @@ from assess.blueprints import BlueprintSpec
 from assess.engine import ContentRule
 from assess.exceptions import NotConfigured
 from assess.models import Assessment, BlueprintRow, Response, Student, TestSession
-from assess.national import answer_for_score
 from assess.registration import register_students
 from assess.scales import cut_scores_for_band
+from assess.simulate.answers import answer_for_score
 from itembank.db import session_scope
 from itembank.formats import read_bundles
 from itembank.framework import default_framework, parse_framework

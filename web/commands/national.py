@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import time
-import unicodedata
 from typing import Any
 
 import click
 from tqdm import tqdm
 
-from assess.pipeline import NationalRun, register_demo_students, run_national_simulation
+from assess.simulate.pipeline import NationalRun, register_demo_students, run_national_simulation
 from itembank.db import get_engine, session_scope
 from itembank.settings import get_settings
+from reports.regions import summarize_regions
+from reports.render_text import format_region_table
+from reports.render_text import pad_cell as _cell
 from web import migrate
+from web.commands.exposure import exposure_command  # registered with the CLI from here
 
-__all__ = ["demo_command", "simulate_command"]
+__all__ = ["demo_command", "exposure_command", "simulate_command"]
 
 _STAGES = ["bank", "areas", "schools", "students", "field trial", "calibration", "adaptive"]
 
@@ -45,16 +48,6 @@ class _Stages:
         self.bar.close()
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _cell(text: str, width: int, *, right: bool = True) -> str:
-    """Pad ``text`` to ``width`` terminal columns (CJK characters take two)."""
-    pad = " " * max(0, width - _width(text))
-    return pad + text if right else text + pad
-
-
 def _print_run(run: NationalRun, elapsed: float) -> None:
     click.echo("")
     click.echo(
@@ -67,12 +60,9 @@ def _print_run(run: NationalRun, elapsed: float) -> None:
         f"难度对生成参数的误差：中位数 {run.median_abs_error_b:.3f}，RMSE {run.rmse_b:.3f}"
     )
     click.echo("")
-    widths = (6, 10, 12, 10)
-    header = ("区域", "学生数", "平均量表分", "达标率")
-    click.echo("".join(_cell(h, w, right=i > 0) for i, (h, w) in enumerate(zip(header, widths, strict=True))))
-    for r in run.regions:
-        row = (r.region, f"{r.students:,}", f"{r.mean_scale:.1f}", f"{r.pass_rate:.1%}")
-        click.echo("".join(_cell(c, w, right=i > 0) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+    with session_scope(get_engine()) as session:
+        regions = summarize_regions(session=session, assessment_id=run.adaptive_assessment_id)
+    click.echo(format_region_table(regions))
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in run.seconds.items())
     click.echo(f"\n各阶段用时: {stages}")
 
@@ -154,53 +144,3 @@ def demo_command(students: int, seed: int, serve: bool, host: str, port: int) ->
 
         click.echo(f"\n在浏览器中打开 http://{host}:{port}/ ，用上面的准考证号和密码登录（Ctrl+C 结束）。")
         uvicorn.run(create_app(), host=host, port=port, log_level="warning")
-
-
-@click.command("exposure")
-@click.argument("assessment")
-@click.option(
-    "--target",
-    type=click.FloatRange(min=0.01, max=1.0),
-    default=0.25,
-    show_default=True,
-    help="Largest share of students any one item may reach.",
-)
-@click.option(
-    "--sessions",
-    type=click.IntRange(min=200),
-    default=2_000,
-    show_default=True,
-    help="Simulated students per calibration round.",
-)
-@click.option("--seed", type=int, default=1, show_default=True, help="Random seed of the simulation.")
-def exposure_command(assessment: str, target: float, sessions: int, seed: int) -> None:
-    """Turn on Sympson-Hetter exposure control for ASSESSMENT (its code) before it opens.
-
-    For each adaptive grade band, simulated students of the assessment's grades take its test
-    on its calibration until no item reaches more than TARGET of them; the parameters are stored
-    with the blueprint, and every live session then uses them.
-    """
-    import numpy as np
-
-    from assess.national import set_exposure_control
-
-    try:
-        with session_scope(get_engine()) as session:
-            done = set_exposure_control(
-                session=session,
-                assessment_code=assessment,
-                target=target,
-                rng=np.random.default_rng(seed),
-                sessions=sessions,
-            )
-    except (LookupError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"测评 {assessment}：已开启曝光控制（Sympson-Hetter），目标最大曝光率 {target:.0%}")
-    click.echo(_cell("年级段", 8, right=False) + _cell("题目数", 8) + _cell("受控题目", 10) + _cell("最小 K", 10))
-    for d in done:
-        click.echo(
-            _cell(d.band, 8, right=False)
-            + _cell(str(d.items), 8)
-            + _cell(str(d.controlled), 10)
-            + _cell(f"{d.lowest:.3f}", 10)
-        )

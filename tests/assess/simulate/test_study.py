@@ -8,22 +8,13 @@ import numpy as np
 import pytest
 
 from assess.engine import Blueprint, ContentRule, EngineBank
-from assess.simulation import simulate_sessions
-from assess.study import (
-    GRADE_MEANS,
-    CatStudy,
-    assemble_linear_form,
-    build_engine_bank,
-    content_attainment,
-    default_bank_dir,
-    draw_population,
-    exposure_stats,
-    format_study,
-    load_bank_files,
-    run_cat_study,
-    score_eap,
-    study_blueprint,
-)
+from assess.simulate.adaptive import simulate_sessions
+from assess.simulate.bankfiles import build_engine_bank, default_bank_dir, load_bank_files
+from assess.simulate.measures import content_attainment, exposure_stats, score_eap
+from assess.simulate.methods import assemble_linear_form
+from assess.simulate.population import GRADE_MEANS, draw_population
+from assess.simulate.study import CatStudy, run_cat_study, study_blueprint
+from reports.render_text import format_study
 from scoring.params import ItemParams
 
 BANK_FILES = sorted(default_bank_dir().glob("d*.json"))
