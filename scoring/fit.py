@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from scoring.exceptions import DataError, ModelError
 from scoring.information import _lord_wingersky
@@ -258,8 +257,10 @@ def compute_sx2(
         d = int(ok.sum()) - e_c.shape[0] - free[i] - latent
         df[i] = max(d, 0)
         s_x2[i] = stat if d > 0 else np.nan
+    from scipy.special import chdtrc  # chi2.sf(x, df), without importing scipy.stats
+
     with np.errstate(invalid="ignore"):
-        p_value = np.where(df > 0, stats.chi2.sf(s_x2, np.maximum(df, 1)), np.nan)
+        p_value = np.where(df > 0, chdtrc(np.maximum(df, 1), s_x2), np.nan)
     rmsea = np.full(n_items, np.nan)
     n = x.shape[0]
     pos = (df > 0) & ~np.isnan(s_x2)
