@@ -98,14 +98,12 @@ def scan_csv(raw: bytes) -> CsvScan | None:
     line_start = np.concatenate([[0], line_end[:-1] + 1])
     field_end = np.flatnonzero(is_nl | (buf == 44))
     field_start = np.concatenate([[0], field_end[:-1] + 1])
-    ends_line = is_nl[field_end]
-    field_line = np.cumsum(ends_line) - ends_line
-    n_lines = line_end.size
-    fields_per_line = np.bincount(field_line, minlength=n_lines)
-    line_first_field = np.concatenate([[0], np.cumsum(fields_per_line)[:-1]])
+    last_field = np.flatnonzero(is_nl[field_end])  # of every line (each ends with a newline)
+    line_first_field = np.concatenate([[0], last_field[:-1] + 1])
+    fields_per_line = last_field - line_first_field + 1
     kind, value, sure, unsure = _classify_fields(buf, field_start, field_end)
-    nonblank = np.bincount(field_line[sure], minlength=n_lines) > 0
-    maybe = np.flatnonzero(~nonblank & (np.bincount(field_line[unsure], minlength=n_lines) > 0))
+    nonblank = _count_per_line(sure, line_first_field, last_field) > 0
+    maybe = np.flatnonzero(~nonblank & (_count_per_line(unsure, line_first_field, last_field) > 0))
     for line in maybe.tolist():  # other whitespace or non-ASCII only: ask Python, as csv + strip would
         cells = raw[line_start[line] : line_end[line]].decode("utf-8").split(",")
         nonblank[line] = any(c.strip() for c in cells)
@@ -125,6 +123,12 @@ def scan_csv(raw: bytes) -> CsvScan | None:
         kind=kind,
         value=value,
     )
+
+
+def _count_per_line(flags: npt.NDArray[np.bool_], first: IntArray, last: IntArray) -> IntArray:
+    """Number of flagged fields on every line (fields ``first..last`` of each)."""
+    cum = np.concatenate([[0], np.cumsum(flags)])
+    return np.asarray(cum[last + 1] - cum[first])
 
 
 def _classify_fields(

@@ -249,14 +249,20 @@ def _convert_scan(path: str | Path, scan: CsvScan, header: _Header) -> tuple[lis
         raise DataError(f"{path}: no response rows below the header")
     wrong = np.flatnonzero(scan.row_width != header.width)
     good = int(wrong[0]) if wrong.size else n
-    fields = scan.row_first_field[:good, None] + np.arange(header.width)[None, :]
+    first = scan.row_first_field[:good]
+    fields = first[:, None] + np.arange(header.width)[None, :]
     if header.has_person:
-        person_ids = [p.strip() for p in scan.texts(fields[:, 0])]
+        person_ids = [p.strip() for p in scan.texts(first)]
     else:
         person_ids = [str(r) for r in range(1, good + 1)]
     cells = fields[:, header.first :]
-    kind = scan.kind[cells]
-    x = np.where(kind == FIELD_INTEGER, scan.value[cells], np.nan)
+    if good and int(first[-1] - first[0]) == (good - 1) * header.width:  # no blank line between rows
+        lo, hi = int(first[0]), int(first[0]) + good * header.width
+        kind = scan.kind[lo:hi].reshape(good, header.width)[:, header.first :]
+        value = scan.value[lo:hi].reshape(good, header.width)[:, header.first :]
+    else:
+        kind, value = scan.kind[cells], scan.value[cells]
+    x = np.where(kind == FIELD_INTEGER, value, np.nan)
     for r, c in np.argwhere(kind == FIELD_OTHER).tolist():
         x[r, c] = _cell_value(path, r + 2, person_ids[r], header, c, scan.text(int(cells[r, c])))
     if good < n:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +42,7 @@ from scoring.params import ItemParamsSE
 __all__ = ["SE_METHODS", "StandardErrors", "compute_standard_errors"]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 SE_METHODS = ("auto", "observed", "xpd", "none")
 """The values of ``calibrate(..., se=)``."""
@@ -164,72 +166,114 @@ def _xpd_information(layout: ParameterLayout, x: FloatArray, engine: EStep) -> F
     posterior expectation of the complete-data score), with the latent-distribution parameters
     included.
     """
-    from scipy.linalg import blas
-
     psis, mean, sd = layout.unpack(x)
-    nodes = layout.nodes
-    q = nodes.size
-    # d log P / d psi for every category row and node, per parameter slot; mapping to columns of s
-    n_cols = layout.n_cols
+    glog, pcol = _log_derivatives(layout, psis)
+    lat_grad = _latent_score_weights(layout, mean, sd)
+    p = layout.size
+    info = np.zeros((p, p))
+    prepared = engine.prepare(layout.logp(psis))
+    lpr = latent_logprior(layout.nodes, mean, sd).astype(engine.dtype)
+    for chunk in engine.chunks:
+        post, _ = engine.posterior(chunk, prepared, lpr)
+        if engine.mode == "sparse":
+            post = np.asarray(post, dtype=np.float64)  # (n, Q)
+            scores_t = _item_scores_by_column(engine, chunk, post, glog, pcol, p).T
+            post_t = post.T
+        else:
+            post_t = np.asarray(post, dtype=np.float64)  # (Q, n), node-major
+            scores_t = _item_scores_by_product(engine, chunk, post_t, glog, pcol, p)
+        for i, (g, _kind) in enumerate(layout.latent_slots):
+            if engine.n_groups == 1:
+                scores_t[layout.n_item_par + i] = lat_grad[i] @ post_t
+            else:
+                mine = chunk["g"] == g
+                scores_t[layout.n_item_par + i, mine] = lat_grad[i] @ post_t[:, mine]
+        if chunk["w"] is not None:
+            scores_t *= np.sqrt(np.asarray(chunk["w"], dtype=np.float64))[None, :]
+        info += scores_t @ scores_t.T  # a symmetric rank-k update (numpy calls syrk for A @ A.T)
+    return np.asarray(0.5 * (info + info.T))
+
+
+def _log_derivatives(layout: ParameterLayout, psis: list[FloatArray]) -> tuple[FloatArray, IntArray]:
+    """``d log P / d psi`` of every stacked category at every node, per parameter slot ``(pmax, C, Q)``.
+
+    And the column of the score vector each (slot, category) feeds, ``(pmax, C)`` (-1: none).
+    """
+    q = layout.nodes.size
     pmax = max((b.n_par for b in layout.batches), default=0)
-    glog = np.zeros((pmax, n_cols, q))
-    pcol = np.full((pmax, n_cols), -1, dtype=np.int64)
+    glog = np.zeros((pmax, layout.n_cols, q))
+    pcol = np.full((pmax, layout.n_cols), -1, dtype=np.int64)
     pos = 0
     for b, psi in zip(layout.batches, psis, strict=True):
-        prob, jac = b.model.prob_jac(psi, nodes)
+        prob, jac = b.model.prob_jac(psi, layout.nodes)
         jp = jac / np.maximum(prob, 1e-300)[..., None]  # (n, K+1, Q, p)
         for m in range(b.n_par):
             glog[m, b.rows.reshape(-1)] = jp[..., m].reshape(-1, q)
             pcol[m, b.rows] = (pos + np.arange(b.n) * b.n_par + m)[:, None]
         pos += b.n * b.n_par
+    return glog, pcol
+
+
+def _latent_score_weights(layout: ParameterLayout, mean: FloatArray, sd: FloatArray) -> list[FloatArray]:
+    """Per free latent parameter: d log pi_gq / d (mean or log sd) at every node."""
+    nodes = layout.nodes
     logprior = latent_logprior(nodes, mean, sd)
-    lat_grad = []  # per latent slot: d log pi_gq / d par, (Q,)
+    out = []
     for g, kind in layout.latent_slots:
         u = (nodes - mean[g]) / sd[g]
         pi = np.exp(logprior[g])
-        lat_grad.append((u - pi @ u) / sd[g] if kind == 0 else u**2 - pi @ u**2)
-    p = layout.size
-    info = np.zeros((p, p))
-    prepared = engine.prepare(layout.logp(psis))
-    lpr = logprior.astype(engine.dtype)
-    active_cols = np.nonzero((pcol >= 0).any(axis=0))[0]
-    for chunk in engine.chunks:
-        post, _ = engine.posterior(chunk, prepared, lpr)
-        post = np.asarray(post, dtype=np.float64)
-        ycsc = engine.chunk_indicators(chunk).tocsc()
-        n = post.shape[0]
-        scores = np.zeros((n, p))
-        for c in active_cols:
-            lo, hi = ycsc.indptr[c], ycsc.indptr[c + 1]
-            if hi == lo:
-                continue
-            rows = ycsc.indices[lo:hi]
-            vals = post[rows] @ glog[:, c, :].T  # (n_c, pmax)
-            for m in range(pmax):
-                col = pcol[m, c]
-                if col >= 0:
-                    scores[rows, col] = vals[:, m]
-        for i, (g, _kind) in enumerate(layout.latent_slots):
-            if engine.n_groups == 1:
-                scores[:, layout.n_item_par + i] = post @ lat_grad[i]
-            else:
-                mine = chunk["g"] == g
-                scores[mine, layout.n_item_par + i] = post[mine] @ lat_grad[i]
-        if chunk["w"] is not None:
-            scores *= np.sqrt(np.asarray(chunk["w"], dtype=np.float64))[:, None]
-        info = blas.dsyrk(1.0, scores.T, beta=1.0, c=info, trans=0, overwrite_c=1)
-    iu = np.triu_indices(p, 1)
-    info[(iu[1], iu[0])] = info[iu]
-    return info
+        out.append((u - pi @ u) / sd[g] if kind == 0 else u**2 - pi @ u**2)
+    return out
+
+
+def _item_scores_by_product(
+    engine: EStep, chunk: dict[str, Any], post_t: FloatArray, glog: FloatArray, pcol: IntArray, p: int
+) -> FloatArray:
+    """Item scores of a chunk, ``(p, n)``, from one product (node-major layouts).
+
+    ``glog @ post`` gives every person's expected score at every category and parameter slot;
+    each response picks its own category's entries.
+    """
+    rows, cols = engine.chunk_responses(chunk)
+    pmax, n_cols, q = glog.shape
+    n = post_t.shape[1]
+    expected = (glog.reshape(pmax * n_cols, q) @ post_t).reshape(-1)  # (pmax * C, n), flattened
+    scores_t = np.zeros((p, n))
+    for m in range(pmax):
+        target = pcol[m, cols]
+        ok = target >= 0
+        r, c = rows[ok], cols[ok].astype(np.int64)
+        scores_t[target[ok], r] = expected[(m * n_cols + c) * n + r]
+    return scores_t
+
+
+def _item_scores_by_column(
+    engine: EStep, chunk: dict[str, Any], post: FloatArray, glog: FloatArray, pcol: IntArray, p: int
+) -> FloatArray:
+    """Item scores of a chunk, ``(n, p)``, category column by category column (sparse layout)."""
+    ycsc = engine.chunk_indicators(chunk).tocsc()
+    scores = np.zeros((post.shape[0], p))
+    for c in np.nonzero((pcol >= 0).any(axis=0))[0]:
+        lo, hi = ycsc.indptr[c], ycsc.indptr[c + 1]
+        if hi == lo:
+            continue
+        rows = ycsc.indices[lo:hi]
+        vals = post[rows] @ glog[:, c, :].T  # (n_c, pmax)
+        for m in range(glog.shape[0]):
+            col = pcol[m, c]
+            if col >= 0:
+                scores[rows, col] = vals[:, m]
+    return scores
 
 
 def _invert_information(info: FloatArray) -> FloatArray | None:
-    from scipy.linalg import LinAlgError, cho_factor, cho_solve
-
+    """The inverse of a positive definite information matrix (by its Cholesky factor), else ``None`` and a warning."""
     try:
-        factor = cho_factor(info, lower=False)
-        return np.asarray(cho_solve(factor, np.eye(info.shape[0])))
-    except (LinAlgError, ValueError):
+        if not np.all(np.isfinite(info)):
+            raise np.linalg.LinAlgError("the information matrix is not finite")
+        inv_factor = np.linalg.inv(np.linalg.cholesky(info))  # L^-1, info = L L^T
+        return np.asarray(inv_factor.T @ inv_factor)
+    except np.linalg.LinAlgError:
         warnings.warn(
             "the information matrix is not positive definite; standard errors are not available "
             "(the model may be unidentified or a parameter sits on a bound)",
