@@ -176,21 +176,12 @@ def calibrate(
     if se not in SE_METHODS:
         raise ValueError(f"se must be 'auto', 'observed', 'xpd' or 'none', not {se!r}")
     nodes = quadrature_grid(quadpts, theta_limit)
-    data = prepare_data(
-        responses,
-        models,
-        item_ids=item_ids,
-        weights=weights,
-        groups=groups,
-        reference_group=reference_group,
-        fixed=fixed,
-    )
+    data = prepare_data(responses, models, item_ids=item_ids, weights=weights, groups=groups,
+                        reference_group=reference_group, fixed=fixed)
     layout = identify_scale(data, nodes, fixed, prior_c)
     x0 = start_values(layout, data, start)
-    n_groups = len(data.labels)
-    engine = EStep(
-        data.indptr, data.cats, data.offsets, data.weights, data.group_index, n_groups, precision, chunk_rows, threads
-    )
+    engine = EStep(data.indptr, data.cats, data.offsets, data.weights, data.group_index, len(data.labels),
+                   precision, chunk_rows, threads)
     likelihood = MarginalLikelihood(layout, engine)
     em = iterate(layout, likelihood, x0, tol=tol, max_cycles=max_cycles, accelerate=accelerate, callback=callback)
     params = assemble_params(layout, data, fixed, em.x)
