@@ -229,21 +229,22 @@ def _latent_score_weights(layout: ParameterLayout, mean: FloatArray, sd: FloatAr
 def _item_scores_by_product(
     engine: EStep, chunk: dict[str, Any], post_t: FloatArray, glog: FloatArray, pcol: IntArray, p: int
 ) -> FloatArray:
-    """Item scores of a chunk, ``(p, n)``, from one product (node-major layouts).
+    """Item scores of a chunk, ``(p, n)``, from one product per parameter slot (node-major layouts).
 
-    ``glog @ post`` gives every person's expected score at every category and parameter slot;
-    each response picks its own category's entries.
+    ``glog[m] @ post`` gives every person's expected score at every category; each response picks
+    its own category's entry.
     """
     rows, cols = engine.chunk_responses(chunk)
-    pmax, n_cols, q = glog.shape
     n = post_t.shape[1]
-    expected = (glog.reshape(pmax * n_cols, q) @ post_t).reshape(-1)  # (pmax * C, n), flattened
     scores_t = np.zeros((p, n))
-    for m in range(pmax):
+    for m in range(glog.shape[0]):
         target = pcol[m, cols]
         ok = target >= 0
-        r, c = rows[ok], cols[ok].astype(np.int64)
-        scores_t[target[ok], r] = expected[(m * n_cols + c) * n + r]
+        if not ok.any():
+            continue
+        expected = (glog[m] @ post_t).reshape(-1)  # (C, n), flattened
+        r = rows[ok]
+        scores_t[target[ok], r] = expected[cols[ok].astype(np.int64) * n + r]
     return scores_t
 
 
