@@ -189,19 +189,21 @@ def decode_text(raw: bytes, *, unit: str, spreadsheet: bool) -> tuple[str | None
     ``unit`` names the place of the first bad byte (``line`` or ``row``); ``spreadsheet`` adds
     Excel's advice (save as "CSV UTF-8"), which only fits CSV files.
     """
+    bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw[bom:].decode("utf-8")  # not "utf-8-sig": its error offsets leave the BOM out
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        start, end = exc.start + bom, exc.end + bom
+        line = raw[:start].count(b"\n") + 1
         where = f"{unit} {line}"
         advice = "save it as UTF-8" + (" (Excel: 'CSV UTF-8')" if spreadsheet else "")
-        if exc.end == len(raw) and exc.reason == "unexpected end of data":
+        if end == len(raw) and exc.reason == "unexpected end of data":
             return None, Problem(
                 where,
-                f"the file ends in the middle of a character (at byte offset {exc.start}): it looks cut short; "
+                f"the file ends in the middle of a character (at byte offset {start}): it looks cut short; "
                 "copy or download it again",
             )
-        head = f"not valid UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        head = f"not valid UTF-8 text (byte 0x{raw[start]:02x} at offset {start})"
         if _decodes_as_gb18030(raw):
             return None, Problem(where, f"{head}; the file looks like GBK/GB18030 (Chinese Windows): {advice}")
         return None, Problem(where, f"{head}: {advice}")
