@@ -192,8 +192,8 @@ def _with_formulas(cached: dict[str, str]) -> bytes:
     sheet = workbook.active
     assert sheet is not None
     sheet.append(["school", "class"])
-    sheet.append(["一小", "=A2&\"1班\""])
-    sheet.append(["二小", "=A3&\"2班\""])
+    sheet.append(["一小", '=A2&"1班"'])
+    sheet.append(["二小", '=A3&"2班"'])
     buffer = io.BytesIO()
     workbook.save(buffer)
     src = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))

