@@ -156,14 +156,16 @@ class _Filler:
                 )
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, dt.datetime) and isinstance(b, dt.datetime):
-        return a.astimezone(dt.UTC).replace(tzinfo=None) == (
-            b.astimezone(dt.UTC).replace(tzinfo=None) if b.tzinfo else b
-        ) or a.replace(tzinfo=None) == b.replace(tzinfo=None)
-    if isinstance(a, dict | list) or isinstance(b, dict | list):
-        return json.dumps(a, sort_keys=True) == json.dumps(b if not isinstance(b, str) else json.loads(b), sort_keys=True)
-    return bool(a == b)
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+def _same(written: Any, read: Any) -> bool:
+    if isinstance(written, dt.datetime) and isinstance(read, dt.datetime):
+        return _utc(written) == _utc(read)
+    if isinstance(written, dict | list):
+        return json.dumps(written, sort_keys=True) == json.dumps(read, sort_keys=True)
+    return bool(written == read)
 
 
 def _check_everything_is_there(engine: Engine, written: dict[str, dict[tuple[Any, ...], dict[str, Any]]]) -> int:
