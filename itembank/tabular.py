@@ -30,8 +30,8 @@ over :attr:`ReadLimits.max_bytes`, a workbook that unpacks to more than
 stops there rather than read on), JSON nested deeper than :attr:`ReadLimits.max_depth`, and text
 that is not UTF-8 (saying whether the file looks cut short in the middle of a character, or looks
 like GBK). An XLSX formula cell is read as the value Excel saved with it; one without a saved
-value is a problem of that cell, not an empty cell. XLSX is read as a stream (openpyxl's read-only
-mode), so memory follows the rows kept, not the file.
+value is a problem of that cell, not an empty cell. XLSX is read as a stream
+(:mod:`itembank.xlsx`), so memory follows the rows kept, not the file.
 """
 
 from __future__ import annotations
@@ -40,9 +40,8 @@ import csv
 import io
 import json
 import re
-import warnings
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -362,7 +361,8 @@ def parse_xlsx_table(raw: bytes, *, source: str = "<xlsx>", limits: ReadLimits =
     """Read the first worksheet of an XLSX workbook into rows numbered by sheet row.
 
     Numbers that are whole read without ``.0``; a formula cell reads as its saved value, and one
-    without a saved value is a :class:`TableCellProblem`.
+    without a saved value is a :class:`TableCellProblem`. The sheet is streamed
+    (:func:`itembank.xlsx.iter_first_sheet`), one row in memory at a time.
     """
     if not raw:
         return Table(source, problems=(Problem("", "the file is empty"),))
@@ -387,11 +387,8 @@ def parse_xlsx_table(raw: bytes, *, source: str = "<xlsx>", limits: ReadLimits =
             ),
         )
     try:
-        rows, formulas = _xlsx_rows(raw, data_only=False, limits=limits)
-        cell_problems: list[TableCellProblem] = []
-        if rows is not None and formulas:
-            rows, cell_problems = _with_saved_values(raw, rows, formulas, limits)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a damaged workbook
+        rows, cell_problems = _xlsx_rows(raw, limits)
+    except Exception as exc:  # noqa: BLE001 - zipfile, XML and number parsing raise many types
         return Table(source, problems=(Problem("", f"{damaged.message} ({type(exc).__name__})"),))
     if rows is None:
         return Table(source, problems=(_rows_problem(limits),))
@@ -400,87 +397,32 @@ def parse_xlsx_table(raw: bytes, *, source: str = "<xlsx>", limits: ReadLimits =
     return Table(source, tuple(rows), cell_problems=tuple(cell_problems))
 
 
-def _open_workbook(raw: bytes, *, data_only: bool) -> Any:
-    from openpyxl import load_workbook
+def _xlsx_rows(raw: bytes, limits: ReadLimits) -> tuple[list[TableRow] | None, list[TableCellProblem]]:
+    """Non-empty rows as text (``None`` past the row limit), and the formulas without a saved value."""
+    from itembank.xlsx import iter_first_sheet
 
-    with warnings.catch_warnings():
-        # openpyxl warns about workbook features it ignores (styles, data validation); irrelevant here
-        warnings.simplefilter("ignore", UserWarning)
-        return load_workbook(io.BytesIO(raw), read_only=True, data_only=data_only)
-
-
-def _sheet_rows(raw: bytes, *, data_only: bool) -> Iterator[tuple[int, tuple[Any, ...]]]:
-    """``(row number, cells)`` of the first worksheet, as a stream; the workbook closes at the end."""
-    workbook = _open_workbook(raw, data_only=data_only)
-    try:
-        sheet = workbook.worksheets[0]
-        yield from enumerate(sheet.iter_rows(), start=1)
-    finally:
-        workbook.close()
-
-
-def _xlsx_rows(
-    raw: bytes, *, data_only: bool, limits: ReadLimits
-) -> tuple[list[TableRow] | None, dict[tuple[int, int], str]]:
-    """Rows (``None`` past the row limit) and the formula cells met, ``(row, column) -> formula``."""
     rows: list[TableRow] = []
-    formulas: dict[tuple[int, int], str] = {}
-    for number, cells in _sheet_rows(raw, data_only=data_only):
-        texts = []
-        has_formula = False
-        for j, cell in enumerate(cells):
-            if getattr(cell, "data_type", None) == "f":
-                formulas[(number, j)] = str(cell.value)
-                texts.append("")
-                has_formula = True
-            else:
-                texts.append(_cell_text(cell.value))
-        if not has_formula and not any(t.strip() for t in texts):
+    problems: list[TableCellProblem] = []
+    for number, cells in iter_first_sheet(raw):
+        texts = [""] * (max(c.column for c in cells) + 1 if cells else 0)
+        unreadable = False
+        for cell in cells:
+            if cell.formula is not None and cell.value is None:
+                shown = cell.formula if len(cell.formula) <= 60 else cell.formula[:57] + "..."
+                message = (
+                    f"a formula (={shown}) without a saved value: type the value in, or open the file in "
+                    "Excel and save it again"
+                )
+                problems.append(TableCellProblem(number, cell.column, message))
+                unreadable = True
+            elif 0 <= cell.column < len(texts):
+                texts[cell.column] = _cell_text(cell.value)
+        if not unreadable and not any(t.strip() for t in texts):
             continue
         if len(rows) > limits.max_rows:
-            return None, formulas
+            return None, problems
         rows.append(TableRow(number, tuple(texts)))
-    return rows, formulas
-
-
-def _with_saved_values(
-    raw: bytes, rows: list[TableRow], formulas: dict[tuple[int, int], str], limits: ReadLimits
-) -> tuple[list[TableRow], list[TableCellProblem]]:
-    """Fill formula cells with the values Excel saved; a formula without one is a cell problem."""
-    wanted = {r for r, _ in formulas}
-    saved: dict[tuple[int, int], Any] = {}
-    for number, cells in _sheet_rows(raw, data_only=True):
-        if number in wanted:
-            saved.update({(number, j): cell.value for j, cell in enumerate(cells) if (number, j) in formulas})
-    problems: list[TableCellProblem] = []
-    out: list[TableRow] = []
-    for row in rows:
-        if row.number not in wanted:
-            out.append(row)
-            continue
-        texts = list(row.cells)
-        unreadable = False
-        for j in range(len(texts)):
-            formula = formulas.get((row.number, j))
-            if formula is None:
-                continue
-            value = saved.get((row.number, j))
-            if value is None:
-                unreadable = True
-                shown = formula if len(formula) <= 60 else formula[:57] + "..."
-                problems.append(
-                    TableCellProblem(
-                        row.number,
-                        j,
-                        f"a formula ({shown}) without a saved value: type the value in, or open the file in "
-                        "Excel and save it again",
-                    )
-                )
-            else:
-                texts[j] = _cell_text(value)
-        if unreadable or any(c.strip() for c in texts):
-            out.append(TableRow(row.number, tuple(texts)))
-    return out, problems
+    return rows, problems
 
 
 def _cell_text(value: object) -> str:
