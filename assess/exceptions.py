@@ -92,11 +92,21 @@ class BlueprintError(AssessError, ValueError):
 
 
 class RegistrationError(AssessError, ValueError):
-    """A registration file with problems; ``problems`` lists each with its row."""
+    """A registration file with problems; ``problems`` lists each with its row.
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(f"{len(problems)} problem(s): " + "; ".join(problems[:5]))
+    ``problems`` holds the first ones in file order (50 by default); ``more`` counts those left
+    out, so ``total`` is how many the file has.
+    """
+
+    def __init__(self, problems: list[str], *, more: int = 0) -> None:
+        super().__init__(f"{len(problems) + more} problem(s): " + "; ".join(problems[:5]))
         self.problems = problems
+        self.more = more
+
+    @property
+    def total(self) -> int:
+        """How many problems the file has (listed and left out)."""
+        return len(self.problems) + self.more
 
 
 class ExposureRefused(AssessError, ValueError):

@@ -479,3 +479,62 @@ def test_list_tickets_and_new_pins(engine: Engine, students: list[Student]) -> N
     assert all(now[c][0] == old[c] for c in old if c != "P003")
     with session_scope(engine) as s, pytest.raises(LookupError, match="not registered"):
         list_students(session=s, school_code="NOPE")
+
+
+# ============================================================================================ hardening
+def test_only_the_first_50_problems_are_listed_in_file_order_and_the_rest_counted(engine: Engine) -> None:
+    rows = [row(student_code=f"Q{k:04d}", grade="13", gender="X") for k in range(300)]
+    with pytest.raises(RegistrationError) as info:
+        register(engine, rows)
+    error = info.value
+    assert len(error.problems) == 50 and error.more == 550 and error.total == 600
+    assert error.problems[:3] == [
+        "row 2, grade: grade 13 is out of range (3-12)",
+        "row 2, gender: unknown gender 'X' (use F, M or 女, 男)",
+        "row 3, grade: grade 13 is out of range (3-12)",
+    ]
+    assert error.problems[-1] == "row 26, gender: unknown gender 'X' (use F, M or 女, 男)"
+    assert counts(engine)["Student"] == 0
+
+
+def test_a_file_over_the_row_limit_is_one_problem(engine: Engine) -> None:
+    from itembank.tabular import ReadLimits
+
+    raw = csv_bytes([row(student_code=f"Q{k:04d}") for k in range(6)])
+    parsed = parse_csv(raw, limits=ReadLimits(max_rows=5))
+    assert problems_of(engine, parsed) == ["more than 5 data rows (the limit): split the file and import the parts"]
+    assert len(parse_csv(raw, limits=ReadLimits(max_rows=6)).rows) == 6
+
+
+def test_a_cut_csv_says_it_is_cut_not_gbk(engine: Engine) -> None:
+    raw = csv_bytes([row()])
+    cut = raw[: raw.rindex("南山第一小学".encode()) + 2]
+    problems = problems_of(engine, parse_csv(cut))
+    assert len(problems) == 1 and "ends in the middle of a character" in problems[0] and "GBK" not in problems[0]
+
+
+def test_an_xlsx_formula_without_a_saved_value_is_named(engine: Engine) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(list(COLUMNS))
+    sheet.append([BASE[c] for c in COLUMNS])
+    sheet.append([BASE[c] if c != "class" else '=L2&"(2)"' for c in COLUMNS])  # never calculated: no value
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    problems = problems_of(engine, parse_xlsx(buffer.getvalue(), source="f.xlsx"))
+    assert problems[0] == (
+        "row 3, class: a formula (=L2&\"(2)\") without a saved value: type the value in, or open the file in "
+        "Excel and save it again"
+    )
+    assert counts(engine)["Student"] == 0
+
+
+def test_control_characters_in_names_are_refused(engine: Engine) -> None:
+    problems = problems_of(engine, [row(school="一小\x00"), row(student_code="P2", **{"class": "1\x1b班"})])
+    assert problems == [
+        "row 2, school: contains the control character U+0000; remove it",
+        "row 3, class: contains the control character U+001B; remove it",
+    ]
