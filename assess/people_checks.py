@@ -273,15 +273,20 @@ def declare_schools(rows: Sequence[ParsedRow], problems: ProblemList) -> dict[st
     return schools
 
 
+def _area_codes(session: Session, ids: set[int]) -> dict[int, str]:
+    """The codes of the stored areas with these ids, by id (queried in chunks)."""
+    codes: dict[int, str] = {}
+    for chunk in chunks(sorted(ids)):
+        codes.update(dict(session.exec(select(Area.id, Area.code).where(col(Area.id).in_(chunk))).all()))  # type: ignore[arg-type]
+    return codes
+
+
 def check_stored_areas(session: Session, areas: Mapping[str, AreaDecl], problems: ProblemList) -> dict[str, Area]:
     """Compare the file's areas with those already registered under the same codes."""
     stored: dict[str, Area] = {}
     for chunk in chunks(sorted(areas)):
         stored.update({a.code: a for a in session.exec(select(Area).where(col(Area.code).in_(chunk))).all()})
-    parent_ids = {a.parent_id for a in stored.values() if a.parent_id is not None}
-    parent_code: dict[int, str] = {}
-    for chunk in chunks(sorted(parent_ids)):
-        parent_code.update(dict(session.exec(select(Area.id, Area.code).where(col(Area.id).in_(chunk))).all()))  # type: ignore[arg-type]
+    parent_code = _area_codes(session, {a.parent_id for a in stored.values() if a.parent_id is not None})
     for code, decl in areas.items():
         area = stored.get(code)
         if area is None:
@@ -314,10 +319,7 @@ def check_stored_schools(
     stored: dict[str, School] = {}
     for chunk in chunks(sorted(schools)):
         stored.update({s.code: s for s in session.exec(select(School).where(col(School.code).in_(chunk))).all()})
-    area_ids = {s.area_id for s in stored.values()}
-    area_code: dict[int, str] = {}
-    for chunk in chunks(sorted(area_ids)):
-        area_code.update(dict(session.exec(select(Area.id, Area.code).where(col(Area.id).in_(chunk))).all()))  # type: ignore[arg-type]
+    area_code = _area_codes(session, {s.area_id for s in stored.values()})
     for code, decl in schools.items():
         school = stored.get(code)
         if school is None:

@@ -44,6 +44,7 @@ from itembank.tabular import (
     ReadLimits,
     Table,
     append_xlsx_row,
+    cell_text,
     csv_bytes,
     parse_csv_table,
     parse_xlsx_table,
@@ -99,21 +100,10 @@ class RegistrationFile:
         for record in records:
             columns += [k.strip().lower() for k in record if k.strip().lower() not in columns]
         rows = tuple(
-            RegistrationRow(i, {k.strip().lower(): _text(v) for k, v in record.items()})
+            RegistrationRow(i, {k.strip().lower(): cell_text(v) for k, v in record.items()})
             for i, record in enumerate(records, start=2)
         )
         return cls(source, tuple(columns), rows)
-
-
-def _text(value: object) -> str:
-    """A value as cell text: whole numbers print without ``.0``."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 # ============================================================================================ reading

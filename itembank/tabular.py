@@ -55,6 +55,7 @@ __all__ = [
     "TableCellProblem",
     "TableRow",
     "append_xlsx_row",
+    "cell_text",
     "csv_bytes",
     "decode_text",
     "format_csv",
@@ -416,7 +417,7 @@ def _xlsx_rows(raw: bytes, limits: ReadLimits) -> tuple[list[TableRow] | None, l
                 problems.append(TableCellProblem(number, cell.column, message))
                 unreadable = True
             elif 0 <= cell.column < len(texts):
-                texts[cell.column] = _cell_text(cell.value)
+                texts[cell.column] = cell_text(cell.value)
         if not unreadable and not any(t.strip() for t in texts):
             continue
         if len(rows) > limits.max_rows:
@@ -425,8 +426,8 @@ def _xlsx_rows(raw: bytes, limits: ReadLimits) -> tuple[list[TableRow] | None, l
     return rows, problems
 
 
-def _cell_text(value: object) -> str:
-    """A cell as text: Excel numbers that are whole print without ``.0``."""
+def cell_text(value: object) -> str:
+    """A cell (an XLSX value or a record's value) as text: whole numbers print without ``.0``."""
     if value is None:
         return ""
     if isinstance(value, bool):
