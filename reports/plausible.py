@@ -154,7 +154,7 @@ def load_responses(*, session: Session, tree: PeopleTree) -> AssessmentResponses
         )
     )
     rows = session.connection().execute(query).all()  # core rows: ten times faster than ORM rows here
-    arr = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    arr = np.array([tuple(r) for r in rows], dtype=np.int64).reshape(-1, 3)  # Row objects: numpy probes each
     pos = np.searchsorted(tree.session_ids, arr[:, 0])
     pos = np.minimum(pos, max(tree.session_ids.size - 1, 0))
     arr = arr[tree.session_ids[pos] == arr[:, 0]] if tree.session_ids.size else arr[:0]

@@ -157,7 +157,7 @@ def _scored_sessions(session: Session, assessment_id: int) -> tuple[IntArray, In
     ).all()
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    arr = np.array(rows, dtype=np.int64)
+    arr = np.array([tuple(r) for r in rows], dtype=np.int64)
     arr = arr[np.lexsort((arr[:, 1], arr[:, 0]))]
     last = np.concatenate([arr[1:, 0] != arr[:-1, 0], [True]])
     return arr[last, 0], arr[last, 1]
