@@ -14,7 +14,7 @@ are those with a finished, scored session (the latest when a student has several
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +31,7 @@ __all__ = [
     "REGION_CODES",
     "GroupIndex",
     "PeopleTree",
+    "build_tree",
     "find_assessment",
     "load_tree",
 ]
@@ -181,7 +182,7 @@ def _index_of_path(path: str, by_code: dict[str, int]) -> int:
 
 
 def _build_levels(
-    schools: list[School], areas: dict[str, list[Area]], school_of_student: IntArray
+    schools: Sequence[School], areas: dict[str, list[Area]], school_of_student: IntArray
 ) -> dict[str, GroupIndex]:
     """Group indices of every level, parents pointing one level up (a missing level is skipped)."""
     region_of_province = {a.code: a.region for a in areas["province"]}
@@ -277,18 +278,43 @@ def load_tree(*, session: Session, assessment: Assessment) -> PeopleTree:
     grade = np.array([reg[int(s)][1] for s in students.tolist()], dtype=np.int64)
     girl = np.array([reg[int(s)][2] == "F" for s in students.tolist()], dtype=bool)
     used = {part for s in schools for part in s.path.strip("/").split("/")}
-    areas = _area_levels(a for a in session.exec(select(Area)).all() if a.code in used)
-    levels = _build_levels(schools, areas, school_of)
-    locales = tuple(s.locale for s in schools)
+    areas = [a for a in session.exec(select(Area)).all() if a.code in used]
+    return build_tree(
+        assessment, schools, areas, student_ids=students, session_ids=sessions, school_of=school_of, grade=grade,
+        girl=girl, sampled=sampled,
+    )  # fmt: skip
+
+
+def build_tree(
+    assessment: Assessment,
+    schools: Sequence[School],
+    areas: Iterable[Area],
+    *,
+    student_ids: IntArray,
+    session_ids: IntArray,
+    school_of: IntArray,
+    grade: IntArray,
+    girl: BoolArray,
+    sampled: IntArray,
+    excluded: IntArray | None = None,
+) -> PeopleTree:
+    """The tree from rows already read: ``schools`` in code order, ``school_of[i]`` student ``i``'s school.
+
+    Areas are placed by the codes in each school's ``path`` (``/32/3201/320101/S001/``); the region
+    of a school is its province's.
+    """
+    school_list = list(schools)
+    levels = _build_levels(school_list, _area_levels(areas), school_of)
+    locales = tuple(s.locale for s in school_list)
     return PeopleTree(
         assessment=assessment,
-        student_ids=students,
-        session_ids=sessions,
-        grade=grade,
-        girl=girl,
-        locale=np.array([locales[k] for k in school_of.tolist()], dtype=str),
+        student_ids=np.asarray(student_ids, dtype=np.int64),
+        session_ids=np.asarray(session_ids, dtype=np.int64),
+        grade=np.asarray(grade, dtype=np.int64),
+        girl=np.asarray(girl, dtype=bool),
+        locale=np.array([locales[k] for k in np.asarray(school_of).tolist()], dtype=str),
         levels=levels,
         school_locale=locales,
-        sampled=sampled,
-        excluded=np.zeros(len(schools), dtype=np.int64),
+        sampled=np.asarray(sampled, dtype=np.int64),
+        excluded=np.zeros(len(school_list), dtype=np.int64) if excluded is None else np.asarray(excluded, np.int64),
     )
