@@ -128,7 +128,7 @@ def _participation(ctx: ProfileContext, level: str, g: int) -> Participation:
     taking = int((ctx.assessed_per_school[mine] > 0).sum())
     eligible = sampled - excluded
     student_rate = assessed / eligible if eligible > 0 else float("nan")
-    school_rate = taking / n_schools if sample.method not in ("census", "jkn") and n_schools else float("nan")
+    school_rate = taking / n_schools if sample.from_frame and n_schools else float("nan")
     flags = []
     if np.isfinite(school_rate) and school_rate < sample.school_threshold:
         flags.append(

@@ -394,7 +394,7 @@ class LevelDescription:
     """What students at one proficiency level can do, drawn from the items that map into the level.
 
     An item maps at the scale score where a student has a 0.67 chance of success (RP67; for a
-    partial-credit item, of reaching its top category). ``statements`` are the sub-indicator
+    partial-credit item, where the expected score reaches 67% of its maximum). ``statements`` are the sub-indicator
     descriptions of the items that map into the level, most items first.
 
     Parameters
@@ -481,7 +481,8 @@ class Change:
     pass_rate_then, pass_rate_change
         The same for the 达标率.
     linking_error
-        SE of the link between the rounds' scales (scale points), included in ``mean_change.se``.
+        SE of the link between the rounds' scales (scale points), included in ``mean_change.se``
+        (in its measurement part).
     significant
         Whether the mean's change is significant.
     """

@@ -50,7 +50,11 @@ class SampleFrame:
 
 @dataclass(frozen=True, eq=False)
 class SampleDesign:
-    """The chosen design, and how the methods note names it."""
+    """The chosen design, and how the methods note names it.
+
+    ``from_frame``: the design comes from a sample frame, which knows the schools drawn (so a school
+    response rate exists); without one the schools are those that took part.
+    """
 
     design: ReplicateDesign
     method: str
@@ -58,6 +62,7 @@ class SampleDesign:
     weighted: bool
     school_threshold: float = 0.85
     student_threshold: float = 0.80
+    from_frame: bool = False
 
 
 def choose_design(tree: PeopleTree, *, frame: SampleFrame | None = None, mode: DesignMode = "auto") -> SampleDesign:
@@ -72,15 +77,17 @@ def choose_design(tree: PeopleTree, *, frame: SampleFrame | None = None, mode: D
     weights = frame.weights if frame is not None else None
     s_thr = frame.school_threshold if frame is not None else 0.85
     p_thr = frame.student_threshold if frame is not None else 0.80
+    has_frame = frame is not None
     has_zones = frame is not None and frame.zones is not None and frame.halves is not None
     if mode == "jk2" and not has_zones:
         raise ReportError("抽样设计没有刀切区（jackknife zones），不能使用 JK2")
     if mode in ("auto", "jk2") and has_zones and frame is not None:
         d = ReplicateDesign.jk2(frame.zones, frame.halves, weights=weights, schools=schools)  # type: ignore[arg-type]
-        return SampleDesign(d, d.method, describe_design(d.method, d.n_replicates), True, s_thr, p_thr)
+        return SampleDesign(d, d.method, describe_design(d.method, d.n_replicates), True, s_thr, p_thr, True)
     if mode == "census" or np.unique(schools).size < 2:
         d = ReplicateDesign.census(weights=weights, schools=schools)
-        return SampleDesign(d, "census", describe_design("census", 0), weights is not None, s_thr, p_thr)
+        return SampleDesign(d, "census", describe_design("census", 0), weights is not None, s_thr, p_thr, has_frame)
     strata = tree.levels["province"].of_student
     d = ReplicateDesign.jkn(schools, strata=strata, weights=weights, lonely="certainty")
-    return SampleDesign(d, "jkn", describe_design("jkn", d.n_replicates, "省"), weights is not None, s_thr, p_thr)
+    name = describe_design("jkn", d.n_replicates, "省")
+    return SampleDesign(d, "jkn", name, weights is not None, s_thr, p_thr, has_frame)
