@@ -13,13 +13,23 @@ from __future__ import annotations
 import importlib
 import math
 import os
-from collections.abc import Callable, Iterable
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from itembank.tabular import csv_bytes
 from reports.profile import Profile, StatisticRow
 
-__all__ = ["CSV_COLUMNS", "FORMATS", "available_formats", "profile_csv", "profiles_csv", "write_profile"]
+__all__ = [
+    "CSV_COLUMNS",
+    "FORMATS",
+    "available_formats",
+    "columns_csv",
+    "profile_csv",
+    "profiles_csv",
+    "write_profile",
+    "write_profiles_zip",
+]
 
 Renderer = Callable[[Profile], bytes]
 
@@ -109,3 +119,47 @@ def write_profile(profile: Profile, path: Path, render: Renderer) -> int:
     tmp.write_bytes(data)
     os.replace(tmp, path)
     return len(data)
+
+
+def columns_csv() -> bytes:
+    """The data dictionary of the long table: one row per column."""
+    return csv_bytes([("column", "meaning"), *CSV_COLUMNS])
+
+
+def write_profiles_zip(
+    profiles: Sequence[Profile],
+    path: Path,
+    formats: Sequence[str],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Every profile in every format as one ZIP (``LEVEL/CODE.FORMAT``, ``profiles.csv``, ``columns.csv``).
+
+    The archive is built under a temporary name and renamed when complete (a console's background
+    job and the CLI call this); ``progress(k)`` is called after each profile. Returns the number
+    of profile files in it.
+
+    Raises
+    ------
+    KeyError
+        A format this build cannot write (see :func:`available_formats`).
+    """
+    have = available_formats()
+    renderers = [(fmt, have[fmt]) for fmt in formats]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    n = 0
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for k, p in enumerate(profiles, start=1):
+                for fmt, render in renderers:
+                    zf.writestr(f"{p.identity.level}/{p.identity.code}.{fmt}", render(p))
+                    n += 1
+                if progress is not None:
+                    progress(k)
+            zf.writestr("profiles.csv", profiles_csv(profiles))
+            zf.writestr("columns.csv", columns_csv())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n

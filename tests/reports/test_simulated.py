@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,24 @@ def test_the_cli_writes_profiles_and_refuses_bad_requests_with_one_line(
     assert not (tmp_path / "x.csv").exists() and not (tmp_path / "y").exists() and not (tmp_path / "z").exists()
     res = _invoke(path, ["report", "pvs", code], monkeypatch)
     assert res.exit_code == 0 and "每人 5 个合理值" in res.output  # current: not drawn again
+    # every school profile of one county as one ZIP
+    county = profiles.at("county")[0]
+    schools = {
+        p.identity.code
+        for p in profiles.at("school")
+        if ("county", county.identity.code, county.identity.name) in p.identity.ancestors
+    }
+    archive = tmp_path / "county.zip"
+    args = ["report", "build", code, "--zip", str(archive), "--within", county.identity.code, "--level", "school"]
+    res = _invoke(path, args, monkeypatch)
+    assert res.exit_code == 0, res.output
+    with zipfile.ZipFile(archive) as zf:
+        names = set(zf.namelist())
+    assert names == {f"school/{s}.csv" for s in schools} | {"profiles.csv", "columns.csv"}
+    res = _invoke(
+        path, ["report", "build", code, "--zip", str(tmp_path / "a.zip"), "--out", str(tmp_path / "a")], monkeypatch
+    )
+    assert res.exit_code != 0 and "give one of --out DIR or --zip FILE" in res.output
 
 
 def test_a_school_below_the_threshold_is_refused_and_nothing_is_written(

@@ -136,39 +136,61 @@ def _write_all(profiles: Sequence[Profile], out: Path, formats: list[str]) -> in
     return written
 
 
+def _within(profiles: Sequence[Profile], code: str | None) -> list[Profile]:
+    """The profiles of the group ``code`` and of everything below it (all without a code)."""
+    if code is None:
+        return list(profiles)
+    chosen = [p for p in profiles if p.identity.code == code or any(a[1] == code for a in p.identity.ancestors)]
+    if not chosen:
+        raise click.ClickException(f"没有代码为 {code} 的学校或区域")
+    return chosen
+
+
 @report_group.command("build")
 @click.argument("assessment")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write.")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder to write.")
+@click.option(
+    "--zip", "zip_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="One ZIP instead."
+)
 @click.option("--level", "level", default=None, help="Levels to write, comma-separated (default: all).")
+@click.option("--within", default=None, help="Only this school or region and what lies below it.")
 @click.option("--format", "fmt", default="csv", show_default=True, help="Formats, comma-separated: csv,pdf,xlsx,html.")
 @click.option("--design", type=click.Choice(_DESIGNS), default="auto", show_default=True, help="Replicate design.")
 @click.option("--hide-school-names", is_flag=True, help="Leave school names out of regional profiles.")
 @click.option("--previous", default=None, help="Code of the previous round, for the change since then.")
 @click.option("--linking-error", type=click.FloatRange(min=0.0), default=0.0, show_default=True)
 def build_command(
-    assessment: str, out: Path, level: str | None, fmt: str, design: str, hide_school_names: bool,
-    previous: str | None, linking_error: float,
+    assessment: str, out: Path | None, zip_path: Path | None, level: str | None, within: str | None, fmt: str,
+    design: str, hide_school_names: bool, previous: str | None, linking_error: float,
 ) -> None:  # fmt: skip
-    """Write every profile of ASSESSMENT (each school and region) into OUT/LEVEL/CODE.FORMAT.
+    """Write every profile of ASSESSMENT (each school and region) into OUT/LEVEL/CODE.FORMAT (or one ZIP).
 
     OUT/profiles.csv holds every number of every profile as one long table (one row per group and
-    statistic), OUT/columns.csv says what each column means.
+    statistic), OUT/columns.csv says what each column means. ``--within 320101 --level school
+    --zip FILE`` gives every school profile of a county as one ZIP.
     """
-    from reports.files import CSV_COLUMNS, profiles_csv, write_profile
+    from reports.files import columns_csv, profiles_csv, write_profile, write_profiles_zip
 
+    if (out is None) == (zip_path is None):
+        raise click.UsageError("give one of --out DIR or --zip FILE")
     formats, levels = _formats(fmt), _levels(level)
     t0 = time.perf_counter()
     result = _build(assessment, levels, design, hide_school_names, previous, linking_error)
     t_build = time.perf_counter() - t0
-    profiles = list(result)
-    n = _write_all(profiles, out, formats)
-    write_profile(profiles[0], out / "profiles.csv", lambda _p: profiles_csv(profiles))
-    from itembank.tabular import csv_bytes
-
-    write_profile(profiles[0], out / "columns.csv", lambda _p: csv_bytes([("column", "meaning"), *CSV_COLUMNS]))
+    profiles = _within(list(result), within)
+    if zip_path is not None:
+        with tqdm(total=len(profiles), desc="写出报告", unit="份", leave=False) as bar:
+            n = write_profiles_zip(profiles, zip_path, formats, progress=lambda _k: bar.update(1))
+        where = zip_path
+    else:
+        assert out is not None
+        n = _write_all(profiles, out, formats)
+        write_profile(profiles[0], out / "profiles.csv", lambda _p: profiles_csv(profiles))
+        write_profile(profiles[0], out / "columns.csv", lambda _p: columns_csv())
+        where = out
     withheld = sum(1 for p in profiles if not p.reported)
     click.echo(
-        f"测评 {assessment}：{len(profiles)} 份报告（其中 {withheld} 份因人数不足隐去数字），{n} 个文件写入 {out}；"
+        f"测评 {assessment}：{len(profiles)} 份报告（其中 {withheld} 份因人数不足隐去数字），{n} 个文件写入 {where}；"
         f"统计 {t_build:.1f} 秒，共 {time.perf_counter() - t0:.1f} 秒"
     )
 
