@@ -40,7 +40,13 @@ from reports.items import (
     sub_indicator_stats,
 )
 from reports.level_stats import LevelInput, LevelStats, compare_levels, compute_level, level_design
-from reports.plausible import AssessmentResponses, StoredValues, ensure_plausible_values, load_plausible_values
+from reports.plausible import (
+    CONDITIONING_NAMES,
+    AssessmentResponses,
+    StoredValues,
+    ensure_plausible_values,
+    load_plausible_values,
+)
 from reports.plausible import load_responses as _load_responses
 from reports.profile import (
     PROFILE_LEVEL_NAMES,
@@ -72,11 +78,6 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Progress = Callable[[str], None]
-
-_PLAUSIBLE_NAMES = {
-    "girl": "性别", "urban": "城乡", "rural": "城乡", "east": "区域", "west": "区域",
-    "school": "学校（学校均值条件化）",
-}  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,7 +261,7 @@ def _methods(inputs: ReportInputs, rules: SuppressionRules) -> MethodsNote:
     run, sample = inputs.values.run, inputs.sample
     cond = []
     for name in run.conditioning:
-        label = "年级" if name.startswith("grade") else _PLAUSIBLE_NAMES.get(name, name)
+        label = CONDITIONING_NAMES.get("grade" if name.startswith("grade") else name, name)
         if label not in cond:
             cond.append(label)
     models = ", ".join(sorted({m.upper() for m in inputs.responses.params.models}))

@@ -43,6 +43,7 @@ from scoring.params import ItemParams
 from scoring.population import draw_latent_regression_pvs, fit_latent_regression
 
 __all__ = [
+    "CONDITIONING_NAMES",
     "AssessmentResponses",
     "DrawnValues",
     "StoredValues",
@@ -63,10 +64,10 @@ SCALE_MEAN, SCALE_SD = 500.0, 100.0
 CONDITIONING_NAMES: dict[str, str] = {
     "grade": "年级",
     "girl": "性别",
-    "urban": "城区学校",
-    "rural": "农村学校",
-    "east": "东部",
-    "west": "西部",
+    "urban": "城乡",
+    "rural": "城乡",
+    "east": "区域",
+    "west": "区域",
     "school": "学校（学校均值条件化）",
 }
 """Chinese names of the conditioning variables, for the methods note."""
