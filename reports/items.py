@@ -129,6 +129,14 @@ class SubIndicatorStats:
     responses: IntArray
 
 
+def _columns(est: ReplicateEstimates, lo: int, hi: int) -> ReplicateEstimates:
+    """Columns ``lo:hi`` of a many-column mean (the engine treats columns as PVs) as their own estimate."""
+    return ReplicateEstimates(
+        est.groups, est.statistics, est.estimates[:, lo:hi], est.replicates[:, lo:hi], est.scale, est.rscales,
+        est.mse, est.n_students, est.n_schools,
+    )  # fmt: skip
+
+
 def sub_indicator_stats(
     scores: IndicatorScores,
     design: ReplicateDesign,
@@ -139,13 +147,13 @@ def sub_indicator_stats(
     """Observed minus expected score share per group and sub-indicator, with replicate and PV standard errors."""
     n, k = scores.observed.shape
     m = scores.expected.shape[2]
-    has = scores.maximum > 0
-    num = np.where(has[:, :, None], scores.observed[:, :, None] - scores.expected, np.nan).reshape(n, k * m)
-    den = np.where(has, scores.maximum, np.nan)
-    obs = np.where(has, scores.observed, np.nan)
+    # zeros, not nan, where a student answered no item of a sub-indicator: they add nothing to either
+    # sum, so the ratio of the two weighted means is the same, and one shared denominator serves all
+    num = (scores.observed[:, :, None] - scores.expected).reshape(n, k * m)
     labels = np.where(codes >= 0, codes, -1)
-    e_num = estimate_mean(num, design, groups=labels)
-    e_den = estimate_mean(np.hstack([den, obs]), design, groups=labels)
+    both = estimate_mean(np.hstack([num, scores.maximum, scores.observed]), design, groups=labels)
+    e_num = _columns(both, 0, k * m)
+    e_den = _columns(both, k * m, k * m + 2 * k)
     present = np.asarray([int(g) for g in e_num.groups], dtype=np.int64)  # type: ignore[call-overload]
     rows = np.nonzero(present >= 0)[0]
     groups = present[rows]
