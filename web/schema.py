@@ -8,5 +8,6 @@ from __future__ import annotations
 
 import assess.models  # noqa: F401
 import itembank.models  # noqa: F401
+import reports.models  # noqa: F401
 
 __all__: list[str] = []

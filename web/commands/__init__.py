@@ -88,6 +88,11 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "cat_study_command",
         "Simulate students through the CAT engine and measure it against a linear form and catsim.",
     ),
+    "report": LazyCommand(
+        "web.commands.report",
+        "report_group",
+        "School and regional profiles (PDF, XLSX, CSV, HTML) and the plausible values behind them.",
+    ),
     "serve": LazyCommand(
         "web.commands.serve",
         "serve_command",
