@@ -257,16 +257,17 @@ class TestSession(SQLModel, table=True):
     subscores: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
-# Failed logins, counted per ticket or client address over a window. The row is shared by every
+# Login attempts, counted per ticket or client address over a window. The row is shared by every
 # app worker (and every machine on one database), so N workers do not give a guesser N allowances.
 class LoginFailure(SQLModel, table=True):
-    """Failed logins of one subject (``ticket:...`` or ``client:...``) in the current window."""
+    """Login attempts of a ticket, or failures of a client address, in the current window (assess.throttle)."""
 
     __tablename__ = "login_failure"
 
     subject: str = Field(primary_key=True, max_length=128)
     window_start: float  # epoch seconds: plain arithmetic on both SQLite and PostgreSQL
     failures: int = 0
+    next_at: float = 0.0  # past the limit: when the next backoff slot opens (epoch seconds)
 
 
 # Test session, handed out (to researchers and the student's own pages).

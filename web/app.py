@@ -35,9 +35,9 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from sqlalchemy.engine import Engine
 
+from assess.throttle import LoginGuard
 from itembank.db import WalCheckpointer, get_engine, make_engine
 from itembank.settings import Settings, get_settings
-from web.auth import LoginGuard
 from web.controllers.api import ApiController
 from web.controllers.errors import exception_handlers
 from web.controllers.health import healthz
@@ -129,6 +129,7 @@ def create_app(
                 max_failures=web.login_max_failures,
                 max_failures_per_client=web.login_max_failures_per_ip,
                 window_seconds=web.login_window_seconds,
+                client_backoff_seconds=web.login_backoff_seconds,
             ),
             "verify_slots": None,
             "checkpointer": None,

@@ -18,6 +18,9 @@ Environment variables (read once, see :func:`get_web_settings`)
     one address behind its NAT).
 ``INFOLIT_LOGIN_WINDOW_SECONDS``
     The throttle window (default 900).
+``INFOLIT_LOGIN_BACKOFF_SECONDS``
+    Past its limit, an address may try once every this many seconds (default 2) instead of
+    waiting out the window: a lab is never locked out for long by someone else's guesses.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class WebSettings:
     login_max_failures: int = 5
     login_max_failures_per_ip: int = 100
     login_window_seconds: int = 900
+    login_backoff_seconds: float = 2.0
 
 
 def _truthy(value: str | None) -> bool:
@@ -79,6 +83,7 @@ def web_settings_from_env(env: dict[str, str] | None = None) -> WebSettings:
         login_max_failures=int(env.get("INFOLIT_LOGIN_MAX_FAILURES") or 5),
         login_max_failures_per_ip=int(env.get("INFOLIT_LOGIN_MAX_FAILURES_PER_IP") or 100),
         login_window_seconds=int(env.get("INFOLIT_LOGIN_WINDOW_SECONDS") or 900),
+        login_backoff_seconds=float(env.get("INFOLIT_LOGIN_BACKOFF_SECONDS") or 2.0),
     )
 
 

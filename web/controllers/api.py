@@ -19,6 +19,7 @@ from litestar.openapi.spec import SecurityRequirement
 from litestar.params import JSONBody
 
 from assess import sitting
+from assess.exceptions import AssessError, LoginFailed
 from itembank.db import session_scope
 from web import auth
 from web.deps import ApiToken, DbSession, Now, provide_api_token, provide_now
@@ -82,15 +83,21 @@ class ApiController(Controller):
         """Log in with ticket and PIN; a sitting in progress on another device moves to this one."""
         state = request.app.state
         client = request.client.host if request.client else "unknown"
-        result = await auth.login(
-            engine=state.engine,
-            ticket=data.ticket,
-            pin=data.pin,
-            client=client,
-            guard=state.login_guard,
-            now=now,
-            limiter=state.verify_slots,
-        )
+        try:
+            result = await auth.login(
+                engine=state.engine,
+                ticket=data.ticket,
+                pin=data.pin,
+                client=client,
+                guard=state.login_guard,
+                now=now,
+                limiter=state.verify_slots,
+                via="api",
+            )
+        except AssessError as exc:
+            if not isinstance(exc, LoginFailed):  # auth.login logs its own refusals
+                log_event("login_refused", reason=type(exc).__name__, client=client, via="api")
+            raise
         token = SessionToken(
             result.student_id,
             result.assessment_id,

@@ -28,6 +28,7 @@ from assess.exceptions import (
     AnswerRejected,
     AssessError,
     LoginFailed,
+    LoginThrottled,
     NotConfigured,
     NotSignedIn,
     SessionClosed,
@@ -39,7 +40,7 @@ from itembank.db import session_scope
 from itembank.exceptions import InvalidResponseError
 from itembank.models import utcnow
 from web.controllers.pages import clear_session_cookie, is_htmx, page
-from web.exceptions import AnswerMissing, LoginThrottled
+from web.exceptions import AnswerMissing
 from web.logging import log_event
 from web.security import SESSION_COOKIE
 from web.views import sitting_view
