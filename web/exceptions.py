@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+from litestar.exceptions import HTTPException
+
 from assess.exceptions import AnswerRejected, LoginThrottled
 
-__all__ = ["AnswerMissing", "LoginThrottled"]  # LoginThrottled lives in assess.exceptions (the throttle's)
+__all__ = [  # LoginThrottled lives in assess.exceptions (the throttle's)
+    "AnswerMissing",
+    "CrossSiteRefused",
+    "InsecureSecretKey",
+    "LoginThrottled",
+    "NotJson",
+]
 
 
 class AnswerMissing(AnswerRejected):
     """An empty answer form sent without saying "skip this item" (nothing was stored)."""
 
+
+
+class CrossSiteRefused(HTTPException):
+    """A request to the JSON API sent by a page of another site (its ``Origin`` or ``Sec-Fetch-Site`` says so)."""
+
+    status_code = 403
+
+
+class NotJson(HTTPException):
+    """A body sent to the JSON API that does not say it is JSON (``Content-Type: application/json``)."""
+
+    status_code = 415
+
+
+class InsecureSecretKey(ValueError):
+    """``INFOLIT_SECRET_KEY`` is too short to sign sessions and CSRF tokens safely."""

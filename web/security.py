@@ -18,6 +18,10 @@ Environment variables (read once, see :func:`get_web_settings`)
     one address behind its NAT).
 ``INFOLIT_LOGIN_WINDOW_SECONDS``
     The throttle window (default 900).
+``INFOLIT_ALLOWED_ORIGINS``
+    Comma-separated origins (``https://ceping.example.cn``) whose pages may call the JSON API
+    besides the site itself (the ``Host`` the request names); needed only when a proxy rewrites
+    ``Host``.
 ``INFOLIT_LOGIN_BACKOFF_SECONDS``
     Past its limit, an address may try once every this many seconds (default 2) instead of
     waiting out the window: a lab is never locked out for long by someone else's guesses.
@@ -34,8 +38,13 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from web.exceptions import CrossSiteRefused, NotJson
 
 __all__ = [
     "CSRF_COOKIE",
@@ -49,6 +58,8 @@ __all__ = [
     "derive_key",
     "get_web_settings",
     "new_device_token",
+    "refuse_cross_site",
+    "require_json",
     "web_settings_from_env",
 ]
 
@@ -69,6 +80,7 @@ class WebSettings:
     login_max_failures_per_ip: int = 100
     login_window_seconds: int = 900
     login_backoff_seconds: float = 2.0
+    allowed_origins: tuple[str, ...] = ()
 
 
 def _truthy(value: str | None) -> bool:
@@ -84,6 +96,9 @@ def web_settings_from_env(env: dict[str, str] | None = None) -> WebSettings:
         login_max_failures_per_ip=int(env.get("INFOLIT_LOGIN_MAX_FAILURES_PER_IP") or 100),
         login_window_seconds=int(env.get("INFOLIT_LOGIN_WINDOW_SECONDS") or 900),
         login_backoff_seconds=float(env.get("INFOLIT_LOGIN_BACKOFF_SECONDS") or 2.0),
+        allowed_origins=tuple(
+            o.strip().rstrip("/").lower() for o in (env.get("INFOLIT_ALLOWED_ORIGINS") or "").split(",") if o.strip()
+        ),
     )
 
 
@@ -184,6 +199,53 @@ def csrf_config(secret: str, *, secure: bool) -> CSRFConfig:
         cookie_samesite="lax",
         exclude=["^/api/", "^/healthz", "^/schema"],
     )
+
+
+def _same_site(connection: ASGIConnection[Any, Any, Any, Any], origin: str) -> bool:
+    """Whether ``origin`` is this site (the ``Host`` the request names) or an allowed origin."""
+    origin = origin.strip().rstrip("/").lower()
+    if origin == "null":  # a sandboxed frame, a file: page
+        return False
+    web: WebSettings | None = connection.app.state.get("web")
+    if web is not None and origin in web.allowed_origins:
+        return True
+    host = (connection.headers.get("host") or "").strip().lower()
+    return bool(host) and urlsplit(origin).netloc == host
+
+
+def refuse_cross_site(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+    """Guard of the JSON API: refuse what a page of another site sends (before any work).
+
+    A browser says where a request comes from: ``Sec-Fetch-Site: cross-site``, or an ``Origin``
+    that is not this site. Other front ends (apps, scripts) send neither and are not affected;
+    their bearer token is what signs them in.
+
+    Raises
+    ------
+    CrossSiteRefused
+        The request comes from another site's page.
+    """
+    site = (connection.headers.get("sec-fetch-site") or "").lower()
+    origin = connection.headers.get("origin")
+    if site == "cross-site" or (origin is not None and not _same_site(connection, origin)):
+        raise CrossSiteRefused(detail="不接受来自其他网站的请求。")
+
+
+def require_json(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+    """Guard of the API routes that take a body: it must say it is JSON.
+
+    A ``text/plain`` or form body is what a page of another site can send without the browser
+    asking first (a CORS "simple request"); a JSON body makes the browser ask, and InfoLit never
+    says yes.
+
+    Raises
+    ------
+    NotJson
+        The ``Content-Type`` is not ``application/json`` (or ``application/...+json``).
+    """
+    media = (connection.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        raise NotJson(detail="请求的内容必须是 JSON（Content-Type: application/json）。")
 
 
 _CSP = (

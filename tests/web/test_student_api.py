@@ -126,11 +126,14 @@ def test_second_device_takes_over(api: TestClient[Litestar], any_db: Db) -> None
         ({"ticket": "W11CLOSED", "pin": "246810"}, 403),
         ({"ticket": "W12LATER", "pin": "246810"}, 403),
         ({"ticket": 5}, 400),
-        ("not json", 400),
+        ("not json", 415),  # no Content-Type: application/json (issue 12, defect 3)
+        ("{not json", 400),
     ],
 )
 def test_login_refusals(api: TestClient[Litestar], any_db: Db, body: Any, status: int) -> None:
     kwargs: dict[str, Any] = {"content": body} if isinstance(body, str) else {"json": body}
+    if body == "{not json":
+        kwargs["headers"] = {"Content-Type": "application/json"}
     response = api.post("/api/v1/login", **kwargs)
     assert response.status_code == status
     assert response.json()["detail"]

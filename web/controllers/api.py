@@ -24,7 +24,7 @@ from itembank.db import session_scope
 from web import auth
 from web.deps import ApiToken, DbSession, Now, provide_api_token, provide_now
 from web.logging import log_event
-from web.security import SessionToken
+from web.security import SessionToken, refuse_cross_site, require_json
 from web.views import TestView, sitting_view
 
 __all__ = ["AnswerIn", "ApiController", "LoginIn", "LoginOut", "StartOut"]
@@ -77,8 +77,9 @@ class ApiController(Controller):
 
     path = "/api/v1"
     tags = ["student"]
+    guards = [refuse_cross_site]  # noqa: RUF012 - Litestar's layer attribute
 
-    @post("/login", status_code=200)
+    @post("/login", status_code=200, guards=[require_json])
     async def login(self, request: Request[Any, Any, State], data: JSONBody[LoginIn], now: Now) -> LoginOut:
         """Log in with ticket and PIN; a sitting in progress on another device moves to this one."""
         state = request.app.state
@@ -124,7 +125,7 @@ class ApiController(Controller):
         """The item on screen now (the same after a lost connection), with the time left."""
         return sitting_view(sitting.present(session=db, holder=api_token, now=now))
 
-    @post("/answer", status_code=200, security=_BEARER, sync_to_thread=False)
+    @post("/answer", status_code=200, security=_BEARER, sync_to_thread=False, guards=[require_json])
     def answer(self, request: Request[Any, Any, State], data: JSONBody[AnswerIn]) -> TestView:
         """Answer the item on screen; returns the next item, or the finished sitting.
 
