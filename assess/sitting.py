@@ -54,7 +54,7 @@ from assess.exceptions import (
 )
 from assess.full_path import current_item, finish_session, start_session, submit_answer
 from assess.models import Assessment, BlueprintRow, Student, TestSession
-from assess.position import Position
+from assess.position import Position, is_row_id
 from itembank.db import aware_utc, session_scope
 
 __all__ = [
@@ -308,6 +308,8 @@ def answer(
     SessionClosed, AnswerRejected, itembank.exceptions.InvalidResponseError
         The answer is refused (see :func:`assess.full_path.submit_answer`).
     """
+    if not is_row_id(item_id):  # names no item at all (and must not reach SQL)
+        raise AnswerRejected("只能回答当前显示的题目")
     ts_id = holder.test_session_id
     if ts_id is not None:
         taken = fast_path.take_answer(

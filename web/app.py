@@ -21,11 +21,13 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import anyio
 from jinja2 import Environment, FileSystemLoader
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.datastructures import CacheControlHeader, State
+from litestar.exceptions import NotFoundException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -85,6 +87,12 @@ def _templates(debug: bool) -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 
 
+def _refuse_odd_path(request: Request[Any, Any, Any]) -> None:
+    """Static files: a path with a NUL or another control character names no file (the file system would raise)."""
+    if any(ch < " " or ch == "\x7f" for ch in request.scope["path"]):
+        raise NotFoundException()
+
+
 async def _startup(app: Litestar) -> None:
     # bound to this event loop: at most four argon2 verifications at once per worker
     app.state.verify_slots = anyio.CapacityLimiter(4)
@@ -139,6 +147,7 @@ def create_app(
         path="/static",
         directories=[STATIC_DIR],
         cache_control=CacheControlHeader(max_age=86_400, public=True),
+        before_request=_refuse_odd_path,
     )
     return Litestar(
         route_handlers=[StudentController, ApiController, healthz, static],

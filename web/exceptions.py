@@ -8,6 +8,7 @@ from assess.exceptions import AnswerRejected, LoginThrottled
 
 __all__ = [  # LoginThrottled lives in assess.exceptions (the throttle's)
     "AnswerMissing",
+    "BadJson",
     "CrossSiteRefused",
     "InsecureSecretKey",
     "LoginThrottled",
@@ -24,6 +25,12 @@ class CrossSiteRefused(HTTPException):
     """A request to the JSON API sent by a page of another site (its ``Origin`` or ``Sec-Fetch-Site`` says so)."""
 
     status_code = 403
+
+
+class BadJson(HTTPException):
+    """A JSON body nested deeper than any request of the API needs (it would exhaust the decoder's stack)."""
+
+    status_code = 400
 
 
 class NotJson(HTTPException):

@@ -33,6 +33,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -41,10 +42,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from litestar.config.csrf import CSRFConfig
-from litestar.connection import ASGIConnection
+from litestar.connection import ASGIConnection, Request
 from litestar.handlers.base import BaseRouteHandler
 
-from web.exceptions import CrossSiteRefused, NotJson
+from web.exceptions import BadJson, CrossSiteRefused, NotJson
 
 __all__ = [
     "CSRF_COOKIE",
@@ -57,6 +58,7 @@ __all__ = [
     "csrf_config",
     "derive_key",
     "get_web_settings",
+    "json_depth",
     "new_device_token",
     "refuse_cross_site",
     "require_json",
@@ -231,21 +233,46 @@ def refuse_cross_site(connection: ASGIConnection[Any, Any, Any, Any], _handler: 
         raise CrossSiteRefused(detail="不接受来自其他网站的请求。")
 
 
-def require_json(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
-    """Guard of the API routes that take a body: it must say it is JSON.
+MAX_JSON_DEPTH = 32
+"""The deepest nesting a JSON body may have (an answer needs 2; the decoder's stack would end near 1,000)."""
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def json_depth(body: bytes, *, stop_at: int = MAX_JSON_DEPTH) -> int:
+    """How deep arrays and objects nest in ``body`` (strings skipped), counting up to ``stop_at + 1``."""
+    depth = deepest = 0
+    for byte in _JSON_STRING.sub(b"", body):
+        if byte in b"[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > stop_at:
+                    break
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
+async def require_json(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+    """Guard of the API routes that take a body: it must say it is JSON, and not nest absurdly deep.
 
     A ``text/plain`` or form body is what a page of another site can send without the browser
     asking first (a CORS "simple request"); a JSON body makes the browser ask, and InfoLit never
-    says yes.
+    says yes. The body is read here (Litestar keeps it for the handler) and its nesting counted
+    before the decoder sees it: a body nested thousands deep exhausted the decoder's stack (a 500).
 
     Raises
     ------
     NotJson
         The ``Content-Type`` is not ``application/json`` (or ``application/...+json``).
+    BadJson
+        Nested deeper than :data:`MAX_JSON_DEPTH`.
     """
     media = (connection.headers.get("content-type") or "").split(";")[0].strip().lower()
     if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
         raise NotJson(detail="请求的内容必须是 JSON（Content-Type: application/json）。")
+    if isinstance(connection, Request) and json_depth(await connection.body()) > MAX_JSON_DEPTH:
+        raise BadJson(detail=f"请求的 JSON 嵌套太深（最多 {MAX_JSON_DEPTH} 层）。")
 
 
 _CSP = (

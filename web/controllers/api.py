@@ -78,6 +78,7 @@ class ApiController(Controller):
     path = "/api/v1"
     tags = ["student"]
     guards = [refuse_cross_site]  # noqa: RUF012 - Litestar's layer attribute
+    request_max_body_size = 65_536  # a login or an answer is a few hundred bytes
 
     @post("/login", status_code=200, guards=[require_json])
     async def login(self, request: Request[Any, Any, State], data: JSONBody[LoginIn], now: Now) -> LoginOut:

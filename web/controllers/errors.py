@@ -9,6 +9,7 @@ on at once.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -45,7 +46,7 @@ from web.logging import log_event
 from web.security import SESSION_COOKIE
 from web.views import sitting_view
 
-__all__ = ["classify", "exception_handlers"]
+__all__ = ["classify", "error_code", "exception_handlers"]
 
 
 def classify(exc: Exception) -> tuple[int, str]:
@@ -88,8 +89,26 @@ def _is_api(request: Request[Any, Any, Any]) -> bool:
     return bool(path.startswith(("/api/", "/healthz", "/schema")))
 
 
+_OWN_PACKAGES = ("assess.", "itembank.", "scoring.", "reports.", "web.")
+
+
+def error_code(exc: Exception, status: int) -> str:
+    """The ``error`` field of a JSON refusal: one of InfoLit's own refusals by name, else the status.
+
+    ``TakenOver``, ``LoginThrottled``, ``InvalidResponseError`` name what happened and are part of
+    the API; a library's exception class (a driver's ``DataError``, ``OverflowError``) says how the
+    server is built and is never shown: such an error is named by its HTTP status (``BadRequest``).
+    """
+    if type(exc).__module__.startswith(_OWN_PACKAGES):
+        return type(exc).__name__
+    try:
+        return HTTPStatus(status).phrase.replace(" ", "").replace("-", "")
+    except ValueError:
+        return "Error"
+
+
 def _json(request: Request[Any, Any, Any], exc: Exception, status: int, message: str) -> Response[Any]:
-    body: dict[str, Any] = {"status_code": status, "error": type(exc).__name__, "detail": message}
+    body: dict[str, Any] = {"status_code": status, "error": error_code(exc, status), "detail": message}
     if isinstance(exc, InvalidResponseError):
         body["reason"] = str(exc)
     if isinstance(exc, ValidationException) and exc.extra:
