@@ -149,7 +149,8 @@ def test_serve_command_runs_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("INFOLIT_SECRET_KEY", raising=False)
     result = CliRunner().invoke(serve_command, ["--port", "8123"])
     assert result.exit_code == 0, result.output
-    assert seen["app"] == "web.app:create_app" and seen["factory"] is True and seen["proxy_headers"] is True
+    assert seen["app"] == "web.app:create_app" and seen["factory"] is True
+    assert seen["proxy_headers"] is False and seen["forwarded_allow_ips"] is None  # X-Forwarded-For from no one
     assert seen["port"] == 8123 and seen["workers"] == 1 and seen["host"] == "127.0.0.1"
     import os
 
