@@ -269,4 +269,5 @@ def test_trusted_proxies_come_from_the_environment_only() -> None:
     assert workers.trusted_proxies({}) is None
     assert workers.trusted_proxies({"FORWARDED_ALLOW_IPS": " "}) is None
     assert workers.trusted_proxies({"FORWARDED_ALLOW_IPS": "10.0.0.2"}) == "10.0.0.2"
-    assert workers.trusted_proxies({"INFOLIT_TRUSTED_PROXIES": "10.0.0.0/8", "FORWARDED_ALLOW_IPS": "x"}) == "10.0.0.0/8"
+    both = {"INFOLIT_TRUSTED_PROXIES": "10.0.0.0/8", "FORWARDED_ALLOW_IPS": "x"}
+    assert workers.trusted_proxies(both) == "10.0.0.0/8"
