@@ -42,6 +42,7 @@ __all__ = [
     "Booklet",
     "Response",
     "ResponseBase",
+    "RevokedDevice",
     "School",
     "SchoolBase",
     "SchoolClass",
@@ -255,6 +256,8 @@ class TestSession(SQLModel, table=True):
     level: str | None = Field(default=None, max_length=32)
     passed: bool | None = None
     subscores: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # ended with the blueprint's minimum of scored answers (assess.scoring_rule); None while in progress
+    assessed: bool | None = None
 
 
 # Login attempts, counted per ticket or client address over a window. The row is shared by every
@@ -268,6 +271,16 @@ class LoginFailure(SQLModel, table=True):
     window_start: float  # epoch seconds: plain arithmetic on both SQLite and PostgreSQL
     failures: int = 0
     next_at: float = 0.0  # past the limit: when the next backoff slot opens (epoch seconds)
+
+
+# Signed-out devices: a token naming one is refused until it would have expired anyway.
+class RevokedDevice(SQLModel, table=True):
+    """A device token signed out (logout): tokens that name it are refused until ``expires_at``."""
+
+    __tablename__ = "revoked_device"
+
+    device: str = Field(primary_key=True, max_length=64)
+    expires_at: float  # epoch seconds: the latest expiry of a token naming the device
 
 
 # Test session, handed out (to researchers and the student's own pages).
@@ -284,6 +297,7 @@ class TestSessionPublic(SQLModel):
     se: float | None
     scale_score: float | None
     level: str | None
+    assessed: bool | None
 
 
 # Response, shared fields.

@@ -100,6 +100,9 @@ class Position:
         The blueprint of the student's grade band.
     assessment_name
         The assessment's name (as the instructions page shows it).
+    assessed
+        Ended only: whether the sitting had enough scored answers to be assessed
+        (:mod:`assess.scoring_rule`); ``None`` otherwise.
     """
 
     test_session_id: int | None
@@ -110,6 +113,7 @@ class Position:
     level: str | None
     spec: BlueprintSpec
     assessment_name: str
+    assessed: bool | None = None
 
     @property
     def finished(self) -> bool:

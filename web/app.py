@@ -46,7 +46,15 @@ from web.controllers.health import healthz
 from web.controllers.student import StudentController
 from web.deps import dependencies
 from web.logging import RequestLogMiddleware, configure_logging, log_unrouted
-from web.security import TokenSigner, WebSettings, add_security_headers, csrf_config, get_web_settings
+from web.security import (
+    TokenSigner,
+    WebSettings,
+    check_secret_key,
+    csrf_config,
+    get_web_settings,
+    security_headers,
+)
+from web.sweep import ExpirySweeper
 
 __all__ = ["STATIC_DIR", "TEMPLATE_DIR", "clock", "create_app", "static_url"]
 
@@ -98,9 +106,14 @@ async def _startup(app: Litestar) -> None:
     app.state.verify_slots = anyio.CapacityLimiter(4)
     # SQLite: the WAL is checkpointed in a thread, never inside a request's commit
     app.state.checkpointer = WalCheckpointer(app.state.engine).start()
+    # abandoned sittings are closed and scored now and then (assess.expiry)
+    app.state.sweeper = ExpirySweeper(app.state.engine, app.state.web.expire_every_seconds).start()
 
 
 async def _shutdown(app: Litestar) -> None:
+    sweeper = app.state.get("sweeper")
+    if sweeper is not None:
+        await anyio.to_thread.run_sync(sweeper.stop)
     checkpointer = app.state.get("checkpointer")
     if checkpointer is not None:
         await anyio.to_thread.run_sync(checkpointer.stop)
@@ -119,10 +132,16 @@ def create_app(
         The database engine (default: the process engine for ``settings``).
     web
         Cookie and login-throttle settings (:class:`web.security.WebSettings`).
+
+    Raises
+    ------
+    web.exceptions.InsecureSecretKey
+        The secret key is shorter than 32 bytes.
     """
     if settings is None:
         settings = get_settings()
         engine = engine or get_engine()
+    check_secret_key(settings.secret_key)
     engine = engine or make_engine(settings.database_url)
     web = web or get_web_settings()
     configure_logging()
@@ -141,6 +160,7 @@ def create_app(
             ),
             "verify_slots": None,
             "checkpointer": None,
+            "sweeper": None,
         }
     )
     static = create_static_files_router(
@@ -157,7 +177,7 @@ def create_app(
         csrf_config=csrf_config(settings.secret_key, secure=web.secure_cookies),
         exception_handlers=exception_handlers(),
         middleware=[RequestLogMiddleware],
-        before_send=[add_security_headers],
+        before_send=[security_headers(https=web.secure_cookies)],
         after_exception=[log_unrouted],
         on_startup=[_startup],
         on_shutdown=[_shutdown],

@@ -22,6 +22,9 @@ Environment variables (read once, see :func:`get_web_settings`)
     Comma-separated origins (``https://ceping.example.cn``) whose pages may call the JSON API
     besides the site itself (the ``Host`` the request names); needed only when a proxy rewrites
     ``Host``.
+``INFOLIT_EXPIRE_EVERY_SECONDS``
+    How often each worker closes and scores sittings abandoned past their deadline (default
+    300; 0: never, leave it to ``infolit sessions expire``).
 ``INFOLIT_LOGIN_BACKOFF_SECONDS``
     Past its limit, an address may try once every this many seconds (default 2) instead of
     waiting out the window: a lab is never locked out for long by someone else's guesses.
@@ -36,6 +39,7 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -45,7 +49,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection, Request
 from litestar.handlers.base import BaseRouteHandler
 
-from web.exceptions import BadJson, CrossSiteRefused, NotJson
+from web.exceptions import BadJson, CrossSiteRefused, InsecureSecretKey, NotJson
 
 __all__ = [
     "CSRF_COOKIE",
@@ -54,7 +58,8 @@ __all__ = [
     "SessionToken",
     "TokenSigner",
     "WebSettings",
-    "add_security_headers",
+    "MIN_SECRET_KEY_LENGTH",
+    "check_secret_key",
     "csrf_config",
     "derive_key",
     "get_web_settings",
@@ -62,6 +67,7 @@ __all__ = [
     "new_device_token",
     "refuse_cross_site",
     "require_json",
+    "security_headers",
     "web_settings_from_env",
 ]
 
@@ -83,6 +89,7 @@ class WebSettings:
     login_window_seconds: int = 900
     login_backoff_seconds: float = 2.0
     allowed_origins: tuple[str, ...] = ()
+    expire_every_seconds: float = 300.0
 
 
 def _truthy(value: str | None) -> bool:
@@ -98,6 +105,7 @@ def web_settings_from_env(env: dict[str, str] | None = None) -> WebSettings:
         login_max_failures_per_ip=int(env.get("INFOLIT_LOGIN_MAX_FAILURES_PER_IP") or 100),
         login_window_seconds=int(env.get("INFOLIT_LOGIN_WINDOW_SECONDS") or 900),
         login_backoff_seconds=float(env.get("INFOLIT_LOGIN_BACKOFF_SECONDS") or 2.0),
+        expire_every_seconds=float(env.get("INFOLIT_EXPIRE_EVERY_SECONDS") or 300.0),
         allowed_origins=tuple(
             o.strip().rstrip("/").lower() for o in (env.get("INFOLIT_ALLOWED_ORIGINS") or "").split(",") if o.strip()
         ),
@@ -108,6 +116,26 @@ def web_settings_from_env(env: dict[str, str] | None = None) -> WebSettings:
 def get_web_settings() -> WebSettings:
     """The web settings of this process, read from the environment on first use."""
     return web_settings_from_env()
+
+
+MIN_SECRET_KEY_LENGTH = 32
+"""The shortest ``INFOLIT_SECRET_KEY`` accepted, in bytes (``secrets.token_urlsafe(32)`` gives 43)."""
+
+
+def check_secret_key(secret: str) -> None:
+    """Refuse a secret key too short to sign session tokens and CSRF cookies safely (at startup).
+
+    Raises
+    ------
+    InsecureSecretKey
+        Shorter than :data:`MIN_SECRET_KEY_LENGTH` bytes.
+    """
+    length = len(secret.encode())
+    if length < MIN_SECRET_KEY_LENGTH:
+        raise InsecureSecretKey(
+            f"INFOLIT_SECRET_KEY is {length} bytes long; it must have at least {MIN_SECRET_KEY_LENGTH} "
+            "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
 
 
 def derive_key(secret: str, purpose: str) -> bytes:
@@ -279,36 +307,58 @@ _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+# Swagger UI (served from the package, like everything else) sets style attributes in its markup
+_SCHEMA_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), midi=(), payment=(), usb=()"
+)
+"""Powerful browser features no page of the test needs, turned off for every page."""
+HSTS = "max-age=31536000"
+"""``Strict-Transport-Security`` behind HTTPS (a year; subdomains are the school's business)."""
 _COMMON = (
     ("x-content-type-options", "nosniff"),
     ("referrer-policy", "same-origin"),
     ("x-frame-options", "DENY"),
+    ("permissions-policy", PERMISSIONS_POLICY),
 )
 
 _COMMON_RAW = [(name.encode(), value.encode()) for name, value in _COMMON]
+_HSTS_RAW = (b"strict-transport-security", HSTS.encode())
 _CSP_RAW = (b"content-security-policy", _CSP.encode())
+_SCHEMA_CSP_RAW = (b"content-security-policy", _SCHEMA_CSP.encode())
 _NO_STORE = (b"cache-control", b"no-store")
 
 
-async def add_security_headers(message: Any, scope: Any) -> None:
-    """``before_send`` hook: strict CSP on pages, no caching of anything but static files.
+def security_headers(*, https: bool) -> Callable[[Any, Any], Awaitable[None]]:
+    """The ``before_send`` hook that adds the security headers to every response.
 
-    The CSP allows scripts and styles from this site only (htmx is vendored, nothing is inline),
-    so injected markup could not run even if it slipped past the Markdown sanitiser. Pages are
-    ``no-store``: a shared school computer keeps no copy of an item, and the back button cannot
-    show an item already answered. The OpenAPI pages under ``/schema`` keep Litestar's defaults.
+    A strict CSP: scripts and styles from this site only (htmx is vendored, nothing is inline),
+    so injected markup could not run even if it slipped past the Markdown sanitiser; the API
+    documentation under ``/schema`` (Swagger UI, served locally) may also use style attributes.
+    ``Permissions-Policy`` turns off camera, microphone, location and the like. Behind HTTPS
+    (``https``, as ``INFOLIT_SECURE_COOKIES=1`` says) ``Strict-Transport-Security`` too. Pages
+    are ``no-store``: a shared school computer keeps no copy of an item, and the back button
+    cannot show an item already answered; static files keep their own caching.
     """
-    if message["type"] != "http.response.start":
-        return
-    path: str = scope.get("path", "")
-    # raw header pairs (this runs on every response; Litestar's header wrapper cost more)
-    headers = list(message.get("headers") or ())
-    headers += _COMMON_RAW
-    if not path.startswith("/schema"):
+    common = _COMMON_RAW + ([_HSTS_RAW] if https else [])
+
+    async def add_security_headers(message: Any, scope: Any) -> None:
+        if message["type"] != "http.response.start":
+            return
+        path: str = scope.get("path", "")
+        # raw header pairs (this runs on every response; Litestar's header wrapper cost more)
+        headers = list(message.get("headers") or ())
         names = [name.lower() for name, _ in headers]
         if b"content-security-policy" in names:
             headers = [h for h, n in zip(headers, names, strict=True) if n != b"content-security-policy"]
-        headers.append(_CSP_RAW)
-        if not path.startswith("/static/") and b"cache-control" not in names:
+        headers += common
+        headers.append(_SCHEMA_CSP_RAW if path.startswith("/schema") else _CSP_RAW)
+        if not path.startswith(("/static/", "/schema/assets/")) and b"cache-control" not in names:
             headers.append(_NO_STORE)
-    message["headers"] = headers
+        message["headers"] = headers
+
+    return add_security_headers

@@ -89,6 +89,9 @@ class TestView:
         The item on screen, if any.
     result
         The level reached, when finished and the blueprint shows results.
+    assessed
+        Once ended: whether the sitting had enough scored answers to be assessed (fewer than the
+        blueprint's minimum: no score and no level, :mod:`assess.scoring_rule`); ``None`` before.
     """
 
     __test__ = False  # not a pytest test class
@@ -101,6 +104,7 @@ class TestView:
     remaining_seconds: int | None
     item: ItemView | None
     result: ResultView | None
+    assessed: bool | None = None
 
 
 _RENDERED: dict[tuple[int, str, int | None, str | None], ItemView] = {}
@@ -149,8 +153,8 @@ def sitting_view(position: Position) -> TestView:
     low, high, minutes = spec.min_items + spec.pilot_items, spec.max_items + spec.pilot_items, spec.time_limit_minutes
     if position.item is None:
         level = position.level if spec.show_result else None
-        result = ResultView(level, LEVEL_DESCRIPTIONS.get(level, "")) if level else None
-        return TestView(position.status, position.position, low, high, minutes, None, None, result)
+        result = ResultView(level, LEVEL_DESCRIPTIONS.get(level, "")) if level and position.assessed else None
+        return TestView(position.status, position.position, low, high, minutes, None, None, result, position.assessed)
     item = item_view(position.item)
     return TestView("in_progress", position.position + 1, low, high, minutes, position.remaining_seconds, item, None)
 

@@ -185,3 +185,28 @@ def test_two_apps_with_one_secret_accept_each_others_cookies(db: Db, tmp_path: P
         for name, value in one.cookies.items():
             two.cookies.set(name, value, domain="testserver.local")
         assert two.get("/instructions").status_code == 200
+
+
+@pytest.mark.parametrize("key", ["", "short", "x" * 31, "密" * 10])
+def test_a_short_secret_key_is_refused_at_startup(tmp_path: Path, key: str) -> None:
+    from web.exceptions import InsecureSecretKey
+
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'x.db'}", secret_key=key)
+    with pytest.raises(InsecureSecretKey, match="at least 32"):
+        create_app(settings=settings)
+
+
+def test_serve_refuses_a_short_secret_key_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from itembank.settings import get_settings
+    from web.commands.serve import serve_command
+
+    monkeypatch.setenv("INFOLIT_SECRET_KEY", "too-short")
+    monkeypatch.setenv("INFOLIT_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(serve_command, ["--port", "8126"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "INFOLIT_SECRET_KEY is 9 bytes long; it must have at least 32" in result.output
+    create_app(settings=Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'y.db'}", secret_key="k" * 32))

@@ -441,3 +441,20 @@ def test_item_text_is_sanitised(client: TestClient[Litestar], db: Db) -> None:
     assert "<script>alert" not in page and "&lt;script&gt;" in page
     assert "<img src=x" not in page and "&lt;img src=x" in page
     assert 'href="javascript:' not in page  # the link is refused; its text stays inert
+
+
+def test_the_finish_page_of_a_sitting_with_too_few_answers_shows_no_level(client: TestClient[Litestar], db: Db) -> None:
+    html = start(client, db)
+    post_form(client, "/test/answer", form_answer(html))
+    with Session(db.engine) as s:  # the clock runs out after one answer
+        ts = s.exec(select(TestSession)).one()
+        ts.deadline = ts.started_at
+        s.add(ts)
+        s.commit()
+    page = client.get("/finish")
+    assert page.status_code == 200 and "时间到" in page.text
+    assert "没有给出表现评价" in page.text and "你的表现" not in page.text
+    assert not any(text in page.text for text in LEVEL_DESCRIPTIONS.values())
+    with Session(db.engine) as s:
+        ts = s.exec(select(TestSession)).one()
+    assert ts.status == "expired" and ts.assessed is False and ts.level is None

@@ -88,6 +88,11 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "cat_study_command",
         "Simulate students through the CAT engine and measure it against a linear form and catsim.",
     ),
+    "sessions": LazyCommand(
+        "web.commands.sessions",
+        "sessions_group",
+        "Students' sittings: close those abandoned past their deadline, scored on what they answered.",
+    ),
     "serve": LazyCommand(
         "web.commands.serve",
         "serve_command",

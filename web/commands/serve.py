@@ -9,6 +9,8 @@ import click
 
 from itembank.settings import get_settings
 from web import workers as workers_module
+from web.exceptions import InsecureSecretKey
+from web.security import check_secret_key
 
 __all__ = ["serve_command"]
 
@@ -46,6 +48,10 @@ def serve_command(host: str, port: int, workers: int, reload: bool) -> None:
         click.echo("注意: INFOLIT_SECRET_KEY 未设置，本次运行使用临时密钥（重启后学生需重新登录）。", err=True)
     get_settings.cache_clear()
     settings = get_settings()
+    try:
+        check_secret_key(settings.secret_key)
+    except InsecureSecretKey as exc:
+        raise click.ClickException(str(exc)) from None
     url = settings.database_url
     if settings.is_sqlite and workers > 2:
         click.echo("注意: SQLite 同一时间只允许一个写入者；多进程部署请使用 PostgreSQL。", err=True)

@@ -2,9 +2,9 @@
 
 ``POST /login`` returns a bearer token; ``POST /start`` starts (or resumes) the timed sitting;
 ``GET /item`` returns what is on screen now; ``POST /answer`` stores the answer to that item and
-returns the next; ``POST /finish`` hands the test in. Every response about the sitting is a
-:class:`~web.views.TestView`: the item as sanitised HTML fragments with the option
-values to send back, never a key, rubric, parameter or score. Errors are JSON
+returns the next; ``POST /finish`` hands the test in; ``POST /logout`` revokes the token. Every
+response about the sitting is a :class:`~web.views.TestView`: the item as sanitised HTML
+fragments with the option values to send back, never a key, rubric, parameter or score. Errors are JSON
 ``{"status_code", "error", "detail"}`` with a 4xx status, and a refused request changes nothing.
 """
 
@@ -146,6 +146,11 @@ class ApiController(Controller):
             latency_ms=latency,
         )
         return sitting_view(shown)
+
+    @post("/logout", status_code=204, security=_BEARER, sync_to_thread=False)
+    def logout(self, db: DbSession, api_token: ApiToken, now: Now) -> None:
+        """Sign out: this token (and any copy of it) is refused from now on; the answers stay."""
+        sitting.sign_out(session=db, holder=api_token, expires_at=api_token.expires_at, now=now)
 
     @post("/finish", status_code=200, security=_BEARER, sync_to_thread=False)
     def finish(self, db: DbSession, api_token: ApiToken, now: Now) -> TestView:

@@ -107,14 +107,23 @@ def error_code(exc: Exception, status: int) -> str:
         return "Error"
 
 
+def _headers(exc: Exception) -> dict[str, str] | None:
+    """Headers a refusal carries: ``Retry-After`` of a throttled login, ``Allow`` of a 405."""
+    if isinstance(exc, LoginThrottled):
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, MethodNotAllowedException):
+        allow = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow")
+        return {"Allow": allow} if allow else None
+    return None
+
+
 def _json(request: Request[Any, Any, Any], exc: Exception, status: int, message: str) -> Response[Any]:
     body: dict[str, Any] = {"status_code": status, "error": error_code(exc, status), "detail": message}
     if isinstance(exc, InvalidResponseError):
         body["reason"] = str(exc)
     if isinstance(exc, ValidationException) and exc.extra:
         body["extra"] = exc.extra
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, LoginThrottled) else None
-    return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
+    return Response(body, status_code=status, media_type=MediaType.JSON, headers=_headers(exc))
 
 
 def _current_item_page(
@@ -144,7 +153,7 @@ def _html(request: Request[Any, Any, State], exc: Exception, status: int, messag
         if shown is not None:
             return shown
     cookies = [clear_session_cookie(request)] if isinstance(exc, TakenOver) else None
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, LoginThrottled) else None
+    headers = _headers(exc)
     kind = "taken_over" if isinstance(exc, TakenOver) else "closed" if isinstance(exc, SessionClosed) else ""
     return page(
         request,

@@ -99,8 +99,10 @@ class StudentController(Controller):
         return response
 
     @post("/logout", status_code=200, sync_to_thread=False)
-    def logout(self, request: Request[Any, Any, State]) -> Response[Any]:
-        """Sign out of this browser (the sitting itself stays as it is)."""
+    def logout(self, request: Request[Any, Any, State], db: DbSession, token: CurrentToken, now: Now) -> Response[Any]:
+        """Sign out of this browser: the token is refused from now on, even a copy (the answers stay)."""
+        if token is not None:
+            sitting.sign_out(session=db, holder=token, expires_at=token.expires_at, now=now)
         response = _go(request, "/login")
         response.set_cookie(clear_session_cookie(request))
         return response
