@@ -6,7 +6,8 @@ Routes
     The student journey as server-rendered pages with htmx (``controllers/student.py``).
 ``/api/v1/...``
     The same journey as JSON for other front ends (``controllers/api.py``), documented by the
-    OpenAPI schema at ``/schema`` (``/schema/openapi.json``).
+    OpenAPI schema at ``/schema`` (``/schema/openapi.json``; Swagger UI served locally,
+    ``web/openapi.py``).
 ``/healthz``
     Liveness plus a database round trip.
 ``/static/...``
@@ -29,7 +30,6 @@ from litestar import Litestar, Request
 from litestar.datastructures import CacheControlHeader, State
 from litestar.exceptions import NotFoundException
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -46,6 +46,7 @@ from web.controllers.health import healthz
 from web.controllers.student import StudentController
 from web.deps import dependencies
 from web.logging import RequestLogMiddleware, configure_logging, log_unrouted
+from web.openapi import LocalSwaggerPlugin
 from web.security import (
     TokenSigner,
     WebSettings,
@@ -187,7 +188,7 @@ def create_app(
             description="The student journey of the InfoLit assessment as JSON: log in, start, "
             "get the item on screen, answer it, finish. No key, rubric or parameter is ever returned.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[LocalSwaggerPlugin()],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", description="from /login")

@@ -307,11 +307,6 @@ _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
-# Swagger UI (served from the package, like everything else) sets style attributes in its markup
-_SCHEMA_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), "
     "microphone=(), midi=(), payment=(), usb=()"
@@ -329,7 +324,6 @@ _COMMON = (
 _COMMON_RAW = [(name.encode(), value.encode()) for name, value in _COMMON]
 _HSTS_RAW = (b"strict-transport-security", HSTS.encode())
 _CSP_RAW = (b"content-security-policy", _CSP.encode())
-_SCHEMA_CSP_RAW = (b"content-security-policy", _SCHEMA_CSP.encode())
 _NO_STORE = (b"cache-control", b"no-store")
 
 
@@ -338,7 +332,7 @@ def security_headers(*, https: bool) -> Callable[[Any, Any], Awaitable[None]]:
 
     A strict CSP: scripts and styles from this site only (htmx is vendored, nothing is inline),
     so injected markup could not run even if it slipped past the Markdown sanitiser; the API
-    documentation under ``/schema`` (Swagger UI, served locally) may also use style attributes.
+    documentation under ``/schema`` (Swagger UI, served locally: :mod:`web.openapi`) too.
     ``Permissions-Policy`` turns off camera, microphone, location and the like. Behind HTTPS
     (``https``, as ``INFOLIT_SECURE_COOKIES=1`` says) ``Strict-Transport-Security`` too. Pages
     are ``no-store``: a shared school computer keeps no copy of an item, and the back button
@@ -356,7 +350,7 @@ def security_headers(*, https: bool) -> Callable[[Any, Any], Awaitable[None]]:
         if b"content-security-policy" in names:
             headers = [h for h, n in zip(headers, names, strict=True) if n != b"content-security-policy"]
         headers += common
-        headers.append(_SCHEMA_CSP_RAW if path.startswith("/schema") else _CSP_RAW)
+        headers.append(_CSP_RAW)
         if not path.startswith(("/static/", "/schema/assets/")) and b"cache-control" not in names:
             headers.append(_NO_STORE)
         message["headers"] = headers

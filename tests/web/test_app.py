@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,32 @@ def test_openapi_documents_the_json_api_only(client: TestClient[Litestar]) -> No
     assert not any(p.startswith(("/test", "/login", "/practice")) for p in paths)
     assert "BearerToken" in schema.json()["components"]["securitySchemes"]
     assert client.get("/schema").status_code == 200
+
+
+def test_openapi_documents_the_refusals(client: TestClient[Litestar]) -> None:
+    """401 and 409 (and the others a route gives) with the API's one error body (issue 12, defect 9)."""
+    schema = client.get("/schema/openapi.json").json()
+    for path, method in [("/api/v1/start", "post"), ("/api/v1/item", "get"), ("/api/v1/answer", "post")]:
+        responses = schema["paths"][path][method]["responses"]
+        for code in ("401", "409"):
+            body = responses[code]["content"]["application/json"]["schema"]
+            assert body == {"$ref": "#/components/schemas/ErrorOut"}, (path, code)
+    login = schema["paths"]["/api/v1/login"]["post"]["responses"]
+    assert {"400", "401", "403", "409", "415", "429"} <= set(login)
+    assert set(schema["components"]["schemas"]["ErrorOut"]["properties"]) == {"status_code", "error", "detail"}
+
+
+def test_the_schema_page_loads_nothing_from_another_site(client: TestClient[Litestar]) -> None:
+    """Swagger UI's files come from the swagger-ui-py package through this app (offline networks)."""
+    page = client.get("/schema")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/") and not s.startswith("//") for s in sources), sources
+    assert "<script>" not in page.text  # nothing inline: the CSP allows scripts of this site only
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        asset = client.get(f"/schema/assets/{name}")
+        assert asset.status_code == 200 and len(asset.content) > 10_000, name
+    assert client.get("/schema/assets/swagger-editor-bundle.js").status_code == 404  # only what the page uses
 
 
 def test_static_files_are_vendored_and_cacheable(client: TestClient[Litestar]) -> None:

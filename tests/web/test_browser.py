@@ -377,3 +377,26 @@ def test_second_device_takes_over_in_chromium(browser: Any, server: str, db: Db)
     assert second.locator('input[name="item"]').count() == 1
     for page in pages:
         page.context.close()
+
+
+def test_the_api_documentation_works_offline_under_the_csp(browser: Any, server: str) -> None:
+    """/schema: Swagger UI from this server only (an offline school network), no CSP violation."""
+    context = new_context(browser, "desktop")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    requested: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{server}/schema")
+    page.locator(".opblock-summary-path", has_text="/api/v1/answer").first.wait_for()
+    assert page.locator(".opblock").count() >= 6  # login, start, item, answer, finish, logout
+    page.locator(".opblock-summary-path", has_text="/api/v1/answer").first.click()
+    page.locator(".responses-table").first.wait_for()
+    codes = set(page.locator(".responses-table .response-col_status").all_inner_texts())
+    assert {"200", "401", "409"} <= {c.strip() for c in codes}
+    shot(page, "desktop", "50-schema")
+    context.close()
+    assert errors == [], errors
+    assert requested and all(url.startswith(server) for url in requested), [u for u in requested if server not in u]
