@@ -21,6 +21,7 @@ __all__ = [
     "ItemView",
     "OptionView",
     "PartView",
+    "PracticeFeedback",
     "ResultView",
     "TestView",
     "item_view",
@@ -178,7 +179,19 @@ PRACTICE = ItemView(
 _PRACTICE_RIGHT = "A"
 
 
-def practice_feedback(value: str | None) -> str:
+@dataclass(frozen=True)
+class PracticeFeedback:
+    """What the practice page says about an answer, and whether it was ``right``, ``wrong`` or ``none``.
+
+    The page styles each outcome in its own colours (a wrong answer is not shown in the success
+    colours).
+    """
+
+    text: str
+    outcome: str
+
+
+def practice_feedback(value: str | None) -> PracticeFeedback:
     """What the practice page says about an answer.
 
     Raises
@@ -187,9 +200,11 @@ def practice_feedback(value: str | None) -> str:
         A value the practice item does not offer.
     """
     if value is None or value == "":
-        return "你没有选择答案。正式测评中，如果确实不会，也可以跳过；跳过的题目不能再回来作答。"
+        return PracticeFeedback(
+            "你没有选择答案。正式测评中，如果确实不会，也可以跳过；跳过的题目不能再回来作答。", "none"
+        )
     if value not in {o.value for o in PRACTICE.options}:
         raise InvalidResponseError("not an option of the practice item")
     if value == _PRACTICE_RIGHT:
-        return "答对了！用准确的关键词搜索，最容易找到需要的信息。"
-    return "这次没选对。用准确的关键词（如“长城 长度”）搜索，最容易找到需要的信息。"
+        return PracticeFeedback("答对了！用准确的关键词搜索，最容易找到需要的信息。", "right")
+    return PracticeFeedback("这次没选对。用准确的关键词（如“长城 长度”）搜索，最容易找到需要的信息。", "wrong")

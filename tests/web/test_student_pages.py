@@ -199,8 +199,10 @@ def test_practice_full_fragment_and_feedback(client: TestClient[Litestar], db: D
     assert "<html" not in client.get("/practice", headers=HX).text
     right = post_form(client, "/practice", {"answer": "A"}, htmx=True)
     assert right.status_code == 200 and "答对了" in right.text and "开始正式测评" in right.text
+    assert "feedback-right" in right.text
     wrong = post_form(client, "/practice", {"answer": "B"})
     assert wrong.status_code == 200 and "没选对" in wrong.text and "<html" in wrong.text
+    assert "feedback-wrong" in wrong.text and "feedback-right" not in wrong.text  # not in the success colours
     bad = post_form(client, "/practice", {"answer": "Z"})
     assert bad.status_code == 400
     with Session(db.engine) as s:
