@@ -56,7 +56,7 @@ def ticket_key(ticket: str) -> str:
 
 @dataclass(frozen=True)
 class Record:
-    """What ``login_failure`` holds for one subject: window start, count, next backoff slot."""
+    """What ``login_failure`` holds for one subject: window start, count, next backoff slot (0: none)."""
 
     window_start: float
     count: int
@@ -121,35 +121,39 @@ class LoginThrottle:
             ).first()
         return None if row is None else Record(float(row[0]), int(row[1]), float(row[2] or 0.0))
 
-    def _window_wait(self, window_start: float, now: float) -> int:
-        return max(1, int(window_start + self.window - now + 0.999))
+    def until_window_end(self, window_start: float) -> int:
+        """Whole seconds (at least 1) until the window that began at ``window_start`` ends."""
+        return max(1, int(window_start + self.window - self._clock() + 0.999))
 
     def wait_for(self, record: Record | None) -> int:
         """Seconds a key with ``record`` must wait for the window to end (0 when under the limit)."""
-        now = self._clock()
-        if record is None or record.count < self.limit or now - record.window_start >= self.window:
+        if record is None or record.count < self.limit or self._clock() - record.window_start >= self.window:
             return 0
-        return self._window_wait(record.window_start, now)
+        return self.until_window_end(record.window_start)
 
     def wait_seconds(self, key: str) -> int:
         """Seconds until ``key`` may try again by the window alone (0 when it may try now)."""
         return self.wait_for(self.recorded(key))
 
-    def count(self, key: str) -> int:
-        """Count one for ``key`` in its window (a new window once the last one is over); the new count."""
+    def count(self, key: str) -> Record:
+        """Count one for ``key`` in its window (a new window once the last one is over); the new record.
+
+        One upsert that returns the new count, so attempts counted at once on several workers
+        each get their own number.
+        """
         now = self._clock()
         with self.engine.begin() as conn:
-            count, _ = conn.execute(
+            count, window_start = conn.execute(
                 self._upsert, {"subject": self.subject(key), "now": now, "stale": now - self.window}
             ).one()
             if now - self._swept >= self.window:  # forget windows long past, now and then
                 self._swept = now
                 conn.execute(delete(LoginFailure).where(col(LoginFailure.window_start) < now - 2 * self.window))
-        return int(count)
+        return Record(float(window_start), int(count), 0.0)
 
     def fail(self, key: str) -> int:
         """Count a failure; return how many tries ``key`` has left in this window."""
-        return max(0, self.limit - self.count(key))
+        return max(0, self.limit - self.count(key).count)
 
     def claim_slot(self, key: str) -> int:
         """Past the limit with a backoff: claim the next slot; 0 if claimed, else the seconds to wait.
@@ -225,13 +229,11 @@ class LoginGuard:
             The ticket has had its tries in this window (nothing is checked).
         """
         throttle = self.per_ticket
-        key = ticket_key(ticket)
-        count = throttle.count(key)
-        if count > throttle.limit:
-            record = throttle.recorded(key)
-            wait = throttle._window_wait(record.window_start if record else throttle._clock(), throttle._clock())
+        counted = throttle.count(ticket_key(ticket))
+        if counted.count > throttle.limit:
+            wait = throttle.until_window_end(counted.window_start)
             raise LoginThrottled(f"尝试次数太多，请 {_minutes(wait)} 分钟后再试，或请老师帮忙。", wait)
-        return Admitted(count, max(0, throttle.limit - count))
+        return Admitted(counted.count, max(0, throttle.limit - counted.count))
 
     def succeeded(self, ticket: str) -> None:
         """A right PIN: the ticket starts afresh (the address keeps its failures)."""

@@ -29,14 +29,19 @@ def _free_port() -> int:
 
 def _ask(sock: socket.socket) -> int:
     """One keep-alive GET on ``sock``; the pid of the worker that answered."""
-    sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    return int(_get(sock, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"))
+
+
+def _get(sock: socket.socket, request: bytes) -> str:
+    """Send ``request`` on ``sock``; the body of the answer."""
+    sock.sendall(request)
     data = b""
     while b"\r\n\r\n" not in data or not data.split(b"\r\n\r\n", 1)[1]:
         chunk = sock.recv(4096)
         if not chunk:
             raise ConnectionError("closed")
         data += chunk
-    return int(data.split(b"\r\n\r\n", 1)[1])
+    return data.split(b"\r\n\r\n", 1)[1].decode()
 
 
 def _connect(port: int, timeout: float = 30.0) -> socket.socket:
@@ -238,14 +243,7 @@ def test_sighup_restarts_every_worker_without_dropping_a_connection() -> None:
 
 def _client_seen(port: int, forwarded_for: str) -> str:
     with _connect(port) as sock:
-        sock.sendall(f"GET /client HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: {forwarded_for}\r\n\r\n".encode())
-        data = b""
-        while b"\r\n\r\n" not in data or not data.split(b"\r\n\r\n", 1)[1]:
-            chunk = sock.recv(4096)
-            if not chunk:
-                raise ConnectionError("closed")
-            data += chunk
-    return data.split(b"\r\n\r\n", 1)[1].decode()
+        return _get(sock, f"GET /client HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: {forwarded_for}\r\n\r\n".encode())
 
 
 @pytest.mark.parametrize("trusted", [None, "127.0.0.1"])
