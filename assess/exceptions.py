@@ -16,6 +16,7 @@ __all__ = [
     "EngineError",
     "ExposureRefused",
     "LoginFailed",
+    "LoginThrottled",
     "NotConfigured",
     "NotFound",
     "NotSignedIn",
@@ -35,6 +36,14 @@ class AssessError(Exception):
 
 class LoginFailed(AssessError):
     """The ticket or its second factor is wrong, or too many attempts were made."""
+
+
+class LoginThrottled(LoginFailed):
+    """Too many login attempts for this ticket or from this address; ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NotSignedIn(AssessError):

@@ -56,6 +56,7 @@ from assess.full_path import answered_items
 from assess.models import Assessment, Response, Student, TestSession
 from assess.position import Position, VersionSnapshot, engine_of, item_snapshot
 from assess.scales import CutScores, cut_scores_for_band
+from assess.scoring_rule import reported_result
 from itembank.db import DriverStatement, aware_utc
 from itembank.exceptions import NotFoundError
 from itembank.queries import lock_item_version
@@ -266,6 +267,7 @@ _FINISHED = (
     "level",
     "passed",
     "subscores",
+    "assessed",
 )
 _FINISH = DriverStatement(
     "UPDATE test_session SET status = 'finished', current_item_version_id = NULL, "
@@ -386,9 +388,9 @@ def _take(
         given, scores = state.given[0, :n], state.scores[0, :n]
         op = ~bank.engine.pilot[given]
         result = final_result(bank, live.spec, live.grade, given[op].tolist(), scores[op].tolist(), cuts=live.cuts)
+        reported = reported_result(result, n_scored=int(op.sum()), min_items=live.spec.min_items)
         finished: tuple[Any, ...] = (now, n, int(op.sum()), float(result.theta), float(result.se))
-        finished += (float(result.scale_score),)
-        finished += (result.level, bool(result.passed), result.subscores)
+        finished += (reported.scale_score, reported.level, reported.passed, result.subscores, reported.assessed)
         update, values = _FINISH, finished + guard
         shown = None
     else:
@@ -408,7 +410,9 @@ def _take(
         return None
     if shown is None:
         cache.sessions.pop(live.id, None)
-        return Position(live.id, "finished", n, None, None, result.level, live.spec, live.assessment_name)
+        return Position(
+            live.id, "finished", n, None, None, reported.level, live.spec, live.assessment_name, reported.assessed
+        )
     live.position, live.current = position + 1, shown.id
     remaining = None if live.deadline is None else max(0, int((live.deadline - now).total_seconds()))
     return Position(live.id, "in_progress", position + 1, shown, remaining, None, live.spec, live.assessment_name)

@@ -28,6 +28,7 @@ from assess.exceptions import AnswerRejected, NotConfigured, SessionClosed, Sess
 from assess.models import Assessment, Response, Student, TestSession
 from assess.position import Position, snapshot_in
 from assess.scales import CutScores, cut_scores_for_band
+from assess.scoring_rule import reported_result
 from itembank.db import aware_utc
 from itembank.models import Item, ItemVersion, utcnow
 from itembank.queries import lock_item_version
@@ -133,7 +134,7 @@ def _position(
     if ts.status == "in_progress" and deadline is not None and now > deadline:
         _finish(session, ts, sitting or _sitting_of(session, ts), now, "expired")
     if ts.status != "in_progress" or ts.current_item_version_id is None:
-        return Position(int(ts.id or 0), ts.status, ts.position, None, None, ts.level, spec, name)
+        return Position(int(ts.id or 0), ts.status, ts.position, None, None, ts.level, spec, name, ts.assessed)
     item = snapshot_in(session, ts.current_item_version_id)
     remaining = None if deadline is None else max(0, int((deadline - now).total_seconds()))
     return Position(int(ts.id or 0), "in_progress", ts.position, item, remaining, None, spec, name)
@@ -275,7 +276,9 @@ def _finish(session: Session, ts: TestSession, sitting: _Sitting, now: datetime,
     ts.position = len(answered)
     ts.n_scored = len(scored)
     ts.theta, ts.se = result.theta, result.se
-    ts.scale_score, ts.level, ts.passed = result.scale_score, result.level, result.passed
+    reported = reported_result(result, n_scored=len(scored), min_items=spec.min_items)
+    ts.assessed = reported.assessed
+    ts.scale_score, ts.level, ts.passed = reported.scale_score, reported.level, reported.passed
     ts.subscores = result.subscores
     session.add(ts)
     return ts

@@ -42,6 +42,7 @@ __all__ = [
     "Booklet",
     "Response",
     "ResponseBase",
+    "RevokedDevice",
     "School",
     "SchoolBase",
     "SchoolClass",
@@ -255,18 +256,31 @@ class TestSession(SQLModel, table=True):
     level: str | None = Field(default=None, max_length=32)
     passed: bool | None = None
     subscores: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # ended with the blueprint's minimum of scored answers (assess.scoring_rule); None while in progress
+    assessed: bool | None = None
 
 
-# Failed logins, counted per ticket or client address over a window. The row is shared by every
+# Login attempts, counted per ticket or client address over a window. The row is shared by every
 # app worker (and every machine on one database), so N workers do not give a guesser N allowances.
 class LoginFailure(SQLModel, table=True):
-    """Failed logins of one subject (``ticket:...`` or ``client:...``) in the current window."""
+    """Login attempts of a ticket, or failures of a client address, in the current window (assess.throttle)."""
 
     __tablename__ = "login_failure"
 
     subject: str = Field(primary_key=True, max_length=128)
     window_start: float  # epoch seconds: plain arithmetic on both SQLite and PostgreSQL
     failures: int = 0
+    next_at: float = 0.0  # past the limit: when the next backoff slot opens (epoch seconds)
+
+
+# Signed-out devices: a token naming one is refused until it would have expired anyway.
+class RevokedDevice(SQLModel, table=True):
+    """A device token signed out (logout): tokens that name it are refused until ``expires_at``."""
+
+    __tablename__ = "revoked_device"
+
+    device: str = Field(primary_key=True, max_length=64)
+    expires_at: float  # epoch seconds: the latest expiry of a token naming the device
 
 
 # Test session, handed out (to researchers and the student's own pages).
@@ -283,6 +297,7 @@ class TestSessionPublic(SQLModel):
     se: float | None
     scale_score: float | None
     level: str | None
+    assessed: bool | None
 
 
 # Response, shared fields.

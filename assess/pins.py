@@ -21,6 +21,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Any
 
 from argon2 import PasswordHasher, Type
@@ -34,6 +35,7 @@ __all__ = [
     "PIN_HASH_PARAMETERS",
     "Progress",
     "chunks",
+    "dummy_pin_hash",
     "hash_pins",
     "new_pin",
     "new_ticket",
@@ -85,6 +87,17 @@ def new_pin() -> str:
 def pin_hasher() -> PasswordHasher:
     """The argon2id hasher with :data:`PIN_HASH_PARAMETERS` (used to hash and to verify PINs)."""
     return PasswordHasher(**PIN_HASH_PARAMETERS)
+
+
+@lru_cache(maxsize=1)
+def dummy_pin_hash() -> str:
+    """The hash of a random PIN nobody knows, made with :data:`PIN_HASH_PARAMETERS` (once per process).
+
+    The login checks a PIN against it when the ticket is unknown (or has no PIN), so that an
+    unknown ticket costs the same argon2 verification as a wrong PIN and cannot be told apart by
+    its timing.
+    """
+    return pin_hasher().hash(secrets.token_hex(16))
 
 
 def verify_pin(pin_hash: str, pin: str) -> bool:

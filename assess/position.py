@@ -25,10 +25,31 @@ from assess.blueprints import BlueprintSpec
 from itembank.exceptions import NotFoundError
 from itembank.models import ItemVersion, StimulusVersion
 
-__all__ = ["FINISHED", "Position", "VersionSnapshot", "engine_of", "item_snapshot", "snapshot_in"]
+__all__ = [
+    "FINISHED",
+    "MAX_ROW_ID",
+    "Position",
+    "VersionSnapshot",
+    "engine_of",
+    "is_row_id",
+    "item_snapshot",
+    "snapshot_in",
+]
 
 FINISHED: tuple[str, ...] = ("finished", "expired")
 """Statuses of a sitting that has ended (handed in or out of time)."""
+
+MAX_ROW_ID = 2**31 - 1
+"""The largest id a row can have (PostgreSQL's ``integer``; SQLite's is 2**63 - 1)."""
+
+
+def is_row_id(value: int) -> bool:
+    """Whether ``value`` can be a row id at all (1 to :data:`MAX_ROW_ID`): anything else names nothing.
+
+    Checked before an id a client sent reaches SQL, where PostgreSQL refuses an integer beyond 32
+    bits and the SQLite driver one beyond 64 bits (both as server errors).
+    """
+    return 0 < value <= MAX_ROW_ID
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,9 @@ class Position:
         The blueprint of the student's grade band.
     assessment_name
         The assessment's name (as the instructions page shows it).
+    assessed
+        Ended only: whether the sitting had enough scored answers to be assessed
+        (:mod:`assess.scoring_rule`); ``None`` otherwise.
     """
 
     test_session_id: int | None
@@ -89,6 +113,7 @@ class Position:
     level: str | None
     spec: BlueprintSpec
     assessment_name: str
+    assessed: bool | None = None
 
     @property
     def finished(self) -> bool:
@@ -162,6 +187,8 @@ def item_snapshot(source: Session | Engine, version_id: int) -> VersionSnapshot 
     A locked version (and stimulus) cannot change, so its snapshot is kept for the process; an
     unlocked one is read each time.
     """
+    if not is_row_id(version_id):
+        return None
     engine = engine_of(source)
     cache = _SNAPSHOTS.get(engine)
     if cache is None:

@@ -23,6 +23,8 @@ or raises an :class:`~assess.exceptions.AssessError` that changed nothing.
     The refusal for an answer to an item that is not on screen (for a form that does not fit).
 :func:`check_signed_in`
     Whether the holder still names a student and an assessment (for pages outside the test).
+:func:`sign_out`
+    Log the holder's device out: every token that names it is refused from then on.
 
 A caller names the sitting by a :class:`Holder`: the student, the assessment, the device token
 and, once started, the test session (the web's signed session token is one). A holder is only
@@ -32,10 +34,12 @@ a device that lost the sitting to another login is refused.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
+from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -53,8 +57,8 @@ from assess.exceptions import (
     WindowClosed,
 )
 from assess.full_path import current_item, finish_session, start_session, submit_answer
-from assess.models import Assessment, BlueprintRow, Student, TestSession
-from assess.position import Position
+from assess.models import Assessment, BlueprintRow, RevokedDevice, Student, TestSession
+from assess.position import Position, is_row_id
 from itembank.db import aware_utc, session_scope
 
 __all__ = [
@@ -68,6 +72,7 @@ __all__ = [
     "format_local",
     "open_sitting",
     "present",
+    "sign_out",
     "start",
 ]
 
@@ -179,8 +184,17 @@ class _Seat:
     spec: BlueprintSpec
 
 
+SIGNED_OUT = "你已经退出登录，请重新登录。"
+
+
+def _check_not_signed_out(session: Session, holder: Holder) -> None:
+    if session.get(RevokedDevice, holder.device) is not None:
+        raise NotSignedIn(SIGNED_OUT)
+
+
 def _seat(session: Session, holder: Holder) -> _Seat:
-    """The student, assessment and blueprint a holder names (``NotSignedIn`` if they are gone)."""
+    """The student, assessment and blueprint a holder names (``NotSignedIn`` if they are gone or signed out)."""
+    _check_not_signed_out(session, holder)
     student = session.get(Student, holder.student_id)
     assessment = session.get(Assessment, holder.assessment_id)
     if student is None or assessment is None:
@@ -279,7 +293,34 @@ def finish(*, session: Session, holder: Holder, now: datetime) -> Position:
     if not current_item(session=session, test_session=ts, now=now, spec=seat.spec).finished:
         finish_session(session=session, test_session=ts, now=now)
     fast_path.forget(session, int(ts.id or 0))
-    return Position(int(ts.id or 0), ts.status, ts.position, None, None, ts.level, seat.spec, seat.assessment.name)
+    return Position(
+        int(ts.id or 0), ts.status, ts.position, None, None, ts.level, seat.spec, seat.assessment.name, ts.assessed
+    )
+
+
+def sign_out(*, session: Session, holder: Holder, expires_at: float, now: datetime) -> None:
+    """Log the holder's device out: any token naming it (a copied one too) is refused from now on.
+
+    The device is remembered until ``expires_at`` (epoch seconds, when its tokens expire anyway).
+    A sitting in progress on this device is left to no device: its answers stay, the fast path's
+    guard refuses the old device at once, and the student's next login takes the sitting over as
+    usual. Runs in the caller's transaction.
+    """
+    found = session.get(RevokedDevice, holder.device)
+    if found is None:
+        session.add(RevokedDevice(device=holder.device, expires_at=float(expires_at)))
+    else:
+        found.expires_at = max(found.expires_at, float(expires_at))
+        session.add(found)
+    ts_id = _session_id(session, holder)
+    ts = None if ts_id is None else session.get(TestSession, ts_id)
+    if ts is not None and ts.student_id == holder.student_id and ts.status == "in_progress":
+        if ts.device == holder.device:
+            ts.device = secrets.token_hex(8)  # held by nobody until the next login
+            session.add(ts)
+            fast_path.forget(session, int(ts.id or 0))
+    session.flush()
+    session.execute(delete(RevokedDevice).where(col(RevokedDevice.expires_at) < now.timestamp()))
 
 
 # ============================================================================================ answers
@@ -308,6 +349,8 @@ def answer(
     SessionClosed, AnswerRejected, itembank.exceptions.InvalidResponseError
         The answer is refused (see :func:`assess.full_path.submit_answer`).
     """
+    if not is_row_id(item_id):  # names no item at all (and must not reach SQL)
+        raise AnswerRejected("只能回答当前显示的题目")
     ts_id = holder.test_session_id
     if ts_id is not None:
         taken = fast_path.take_answer(
@@ -331,6 +374,7 @@ def answer(
 def _answer_in_full(
     session: Session, holder: Holder, item_id: int, value: Any, now: datetime, latency_ms: int | None
 ) -> Position:
+    _check_not_signed_out(session, holder)
     ts_id = _session_id(session, holder)
     if ts_id is None:
         raise SessionNotFound("测评还没有开始，请先点击“开始测评”。")

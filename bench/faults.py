@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     tickets = prepared.tickets[: args.students]
     env = {
         "INFOLIT_DATABASE_URL": prepared.url,
-        "INFOLIT_SECRET_KEY": "bench-secret",
+        "INFOLIT_SECRET_KEY": "bench-secret-key-of-at-least-32-bytes",
         "INFOLIT_DATA_DIR": str(workdir),
         "INFOLIT_LOGIN_MAX_FAILURES_PER_IP": "100000",
     }

@@ -570,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  prepared {len(prepared.tickets)} students in {time.perf_counter() - t0:.1f} s ({workdir})")
     env = {
         "INFOLIT_DATABASE_URL": prepared.url,
-        "INFOLIT_SECRET_KEY": "bench-secret",
+        "INFOLIT_SECRET_KEY": "bench-secret-key-of-at-least-32-bytes",
         "INFOLIT_DATA_DIR": str(workdir),
         "INFOLIT_LOGIN_MAX_FAILURES_PER_IP": "100000",
     }

@@ -31,6 +31,7 @@ _log = logging.getLogger("infolit.db")
 __all__ = [
     "AUTO_CHECKPOINT_PAGES",
     "DriverStatement",
+    "PeriodicThread",
     "WalCheckpointer",
     "aware_utc",
     "bulk_insert",
@@ -58,7 +59,52 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class WalCheckpointer:
+class PeriodicThread:
+    """Call :meth:`tick` every ``interval`` seconds in a daemon thread (and once more when stopped if ``last_tick``).
+
+    ``start``/``stop`` are idempotent; :meth:`wanted` says whether :meth:`start` starts anything.
+    Subclasses: :class:`WalCheckpointer`, the web workers' sweep of abandoned sittings.
+    """
+
+    name = "infolit-periodic"
+    last_tick = True
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wanted(self) -> bool:
+        """Whether there is anything to do (the thread starts only then)."""
+        return self.interval > 0
+
+    def tick(self) -> object:
+        """One run of the periodic work (never raises: log and carry on)."""
+        raise NotImplementedError
+
+    def start(self) -> PeriodicThread:
+        """Start the thread (when :meth:`wanted`)."""
+        if self._thread is None and self.wanted():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the thread (after a last :meth:`tick` if ``last_tick``)."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.tick()
+        if self.last_tick:
+            self.tick()
+
+
+class WalCheckpointer(PeriodicThread):
     """Checkpoint a SQLite database's WAL every ``interval`` seconds in a background thread.
 
     SQLite's automatic checkpoint runs inside whichever commit crosses the threshold: in a web
@@ -72,31 +118,20 @@ class WalCheckpointer:
     Nothing happens for other databases. ``start``/``stop`` are idempotent.
     """
 
+    name = "infolit-wal-checkpoint"
+
     def __init__(self, engine: Engine, interval: float = 1.0) -> None:
+        super().__init__(interval)
         self.engine = engine
-        self.interval = interval
         self.runs = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> WalCheckpointer:
-        """Start the thread (SQLite files only)."""
-        if (
-            self._thread is None
-            and self.engine.dialect.name == "sqlite"
-            and self.engine.url.database not in (None, "", ":memory:")
-        ):
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="infolit-wal-checkpoint", daemon=True)
-            self._thread.start()
-        return self
+    def wanted(self) -> bool:
+        """SQLite files only."""
+        return self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:")
 
-    def stop(self) -> None:
-        """Stop the thread after a last checkpoint."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._stop.set()
-            thread.join(timeout=30)
+    def tick(self) -> tuple[int, int, int] | None:
+        """One checkpoint (see :meth:`checkpoint`)."""
+        return self.checkpoint()
 
     def checkpoint(self) -> tuple[int, int, int] | None:
         """One passive checkpoint now: ``(busy, wal pages, pages checkpointed)``, or ``None`` on an error."""
@@ -114,11 +149,6 @@ class WalCheckpointer:
             return None
         self.runs += 1
         return (int(row[0]), int(row[1]), int(row[2])) if row else None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.checkpoint()
-        self.checkpoint()
 
 
 def _create_private(path: Path) -> None:

@@ -1,4 +1,8 @@
-"""Regional aggregates of finished sessions: students, mean scale score and 达标 rate per region.
+"""Regional aggregates of assessed sittings: students, mean scale score and 达标 rate per region.
+
+A sitting counts when :mod:`assess.scoring_rule` says it is assessed: finished or out of time,
+with at least the blueprint's minimum of scored answers (a hand-in with no answer does not count;
+a sitting that ran out of time counts, scored on what it answered).
 
 Aggregation only (SQL and numbers); :mod:`reports.render_text` draws the table.
 """
@@ -11,13 +15,14 @@ from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from assess.models import REGIONS, Area, School, Student, TestSession
+from assess.scoring_rule import assessed_clause
 
 __all__ = ["RegionSummary", "summarize_regions"]
 
 
 @dataclass(frozen=True)
 class RegionSummary:
-    """Students with a finished, scored session and their mean scale score and 达标 rate, in one region."""
+    """Students with an assessed sitting and their mean scale score and 达标 rate, in one region."""
 
     region: str
     students: int
@@ -26,7 +31,7 @@ class RegionSummary:
 
 
 def summarize_regions(*, session: Session, assessment_id: int | None = None) -> tuple[RegionSummary, ...]:
-    """Finished sessions per region (of one assessment, or all), east, central, west in that order."""
+    """Assessed sittings per region (of one assessment, or all), east, central, west in that order."""
     q = (
         select(
             Area.region,
@@ -37,7 +42,7 @@ def summarize_regions(*, session: Session, assessment_id: int | None = None) -> 
         .join(Student, col(Student.id) == col(TestSession.student_id))
         .join(School, col(School.id) == col(Student.school_id))
         .join(Area, col(Area.id) == col(School.area_id))
-        .where(TestSession.status == "finished", col(TestSession.scale_score).is_not(None))
+        .where(assessed_clause(), col(TestSession.scale_score).is_not(None))
         .group_by(Area.region)
     )
     if assessment_id is not None:

@@ -6,7 +6,8 @@ Routes
     The student journey as server-rendered pages with htmx (``controllers/student.py``).
 ``/api/v1/...``
     The same journey as JSON for other front ends (``controllers/api.py``), documented by the
-    OpenAPI schema at ``/schema`` (``/schema/openapi.json``).
+    OpenAPI schema at ``/schema`` (``/schema/openapi.json``; Swagger UI served locally,
+    ``web/openapi.py``).
 ``/healthz``
     Liveness plus a database round trip.
 ``/static/...``
@@ -21,13 +22,14 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import anyio
 from jinja2 import Environment, FileSystemLoader
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.datastructures import CacheControlHeader, State
+from litestar.exceptions import NotFoundException
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -35,16 +37,25 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from sqlalchemy.engine import Engine
 
+from assess.throttle import LoginGuard
 from itembank.db import WalCheckpointer, get_engine, make_engine
 from itembank.settings import Settings, get_settings
-from web.auth import LoginGuard
 from web.controllers.api import ApiController
 from web.controllers.errors import exception_handlers
 from web.controllers.health import healthz
 from web.controllers.student import StudentController
 from web.deps import dependencies
 from web.logging import RequestLogMiddleware, configure_logging, log_unrouted
-from web.security import TokenSigner, WebSettings, add_security_headers, csrf_config, get_web_settings
+from web.openapi import LocalSwaggerPlugin
+from web.security import (
+    TokenSigner,
+    WebSettings,
+    check_secret_key,
+    csrf_config,
+    get_web_settings,
+    security_headers,
+)
+from web.sweep import ExpirySweeper
 
 __all__ = ["STATIC_DIR", "TEMPLATE_DIR", "clock", "create_app", "static_url"]
 
@@ -85,14 +96,25 @@ def _templates(debug: bool) -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 
 
+def _refuse_odd_path(request: Request[Any, Any, Any]) -> None:
+    """Static files: a path with a NUL or another control character names no file (the file system would raise)."""
+    if any(ch < " " or ch == "\x7f" for ch in request.scope["path"]):
+        raise NotFoundException()
+
+
 async def _startup(app: Litestar) -> None:
     # bound to this event loop: at most four argon2 verifications at once per worker
     app.state.verify_slots = anyio.CapacityLimiter(4)
     # SQLite: the WAL is checkpointed in a thread, never inside a request's commit
     app.state.checkpointer = WalCheckpointer(app.state.engine).start()
+    # abandoned sittings are closed and scored now and then (assess.expiry)
+    app.state.sweeper = ExpirySweeper(app.state.engine, app.state.web.expire_every_seconds).start()
 
 
 async def _shutdown(app: Litestar) -> None:
+    sweeper = app.state.get("sweeper")
+    if sweeper is not None:
+        await anyio.to_thread.run_sync(sweeper.stop)
     checkpointer = app.state.get("checkpointer")
     if checkpointer is not None:
         await anyio.to_thread.run_sync(checkpointer.stop)
@@ -111,10 +133,16 @@ def create_app(
         The database engine (default: the process engine for ``settings``).
     web
         Cookie and login-throttle settings (:class:`web.security.WebSettings`).
+
+    Raises
+    ------
+    web.exceptions.InsecureSecretKey
+        The secret key is shorter than 32 bytes.
     """
     if settings is None:
         settings = get_settings()
         engine = engine or get_engine()
+    check_secret_key(settings.secret_key)
     engine = engine or make_engine(settings.database_url)
     web = web or get_web_settings()
     configure_logging()
@@ -129,15 +157,18 @@ def create_app(
                 max_failures=web.login_max_failures,
                 max_failures_per_client=web.login_max_failures_per_ip,
                 window_seconds=web.login_window_seconds,
+                client_backoff_seconds=web.login_backoff_seconds,
             ),
             "verify_slots": None,
             "checkpointer": None,
+            "sweeper": None,
         }
     )
     static = create_static_files_router(
         path="/static",
         directories=[STATIC_DIR],
         cache_control=CacheControlHeader(max_age=86_400, public=True),
+        before_request=_refuse_odd_path,
     )
     return Litestar(
         route_handlers=[StudentController, ApiController, healthz, static],
@@ -147,7 +178,7 @@ def create_app(
         csrf_config=csrf_config(settings.secret_key, secure=web.secure_cookies),
         exception_handlers=exception_handlers(),
         middleware=[RequestLogMiddleware],
-        before_send=[add_security_headers],
+        before_send=[security_headers(https=web.secure_cookies)],
         after_exception=[log_unrouted],
         on_startup=[_startup],
         on_shutdown=[_shutdown],
@@ -157,7 +188,7 @@ def create_app(
             description="The student journey of the InfoLit assessment as JSON: log in, start, "
             "get the item on screen, answer it, finish. No key, rubric or parameter is ever returned.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[LocalSwaggerPlugin()],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", description="from /login")

@@ -1,150 +1,55 @@
-"""Student login: test ticket + PIN (argon2), a throttle on failures, and the sitting to open.
+"""Student login: test ticket + PIN (argon2), the throttle, and the sitting to open.
 
-:func:`login` is the whole login: it refuses a throttled ticket or address, looks the ticket up,
-checks the PIN against the stored argon2 hash in a worker thread (so the event loop keeps serving
-answers while a KDF runs) with :func:`assess.registration.verify_pin`, then opens the sitting
-(:func:`assess.sitting.open_sitting`: the assessment the student sits now, and a sitting already
-under way moved to this new device). Every refusal is an :class:`assess.exceptions.AssessError`
-with a message for the student.
+:func:`login` is the whole login, for the pages and the JSON API alike. Inside one verification
+slot it asks the address's throttle, counts the attempt on the ticket *before* the check
+(:class:`assess.throttle.LoginGuard`: guesses sent at once cannot pass together), looks the ticket
+up and checks the PIN against the stored argon2 hash in a worker thread (so the event loop keeps
+serving answers while a KDF runs). Then it opens the sitting (:func:`assess.sitting.open_sitting`:
+the assessment the student sits now, and a sitting already under way moved to this new device).
 
-The throttle counts failures in the database (``login_failure``: one row per ticket or client
-address, a window start and a count), so every worker, and every machine on one database, sees the
-same counts: ``N`` workers do not give a guesser ``N`` allowances, and a restart forgets nothing.
-A login reads the two rows (one indexed lookup each); only a failure writes (one upsert); a
-success after failures clears the ticket's row. Rows of windows long past are swept now and then.
+An unknown ticket, a ticket without a PIN and a wrong PIN get **one message at one cost**: the
+PIN is checked against a dummy hash of the same argon2 parameters
+(:func:`assess.pins.dummy_pin_hash`) and the attempt is counted on the ticket all the same, so
+neither the answer nor its timing nor the "tries left" hint tells whether a ticket exists. The
+reason is logged (``login_refused``, never the ticket or the PIN). Every refusal is an
+:class:`assess.exceptions.AssessError` with a message for the student.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import delete, text
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import select
 
-from assess.exceptions import LoginFailed
-from assess.models import LoginFailure, Student
-from assess.registration import verify_pin
+from assess.exceptions import LoginFailed, LoginThrottled
+from assess.models import Student
+from assess.pins import dummy_pin_hash, verify_pin
 from assess.sitting import Opened, open_sitting
+from assess.throttle import LoginGuard, LoginThrottle
 from itembank.db import session_scope
-from web.exceptions import LoginThrottled
+from web.logging import log_event
 from web.security import new_device_token
 
-__all__ = ["LoginGuard", "LoginThrottle", "login", "normalise_ticket"]
+__all__ = ["WRONG", "LoginGuard", "LoginThrottle", "login", "normalise_ticket"]
 
-
-class LoginThrottle:
-    """Failures per key in a fixed window, counted in the database (table ``login_failure``).
-
-    After ``limit`` failures the key waits out the window. ``scope`` prefixes the key
-    (``ticket``/``client``), so both throttles share one table.
-    """
-
-    def __init__(
-        self,
-        engine: Engine,
-        scope: str,
-        limit: int,
-        window_seconds: float,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.engine = engine
-        self.scope = scope
-        self.limit = limit
-        self.window = window_seconds
-        self._clock = clock
-        self._swept = 0.0
-        self._upsert = text(
-            "INSERT INTO login_failure (subject, window_start, failures) VALUES (:subject, :now, 1) "
-            "ON CONFLICT (subject) DO UPDATE SET "
-            "failures = CASE WHEN login_failure.window_start <= :stale THEN 1 "
-            "ELSE login_failure.failures + 1 END, "
-            "window_start = CASE WHEN login_failure.window_start <= :stale THEN :now "
-            "ELSE login_failure.window_start END "
-            "RETURNING failures"
-        )
-
-    def _subject(self, key: str) -> str:
-        return f"{self.scope}:{key}"[:128]
-
-    def recorded(self, key: str) -> tuple[float, int] | None:
-        """``(window start, failures)`` on record for ``key``, or ``None``."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(LoginFailure.window_start, LoginFailure.failures).where(
-                    LoginFailure.subject == self._subject(key)
-                )
-            ).first()
-        return None if row is None else (float(row[0]), int(row[1]))
-
-    def wait_for(self, record: tuple[float, int] | None) -> int:
-        """Seconds a key with ``record`` (see :meth:`recorded`) must wait (0 when it may try now)."""
-        now = self._clock()
-        if record is None or record[1] < self.limit or now - record[0] >= self.window:
-            return 0
-        return max(1, int(record[0] + self.window - now + 0.999))
-
-    def wait_seconds(self, key: str) -> int:
-        """Seconds until ``key`` may try again (0 when it may try now)."""
-        return self.wait_for(self.recorded(key))
-
-    def fail(self, key: str) -> int:
-        """Count a failure; return how many tries ``key`` has left in this window."""
-        now = self._clock()
-        with self.engine.begin() as conn:
-            count = conn.execute(
-                self._upsert, {"subject": self._subject(key), "now": now, "stale": now - self.window}
-            ).scalar_one()
-            if now - self._swept >= self.window:  # forget windows long past, now and then
-                self._swept = now
-                conn.execute(delete(LoginFailure).where(col(LoginFailure.window_start) < now - 2 * self.window))
-        return max(0, self.limit - int(count))
-
-    def reset(self, key: str) -> None:
-        """Forget the failures of ``key`` (after a successful login)."""
-        with self.engine.begin() as conn:
-            conn.execute(delete(LoginFailure).where(col(LoginFailure.subject) == self._subject(key)))
-
-
-@dataclass
-class LoginGuard:
-    """The two throttles of the login: per ticket and per client address."""
-
-    per_ticket: LoginThrottle
-    per_client: LoginThrottle
-
-    @classmethod
-    def create(
-        cls, *, engine: Engine, max_failures: int, max_failures_per_client: int, window_seconds: float
-    ) -> LoginGuard:
-        """Throttles with the given limits over one window, counted in ``engine``'s database."""
-        return cls(
-            LoginThrottle(engine, "ticket", max_failures, window_seconds),
-            LoginThrottle(engine, "client", max_failures_per_client, window_seconds),
-        )
-
-    def check(self, ticket: str, client: str) -> bool:
-        """Raise :class:`LoginThrottled` if the ticket or the address must wait.
-
-        Returns whether the ticket has failures on record (a successful login then clears them;
-        most logins have none, and write nothing).
-        """
-        record = self.per_ticket.recorded(ticket)
-        wait = max(self.per_ticket.wait_for(record), self.per_client.wait_seconds(client))
-        if wait:
-            minutes = max(1, (wait + 59) // 60)
-            raise LoginThrottled(f"尝试次数太多，请 {minutes} 分钟后再试，或请老师帮忙。", wait)
-        return record is not None
+WRONG = "准考证号或密码不正确，请核对准考证后重新输入。"
+"""What an unknown ticket, a ticket without a PIN and a wrong PIN are all told."""
 
 
 def normalise_ticket(ticket: str) -> str:
     """A ticket as typed, without spaces (students copy tickets with stray spaces)."""
     return "".join(ticket.split())
+
+
+def _printable(text: str) -> bool:
+    """No control characters (a NUL cannot even be sent to PostgreSQL)."""
+    return all(ch >= " " and ch != "\x7f" for ch in text)
 
 
 @dataclass(frozen=True)
@@ -163,6 +68,19 @@ def _find(engine: Engine, ticket: str) -> _Found | None:
     return _Found(int(row[0]), str(row[1] or ""))
 
 
+@contextlib.asynccontextmanager
+async def _slot(limiter: anyio.CapacityLimiter | None) -> AsyncIterator[None]:
+    if limiter is None:
+        yield
+        return
+    async with limiter:
+        yield
+
+
+def _refused(reason: str, client: str, via: str, student: int | None = None) -> None:
+    log_event("login_refused", reason=reason, client=client, via=via, student=student)
+
+
 async def login(
     *,
     engine: Engine,
@@ -172,44 +90,52 @@ async def login(
     guard: LoginGuard,
     now: datetime,
     limiter: anyio.CapacityLimiter | None = None,
+    via: str = "page",
 ) -> Opened:
     """Check a ticket and PIN and open the student's sitting on a new device token.
 
-    The PIN is verified in a worker thread (argon2 releases the GIL); ``limiter`` bounds how many
-    verifications run at once (each takes tens of milliseconds and its own memory block).
+    ``limiter`` bounds how many logins are checked at once (each verification takes tens of
+    milliseconds and its own memory block); the throttle is asked inside that slot. ``via``
+    (``page``/``api``) goes into the log line of a refusal.
 
     Raises
     ------
     LoginFailed
-        Missing fields, an unknown ticket or a wrong PIN (the failure is counted).
+        Missing fields, an unknown ticket or a wrong PIN (counted; one message for all).
     LoginThrottled
-        Too many failures for this ticket or from this address.
+        Too many attempts for this ticket, or from this address (see :mod:`assess.throttle`).
     WindowClosed, TestFinished
         See :func:`assess.sitting.open_sitting`.
     """
     ticket = normalise_ticket(ticket)
     pin = pin.strip()
     if not ticket or not pin:
+        _refused("empty", client, via)
         raise LoginFailed("请输入准考证号和密码。")
-    if len(ticket) > 32 or len(pin) > 64:
-        raise LoginFailed("准考证号或密码太长，请核对后重新输入。")
-    had_failures = guard.check(ticket, client)
-    found = _find(engine, ticket)
-    if found is None:
-        guard.per_client.fail(client)
-        raise LoginFailed("没有找到这个准考证号，请核对准考证上的号码后重新输入。")
-    if not found.pin_hash:
-        raise LoginFailed("这个准考证还不能登录（没有设置密码），请联系老师。")
-    ok = await anyio.to_thread.run_sync(verify_pin, found.pin_hash, pin, limiter=limiter)
+    if len(ticket) > 32 or len(pin) > 64 or not _printable(ticket) or not _printable(pin):
+        _refused("malformed", client, via)
+        raise LoginFailed(WRONG)
+    async with _slot(limiter):
+        try:
+            guard.check_client(client)
+            admitted = guard.admit(ticket)
+        except LoginThrottled:
+            _refused("throttled", client, via)
+            raise
+        found = _find(engine, ticket)
+        known = found is not None and bool(found.pin_hash)
+        stored = found.pin_hash if found is not None and known else dummy_pin_hash()
+        ok = await anyio.to_thread.run_sync(verify_pin, stored, pin) and known
     if not ok:
-        guard.per_client.fail(client)
-        left = guard.per_ticket.fail(ticket)
-        hint = f"还可以再试 {left} 次。" if 0 < left <= 3 else ""
-        if left == 0:
+        guard.failed(client)
+        reason = "unknown_ticket" if found is None else "no_pin" if not known else "wrong_pin"
+        _refused(reason, client, via, None if found is None else found.student_id)
+        hint = f"还可以再试 {admitted.left} 次。" if 0 < admitted.left <= 3 else ""
+        if admitted.left == 0:
             hint = "尝试次数太多，请稍后再试，或请老师帮忙。"
-        raise LoginFailed(f"密码不正确，请核对后重新输入。{hint}")
-    if had_failures:
-        guard.per_ticket.reset(ticket)
+        raise LoginFailed(WRONG + hint)
+    assert found is not None
+    guard.succeeded(ticket)
     with session_scope(engine) as session:
         student = session.get(Student, found.student_id)
         assert student is not None

@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
-from assess.exceptions import AnswerRejected, LoginFailed
+from litestar.exceptions import HTTPException
 
-__all__ = ["AnswerMissing", "LoginThrottled"]
+from assess.exceptions import AnswerRejected, LoginThrottled
+
+__all__ = [  # LoginThrottled lives in assess.exceptions (the throttle's)
+    "AnswerMissing",
+    "BadJson",
+    "CrossSiteRefused",
+    "InsecureSecretKey",
+    "LoginThrottled",
+    "NotJson",
+]
 
 
 class AnswerMissing(AnswerRejected):
     """An empty answer form sent without saying "skip this item" (nothing was stored)."""
 
 
-class LoginThrottled(LoginFailed):
-    """Too many failed logins for this ticket or from this address; ``retry_after`` in seconds."""
 
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+class CrossSiteRefused(HTTPException):
+    """A request to the JSON API sent by a page of another site (its ``Origin`` or ``Sec-Fetch-Site`` says so)."""
+
+    status_code = 403
+
+
+class BadJson(HTTPException):
+    """A JSON body nested deeper than any request of the API needs (it would exhaust the decoder's stack)."""
+
+    status_code = 400
+
+
+class NotJson(HTTPException):
+    """A body sent to the JSON API that does not say it is JSON (``Content-Type: application/json``)."""
+
+    status_code = 415
+
+
+class InsecureSecretKey(ValueError):
+    """``INFOLIT_SECRET_KEY`` is too short to sign sessions and CSRF tokens safely."""

@@ -18,6 +18,16 @@ Environment variables (read once, see :func:`get_web_settings`)
     one address behind its NAT).
 ``INFOLIT_LOGIN_WINDOW_SECONDS``
     The throttle window (default 900).
+``INFOLIT_ALLOWED_ORIGINS``
+    Comma-separated origins (``https://ceping.example.cn``) whose pages may call the JSON API
+    besides the site itself (the ``Host`` the request names); needed only when a proxy rewrites
+    ``Host``.
+``INFOLIT_EXPIRE_EVERY_SECONDS``
+    How often each worker closes and scores sittings abandoned past their deadline (default
+    300; 0: never, leave it to ``infolit sessions expire``).
+``INFOLIT_LOGIN_BACKOFF_SECONDS``
+    Past its limit, an address may try once every this many seconds (default 2) instead of
+    waiting out the window: a lab is never locked out for long by someone else's guesses.
 """
 
 from __future__ import annotations
@@ -26,13 +36,20 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection, Request
+from litestar.handlers.base import BaseRouteHandler
+
+from web.exceptions import BadJson, CrossSiteRefused, InsecureSecretKey, NotJson
 
 __all__ = [
     "CSRF_COOKIE",
@@ -41,11 +58,16 @@ __all__ = [
     "SessionToken",
     "TokenSigner",
     "WebSettings",
-    "add_security_headers",
+    "MIN_SECRET_KEY_LENGTH",
+    "check_secret_key",
     "csrf_config",
     "derive_key",
     "get_web_settings",
+    "json_depth",
     "new_device_token",
+    "refuse_cross_site",
+    "require_json",
+    "security_headers",
     "web_settings_from_env",
 ]
 
@@ -65,6 +87,9 @@ class WebSettings:
     login_max_failures: int = 5
     login_max_failures_per_ip: int = 100
     login_window_seconds: int = 900
+    login_backoff_seconds: float = 2.0
+    allowed_origins: tuple[str, ...] = ()
+    expire_every_seconds: float = 300.0
 
 
 def _truthy(value: str | None) -> bool:
@@ -79,6 +104,11 @@ def web_settings_from_env(env: dict[str, str] | None = None) -> WebSettings:
         login_max_failures=int(env.get("INFOLIT_LOGIN_MAX_FAILURES") or 5),
         login_max_failures_per_ip=int(env.get("INFOLIT_LOGIN_MAX_FAILURES_PER_IP") or 100),
         login_window_seconds=int(env.get("INFOLIT_LOGIN_WINDOW_SECONDS") or 900),
+        login_backoff_seconds=float(env.get("INFOLIT_LOGIN_BACKOFF_SECONDS") or 2.0),
+        expire_every_seconds=float(env.get("INFOLIT_EXPIRE_EVERY_SECONDS") or 300.0),
+        allowed_origins=tuple(
+            o.strip().rstrip("/").lower() for o in (env.get("INFOLIT_ALLOWED_ORIGINS") or "").split(",") if o.strip()
+        ),
     )
 
 
@@ -86,6 +116,26 @@ def web_settings_from_env(env: dict[str, str] | None = None) -> WebSettings:
 def get_web_settings() -> WebSettings:
     """The web settings of this process, read from the environment on first use."""
     return web_settings_from_env()
+
+
+MIN_SECRET_KEY_LENGTH = 32
+"""The shortest ``INFOLIT_SECRET_KEY`` accepted, in bytes (``secrets.token_urlsafe(32)`` gives 43)."""
+
+
+def check_secret_key(secret: str) -> None:
+    """Refuse a secret key too short to sign session tokens and CSRF cookies safely (at startup).
+
+    Raises
+    ------
+    InsecureSecretKey
+        Shorter than :data:`MIN_SECRET_KEY_LENGTH` bytes.
+    """
+    length = len(secret.encode())
+    if length < MIN_SECRET_KEY_LENGTH:
+        raise InsecureSecretKey(
+            f"INFOLIT_SECRET_KEY is {length} bytes long; it must have at least {MIN_SECRET_KEY_LENGTH} "
+            "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
 
 
 def derive_key(secret: str, purpose: str) -> bytes:
@@ -181,40 +231,128 @@ def csrf_config(secret: str, *, secure: bool) -> CSRFConfig:
     )
 
 
+def _same_site(connection: ASGIConnection[Any, Any, Any, Any], origin: str) -> bool:
+    """Whether ``origin`` is this site (the ``Host`` the request names) or an allowed origin."""
+    origin = origin.strip().rstrip("/").lower()
+    if origin == "null":  # a sandboxed frame, a file: page
+        return False
+    web: WebSettings | None = connection.app.state.get("web")
+    if web is not None and origin in web.allowed_origins:
+        return True
+    host = (connection.headers.get("host") or "").strip().lower()
+    return bool(host) and urlsplit(origin).netloc == host
+
+
+def refuse_cross_site(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+    """Guard of the JSON API: refuse what a page of another site sends (before any work).
+
+    A browser says where a request comes from: ``Sec-Fetch-Site: cross-site``, or an ``Origin``
+    that is not this site. Other front ends (apps, scripts) send neither and are not affected;
+    their bearer token is what signs them in.
+
+    Raises
+    ------
+    CrossSiteRefused
+        The request comes from another site's page.
+    """
+    site = (connection.headers.get("sec-fetch-site") or "").lower()
+    origin = connection.headers.get("origin")
+    if site == "cross-site" or (origin is not None and not _same_site(connection, origin)):
+        raise CrossSiteRefused(detail="不接受来自其他网站的请求。")
+
+
+MAX_JSON_DEPTH = 32
+"""The deepest nesting a JSON body may have (an answer needs 2; the decoder's stack would end near 1,000)."""
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def json_depth(body: bytes, *, stop_at: int = MAX_JSON_DEPTH) -> int:
+    """How deep arrays and objects nest in ``body`` (strings skipped), counting up to ``stop_at + 1``."""
+    depth = deepest = 0
+    for byte in _JSON_STRING.sub(b"", body):
+        if byte in b"[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > stop_at:
+                    break
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
+async def require_json(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+    """Guard of the API routes that take a body: it must say it is JSON, and not nest absurdly deep.
+
+    A ``text/plain`` or form body is what a page of another site can send without the browser
+    asking first (a CORS "simple request"); a JSON body makes the browser ask, and InfoLit never
+    says yes. The body is read here (Litestar keeps it for the handler) and its nesting counted
+    before the decoder sees it: a body nested thousands deep exhausted the decoder's stack (a 500).
+
+    Raises
+    ------
+    NotJson
+        The ``Content-Type`` is not ``application/json`` (or ``application/...+json``).
+    BadJson
+        Nested deeper than :data:`MAX_JSON_DEPTH`.
+    """
+    media = (connection.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        raise NotJson(detail="请求的内容必须是 JSON（Content-Type: application/json）。")
+    if isinstance(connection, Request) and json_depth(await connection.body()) > MAX_JSON_DEPTH:
+        raise BadJson(detail=f"请求的 JSON 嵌套太深（最多 {MAX_JSON_DEPTH} 层）。")
+
+
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), midi=(), payment=(), usb=()"
+)
+"""Powerful browser features no page of the test needs, turned off for every page."""
+HSTS = "max-age=31536000"
+"""``Strict-Transport-Security`` behind HTTPS (a year; subdomains are the school's business)."""
 _COMMON = (
     ("x-content-type-options", "nosniff"),
     ("referrer-policy", "same-origin"),
     ("x-frame-options", "DENY"),
+    ("permissions-policy", PERMISSIONS_POLICY),
 )
 
 _COMMON_RAW = [(name.encode(), value.encode()) for name, value in _COMMON]
+_HSTS_RAW = (b"strict-transport-security", HSTS.encode())
 _CSP_RAW = (b"content-security-policy", _CSP.encode())
 _NO_STORE = (b"cache-control", b"no-store")
 
 
-async def add_security_headers(message: Any, scope: Any) -> None:
-    """``before_send`` hook: strict CSP on pages, no caching of anything but static files.
+def security_headers(*, https: bool) -> Callable[[Any, Any], Awaitable[None]]:
+    """The ``before_send`` hook that adds the security headers to every response.
 
-    The CSP allows scripts and styles from this site only (htmx is vendored, nothing is inline),
-    so injected markup could not run even if it slipped past the Markdown sanitiser. Pages are
-    ``no-store``: a shared school computer keeps no copy of an item, and the back button cannot
-    show an item already answered. The OpenAPI pages under ``/schema`` keep Litestar's defaults.
+    A strict CSP: scripts and styles from this site only (htmx is vendored, nothing is inline),
+    so injected markup could not run even if it slipped past the Markdown sanitiser; the API
+    documentation under ``/schema`` (Swagger UI, served locally: :mod:`web.openapi`) too.
+    ``Permissions-Policy`` turns off camera, microphone, location and the like. Behind HTTPS
+    (``https``, as ``INFOLIT_SECURE_COOKIES=1`` says) ``Strict-Transport-Security`` too. Pages
+    are ``no-store``: a shared school computer keeps no copy of an item, and the back button
+    cannot show an item already answered; static files keep their own caching.
     """
-    if message["type"] != "http.response.start":
-        return
-    path: str = scope.get("path", "")
-    # raw header pairs (this runs on every response; Litestar's header wrapper cost more)
-    headers = list(message.get("headers") or ())
-    headers += _COMMON_RAW
-    if not path.startswith("/schema"):
+    common = _COMMON_RAW + ([_HSTS_RAW] if https else [])
+
+    async def add_security_headers(message: Any, scope: Any) -> None:
+        if message["type"] != "http.response.start":
+            return
+        path: str = scope.get("path", "")
+        # raw header pairs (this runs on every response; Litestar's header wrapper cost more)
+        headers = list(message.get("headers") or ())
         names = [name.lower() for name, _ in headers]
         if b"content-security-policy" in names:
             headers = [h for h, n in zip(headers, names, strict=True) if n != b"content-security-policy"]
+        headers += common
         headers.append(_CSP_RAW)
-        if not path.startswith("/static/") and b"cache-control" not in names:
+        if not path.startswith(("/static/", "/schema/assets/")) and b"cache-control" not in names:
             headers.append(_NO_STORE)
-    message["headers"] = headers
+        message["headers"] = headers
+
+    return add_security_headers

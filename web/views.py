@@ -21,6 +21,7 @@ __all__ = [
     "ItemView",
     "OptionView",
     "PartView",
+    "PracticeFeedback",
     "ResultView",
     "TestView",
     "item_view",
@@ -89,6 +90,9 @@ class TestView:
         The item on screen, if any.
     result
         The level reached, when finished and the blueprint shows results.
+    assessed
+        Once ended: whether the sitting had enough scored answers to be assessed (fewer than the
+        blueprint's minimum: no score and no level, :mod:`assess.scoring_rule`); ``None`` before.
     """
 
     __test__ = False  # not a pytest test class
@@ -101,6 +105,7 @@ class TestView:
     remaining_seconds: int | None
     item: ItemView | None
     result: ResultView | None
+    assessed: bool | None = None
 
 
 _RENDERED: dict[tuple[int, str, int | None, str | None], ItemView] = {}
@@ -149,8 +154,8 @@ def sitting_view(position: Position) -> TestView:
     low, high, minutes = spec.min_items + spec.pilot_items, spec.max_items + spec.pilot_items, spec.time_limit_minutes
     if position.item is None:
         level = position.level if spec.show_result else None
-        result = ResultView(level, LEVEL_DESCRIPTIONS.get(level, "")) if level else None
-        return TestView(position.status, position.position, low, high, minutes, None, None, result)
+        result = ResultView(level, LEVEL_DESCRIPTIONS.get(level, "")) if level and position.assessed else None
+        return TestView(position.status, position.position, low, high, minutes, None, None, result, position.assessed)
     item = item_view(position.item)
     return TestView("in_progress", position.position + 1, low, high, minutes, position.remaining_seconds, item, None)
 
@@ -174,7 +179,19 @@ PRACTICE = ItemView(
 _PRACTICE_RIGHT = "A"
 
 
-def practice_feedback(value: str | None) -> str:
+@dataclass(frozen=True)
+class PracticeFeedback:
+    """What the practice page says about an answer, and whether it was ``right``, ``wrong`` or ``none``.
+
+    The page styles each outcome in its own colours (a wrong answer is not shown in the success
+    colours).
+    """
+
+    text: str
+    outcome: str
+
+
+def practice_feedback(value: str | None) -> PracticeFeedback:
     """What the practice page says about an answer.
 
     Raises
@@ -183,9 +200,11 @@ def practice_feedback(value: str | None) -> str:
         A value the practice item does not offer.
     """
     if value is None or value == "":
-        return "你没有选择答案。正式测评中，如果确实不会，也可以跳过；跳过的题目不能再回来作答。"
+        return PracticeFeedback(
+            "你没有选择答案。正式测评中，如果确实不会，也可以跳过；跳过的题目不能再回来作答。", "none"
+        )
     if value not in {o.value for o in PRACTICE.options}:
         raise InvalidResponseError("not an option of the practice item")
     if value == _PRACTICE_RIGHT:
-        return "答对了！用准确的关键词搜索，最容易找到需要的信息。"
-    return "这次没选对。用准确的关键词（如“长城 长度”）搜索，最容易找到需要的信息。"
+        return PracticeFeedback("答对了！用准确的关键词搜索，最容易找到需要的信息。", "right")
+    return PracticeFeedback("这次没选对。用准确的关键词（如“长城 长度”）搜索，最容易找到需要的信息。", "wrong")

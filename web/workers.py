@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import signal
 import socket
 import sys
@@ -67,10 +68,24 @@ class WorkerOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     factory: bool = False
-    proxy_headers: bool = True
+    proxy_headers: bool = False
+    forwarded_allow_ips: str | None = None
     backlog: int = 2048
     timeout_keep_alive: int = 5
     log_level: str = "warning"
+
+
+def trusted_proxies(env: dict[str, str] | None = None) -> str | None:
+    """The proxies whose ``X-Forwarded-For`` is believed, or ``None``: believe no one.
+
+    ``INFOLIT_TRUSTED_PROXIES`` or uvicorn's own ``FORWARDED_ALLOW_IPS`` (addresses or networks,
+    comma-separated). Unset, the client address is the TCP peer's: uvicorn's default trusted
+    127.0.0.1, so anything local (or a proxy passing the header through) chose the address the
+    login throttle counts.
+    """
+    env = dict(os.environ if env is None else env)
+    value = (env.get("INFOLIT_TRUSTED_PROXIES") or env.get("FORWARDED_ALLOW_IPS") or "").strip()
+    return value or None
 
 
 def available() -> bool:
@@ -125,6 +140,7 @@ def _worker(options: WorkerOptions, sock: socket.socket, ready: Any) -> None:  #
         host=options.host,
         port=options.port,
         proxy_headers=options.proxy_headers,
+        forwarded_allow_ips=options.forwarded_allow_ips,
         backlog=options.backlog,
         timeout_keep_alive=options.timeout_keep_alive,
         access_log=False,
@@ -280,14 +296,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--backlog", type=int, default=2048)
     parser.add_argument("--timeout-keep-alive", type=int, default=5)
     parser.add_argument("--log-level", default="warning")
-    parser.add_argument("--no-proxy-headers", action="store_true")
+    parser.add_argument(
+        "--forwarded-allow-ips",
+        default=trusted_proxies(),
+        help="proxies whose X-Forwarded-For is believed (default: INFOLIT_TRUSTED_PROXIES, else none)",
+    )
     args = parser.parse_args(argv)
     options = WorkerOptions(
         app=args.app,
         host=args.host,
         port=args.port,
         factory=args.factory,
-        proxy_headers=not args.no_proxy_headers,
+        proxy_headers=bool(args.forwarded_allow_ips),
+        forwarded_allow_ips=args.forwarded_allow_ips,
         backlog=args.backlog,
         timeout_keep_alive=args.timeout_keep_alive,
         log_level=args.log_level,

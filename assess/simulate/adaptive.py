@@ -25,6 +25,7 @@ from assess.examinees import run_examinees
 from assess.exposure import calibrate_blueprint_exposure
 from assess.models import Assessment, BlueprintRow
 from assess.scales import FinalScores, final_scores, final_scores_batch
+from assess.scoring_rule import reported_result
 from assess.simulate.answers import ResponseWriter, answer_bank, lock_answered
 from assess.simulate.population import Population
 from itembank.models import utcnow
@@ -231,18 +232,22 @@ def run_adaptive(
             got = sim.items[s][sim.items[s] >= 0]
             items.append([bank.version_ids[j] for j in got])
             scores.append(sim.scores[s][: got.size].tolist())
-        finals: list[dict[str, Any]] = [
-            {
-                "n_scored": int((op_items[s] >= 0).sum()),
-                "theta": r.theta,
-                "se": r.se,
-                "scale_score": r.scale_score,
-                "level": r.level,
-                "passed": r.passed,
-                "subscores": r.subscores,
-            }
-            for s, r in enumerate(results)
-        ]
+        finals: list[dict[str, Any]] = []
+        for s, r in enumerate(results):
+            n_scored = int((op_items[s] >= 0).sum())
+            reported = reported_result(r, n_scored=n_scored, min_items=spec.min_items)
+            finals.append(
+                {
+                    "n_scored": n_scored,
+                    "theta": r.theta,
+                    "se": r.se,
+                    "scale_score": reported.scale_score,
+                    "level": reported.level,
+                    "passed": reported.passed,
+                    "assessed": reported.assessed,
+                    "subscores": r.subscores,
+                }
+            )
         writer.write(
             assessment_id=int(assessment.id or 0),
             student_ids=population.student_ids[who],

@@ -151,7 +151,9 @@ def test_answers_after_the_deadline_are_refused_and_the_session_is_scored(live: 
         session.commit()
     with Session(engine) as session:
         ts = session.get(TestSession, p.test_session_id)
-        assert ts is not None and ts.status == "expired" and ts.scale_score is not None
+        assert ts is not None and ts.status == "expired" and ts.theta is not None
+        # no answer before the deadline: not assessed (assess.scoring_rule), so no score and no level
+        assert ts.assessed is False and ts.scale_score is None and ts.level is None
         assert session.exec(select(func.count(col(Response.id))).where(Response.session_id == ts.id)).one() == 0
         assert current_item(session=session, test_session=ts).finished
 

@@ -33,17 +33,18 @@ def test_regions_are_summarised_by_hand(engine: Engine) -> None:
         )
         session.add_all([a1, a2])
         session.flush()
-        # (school, assessment, status, scale score, passed)
+        # (school, assessment, status, scale score, passed, assessed: assess.scoring_rule)
         sittings = [
-            (east, a1, "finished", 520.0, True),
-            (east, a1, "finished", 480.0, False),
-            (east, a1, "finished", 560.0, True),
-            (east, a1, "in_progress", None, None),  # not finished: left out
-            (west, a1, "finished", 450.0, False),
-            (west, a1, "finished", None, None),  # finished but not scored: left out
-            (west, a2, "finished", 600.0, True),  # another assessment
+            (east, a1, "finished", 520.0, True, True),
+            (east, a1, "finished", 480.0, False, True),
+            (east, a1, "expired", 560.0, True, True),  # out of time, scored on what it answered: counted
+            (east, a1, "in_progress", None, None, None),  # not finished: left out
+            (east, a1, "finished", 500.0, True, False),  # handed in with too few answers: left out
+            (west, a1, "finished", 450.0, False, True),
+            (west, a1, "finished", None, None, False),  # finished but not scored: left out
+            (west, a2, "finished", 600.0, True, True),  # another assessment
         ]
-        for k, (school, assessment, status, scale, passed) in enumerate(sittings):
+        for k, (school, assessment, status, scale, passed, assessed) in enumerate(sittings):
             student = Student(code=f"P{k}", grade=8, gender="F", ticket=f"T{k:09d}", school_id=school, path="/")
             session.add(student)
             session.flush()
@@ -54,6 +55,7 @@ def test_regions_are_summarised_by_hand(engine: Engine) -> None:
                     status=status,
                     scale_score=scale,
                     passed=passed,
+                    assessed=assessed,
                 )
             )
         session.commit()

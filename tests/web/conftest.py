@@ -64,7 +64,7 @@ TEST_SPEC = BlueprintSpec(
     show_result=True,
 )
 N_ITEMS = 10  # nine operational and one pilot item per sitting
-SECRET = "web-test-secret-key"
+SECRET = "web-test-secret-key-at-least-32-bytes"
 
 
 @dataclass(frozen=True)

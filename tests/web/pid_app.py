@@ -2,7 +2,8 @@
 
 ``GET /slow?S`` waits ``S`` seconds (default 1) before it answers, so a test can have requests in
 flight when a worker is told to stop; ``GET /block?S`` waits blocking the worker's event loop, so
-new connections queue in the kernel meanwhile (as behind a busy worker).
+new connections queue in the kernel meanwhile (as behind a busy worker). ``GET /client`` answers
+with the client address the server believes.
 """
 
 from __future__ import annotations
@@ -28,5 +29,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     elif scope["path"] == "/block":
         time.sleep(float(scope["query_string"] or b"1"))  # blocking on purpose
     body = str(os.getpid()).encode()
+    if scope["path"] == "/client":  # the client address the server believes
+        body = str((scope.get("client") or ("", 0))[0]).encode()
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
     await send({"type": "http.response.body", "body": body})

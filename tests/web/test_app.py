@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,32 @@ def test_openapi_documents_the_json_api_only(client: TestClient[Litestar]) -> No
     assert not any(p.startswith(("/test", "/login", "/practice")) for p in paths)
     assert "BearerToken" in schema.json()["components"]["securitySchemes"]
     assert client.get("/schema").status_code == 200
+
+
+def test_openapi_documents_the_refusals(client: TestClient[Litestar]) -> None:
+    """401 and 409 (and the others a route gives) with the API's one error body (issue 12, defect 9)."""
+    schema = client.get("/schema/openapi.json").json()
+    for path, method in [("/api/v1/start", "post"), ("/api/v1/item", "get"), ("/api/v1/answer", "post")]:
+        responses = schema["paths"][path][method]["responses"]
+        for code in ("401", "409"):
+            body = responses[code]["content"]["application/json"]["schema"]
+            assert body == {"$ref": "#/components/schemas/ErrorOut"}, (path, code)
+    login = schema["paths"]["/api/v1/login"]["post"]["responses"]
+    assert {"400", "401", "403", "409", "415", "429"} <= set(login)
+    assert set(schema["components"]["schemas"]["ErrorOut"]["properties"]) == {"status_code", "error", "detail"}
+
+
+def test_the_schema_page_loads_nothing_from_another_site(client: TestClient[Litestar]) -> None:
+    """Swagger UI's files come from the swagger-ui-py package through this app (offline networks)."""
+    page = client.get("/schema")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/") and not s.startswith("//") for s in sources), sources
+    assert "<script>" not in page.text  # nothing inline: the CSP allows scripts of this site only
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        asset = client.get(f"/schema/assets/{name}")
+        assert asset.status_code == 200 and len(asset.content) > 10_000, name
+    assert client.get("/schema/assets/swagger-editor-bundle.js").status_code == 404  # only what the page uses
 
 
 def test_static_files_are_vendored_and_cacheable(client: TestClient[Litestar]) -> None:
@@ -149,7 +176,8 @@ def test_serve_command_runs_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("INFOLIT_SECRET_KEY", raising=False)
     result = CliRunner().invoke(serve_command, ["--port", "8123"])
     assert result.exit_code == 0, result.output
-    assert seen["app"] == "web.app:create_app" and seen["factory"] is True and seen["proxy_headers"] is True
+    assert seen["app"] == "web.app:create_app" and seen["factory"] is True
+    assert seen["proxy_headers"] is False and seen["forwarded_allow_ips"] is None  # X-Forwarded-For from no one
     assert seen["port"] == 8123 and seen["workers"] == 1 and seen["host"] == "127.0.0.1"
     import os
 
@@ -184,3 +212,28 @@ def test_two_apps_with_one_secret_accept_each_others_cookies(db: Db, tmp_path: P
         for name, value in one.cookies.items():
             two.cookies.set(name, value, domain="testserver.local")
         assert two.get("/instructions").status_code == 200
+
+
+@pytest.mark.parametrize("key", ["", "short", "x" * 31, "密" * 10])
+def test_a_short_secret_key_is_refused_at_startup(tmp_path: Path, key: str) -> None:
+    from web.exceptions import InsecureSecretKey
+
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'x.db'}", secret_key=key)
+    with pytest.raises(InsecureSecretKey, match="at least 32"):
+        create_app(settings=settings)
+
+
+def test_serve_refuses_a_short_secret_key_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from itembank.settings import get_settings
+    from web.commands.serve import serve_command
+
+    monkeypatch.setenv("INFOLIT_SECRET_KEY", "too-short")
+    monkeypatch.setenv("INFOLIT_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(serve_command, ["--port", "8126"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "INFOLIT_SECRET_KEY is 9 bytes long; it must have at least 32" in result.output
+    create_app(settings=Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'y.db'}", secret_key="k" * 32))

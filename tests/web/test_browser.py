@@ -232,6 +232,27 @@ def submit(page: Any, keyboard: bool, before: int) -> None:
     assert page.evaluate("window.__stayed === true"), "the answer reloaded the whole page"
 
 
+def assert_no_lone_character(page: Any, view: str) -> None:
+    """No line of the test bar holds a single character (the phone's 390 px wrapped "束" alone)."""
+    lines = page.evaluate(
+        """() => [...document.querySelectorAll('.test-bar .progress-block span')].flatMap(el => {
+            const rows = new Map();
+            for (const node of el.childNodes) {
+                if (node.nodeType !== Node.TEXT_NODE) continue;
+                for (let i = 0; i < node.length; i++) {
+                    const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + 1);
+                    const box = r.getBoundingClientRect();
+                    if (!node.data[i].trim() || box.width === 0) continue;
+                    const key = Math.round(box.top);
+                    rows.set(key, (rows.get(key) || '') + node.data[i]);
+                }
+            }
+            return [...rows.values()];
+        })"""
+    )
+    assert lines and all(len(line) > 1 for line in lines), (view, lines)
+
+
 def remaining(page: Any) -> int:
     return int(page.locator("[data-remaining]").get_attribute("data-remaining"))
 
@@ -273,6 +294,13 @@ def journey(browser: Any, base: str, pupil: Pupil, view: str, secrets: Secrets, 
     page.wait_for_url(f"{base}/practice")
     page.get_by_role("heading", name=re.compile("练习题")).wait_for()
     look("04-practice")
+    if full:  # a wrong practice answer is not shown in the success colours
+        page.locator("label.choice").nth(1).click()
+        page.get_by_role("button", name="提交练习答案").click()
+        page.locator(".feedback", has_text="这次没选对").wait_for()
+        colour = page.evaluate("() => getComputedStyle(document.querySelector('.feedback')).color")
+        assert colour != "rgb(30, 123, 74)", colour  # --ok, the success green
+        look("05-practice-wrong")
     page.locator("label.choice").first.click()
     page.get_by_role("button", name="提交练习答案").click()
     page.locator(".feedback").wait_for()
@@ -285,7 +313,11 @@ def journey(browser: Any, base: str, pupil: Pupil, view: str, secrets: Secrets, 
     shots_of: set[str] = set()
     for n in range(N_ITEMS):
         item, kind, stem = item_state(page)
-        assert page.locator(".progress-label").inner_text() == f"第 {n + 1} 题"
+        # the item's number once (its heading); the bar counts the answers given
+        assert page.locator(".item-heading").inner_text().startswith(f"第 {n + 1} 题")
+        assert page.locator(".progress-label").inner_text() == f"已答 {n} 题"
+        assert page.locator("#main").inner_text().count(f"第 {n + 1} 题") == 1
+        assert_no_lone_character(page, view)
         seen["types"].append(kind)
         seen["items"].append(item)
         secrets.check(page.content(), item)
@@ -377,3 +409,26 @@ def test_second_device_takes_over_in_chromium(browser: Any, server: str, db: Db)
     assert second.locator('input[name="item"]').count() == 1
     for page in pages:
         page.context.close()
+
+
+def test_the_api_documentation_works_offline_under_the_csp(browser: Any, server: str) -> None:
+    """/schema: Swagger UI from this server only (an offline school network), no CSP violation."""
+    context = new_context(browser, "desktop")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    requested: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{server}/schema")
+    page.locator(".opblock-summary-path", has_text="/api/v1/answer").first.wait_for()
+    assert page.locator(".opblock").count() >= 6  # login, start, item, answer, finish, logout
+    page.locator(".opblock-summary-path", has_text="/api/v1/answer").first.click()
+    page.locator(".responses-table").first.wait_for()
+    codes = set(page.locator(".responses-table .response-col_status").all_inner_texts())
+    assert {"200", "401", "409"} <= {c.strip() for c in codes}
+    shot(page, "desktop", "50-schema")
+    context.close()
+    assert errors == [], errors
+    assert requested and all(url.startswith(server) for url in requested), [u for u in requested if server not in u]

@@ -236,3 +236,24 @@ def test_ticket_files_are_private_and_a_long_list_of_problems_is_cut(env_db: str
     assert lines[0] == f"{bad}: row 2, grade: grade 2 is out of range (3-12)"
     assert lines[50] == f"{bad}: ...and 70 more"
     assert "120 problems in" in lines[51] and "nothing was changed" in lines[51]
+
+
+def test_unlock_lets_a_locked_student_log_in_again(env_db: str, tmp_path: Path) -> None:
+    from assess.exceptions import LoginThrottled
+    from assess.throttle import LoginGuard
+    from itembank.db import get_engine
+
+    assert invoke("import", str(write_csv(tmp_path / "r.csv", roster(1)))).exit_code == 0
+    ticket = next(iter(stored().values())).ticket
+    guard = LoginGuard.create(engine=get_engine(), max_failures=2, max_failures_per_client=100, window_seconds=900)
+    guard.admit(ticket)
+    guard.admit(ticket)
+    with pytest.raises(LoginThrottled, match="尝试次数太多"):
+        guard.admit(ticket)
+    result = invoke("unlock", ticket)
+    assert result.exit_code == 0 and "unlocked" in result.output
+    assert guard.admit(ticket).left == 1
+    assert "unlocked" in invoke("unlock", ticket).output
+    assert "had no failed logins" in invoke("unlock", ticket).output
+    missing = invoke("unlock", "0000000000")
+    assert missing.exit_code == 1 and "没有这个学生" in missing.output

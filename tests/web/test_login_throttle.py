@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from assess.models import LoginFailure
+from assess.throttle import LoginThrottle
 from tests.web.conftest import Db, make_app
-from web.auth import LoginThrottle
 
 
 class Clock:

@@ -209,3 +209,54 @@ def test_a_database_populated_up_to_a_revision_upgrades_to_head_with_nothing_los
         filler.fill(engine)  # the upgraded schema takes new rows too
     finally:
         engine.dispose()
+
+
+def test_0009_judges_the_sittings_that_ended_before_it(empty_url: Any) -> None:
+    """Ended sittings get ``assessed`` by their assessment's minimum; nothing stored changes."""
+    from alembic import command
+
+    from tests.web.conftest import build_world
+
+    engine = make_engine(empty_url())
+    try:
+        migrate.upgrade(engine)
+        world = build_world(engine)  # blueprints with min_items 9
+        now = dt.datetime(2026, 5, 12, 8, 0)
+        with engine.begin() as conn:
+            for k, (status, n_scored, scale) in enumerate(
+                [("finished", 0, 500.0), ("finished", 9, 530.0), ("expired", 4, 470.0), ("in_progress", 3, None)]
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO test_session (assessment_id, student_id, status, seed, device, started_at, "
+                        "position, n_scored, scale_score, level, passed) "
+                        "VALUES (:a, :s, :status, 1, 'd', :now, :n, :n, :scale, :level, :passed)"
+                    ),
+                    {
+                        "a": world.assessment_id,
+                        "s": world.pupils[k].id,
+                        "status": status,
+                        "now": now,
+                        "n": n_scored,
+                        "scale": scale,
+                        "level": None if scale is None else "良好",
+                        "passed": None if scale is None else True,
+                    },
+                )
+        cfg = migrate.alembic_config(engine.url.render_as_string(hide_password=False))
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, "0004_login_failure")
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT status, n_scored, scale_score, level, assessed FROM test_session ORDER BY student_id")
+            ).all()
+    finally:
+        engine.dispose()
+    assert [(r[0], r[1], r[2], r[3], None if r[4] is None else bool(r[4])) for r in rows] == [
+        ("finished", 0, 500.0, "良好", False),  # the empty hand-in the audit found: kept, but not counted
+        ("finished", 9, 530.0, "良好", True),
+        ("expired", 4, 470.0, "良好", False),
+        ("in_progress", 3, None, None, None),
+    ]

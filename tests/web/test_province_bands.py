@@ -131,7 +131,7 @@ def test_a_provinces_own_grade_bands_run_sessions_to_the_end(
     with Session(engine) as s:
         assert {g: band_of_grade(g, session=s) for g in GRADES} == {5: "3-5", 6: "6-8", 9: "9-12"}
     url = engine.url.render_as_string(hide_password=False)
-    settings = Settings(data_dir=tmp_path / "data", database_url=url, secret_key="k", session_minutes=60)
+    settings = Settings(data_dir=tmp_path / "data", database_url=url, secret_key="k" * 32, session_minutes=60)
     app: Litestar = create_app(settings=settings, engine=engine, web=WebSettings())
     rnd = random.Random(5)
     with TestClient(app) as api:

@@ -126,11 +126,14 @@ def test_second_device_takes_over(api: TestClient[Litestar], any_db: Db) -> None
         ({"ticket": "W11CLOSED", "pin": "246810"}, 403),
         ({"ticket": "W12LATER", "pin": "246810"}, 403),
         ({"ticket": 5}, 400),
-        ("not json", 400),
+        ("not json", 415),  # no Content-Type: application/json (issue 12, defect 3)
+        ("{not json", 400),
     ],
 )
 def test_login_refusals(api: TestClient[Litestar], any_db: Db, body: Any, status: int) -> None:
     kwargs: dict[str, Any] = {"content": body} if isinstance(body, str) else {"json": body}
+    if body == "{not json":
+        kwargs["headers"] = {"Content-Type": "application/json"}
     response = api.post("/api/v1/login", **kwargs)
     assert response.status_code == status
     assert response.json()["detail"]
@@ -224,3 +227,16 @@ def test_no_key_in_any_api_response(api: TestClient[Litestar], any_db: Db) -> No
     for body in bodies:
         for word in ('"key"', "rationale", "rubric", "score", "theta", '"a"', '"b"', "params"):
             assert word not in body, word
+
+
+def test_a_hand_in_at_once_is_not_assessed_and_shows_no_level(api: TestClient[Litestar], any_db: Db) -> None:
+    """Issue 12, defect 2: POST /finish right after start stored scale 500, 良好, passed."""
+    token = api_login(api, any_db)["token"]
+    token = api.post("/api/v1/start", headers=bearer(token)).json()["token"]
+    done = api.post("/api/v1/finish", headers=bearer(token))
+    assert done.status_code == 200
+    assert done.json()["status"] == "finished" and done.json()["result"] is None
+    assert done.json()["assessed"] is False
+    with Session(any_db.engine) as s:
+        ts = s.exec(select(TestSession)).one()
+    assert (ts.n_scored, ts.assessed, ts.scale_score, ts.level, ts.passed) == (0, False, None, None, None)

@@ -29,14 +29,19 @@ def _free_port() -> int:
 
 def _ask(sock: socket.socket) -> int:
     """One keep-alive GET on ``sock``; the pid of the worker that answered."""
-    sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    return int(_get(sock, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"))
+
+
+def _get(sock: socket.socket, request: bytes) -> str:
+    """Send ``request`` on ``sock``; the body of the answer."""
+    sock.sendall(request)
     data = b""
     while b"\r\n\r\n" not in data or not data.split(b"\r\n\r\n", 1)[1]:
         chunk = sock.recv(4096)
         if not chunk:
             raise ConnectionError("closed")
         data += chunk
-    return int(data.split(b"\r\n\r\n", 1)[1])
+    return data.split(b"\r\n\r\n", 1)[1].decode()
 
 
 def _connect(port: int, timeout: float = 30.0) -> socket.socket:
@@ -234,3 +239,33 @@ def test_sighup_restarts_every_worker_without_dropping_a_connection() -> None:
             proc.wait()
         assert proc.stderr is not None
         proc.stderr.close()
+
+
+def _client_seen(port: int, forwarded_for: str) -> str:
+    with _connect(port) as sock:
+        return _get(sock, f"GET /client HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: {forwarded_for}\r\n\r\n".encode())
+
+
+@pytest.mark.parametrize("trusted", [None, "127.0.0.1"])
+def test_x_forwarded_for_is_believed_only_from_configured_proxies(trusted: str | None) -> None:
+    """Issue 12, defect 7: uvicorn believed X-Forwarded-For from 127.0.0.1 by default."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("FORWARDED_ALLOW_IPS", "INFOLIT_TRUSTED_PROXIES")}
+    if trusted is not None:
+        env["INFOLIT_TRUSTED_PROXIES"] = trusted
+    args = [sys.executable, "-m", "web.workers", "tests.web.pid_app:app", "--port", str(port), "--workers", "1"]
+    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        seen = _client_seen(port, "6.6.6.6")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert seen == ("127.0.0.1" if trusted is None else "6.6.6.6")
+
+
+def test_trusted_proxies_come_from_the_environment_only() -> None:
+    assert workers.trusted_proxies({}) is None
+    assert workers.trusted_proxies({"FORWARDED_ALLOW_IPS": " "}) is None
+    assert workers.trusted_proxies({"FORWARDED_ALLOW_IPS": "10.0.0.2"}) == "10.0.0.2"
+    both = {"INFOLIT_TRUSTED_PROXIES": "10.0.0.0/8", "FORWARDED_ALLOW_IPS": "x"}
+    assert workers.trusted_proxies(both) == "10.0.0.0/8"

@@ -93,6 +93,11 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "report_group",
         "School and regional profiles (PDF, XLSX, CSV, HTML) and the plausible values behind them.",
     ),
+    "sessions": LazyCommand(
+        "web.commands.sessions",
+        "sessions_group",
+        "Students' sittings: close those abandoned past their deadline, scored on what they answered.",
+    ),
     "serve": LazyCommand(
         "web.commands.serve",
         "serve_command",

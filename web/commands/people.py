@@ -284,3 +284,18 @@ def list_command(school_code: str, grade: int | None, class_name: str | None) ->
             "  ".join(cell + " " * (w - display_width(cell)) for cell, w in zip(r, widths, strict=True)).rstrip()
         )
     click.echo(f"{len(students)} student{'s' if len(students) != 1 else ''}")
+
+
+@people_group.command("unlock")
+@click.argument("ticket")
+def unlock_command(ticket: str) -> None:
+    """Let a student whose ticket had too many failed logins log in again at once."""
+    from assess.exceptions import NotFound
+    from assess.throttle import unlock_student
+
+    try:
+        with session_scope() as session:
+            had = unlock_student(session=session, ticket=ticket)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"ticket {ticket.strip()}: {'unlocked' if had else 'had no failed logins'}; the student may log in now")

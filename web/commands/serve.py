@@ -9,6 +9,8 @@ import click
 
 from itembank.settings import get_settings
 from web import workers as workers_module
+from web.exceptions import InsecureSecretKey
+from web.security import check_secret_key
 
 __all__ = ["serve_command"]
 
@@ -30,8 +32,9 @@ def serve_command(host: str, port: int, workers: int, reload: bool) -> None:
 
     Set INFOLIT_SECRET_KEY so that sessions survive a restart (and, with --workers, so that every
     worker accepts the others' cookies: without it one random key is made for this run).
-    Behind a reverse proxy, set FORWARDED_ALLOW_IPS to its address so that the login throttle sees
-    the students' addresses; serve over HTTPS with INFOLIT_SECURE_COOKIES=1.
+    X-Forwarded-For is believed from no one unless INFOLIT_TRUSTED_PROXIES (or FORWARDED_ALLOW_IPS)
+    names the reverse proxy's address: set it behind a proxy so that the login throttle sees the
+    students' addresses. Serve over HTTPS with INFOLIT_SECURE_COOKIES=1.
 
     SIGTERM stops gracefully (every request in flight is answered). With --workers 2 or more,
     SIGHUP restarts the workers one by one (new code or settings) without closing the listening
@@ -45,15 +48,27 @@ def serve_command(host: str, port: int, workers: int, reload: bool) -> None:
         click.echo("注意: INFOLIT_SECRET_KEY 未设置，本次运行使用临时密钥（重启后学生需重新登录）。", err=True)
     get_settings.cache_clear()
     settings = get_settings()
+    try:
+        check_secret_key(settings.secret_key)
+    except InsecureSecretKey as exc:
+        raise click.ClickException(str(exc)) from None
     url = settings.database_url
     if settings.is_sqlite and workers > 2:
         click.echo("注意: SQLite 同一时间只允许一个写入者；多进程部署请使用 PostgreSQL。", err=True)
+    proxies = workers_module.trusted_proxies()
     shown = url.split("@")[-1] if "@" in url else url
     click.echo(f"InfoLit 正在 http://{host}:{port} 提供服务（{workers} 个进程，数据库 {shown}）")
     if workers > 1 and not reload and workers_module.available():
         # each worker listens on a socket of its own, so the kernel spreads connections evenly;
         # the parent holds the sockets, so SIGHUP restarts the workers without closing them
-        options = workers_module.WorkerOptions("web.app:create_app", host=host, port=port, factory=True)
+        options = workers_module.WorkerOptions(
+            "web.app:create_app",
+            host=host,
+            port=port,
+            factory=True,
+            proxy_headers=proxies is not None,
+            forwarded_allow_ips=proxies,
+        )
         try:
             code = workers_module.serve(options, workers)
         except OSError as exc:
@@ -70,5 +85,6 @@ def serve_command(host: str, port: int, workers: int, reload: bool) -> None:
         reload=reload,
         access_log=False,
         log_level="warning",
-        proxy_headers=True,
+        proxy_headers=proxies is not None,
+        forwarded_allow_ips=proxies,
     )

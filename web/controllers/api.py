@@ -2,9 +2,9 @@
 
 ``POST /login`` returns a bearer token; ``POST /start`` starts (or resumes) the timed sitting;
 ``GET /item`` returns what is on screen now; ``POST /answer`` stores the answer to that item and
-returns the next; ``POST /finish`` hands the test in. Every response about the sitting is a
-:class:`~web.views.TestView`: the item as sanitised HTML fragments with the option
-values to send back, never a key, rubric, parameter or score. Errors are JSON
+returns the next; ``POST /finish`` hands the test in; ``POST /logout`` revokes the token. Every
+response about the sitting is a :class:`~web.views.TestView`: the item as sanitised HTML
+fragments with the option values to send back, never a key, rubric, parameter or score. Errors are JSON
 ``{"status_code", "error", "detail"}`` with a 4xx status, and a refused request changes nothing.
 """
 
@@ -19,11 +19,13 @@ from litestar.openapi.spec import SecurityRequirement
 from litestar.params import JSONBody
 
 from assess import sitting
+from assess.exceptions import AssessError, LoginFailed
 from itembank.db import session_scope
 from web import auth
 from web.deps import ApiToken, DbSession, Now, provide_api_token, provide_now
 from web.logging import log_event
-from web.security import SessionToken
+from web.openapi import error_responses
+from web.security import SessionToken, refuse_cross_site, require_json
 from web.views import TestView, sitting_view
 
 __all__ = ["AnswerIn", "ApiController", "LoginIn", "LoginOut", "StartOut"]
@@ -76,21 +78,29 @@ class ApiController(Controller):
 
     path = "/api/v1"
     tags = ["student"]
+    guards = [refuse_cross_site]  # noqa: RUF012 - Litestar's layer attribute
+    request_max_body_size = 65_536  # a login or an answer is a few hundred bytes
 
-    @post("/login", status_code=200)
+    @post("/login", status_code=200, guards=[require_json], responses=error_responses(400, 401, 403, 409, 415, 429))
     async def login(self, request: Request[Any, Any, State], data: JSONBody[LoginIn], now: Now) -> LoginOut:
         """Log in with ticket and PIN; a sitting in progress on another device moves to this one."""
         state = request.app.state
         client = request.client.host if request.client else "unknown"
-        result = await auth.login(
-            engine=state.engine,
-            ticket=data.ticket,
-            pin=data.pin,
-            client=client,
-            guard=state.login_guard,
-            now=now,
-            limiter=state.verify_slots,
-        )
+        try:
+            result = await auth.login(
+                engine=state.engine,
+                ticket=data.ticket,
+                pin=data.pin,
+                client=client,
+                guard=state.login_guard,
+                now=now,
+                limiter=state.verify_slots,
+                via="api",
+            )
+        except AssessError as exc:
+            if not isinstance(exc, LoginFailed):  # auth.login logs its own refusals
+                log_event("login_refused", reason=type(exc).__name__, client=client, via="api")
+            raise
         token = SessionToken(
             result.student_id,
             result.assessment_id,
@@ -103,7 +113,7 @@ class ApiController(Controller):
             shown = sitting.present(session=db, holder=token, now=now)
         return LoginOut(state.signer.sign(token), shown.status, shown.assessment_name, sitting_view(shown))
 
-    @post("/start", status_code=200, security=_BEARER, sync_to_thread=False)
+    @post("/start", status_code=200, security=_BEARER, sync_to_thread=False, responses=error_responses(401, 403, 409))
     def start(self, request: Request[Any, Any, State], db: DbSession, api_token: ApiToken, now: Now) -> StartOut:
         """Start the timed sitting (or return it as it stands)."""
         shown = sitting.start(session=db, holder=api_token, now=now)
@@ -112,12 +122,19 @@ class ApiController(Controller):
         )
         return StartOut(request.app.state.signer.sign(token), sitting_view(shown))
 
-    @get("/item", security=_BEARER, sync_to_thread=False)
+    @get("/item", security=_BEARER, sync_to_thread=False, responses=error_responses(401, 409))
     def item(self, db: DbSession, api_token: ApiToken, now: Now) -> TestView:
         """The item on screen now (the same after a lost connection), with the time left."""
         return sitting_view(sitting.present(session=db, holder=api_token, now=now))
 
-    @post("/answer", status_code=200, security=_BEARER, sync_to_thread=False)
+    @post(
+        "/answer",
+        status_code=200,
+        security=_BEARER,
+        sync_to_thread=False,
+        guards=[require_json],
+        responses=error_responses(400, 401, 404, 409, 415, 422),
+    )
     def answer(self, request: Request[Any, Any, State], data: JSONBody[AnswerIn]) -> TestView:
         """Answer the item on screen; returns the next item, or the finished sitting.
 
@@ -138,7 +155,12 @@ class ApiController(Controller):
         )
         return sitting_view(shown)
 
-    @post("/finish", status_code=200, security=_BEARER, sync_to_thread=False)
+    @post("/logout", status_code=204, security=_BEARER, sync_to_thread=False, responses=error_responses(401))
+    def logout(self, db: DbSession, api_token: ApiToken, now: Now) -> None:
+        """Sign out: this token (and any copy of it) is refused from now on; the answers stay."""
+        sitting.sign_out(session=db, holder=api_token, expires_at=api_token.expires_at, now=now)
+
+    @post("/finish", status_code=200, security=_BEARER, sync_to_thread=False, responses=error_responses(401, 404, 409))
     def finish(self, db: DbSession, api_token: ApiToken, now: Now) -> TestView:
         """Hand the test in now (items not reached stay unanswered) and return the result."""
         return sitting_view(sitting.finish(session=db, holder=api_token, now=now))

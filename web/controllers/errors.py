@@ -9,6 +9,7 @@ on at once.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -28,6 +29,7 @@ from assess.exceptions import (
     AnswerRejected,
     AssessError,
     LoginFailed,
+    LoginThrottled,
     NotConfigured,
     NotSignedIn,
     SessionClosed,
@@ -39,12 +41,12 @@ from itembank.db import session_scope
 from itembank.exceptions import InvalidResponseError
 from itembank.models import utcnow
 from web.controllers.pages import clear_session_cookie, is_htmx, page
-from web.exceptions import AnswerMissing, LoginThrottled
+from web.exceptions import AnswerMissing
 from web.logging import log_event
 from web.security import SESSION_COOKIE
 from web.views import sitting_view
 
-__all__ = ["classify", "exception_handlers"]
+__all__ = ["classify", "error_code", "exception_handlers"]
 
 
 def classify(exc: Exception) -> tuple[int, str]:
@@ -87,14 +89,41 @@ def _is_api(request: Request[Any, Any, Any]) -> bool:
     return bool(path.startswith(("/api/", "/healthz", "/schema")))
 
 
+_OWN_PACKAGES = ("assess.", "itembank.", "scoring.", "reports.", "web.")
+
+
+def error_code(exc: Exception, status: int) -> str:
+    """The ``error`` field of a JSON refusal: one of InfoLit's own refusals by name, else the status.
+
+    ``TakenOver``, ``LoginThrottled``, ``InvalidResponseError`` name what happened and are part of
+    the API; a library's exception class (a driver's ``DataError``, ``OverflowError``) says how the
+    server is built and is never shown: such an error is named by its HTTP status (``BadRequest``).
+    """
+    if type(exc).__module__.startswith(_OWN_PACKAGES):
+        return type(exc).__name__
+    try:
+        return HTTPStatus(status).phrase.replace(" ", "").replace("-", "")
+    except ValueError:
+        return "Error"
+
+
+def _headers(exc: Exception) -> dict[str, str] | None:
+    """Headers a refusal carries: ``Retry-After`` of a throttled login, ``Allow`` of a 405."""
+    if isinstance(exc, LoginThrottled):
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, MethodNotAllowedException):
+        allow = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow")
+        return {"Allow": allow} if allow else None
+    return None
+
+
 def _json(request: Request[Any, Any, Any], exc: Exception, status: int, message: str) -> Response[Any]:
-    body: dict[str, Any] = {"status_code": status, "error": type(exc).__name__, "detail": message}
+    body: dict[str, Any] = {"status_code": status, "error": error_code(exc, status), "detail": message}
     if isinstance(exc, InvalidResponseError):
         body["reason"] = str(exc)
     if isinstance(exc, ValidationException) and exc.extra:
         body["extra"] = exc.extra
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, LoginThrottled) else None
-    return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
+    return Response(body, status_code=status, media_type=MediaType.JSON, headers=_headers(exc))
 
 
 def _current_item_page(
@@ -124,7 +153,7 @@ def _html(request: Request[Any, Any, State], exc: Exception, status: int, messag
         if shown is not None:
             return shown
     cookies = [clear_session_cookie(request)] if isinstance(exc, TakenOver) else None
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, LoginThrottled) else None
+    headers = _headers(exc)
     kind = "taken_over" if isinstance(exc, TakenOver) else "closed" if isinstance(exc, SessionClosed) else ""
     return page(
         request,

@@ -16,13 +16,12 @@ from litestar.plugins.htmx import ClientRedirect
 from litestar.response import Redirect, Template
 
 from assess import sitting
-from assess.exceptions import AnswerRejected, AssessError, NotSignedIn
+from assess.exceptions import AnswerRejected, AssessError, LoginFailed, LoginThrottled, NotSignedIn
 from itembank.exceptions import InvalidResponseError
 from web import auth
 from web.controllers.errors import classify
 from web.controllers.pages import clear_session_cookie, is_htmx, page, session_cookie
 from web.deps import CurrentToken, DbSession, Now, provide_now, provide_token
-from web.exceptions import LoginThrottled
 from web.forms import answer_from_form, field, item_from_form, latency_from_form
 from web.logging import log_event
 from web.security import SessionToken
@@ -73,10 +72,12 @@ class StudentController(Controller):
                 guard=state.login_guard,
                 now=now,
                 limiter=state.verify_slots,
+                via="page",
             )
         except AssessError as exc:
             status = classify(exc)[0]
-            log_event("login_refused", reason=type(exc).__name__, status=status, client=client)
+            if not isinstance(exc, LoginFailed):  # auth.login logs its own refusals
+                log_event("login_refused", reason=type(exc).__name__, status=status, client=client, via="page")
             headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, LoginThrottled) else None
             return page(
                 request,
@@ -98,8 +99,10 @@ class StudentController(Controller):
         return response
 
     @post("/logout", status_code=200, sync_to_thread=False)
-    def logout(self, request: Request[Any, Any, State]) -> Response[Any]:
-        """Sign out of this browser (the sitting itself stays as it is)."""
+    def logout(self, request: Request[Any, Any, State], db: DbSession, token: CurrentToken, now: Now) -> Response[Any]:
+        """Sign out of this browser: the token is refused from now on, even a copy (the answers stay)."""
+        if token is not None:
+            sitting.sign_out(session=db, holder=token, expires_at=token.expires_at, now=now)
         response = _go(request, "/login")
         response.set_cookie(clear_session_cookie(request))
         return response

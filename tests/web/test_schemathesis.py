@@ -1,0 +1,112 @@
+"""schemathesis against the OpenAPI schema of the JSON API: generated requests, bounded, never a 5xx.
+
+Every operation of ``/schema/openapi.json`` gets ``EXAMPLES`` requests that fit the schema and
+``EXAMPLES`` that do not (schemathesis's positive and negative generation: wrong types, missing
+fields, odd headers), sent to the app in process, on SQLite and PostgreSQL. Half carry the bearer token of a signed-in
+student whose sitting has started (generated calls may finish or sign it out; the other
+students' go on), so the checks reach the sitting and not only the 401. No response may be a
+server error, and a 405 must carry ``Allow``. (schemathesis's pytest plugin does not run under
+this pytest, so its strategies are drawn with hypothesis directly.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from litestar import Litestar
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.python import asgi
+
+from tests.web.conftest import Db, make_app
+
+EXAMPLES = 30
+BASE = f"http://{asgi.HOST}"
+OPERATIONS = [
+    ("POST", "/api/v1/login"),
+    ("POST", "/api/v1/start"),
+    ("GET", "/api/v1/item"),
+    ("POST", "/api/v1/answer"),
+    ("POST", "/api/v1/finish"),
+    ("POST", "/api/v1/logout"),
+    ("GET", "/healthz"),
+]
+
+
+@pytest.fixture
+def api_app(any_db: Db, tmp_path: Path) -> Iterator[tuple[Litestar, list[str]]]:
+    """The app and a bearer token per student, each with a sitting under way.
+
+    Requests go through schemathesis's own in-process client, which runs the app's startup once
+    and keeps it up; the app is shut down when the test ends.
+    """
+    db = any_db
+    app = make_app(db, tmp_path, login_max_failures=10_000, login_max_failures_per_ip=10_000)
+    tokens = []
+    try:
+        with asgi.get_client(app) as client:
+            for pupil in db.world.pupils:
+                login = client.post(f"{BASE}/api/v1/login", json={"ticket": pupil.ticket, "pin": pupil.pin}).json()
+                started = client.post(f"{BASE}/api/v1/start", headers={"Authorization": f"Bearer {login['token']}"})
+                tokens.append(str(started.json()["token"]))
+        yield app, tokens
+    finally:
+        asgi.shutdown_lifespans()
+
+
+def _schema(app: Litestar) -> Any:
+    loaded = schemathesis.openapi.from_dict(app.openapi_schema.to_schema())
+    loaded.app = app
+    return loaded
+
+
+def test_every_operation_of_the_schema_is_fuzzed(api_app: tuple[Litestar, list[str]]) -> None:
+    schema = _schema(api_app[0])
+    found = {(method.upper(), path) for path, methods in schema.raw_schema["paths"].items() for method in methods}
+    assert found == set(OPERATIONS)
+
+
+CASES = [
+    (method, path, mode)
+    for method, path in OPERATIONS
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    if path != "/healthz" or mode is GenerationMode.POSITIVE  # it takes nothing that could be wrong
+]
+
+
+@pytest.mark.parametrize(("method", "path", "mode"), CASES, ids=[f"{m} {p} {g.value}" for m, p, g in CASES])
+def test_no_generated_request_gets_a_server_error(
+    api_app: tuple[Litestar, list[str]], method: str, path: str, mode: GenerationMode
+) -> None:
+    app, tokens = api_app
+    operation = _schema(app)[path][method]
+    sent: list[int] = []
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case: Any) -> None:
+        headers = dict(case.headers or {})
+        if len(sent) % 2 and path != "/api/v1/login":
+            headers["Authorization"] = f"Bearer {tokens[len(sent) % len(tokens)]}"
+        response = case.call(headers=headers)
+        sent.append(response.status_code)
+        assert response.status_code < 500, (method, path, response.status_code, response.text[:300])
+        case.validate_response(response, checks=[not_a_server_error])
+        if response.status_code == 405:
+            assert response.headers.get("allow")
+
+    run()
+    assert sent  # something was sent
+    if mode is GenerationMode.POSITIVE and path.startswith("/api/v1/") and path != "/api/v1/login":
+        assert set(sent) - {401}, sent  # the signed-in half reached the sitting
