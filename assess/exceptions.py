@@ -8,6 +8,7 @@ __all__ = [
     "BankFileError",
     "CalibrationRefused",
     "ExposureRefused",
+    "KeyConfigError",
     "LoginFailed",
     "NotFound",
     "RegistrationError",
@@ -72,3 +73,7 @@ class SimulationError(AssessError, ValueError):
 
 class BankFileError(AssessError, ValueError):
     """An item-bank file the CAT study cannot read: not a bank file, or an item without its code or parameters."""
+
+
+class KeyConfigError(AssessError, ValueError):
+    """The server key (``INFOLIT_SERVER_KEYS``) is missing where it must be set, or is malformed."""

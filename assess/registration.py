@@ -52,22 +52,14 @@ check digit so a mistyped ticket is caught before any lookup (:func:`ticket_is_w
 The second login factor is a six-digit PIN, also drawn with :mod:`secrets`. Neither starts with
 a zero, so a spreadsheet cannot drop a leading digit.
 
-**The PIN is never stored in clear.** Only its argon2id hash is kept (``Student.pin_hash``); the
-plain PINs are returned once, in :attr:`RegistrationSummary.tickets`, so the caller can print them
-on the ticket cards (:mod:`reports.tickets`) or write them to a file for the school. After that
-they cannot be shown again; a lost PIN is replaced with :func:`reissue_pins`, which invalidates the
-old one. Check a PIN with :func:`verify_pin`.
-
-Hash parameters (:data:`PIN_HASH_PARAMETERS`): argon2id, ``time_cost=2``,
-``memory_cost=19456`` KiB (19 MiB), ``parallelism=1``, OWASP's minimum recommended setting.
-One hash costs about 35 ms of CPU on this project's 2-core machine, so 2,000 new students cost
-about 70 CPU-seconds. The PINs are hashed on a thread pool (argon2 releases the GIL), before any
-row is written, so that is 35 to 40 seconds on two idle cores; measured on the shared machine
-(load average 5) it took 114 seconds. Everything else (reading, validating, writing 2,000
-students) takes under a second, and re-importing them unchanged 0.3 seconds. A six-digit PIN
-has only 900,000 values: the hash slows down an attacker who stole the database, but what
-protects a student is that the PIN is only good together with its ticket, at a login that
-limits attempts.
+**The PIN is never stored in clear.** Only a keyed hash is kept (``Student.pin_hash``,
+HMAC-SHA256 under a server key held outside the database: :mod:`assess.pins`, whose docstring
+gives the threat model); the plain PINs are returned once, in :attr:`RegistrationSummary.tickets`,
+so the caller can print them on the ticket cards (:mod:`reports.tickets`) or write them to a file
+for the school. After that they cannot be shown again; a lost PIN is replaced with
+:func:`reissue_pins`, which invalidates the old one. Check a PIN with :func:`verify_pin` (PINs
+hashed with argon2id before still verify). A hash costs microseconds, so registering 50,000
+students is bound by validation and the database writes, not by hashing.
 """
 
 from __future__ import annotations
@@ -85,10 +77,10 @@ from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher, Type
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from assess import pins as pins_module
 from assess.exceptions import RegistrationError
 from assess.models import GENDERS, LOCALES, REGIONS, SECTORS, Area, Assessment, School, SchoolClass, Student
 from itembank.db import bulk_insert
@@ -810,13 +802,8 @@ def pin_hasher() -> PasswordHasher:
 
 
 def verify_pin(pin_hash: str, pin: str) -> bool:
-    """Whether ``pin`` matches the stored ``pin_hash`` (``False`` for an empty or damaged hash)."""
-    if not pin_hash:
-        return False
-    try:
-        return pin_hasher().verify(pin_hash, pin)
-    except (VerificationError, InvalidHashError):
-        return False
+    """Whether ``pin`` matches the stored ``pin_hash`` (keyed or argon2, see :mod:`assess.pins`)."""
+    return pins_module.verify_pin(pin_hash, pin)
 
 
 def _unique_tickets(session: Session, n: int) -> list[str]:
@@ -831,10 +818,15 @@ def _unique_tickets(session: Session, n: int) -> list[str]:
     return list(chosen)
 
 
-def _hash_pins(pins: Sequence[str], hasher: PasswordHasher, progress: Progress | None) -> list[str]:
-    """Hash PINs on a thread pool (argon2 releases the GIL while it works)."""
+def _hash_pins(pins: Sequence[str], hasher: PasswordHasher | None, progress: Progress | None) -> list[str]:
+    """Hash PINs: keyed (:mod:`assess.pins`, microseconds each), or with an argon2 ``hasher`` on a thread pool."""
     if not pins:
         return []
+    if hasher is None:
+        hashes = pins_module.hash_pins(pins)
+        if progress is not None:
+            progress(len(hashes), len(pins))
+        return hashes
     workers = max(1, min(len(pins), os.cpu_count() or 1))
     hashes: list[str] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -867,9 +859,9 @@ def register_students(
     assessment
         Code of an assessment: every student's grade must be one it tests.
     hasher
-        The PIN hasher (default :func:`pin_hasher`); tests pass a cheaper one.
+        An argon2 hasher to hash PINs with instead of the keyed hash (:mod:`assess.pins`, the default).
     progress
-        Called as PINs are hashed (the slow step), with the number hashed so far and the total.
+        Called as PINs are hashed, with the number hashed so far and the total.
 
     Returns
     -------
@@ -910,7 +902,7 @@ def register_students(
     # ---- everything checked: draw the secrets (slow: hashing) before taking any write lock
     pins = [new_pin() for _ in new_rows]
     tickets = _unique_tickets(session, len(new_rows))
-    hashes = _hash_pins(pins, hasher or pin_hasher(), progress)
+    hashes = _hash_pins(pins, hasher, progress)
 
     # ---- areas, level by level so parents exist first
     created = {"province": 0, "city": 0, "county": 0}
@@ -1090,7 +1082,7 @@ def reissue_pins(
     school = _school(session, school_code)
     students = _students_of(session, school, grade, class_name)
     pins = [new_pin() for _ in students]
-    hashes = _hash_pins(pins, hasher or pin_hasher(), progress)
+    hashes = _hash_pins(pins, hasher, progress)
     if students:
         session.exec(
             update(Student),

@@ -1,8 +1,8 @@
-"""Student login: test ticket + PIN (argon2), a throttle on failures, and the sitting to open.
+"""Student login: test ticket + PIN (a keyed hash, :mod:`assess.pins`), a throttle on failures, and the sitting to open.
 
 :func:`login` is the whole login: it refuses a throttled ticket or address, looks the ticket up,
-checks the PIN against the stored argon2 hash in a worker thread (so the event loop keeps serving
-answers while a KDF runs), then picks the assessment the student sits now
+checks the PIN against the stored keyed hash (an old argon2 hash in a worker thread, so the event
+loop keeps serving answers while a KDF runs, and then replaced by a keyed one), then picks the assessment the student sits now
 (:func:`open_sitting`) and, when a sitting is already under way, moves it to this new device.
 Every refusal is an :class:`assess.exceptions.AssessError` with a message for the student.
 
@@ -19,16 +19,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from functools import lru_cache
 
 import anyio
 import anyio.to_thread
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from assess import pins
 from assess.exceptions import LoginFailed, SessionClosed, WindowClosed
 from assess.models import Assessment, BlueprintRow, LoginFailure, Student, TestSession
 from assess.sessions import band_of_grade, start_session
@@ -63,23 +61,9 @@ class TestFinished(SessionClosed):
     __test__ = False  # not a pytest test class
 
 
-@lru_cache(maxsize=1)
-def _hasher() -> PasswordHasher:
-    return PasswordHasher()
-
-
 def verify_pin(pin_hash: str, pin: str) -> bool:
-    """Whether ``pin`` matches the stored argon2 hash (``False`` for an empty or broken hash).
-
-    The hash carries its own parameters, so PINs hashed at registration with any argon2
-    settings verify here.
-    """
-    if not pin_hash or not pin:
-        return False
-    try:
-        return _hasher().verify(pin_hash, pin)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+    """Whether ``pin`` matches the stored hash (keyed, or argon2 from before: :mod:`assess.pins`)."""
+    return pins.verify_pin(pin_hash, pin)
 
 
 class LoginThrottle:
@@ -294,8 +278,9 @@ async def login(
 ) -> LoginResult:
     """Check a ticket and PIN and open the student's sitting on a new device token.
 
-    The PIN is verified in a worker thread (argon2 releases the GIL); ``limiter`` bounds how many
-    verifications run at once (each takes tens of milliseconds and its own memory block).
+    A keyed PIN hash is verified at once; an old argon2 hash in a worker thread (argon2 releases
+    the GIL), ``limiter`` bounding how many run at once (each takes tens of milliseconds and its
+    own memory block), and is then upgraded to a keyed one.
 
     Raises
     ------
@@ -319,7 +304,10 @@ async def login(
         raise LoginFailed("没有找到这个准考证号，请核对准考证上的号码后重新输入。")
     if not found.pin_hash:
         raise LoginFailed("这个准考证还不能登录（没有设置密码），请联系老师。")
-    ok = await anyio.to_thread.run_sync(verify_pin, found.pin_hash, pin, limiter=limiter)
+    if found.pin_hash.startswith("$argon2"):  # an old hash: tens of milliseconds, off the event loop
+        ok = await anyio.to_thread.run_sync(verify_pin, found.pin_hash, pin, limiter=limiter)
+    else:  # keyed: microseconds
+        ok = verify_pin(found.pin_hash, pin)
     if not ok:
         guard.per_client.fail(client)
         left = guard.per_ticket.fail(ticket)
@@ -329,6 +317,9 @@ async def login(
         raise LoginFailed(f"密码不正确，请核对后重新输入。{hint}")
     if had_failures:
         guard.per_ticket.reset(ticket)
+    if pins.needs_rehash(found.pin_hash):  # an argon2 hash of before: keyed from now on
+        with engine.begin() as conn:
+            pins.upgrade_pin_hash(conn, student_id=found.student_id, old_hash=found.pin_hash, pin=pin)
     with session_scope(engine) as session:
         student = session.get(Student, found.student_id)
         assert student is not None
