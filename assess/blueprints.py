@@ -2,7 +2,8 @@
 
 A blueprint is stored as JSON on :class:`assess.models.BlueprintRow`; :func:`parse_blueprint`
 turns that JSON into a :class:`BlueprintSpec` or raises :class:`BlueprintError` listing every
-problem. :meth:`BlueprintSpec.engine_blueprint` hands the engine its part.
+problem. :meth:`BlueprintSpec.engine_blueprint` hands the engine its part. Content rules are the
+engine's own :class:`assess.engine.ContentRule`.
 """
 
 from __future__ import annotations
@@ -11,29 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assess.engine import Blueprint, ContentRule
+from assess.exceptions import BlueprintError
 
-__all__ = ["BlueprintError", "BlueprintSpec", "ContentSpec", "default_blueprint", "parse_blueprint"]
+__all__ = ["BlueprintSpec", "default_blueprint", "parse_blueprint"]
 
 MODES = ("adaptive", "booklets")
 ESTIMATORS = ("eap", "map", "mle", "wle")
-
-
-class BlueprintError(ValueError):
-    """A blueprint that cannot be used; ``problems`` lists each issue with its JSON path."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
-@dataclass(frozen=True)
-class ContentSpec:
-    """Bounds on the number of items from one dimension (or sub-indicator) of the framework."""
-
-    area: str
-    min_items: int = 0
-    max_items: int | None = None
-    target_share: float | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +59,7 @@ class BlueprintSpec:
     max_items: int = 30
     se_target: float = 0.3
     time_limit_minutes: int = 45
-    content: tuple[ContentSpec, ...] = ()
+    content: tuple[ContentRule, ...] = ()
     randomesque_k: int = 3
     sympson_hetter: bool = False
     target_exposure: float = 0.25
@@ -85,7 +69,7 @@ class BlueprintSpec:
     final_estimator: str = "eap"
     pilot_items: int = 0
     show_result: bool = True
-    sub_content: tuple[ContentSpec, ...] = ()
+    sub_content: tuple[ContentRule, ...] = ()
 
     def engine_blueprint(self) -> Blueprint:
         """The engine's view of this blueprint.
@@ -103,7 +87,7 @@ class BlueprintSpec:
             min_items=self.min_items,
             max_items=self.max_items,
             se_target=self.se_target,
-            content=tuple(ContentRule(c.area, c.min_items, c.max_items, c.target_share) for c in self.content),
+            content=self.content,
             randomesque_k=self.randomesque_k,
             sympson_hetter=self.sympson_hetter,
             start_theta=tuple(sorted((int(g), float(t)) for g, t in self.start_theta.items())),
@@ -148,14 +132,14 @@ def parse_blueprint(data: dict[str, Any]) -> BlueprintSpec:
     for key in ("estimator", "final_estimator"):
         if key in data and data[key] not in ESTIMATORS:
             problems.append(f"{key}: must be one of {', '.join(ESTIMATORS)}")
-    rules: dict[str, list[ContentSpec]] = {"content": [], "sub_content": []}
+    rules: dict[str, list[ContentRule]] = {"content": [], "sub_content": []}
     for name, found in rules.items():
         for i, rule in enumerate(data.get(name, []) or []):
             if not isinstance(rule, dict) or not isinstance(rule.get("area"), str):
                 problems.append(f"{name}[{i}]: needs an 'area' (a dimension or sub-indicator code)")
                 continue
             try:
-                found.append(ContentSpec(**rule))
+                found.append(ContentRule(**rule))
             except TypeError as exc:
                 problems.append(f"{name}[{i}]: {exc}")
     if problems:
@@ -164,8 +148,9 @@ def parse_blueprint(data: dict[str, Any]) -> BlueprintSpec:
     spec = BlueprintSpec(**values, content=tuple(rules["content"]), sub_content=tuple(rules["sub_content"]))
     try:
         spec.engine_blueprint()
-    except ValueError as exc:
-        raise BlueprintError([f"blueprint: {exc}"]) from exc
+    except ValueError as exc:  # the engine's own checks (BlueprintError), or a grade that is no number
+        wrong = exc.problems if isinstance(exc, BlueprintError) else [str(exc)]
+        raise BlueprintError([f"blueprint: {p}" for p in wrong]) from exc
     return spec
 
 
@@ -180,8 +165,8 @@ def default_blueprint(
         min_items=24,
         max_items=30,
         se_target=0.30,
-        content=tuple(ContentSpec(d, min_items=5, max_items=9) for d in dimensions),
-        sub_content=tuple(ContentSpec(f"{d}.{k}", max_items=3) for d in dimensions for k in range(1, 6)),
+        content=tuple(ContentRule(d, min_items=5, max_items=9) for d in dimensions),
+        sub_content=tuple(ContentRule(f"{d}.{k}", max_items=3) for d in dimensions for k in range(1, 6)),
         randomesque_k=3,
         sympson_hetter=False,
         start_theta={"4": -1.0, "6": -0.4, "8": 0.0, "11": 0.6},

@@ -34,6 +34,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from assess.exceptions import BlueprintError, EngineError
 from scoring.irt import item_information, probabilities
 from scoring.params import ItemParams
 
@@ -62,7 +63,11 @@ BoolArray = npt.NDArray[np.bool_]
 
 @dataclass(frozen=True)
 class ContentRule:
-    """Minimum and maximum number of items from one content area (a dimension code)."""
+    """Bounds on the number of items from one content area (a dimension or sub-indicator code).
+
+    ``min_items`` and ``target_share`` apply to dimensions only (Kingsbury-Zara); a sub-indicator
+    rule caps its count with ``max_items``.
+    """
 
     area: str
     min_items: int = 0
@@ -105,11 +110,11 @@ class Blueprint:
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_items <= self.max_items:
-            raise ValueError("need 1 <= min_items <= max_items")
+            raise BlueprintError(["need 1 <= min_items <= max_items"])
         if self.randomesque_k < 1:
-            raise ValueError("randomesque_k must be at least 1")
+            raise BlueprintError(["randomesque_k must be at least 1"])
         if sum(rule.min_items for rule in self.content) > self.max_items:
-            raise ValueError("the content minima add up to more than max_items")
+            raise BlueprintError(["the content minima add up to more than max_items"])
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,7 +178,7 @@ class EngineBank:
         """
         n = params.n_items
         if len(areas) != n or (sub_areas is not None and len(sub_areas) != n):
-            raise ValueError("one content area (and sub-area) per item is needed")
+            raise EngineError("one content area (and sub-area) per item is needed")
         area_names = tuple(sorted(set(areas)))
         area_idx = np.array([area_names.index(a) for a in areas], dtype=np.int64)
         index = {code: j for j, code in enumerate(params.ids)}
@@ -592,7 +597,7 @@ def update_posterior(bank: EngineBank, state: CatState, sessions: IntArray, item
     seen = np.zeros(state.n_sessions, dtype=bool)
     seen[sessions] = True
     if int(seen.sum()) != sessions.size:
-        raise ValueError("one answer per session per call")
+        raise EngineError("one answer per session per call")
     live = ~bank.pilot[items]
     whole = sessions.size == state.n_sessions and bool(np.all(sessions[1:] > sessions[:-1]))
     if whole:  # every session answered, in order: update in place without gathering rows
@@ -617,7 +622,7 @@ def record_answers(bank: EngineBank, state: CatState, sessions: IntArray, items:
         return
     pos = state.n_given[sessions]
     if (pos >= state.given.shape[1]).any():
-        raise ValueError("session capacity exceeded")
+        raise EngineError("session capacity exceeded")
     state.given[sessions, pos] = items
     state.scores[sessions, pos] = scores
     state.n_given[sessions] += 1
@@ -632,7 +637,7 @@ def record_answers(bank: EngineBank, state: CatState, sessions: IntArray, items:
 def _record_one(bank: EngineBank, state: CatState, item: int, score: int) -> None:
     p = int(state.n_given[0])
     if p >= state.given.shape[1]:
-        raise ValueError("session capacity exceeded")
+        raise EngineError("session capacity exceeded")
     state.given[0, p] = item
     state.scores[0, p] = score
     state.n_given[0] = p + 1

@@ -1,4 +1,9 @@
-"""Errors of the assess package: each is a clear, user-facing refusal that changed nothing."""
+"""Errors of the assess package.
+
+Every :class:`AssessError` is a clear, user-facing refusal that changed nothing: its message is
+fit to show the user (Chinese for students). :class:`EngineError` is the exception: it marks a
+caller handing the CAT engine arrays that do not fit, a bug, never a user's input.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,21 @@ __all__ = [
     "AnswerRejected",
     "AssessError",
     "BankFileError",
+    "BlueprintError",
     "CalibrationRefused",
+    "EngineError",
     "ExposureRefused",
     "KeyConfigError",
     "LoginFailed",
+    "NotConfigured",
     "NotFound",
+    "NotSignedIn",
     "RegistrationError",
     "SessionClosed",
     "SessionNotFound",
     "SimulationError",
+    "TakenOver",
+    "TestFinished",
     "WindowClosed",
 ]
 
@@ -27,28 +38,34 @@ class LoginFailed(AssessError):
     """The ticket or its second factor is wrong, or too many attempts were made."""
 
 
+class NotSignedIn(AssessError):
+    """No signed-in student, or one whose student or assessment no longer exists: log in (again)."""
+
+
 class WindowClosed(AssessError):
     """The assessment is not open now."""
 
 
 class SessionNotFound(AssessError, LookupError):
-    """No such test session (or not this student's)."""
+    """No such test session (or not this student's), or the sitting has not been started."""
 
 
 class SessionClosed(AssessError):
     """The session is finished, expired, or held by another device."""
 
 
+class TakenOver(SessionClosed):
+    """The sitting was taken over by a login on another device: this page or token is stale."""
+
+
+class TestFinished(SessionClosed):
+    """The student has already finished every assessment open to them now."""
+
+    __test__ = False  # not a pytest test class
+
+
 class AnswerRejected(AssessError, ValueError):
     """An answer to an item that is not on screen, or a change to an answer already stored."""
-
-
-class RegistrationError(AssessError, ValueError):
-    """A registration file with problems; ``problems`` lists each with its row."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(f"{len(problems)} problem(s): " + "; ".join(problems[:5]))
-        self.problems = problems
 
 
 class NotFound(AssessError, LookupError):
@@ -57,6 +74,40 @@ class NotFound(AssessError, LookupError):
     An assessment, its calibration, adaptive blueprint or scored responses, or (for the demo's
     students) a county.
     """
+
+
+class NotConfigured(NotFound):
+    """The assessment cannot be sat as it is set up.
+
+    It has no calibration, no blueprint for the student's grade band, no calibrated items for the
+    band, or the student's grade is in no grade band of the framework.
+    """
+
+
+class BlueprintError(AssessError, ValueError):
+    """A blueprint that cannot be used; ``problems`` lists each issue with its JSON path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class RegistrationError(AssessError, ValueError):
+    """A registration file with problems; ``problems`` lists each with its row.
+
+    ``problems`` holds the first ones in file order (50 by default); ``more`` counts those left
+    out, so ``total`` is how many the file has.
+    """
+
+    def __init__(self, problems: list[str], *, more: int = 0) -> None:
+        super().__init__(f"{len(problems) + more} problem(s): " + "; ".join(problems[:5]))
+        self.problems = problems
+        self.more = more
+
+    @property
+    def total(self) -> int:
+        """How many problems the file has (listed and left out)."""
+        return len(self.problems) + self.more
 
 
 class ExposureRefused(AssessError, ValueError):
@@ -73,6 +124,10 @@ class SimulationError(AssessError, ValueError):
 
 class BankFileError(AssessError, ValueError):
     """An item-bank file the CAT study cannot read: not a bank file, or an item without its code or parameters."""
+
+
+class EngineError(ValueError):
+    """The CAT engine was handed arrays that do not fit each other (a bug in the caller)."""
 
 
 class KeyConfigError(AssessError, ValueError):

@@ -34,12 +34,12 @@ import numpy as np
 import numpy.typing as npt
 from sqlmodel import Session, select
 
+from assess.banks import BandBank, band_of_grade, load_band_bank
 from assess.blueprints import BlueprintSpec, parse_blueprint
 from assess.engine import Blueprint, EngineBank, initial_theta
 from assess.examinees import run_examinees
 from assess.exceptions import ExposureRefused, NotFound
 from assess.models import Assessment, BlueprintRow, TestSession
-from assess.sessions import BandBank, band_of_grade, load_band_bank
 
 __all__ = ["ExposureSet", "calibrate_blueprint_exposure", "calibrate_exposure", "set_exposure_control"]
 
@@ -173,7 +173,7 @@ def set_exposure_control(
         raise NotFound(f"assessment {assessment_code} has no adaptive blueprint")
     done = []
     for row in sorted(rows, key=lambda r: r.grade_band):
-        grades = [g for g in assessment.grades or [] if band_of_grade(g) == row.grade_band]
+        grades = [g for g in assessment.grades or [] if band_of_grade(g, session=session) == row.grade_band]
         if not grades:
             continue
         bank = load_band_bank(session=session, calibration_id=assessment.calibration_id, band=row.grade_band)

@@ -2,8 +2,8 @@
 
 Reporting scale: 500 + 100 z, where z standardises theta against the frozen baseline population
 (the calibration's latent distribution: mean 0, SD 1 on the grade-8 reference unless a
-calibration says otherwise). Proficiency levels come from stored cut scores per grade band; the
-national 达标 (pass) line is the first cut.
+calibration says otherwise). Proficiency levels come from the cut scores of each grade band of the
+framework (:func:`cut_scores_for_band`); the national 达标 (pass) line is the first cut.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from assess.engine import EngineBank, posterior_moments
+from assess.exceptions import NotConfigured
+from itembank.framework import GradeBandSpec, default_framework
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -57,17 +59,39 @@ class CutScores:
         return bool(scale_score >= self.cuts[0])
 
 
-_DEFAULT_CUTS = {
-    "3-4": (330.0, 400.0, 470.0),
-    "5-6": (370.0, 440.0, 510.0),
-    "7-9": (420.0, 490.0, 560.0),
-    "10-12": (470.0, 540.0, 610.0),
-}
+def cut_scores_for_band(band: str | GradeBandSpec) -> CutScores:
+    """The level cut scores of a grade band.
 
+    A band of the framework in use (a :class:`~itembank.framework.GradeBandSpec`) has the cuts
+    its file gives. Without them, the cuts of the default framework's band of the same code; for
+    a band the default framework does not have (a province's own, such as ``6-8``), the default
+    bands' cuts interpolated linearly at the band's mean grade (the scale is vertical, so the
+    cuts rise with the grade), held constant beyond the youngest and the oldest default band. A
+    band code alone (``"7-9"``) means the default framework's band.
 
-def cut_scores_for_band(band: str) -> CutScores:
-    """The stored cut scores of a grade band."""
-    return CutScores(band, _DEFAULT_CUTS[band])
+    Raises
+    ------
+    NotConfigured
+        A band code the default framework does not have.
+    """
+    defaults = default_framework()
+    if isinstance(band, str):
+        found = defaults.band(band)
+        if found is None:
+            raise NotConfigured(f"年级段 {band} 没有设定等级分数线（默认框架里没有这个年级段）")
+        band = found
+    if band.cuts is not None:
+        return CutScores(band.code, band.cuts)
+    same = defaults.band(band.code)
+    if same is not None and same.cuts is not None:
+        return CutScores(band.code, same.cuts)
+    anchors = sorted((float(np.mean(b.grades)), b.cuts) for b in defaults.grade_bands if b.cuts and b.grades)
+    if not anchors or not band.grades:
+        raise NotConfigured(f"年级段 {band.code} 没有设定等级分数线")
+    at = float(np.mean(band.grades))
+    x = [grade for grade, _ in anchors]
+    cuts = tuple(float(np.interp(at, x, [c[k] for _, c in anchors])) for k in range(3))
+    return CutScores(band.code, (cuts[0], cuts[1], cuts[2]))
 
 
 def to_scale(theta: float, *, baseline_mean: float = 0.0, baseline_sd: float = 1.0) -> float:
@@ -92,18 +116,20 @@ def final_scores_batch(
     items: IntArray,
     scores: IntArray,
     *,
-    band: str = "7-9",
+    band: str | GradeBandSpec = "7-9",
     prior_mean: float | FloatArray = 0.0,
     chunk: int = 4096,
+    cuts: CutScores | None = None,
 ) -> list[FinalScores]:
     """EAP final scores of many sessions at once (Bock & Mislevy 1982).
 
     ``items[s]`` holds session ``s``'s operational items (engine indices, ``-1`` padded) and
     ``scores[s]`` their scores. The posterior over the bank's quadrature nodes is the prior
     N(``prior_mean``, 1) (the session's grade start, as during the test) plus the sum of the items'
-    log-probabilities; subscores use each dimension's items alone.
+    log-probabilities; subscores use each dimension's items alone. The levels come from ``cuts``,
+    by default the cut scores of ``band`` (:func:`cut_scores_for_band`).
     """
-    cuts = cut_scores_for_band(band)
+    cuts = cuts or cut_scores_for_band(band)
     out: list[FinalScores] = []
     items = np.asarray(items, dtype=np.int64).reshape(len(items), -1)
     scores = np.asarray(scores, dtype=np.int64).reshape(items.shape)
@@ -145,20 +171,23 @@ def final_scores(
     scores: Sequence[int],
     *,
     method: str = "eap",
-    band: str = "7-9",
+    band: str | GradeBandSpec = "7-9",
     prior_mean: float = 0.0,
+    cuts: CutScores | None = None,
 ) -> FinalScores:
     """Score one finished session from its operational items (engine indices) and scores.
 
     ``method`` is the blueprint's final estimator: ``eap`` (posterior mean, posterior SD as SE) or
     ``map``/``mle``/``wle`` through :mod:`scoring.ability`. Subscores are EAPs on each dimension's
-    items alone, with their posterior SDs.
+    items alone, with their posterior SDs. The levels come from ``cuts``, by default the cut
+    scores of ``band`` (:func:`cut_scores_for_band`).
     """
+    cuts = cuts or cut_scores_for_band(band)
     it = np.asarray(items, dtype=np.int64).reshape(1, -1)
     sc = np.asarray(scores, dtype=np.int64).reshape(1, -1)
     if it.size == 0:
         it, sc = np.full((1, 1), -1), np.zeros((1, 1), dtype=np.int64)
-    result = final_scores_batch(bank, it, sc, band=band, prior_mean=prior_mean)[0]
+    result = final_scores_batch(bank, it, sc, prior_mean=prior_mean, cuts=cuts)[0]
     if method == "eap" or not len(items):
         return result
     from scoring import ability
@@ -168,5 +197,4 @@ def final_scores(
     est = getattr(ability, f"estimate_{method}")(resp, bank.params)
     theta, se = float(est.theta[0]), float(est.se[0])
     scale = to_scale(theta)
-    cuts = cut_scores_for_band(band)
     return FinalScores(theta, se, scale, cuts.level(scale), cuts.passed(scale), result.subscores)

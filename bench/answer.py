@@ -7,10 +7,12 @@ Prepares the same database as ``bench/load.py`` (starter bank, an open adaptive 
 the national blueprint, grade-8 students), starts ``--sessions`` sittings for each path and answers
 them round-robin (one transaction per answer, as a web request does) until every test ends:
 
-- full path: :func:`assess.sessions.submit_answer` alone (reads the session and its answers,
-  replays the engine, writes through the ORM);
-- fast path: :func:`assess.live.answer` (cached session, guarded UPDATE + INSERT), falling back
-  to the full path when it cannot decide, as ``web.controllers.flow.answer`` does.
+- full path: :func:`assess.full_path.submit_answer` alone (reads the session and its answers,
+  replays the engine, writes through the ORM), in a transaction per answer;
+- fast path: :func:`assess.fast_path.take_answer` (cached session, guarded UPDATE + INSERT),
+  falling back to the full path when it cannot decide;
+- service: :func:`assess.sitting.answer`, what the web app calls (the same fast path and
+  fallback, chosen by the service), on a third set of sittings.
 
 Prints the answers per second of one thread and the milliseconds per answer of each, their ratio,
 and checks that both paths stored every answer. No HTTP here: ``bench/load.py`` measures the
@@ -25,6 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     from sqlalchemy import func
     from sqlmodel import Session, col, select
 
-    from assess import live
+    from assess import fast_path, sitting
+    from assess.full_path import start_session, submit_answer
     from assess.models import Assessment, Response, Student
-    from assess.sessions import start_session, submit_answer
     from assess.simulate.answers import answer_for_score
     from bench.load import prepare
     from itembank.db import make_engine
     from itembank.models import utcnow
 
     workdir = Path(tempfile.mkdtemp(prefix="infolit-answer-"))
-    prepared = prepare(args.db, args.sessions, workdir)
+    prepared = prepare(args.db, (3 * args.sessions + 1) // 2, workdir)  # 2 n students per call: three sets
     engine = make_engine(prepared.url)
     try:
         with Session(engine) as s:
@@ -65,25 +68,35 @@ def main(argv: list[str] | None = None) -> int:
                     student = s.get(Student, sid)
                     assert student is not None
                     p = start_session(session=s, assessment=assessment, student=student, device="bench", seed=sid)
-                    assert p.item_version is not None
-                    sittings.append([int(p.test_session.id or 0), sid, p.item_version])
+                    assert p.item is not None
+                    sittings.append([int(p.test_session_id or 0), sid, p.item])
                 s.commit()
             return sittings
 
-        def run(sittings: list[list[Any]], fast: bool) -> tuple[int, float, int]:
+        @dataclass(frozen=True)
+        class Holder:
+            student_id: int
+            assessment_id: int
+            device: str
+            test_session_id: int | None
+
+        def run(sittings: list[list[Any]], fast: bool, service: bool = False) -> tuple[int, float, int]:
             rnd = random.Random(1)
             n = fell_back = 0
             open_ = list(sittings)
             t0 = time.perf_counter()
             while open_:
                 still = []
-                for sitting in open_:
-                    ts_id, sid, item = sitting
+                for one in open_:
+                    ts_id, sid, item = one
                     value = answer_for_score(item, rnd.randint(0, item.max_score), rnd)
                     nxt: Any = None
                     step = None
-                    if fast:
-                        step = live.answer(
+                    if service:
+                        holder = Holder(sid, prepared.assessment_id, "bench", ts_id)
+                        step = sitting.answer(engine=engine, holder=holder, item_id=item.id, value=value, now=utcnow())
+                    elif fast:
+                        step = fast_path.take_answer(
                             engine=engine,
                             test_session_id=ts_id,
                             student_id=sid,
@@ -101,21 +114,23 @@ def main(argv: list[str] | None = None) -> int:
                             p = submit_answer(
                                 session=s, test_session_id=ts_id, item_version_id=item.id, answer=value, device="bench"
                             )
-                            nxt = p.item_version
+                            nxt = p.item
                             s.commit()
                     n += 1
                     if nxt is not None:
-                        sitting[2] = nxt
-                        still.append(sitting)
+                        one[2] = nxt
+                        still.append(one)
                 open_ = still
             return n, time.perf_counter() - t0, fell_back
 
         half = args.sessions
         full_sittings = start_all(list(students[:half]))
         fast_sittings = start_all(list(students[half : 2 * half]))
+        service_sittings = start_all(list(students[2 * half : 3 * half]))
         print(f"answer path, {args.db}, {half} sessions per path, one thread")
         n_full, t_full, _ = run(full_sittings, fast=False)
         n_fast, t_fast, fell = run(fast_sittings, fast=True)
+        n_service, t_service, _ = run(service_sittings, fast=True, service=True)
         print(
             f"  full path: {n_full:,} answers in {t_full:.2f} s = {n_full / t_full:,.0f}/s, "
             f"{1000 * t_full / n_full:.2f} ms each"
@@ -124,11 +139,16 @@ def main(argv: list[str] | None = None) -> int:
             f"  fast path: {n_fast:,} answers in {t_fast:.2f} s = {n_fast / t_fast:,.0f}/s, "
             f"{1000 * t_fast / n_fast:.2f} ms each ({fell} fell back to the full path)"
         )
+        print(
+            f"  service:   {n_service:,} answers in {t_service:.2f} s = {n_service / t_service:,.0f}/s, "
+            f"{1000 * t_service / n_service:.2f} ms each (assess.sitting.answer)"
+        )
         print(f"  fast path is {t_full / n_full / (t_fast / n_fast):.1f}x cheaper per answer")
         with Session(engine) as s:
             stored = s.exec(select(func.count(col(Response.id)))).one()
-        ok = stored == n_full + n_fast
-        print(f"  answers taken {n_full + n_fast:,}, stored {stored:,}: {'match' if ok else 'MISMATCH'}")
+        taken = n_full + n_fast + n_service
+        ok = stored == taken
+        print(f"  answers taken {taken:,}, stored {stored:,}: {'match' if ok else 'MISMATCH'}")
         return 0 if ok else 1
     finally:
         engine.dispose()

@@ -89,6 +89,7 @@ class Prepared:
     assessment_id: int
     cleanup: list[Any] = field(default_factory=list)
     db_pid: int | None = None  # PostgreSQL's postmaster (its backends are its children)
+    pg: Any = None  # the throwaway PostgreSQL server (tests/pgserver.PgServer), when --db postgres
 
 
 def prepare(db: str, n_students: int, workdir: Path) -> Prepared:
@@ -104,6 +105,7 @@ def prepare(db: str, n_students: int, workdir: Path) -> Prepared:
 
     cleanup: list[Any] = []
     db_pid = None
+    server: Any = None
     if db == "postgres":
         from tests import pgserver
 
@@ -184,7 +186,7 @@ def prepare(db: str, n_students: int, workdir: Path) -> Prepared:
         )
         assessment_id = int(assessment.id or 0)
     engine.dispose()
-    return Prepared(url, tickets, assessment_id, cleanup, db_pid)
+    return Prepared(url, tickets, assessment_id, cleanup, db_pid, server)
 
 
 def stored_answers(url: str, assessment_id: int) -> int:

@@ -6,7 +6,11 @@ The public surface is re-exported here; the modules behind it are:
 - :mod:`itembank.models`: the SQLModel tables.
 - :mod:`itembank.validate`: the item rules shared by the JSON and CSV import.
 - :mod:`itembank.formats`: the canonical JSON format and the flat CSV.
-- :mod:`itembank.services`: keyword-only queries and commands over a session.
+- :mod:`itembank.services`: keyword-only queries and commands over a session, collected from
+  :mod:`itembank.framework_store` (the stored framework), :mod:`itembank.importing` (item
+  import, the starter bank), :mod:`itembank.queries`, :mod:`itembank.export` (export and
+  single-item edits) and :mod:`itembank.calibrations`; :mod:`itembank.records` maps rows to
+  specs and :mod:`itembank.keys` holds sort keys and digests.
 - :mod:`itembank.scoring_rules`: score a response to an item version.
 - :mod:`itembank.render`: safe Markdown to HTML.
 - :mod:`itembank.exceptions`: the errors.

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Table, event
+from sqlalchemy import JSON, Boolean, Column, DateTime, Table, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session, create_engine
 
@@ -31,11 +32,13 @@ __all__ = [
     "AUTO_CHECKPOINT_PAGES",
     "DriverStatement",
     "WalCheckpointer",
+    "aware_utc",
     "bulk_insert",
     "dialect_name",
     "driver_converters",
     "get_engine",
     "make_engine",
+    "ping",
     "session_scope",
 ]
 
@@ -118,6 +121,15 @@ class WalCheckpointer:
         self.checkpoint()
 
 
+def _create_private(path: Path) -> None:
+    """Create an empty SQLite file readable by its owner only (0600); SQLite gives its WAL the same mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return  # an existing database keeps the mode its operator gave it
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine for ``url`` with the dialect's settings applied.
 
@@ -131,7 +143,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(parsed.database))
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -167,8 +179,24 @@ def _naive_utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
 
 
-def _aware_utc(value: datetime) -> datetime:
+@overload
+def aware_utc(value: datetime) -> datetime: ...
+@overload
+def aware_utc(value: None) -> None: ...
+def aware_utc(value: datetime | None) -> datetime | None:
+    """A stored timestamp (naive values are UTC, as every column stores them) as an aware UTC one.
+
+    ``None`` stays ``None``.
+    """
+    if value is None:
+        return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def ping(engine: Engine) -> None:
+    """Run ``SELECT 1`` on the database (raises whatever the driver raises when it does not answer)."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
 
 
 def driver_converters(columns: Sequence[Column[Any]], dialect: str) -> list[Callable[[Any], Any] | None]:
@@ -185,7 +213,7 @@ def driver_converters(columns: Sequence[Column[Any]], dialect: str) -> list[Call
         if isinstance(kind, DateTime):
             if dialect == "sqlite":
                 return lambda v: None if v is None else _naive_utc(v).isoformat(" ", "microseconds")
-            return lambda v: None if v is None else _aware_utc(v)  # timestamptz: no session-timezone guess
+            return lambda v: None if v is None else aware_utc(v)  # timestamptz: no session-timezone guess
         if isinstance(kind, Boolean) and dialect == "sqlite":
             return lambda v: None if v is None else int(bool(v))
         return None

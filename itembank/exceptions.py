@@ -47,18 +47,27 @@ class ValidationReport(ItemBankError, ValueError):
     source
         The file name (or another label) the problems refer to.
     problems
-        Every problem found, in file order.
+        The problems found, in file order (an import lists the first 50).
+    more
+        How many more problems there are beyond ``problems``.
     """
 
-    def __init__(self, source: str, problems: Iterable[Problem]) -> None:
+    def __init__(self, source: str, problems: Iterable[Problem], *, more: int = 0) -> None:
         self.source = source
         self.problems: tuple[Problem, ...] = tuple(problems)
+        self.more = more
         super().__init__(self._summary())
 
+    @property
+    def total(self) -> int:
+        """How many problems there are (listed and left out)."""
+        return len(self.problems) + self.more
+
     def _summary(self) -> str:
-        n = len(self.problems)
+        n = self.total
         head = f"{self.source}: {n} problem{'s' if n != 1 else ''}"
-        return head + "".join(f"\n  {p}" for p in self.problems)
+        tail = f"\n  ...and {self.more:,} more" if self.more else ""
+        return head + "".join(f"\n  {p}" for p in self.problems) + tail
 
     def lines(self) -> list[str]:
         """One line per problem, ``source: where: message``, ready to print."""

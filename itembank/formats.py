@@ -35,12 +35,16 @@ model, a, b, c               provisional parameters; ``b`` holds the thresholds 
 ============================ ================================================================
 
 Problems are reported by spreadsheet row (row 1 is the header) and column.
+
+Both readers keep to :data:`ITEM_LIMITS` (:class:`itembank.tabular.ReadLimits`: 16 MiB a file,
+20,000 items, JSON nested at most 32 levels), each breach one clear problem. The CSV export
+neutralises cells a spreadsheet could take for a formula (a stem starting with ``=`` is written
+``'=...``, :func:`itembank.tabular.neutralise_cell`) and the CSV import removes exactly that quote
+again (:func:`itembank.tabular.restore_cell`), so an exported bank imports back unchanged.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -48,12 +52,14 @@ from pathlib import Path
 from typing import Any
 
 from itembank.exceptions import Problem
+from itembank.tabular import ReadLimits, format_csv, json_depth_problem, load_json, parse_csv_table
 from itembank.validate import OPTION_KEYS, Draft, ItemSpec, Origin, RawBundle, StimulusSpec
 
 __all__ = [
     "CSV_COLUMNS",
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "ITEM_LIMITS",
     "bundle_document",
     "csv_text",
     "detect_format",
@@ -68,6 +74,8 @@ __all__ = [
 
 FORMAT_NAME = "infolit-items"
 FORMAT_VERSION = 1
+ITEM_LIMITS = ReadLimits(max_bytes=16 * 2**20, max_rows=20_000)
+"""Limits of an item file: 16 MiB, 20,000 items (CSV rows or JSON items), JSON 32 levels deep."""
 
 CSV_COLUMNS: tuple[str, ...] = (
     "code", "type", "dimension", "indicator", "grade_bands", "status", "author",
@@ -104,7 +112,7 @@ def detect_format(path: str | Path) -> str:
     raise ValueError(f"{path}: unknown file type {suffix or '(none)'!r}; use .json or .csv")
 
 
-def read_bundle(path: str | Path) -> RawBundle:
+def read_bundle(path: str | Path, *, limits: ReadLimits = ITEM_LIMITS) -> RawBundle:
     """Read an item file (JSON or CSV by extension) into drafts, with any reading problems."""
     path = Path(path)
     source = str(path)
@@ -116,15 +124,21 @@ def read_bundle(path: str | Path) -> RawBundle:
             problems=(Problem("", f"unknown file type {path.suffix or '(none)'!r}: use .json or .csv"),),
         )
     try:
+        size = path.stat().st_size
+        if size > limits.max_bytes:  # refused before it is read
+            mib = f"{size / 2**20:,.1f} MiB, more than the limit of {limits.max_bytes / 2**20:,.0f} MiB"
+            return RawBundle(source, problems=(Problem("", f"the file is {mib}: split it"),))
         raw = path.read_bytes()
     except OSError as exc:
         return RawBundle(source, problems=(Problem("", f"cannot read the file: {exc.strerror or exc}"),))
-    return parse_json(raw, source=source) if fmt == "json" else parse_csv(raw, source=source)
+    if fmt == "json":
+        return parse_json(raw, source=source, limits=limits)
+    return parse_csv(raw, source=source, limits=limits)
 
 
-def read_bundles(paths: Sequence[str | Path]) -> RawBundle:
+def read_bundles(paths: Sequence[str | Path], *, limits: ReadLimits = ITEM_LIMITS) -> RawBundle:
     """Read several item files as one bundle (imported in one transaction)."""
-    return merge_bundles([read_bundle(p) for p in paths])
+    return merge_bundles([read_bundle(p, limits=limits) for p in paths])
 
 
 def merge_bundles(bundles: Sequence[RawBundle]) -> RawBundle:
@@ -146,33 +160,17 @@ def _with_file(origin: Origin, name: str) -> Origin:
     return Origin(path=origin.path, row=origin.row, file=name, stimulus=origin.stimulus)
 
 
-def _decode(raw: bytes, *, unit: str) -> tuple[str | None, Problem | None]:
-    """Decode UTF-8 (BOM optional) or return one problem naming where the first bad byte is."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        return None, Problem(
-            f"{unit} {line}",
-            f"not valid UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); the file looks like "
-            "another encoding (e.g. GBK): save it as UTF-8 (Excel: 'CSV UTF-8')",
-        )
-    if not text.strip():
-        return None, Problem("", "the file is empty")
-    return text, None
+def _short(value: object, width: int = 60) -> str:
+    """``repr(value)`` cut to ``width`` characters: a problem quotes a value, never a whole novel."""
+    shown = repr(value)
+    return shown if len(shown) <= width else shown[: width - 3] + "..."
 
 
-def parse_json(raw: bytes, *, source: str = "<json>") -> RawBundle:
+def parse_json(raw: bytes, *, source: str = "<json>", limits: ReadLimits = ITEM_LIMITS) -> RawBundle:
     """Read the canonical JSON format into drafts located by JSON path."""
-    text, problem = _decode(raw, unit="line")
-    if text is None:
-        return RawBundle(source, problems=(problem,) if problem else ())
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return RawBundle(
-            source, problems=(Problem(f"line {exc.lineno} column {exc.colno}", f"not valid JSON: {exc.msg}"),)
-        )
+    doc, reading = load_json(raw, limits=limits)
+    if reading:
+        return RawBundle(source, problems=reading)
     if not isinstance(doc, dict):
         return RawBundle(
             source,
@@ -180,12 +178,13 @@ def parse_json(raw: bytes, *, source: str = "<json>") -> RawBundle:
         )
     problems: list[Problem] = []
     if doc.get("format") != FORMAT_NAME:
-        problems.append(Problem("format", f"must be {FORMAT_NAME!r}, got {doc.get('format')!r}"))
+        problems.append(Problem("format", f"must be {FORMAT_NAME!r}, got {_short(doc.get('format'))}"))
     if doc.get("version") != FORMAT_VERSION:
-        problems.append(Problem("version", f"must be {FORMAT_VERSION}, got {doc.get('version')!r}"))
+        problems.append(Problem("version", f"must be {FORMAT_VERSION}, got {_short(doc.get('version'))}"))
     for name in doc:
         if name not in {"format", "version", "stimuli", "items"}:
-            problems.append(Problem(str(name), "unknown field (expected: format, version, stimuli, items)"))
+            where = name if len(name) <= 40 else name[:37] + "..."
+            problems.append(Problem(where, "unknown field (expected: format, version, stimuli, items)"))
     drafts: dict[str, list[Draft]] = {"stimuli": [], "items": []}
     for part in ("stimuli", "items"):
         value = doc.get(part, [])
@@ -194,28 +193,25 @@ def parse_json(raw: bytes, *, source: str = "<json>") -> RawBundle:
         if not isinstance(value, list):
             problems.append(Problem(part, "must be a list"))
             continue
+        if len(value) > limits.max_rows:
+            problems.append(Problem(part, f"{len(value):,} entries, more than the limit of {limits.max_rows:,}"))
+            continue
         drafts[part] = [Draft(v, Origin(path=f"{part}[{i}]")) for i, v in enumerate(value)]
     if "items" in doc and not drafts["items"] and not drafts["stimuli"] and not problems:
         problems.append(Problem("items", "the file holds no items"))
     return RawBundle(source, tuple(drafts["stimuli"]), tuple(drafts["items"]), tuple(problems))
 
 
-def parse_csv(raw: bytes, *, source: str = "<csv>") -> RawBundle:
+def parse_csv(raw: bytes, *, source: str = "<csv>", limits: ReadLimits = ITEM_LIMITS) -> RawBundle:
     """Read the flat CSV format into drafts located by row and column."""
-    text, problem = _decode(raw, unit="row")
-    if text is None:
-        return RawBundle(source, problems=(problem,) if problem else ())
-    first = text.split("\n", 1)[0]
-    delimiter = "," if "," in first or ("\t" not in first and ";" not in first) else ("\t" if "\t" in first else ";")
-    try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as exc:
-        return RawBundle(source, problems=(Problem("", f"not valid CSV: {exc}"),))
-    header = [h.strip() for h in records[0]]
+    table = parse_csv_table(raw, source=source, limits=limits)
+    if table.problems or not table.rows:
+        return RawBundle(source, problems=table.problems)
+    header = [h.strip() for h in table.rows[0].cells]
     problems: list[Problem] = []
     for i, name in enumerate(header):
         if name not in CSV_COLUMNS:
-            problems.append(Problem("row 1", f"unknown column {name!r} (column {i + 1})"))
+            problems.append(Problem("row 1", f"unknown column {_short(name)} (column {i + 1})"))
         elif header.index(name) != i:
             problems.append(Problem("row 1", f"column {name!r} appears twice"))
     missing = [c for c in _CSV_REQUIRED if c not in header]
@@ -227,14 +223,13 @@ def parse_csv(raw: bytes, *, source: str = "<csv>") -> RawBundle:
     items: list[Draft] = []
     stimuli: dict[str, tuple[int, dict[str, str]]] = {}
     stimulus_drafts: list[Draft] = []
-    for index, record in enumerate(records[1:], start=2):
-        if not any(cell.strip() for cell in record):
-            continue
-        if len(record) > len(header) and any(c.strip() for c in record[len(header) :]):
-            problems.append(Problem(f"row {index}", f"{len(record)} cells but only {len(header)} columns"))
-        cells = {name: (record[i] if i < len(record) else "") for i, name in enumerate(header)}
+    for record in table.rows[1:]:
+        index, values = record.number, record.cells
+        if len(values) > len(header) and any(c.strip() for c in values[len(header) :]):
+            problems.append(Problem(f"row {index}", f"{len(values)} cells but only {len(header)} columns"))
+        cells = {name: (values[i] if i < len(values) else "") for i, name in enumerate(header)}
         reported: set[str] = set()
-        data = _row_to_draft(cells, index, problems, reported)
+        data = _row_to_draft(cells, index, problems, reported, limits)
         items.append(Draft(data, Origin(row=index), frozenset(reported)))
         _collect_stimulus(cells, index, stimuli, stimulus_drafts, problems)
     if not items:
@@ -258,7 +253,9 @@ def _number(text: str) -> float | str:
         return text.strip()
 
 
-def _row_to_draft(cells: dict[str, str], row: int, problems: list[Problem], reported: set[str]) -> dict[str, Any]:
+def _row_to_draft(
+    cells: dict[str, str], row: int, problems: list[Problem], reported: set[str], limits: ReadLimits
+) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name in (
         "code",
@@ -310,11 +307,12 @@ def _row_to_draft(cells: dict[str, str], row: int, problems: list[Problem], repo
         value = _cell(cells, column)
         if value is None:
             continue
-        try:
-            data[name] = json.loads(value)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(f"row {row}, {column}", f"not valid JSON: {exc.msg} (position {exc.pos})"))
+        parsed, problem = _cell_json(value, f"row {row}, {column}", limits)
+        if problem is not None:
+            problems.append(problem)
             reported.add(name)
+        else:
+            data[name] = parsed
     score_map = _cell(cells, "score_map")
     if score_map is not None:
         data["score_map"] = [int(v) if re.fullmatch(r"-?\d+", v) else v for v in _split(score_map)]
@@ -331,6 +329,20 @@ def _row_to_draft(cells: dict[str, str], row: int, problems: list[Problem], repo
             params["c"] = _number(c)
         data["params"] = params
     return data
+
+
+def _cell_json(value: str, where: str, limits: ReadLimits) -> tuple[Any, Problem | None]:
+    """A ``*_json`` cell parsed, or the problem with it (bad JSON, nested too deeply)."""
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        return None, Problem(where, f"not valid JSON: {exc.msg} (position {exc.pos})")
+    except RecursionError:
+        return None, Problem(where, f"nested more than {limits.max_depth} levels deep (the limit)")
+    except ValueError as exc:
+        return None, Problem(where, f"not usable JSON: {exc}")
+    deep = json_depth_problem(parsed, limits.max_depth)
+    return (None, Problem(where, deep.message)) if deep is not None else (parsed, None)
 
 
 def _collect_stimulus(
@@ -389,42 +401,45 @@ def _num(x: float) -> str:
 
 
 def csv_text(stimuli: Iterable[StimulusSpec], items: Iterable[ItemSpec]) -> str:
-    """The items as CSV text (header first, one row per item, CRLF line ends, no BOM)."""
+    """The items as CSV text (header first, one row per item, CRLF line ends, no BOM).
+
+    Cells a spreadsheet could take for a formula are neutralised (:func:`itembank.tabular.format_csv`).
+    """
     by_code = {s.code: s for s in stimuli}
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for item in items:
-        stim = by_code.get(item.stimulus) if item.stimulus else None
-        options = {o["key"]: o["text"] for o in item.options or []}
-        row: dict[str, str] = {
-            "code": item.code,
-            "type": item.type,
-            "dimension": item.dimension,
-            "indicator": item.indicator,
-            "grade_bands": ";".join(item.grade_bands),
-            "status": item.status,
-            "author": item.author,
-            "stimulus": item.stimulus or "",
-            "stimulus_kind": stim.kind if stim else "",
-            "stimulus_title": stim.title if stim else "",
-            "stimulus_body": stim.body if stim else "",
-            "stem": item.stem,
-            **{f"option_{k}": options.get(k, "") for k in OPTION_KEYS},
-            "key": ";".join(item.key or []),
-            "scoring": item.scoring or "",
-            "parts_json": _compact(item.parts) if item.parts is not None else "",
-            "score_map": ";".join(str(s) for s in item.score_map) if item.score_map is not None else "",
-            "rubric_json": _compact(item.rubric) if item.rubric is not None else "",
-            "rationale": item.rationale,
-            "enemies": ";".join(item.enemies),
-            "model": str(item.params["model"]),
-            "a": _num(item.params["a"]),
-            "b": ";".join(_num(x) for x in item.params["b"]),
-            "c": _num(item.params["c"]),
-        }
-        writer.writerow([row[c] for c in CSV_COLUMNS])
-    return out.getvalue()
+    return format_csv([CSV_COLUMNS, *(_csv_row(item, by_code) for item in items)])
+
+
+def _csv_row(item: ItemSpec, by_code: dict[str, StimulusSpec]) -> list[str]:
+    """One item as the cells of a CSV row, in :data:`CSV_COLUMNS` order."""
+    stim = by_code.get(item.stimulus) if item.stimulus else None
+    options = {o["key"]: o["text"] for o in item.options or []}
+    row: dict[str, str] = {
+        "code": item.code,
+        "type": item.type,
+        "dimension": item.dimension,
+        "indicator": item.indicator,
+        "grade_bands": ";".join(item.grade_bands),
+        "status": item.status,
+        "author": item.author,
+        "stimulus": item.stimulus or "",
+        "stimulus_kind": stim.kind if stim else "",
+        "stimulus_title": stim.title if stim else "",
+        "stimulus_body": stim.body if stim else "",
+        "stem": item.stem,
+        **{f"option_{k}": options.get(k, "") for k in OPTION_KEYS},
+        "key": ";".join(item.key or []),
+        "scoring": item.scoring or "",
+        "parts_json": _compact(item.parts) if item.parts is not None else "",
+        "score_map": ";".join(str(s) for s in item.score_map) if item.score_map is not None else "",
+        "rubric_json": _compact(item.rubric) if item.rubric is not None else "",
+        "rationale": item.rationale,
+        "enemies": ";".join(item.enemies),
+        "model": str(item.params["model"]),
+        "a": _num(item.params["a"]),
+        "b": ";".join(_num(x) for x in item.params["b"]),
+        "c": _num(item.params["c"]),
+    }
+    return [row[c] for c in CSV_COLUMNS]
 
 
 def _compact(value: Any) -> str:

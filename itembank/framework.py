@@ -18,6 +18,7 @@ import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,13 @@ __all__ = [
     "GradeBandSpec",
     "IndicatorSpec",
     "LiteracySpec",
+    "default_framework",
     "parse_framework",
     "read_framework",
 ]
 
 DEFAULT_FRAMEWORK = Path(__file__).with_name("frameworks") / "default.toml"
-"""The framework InfoLit ships with (four dimensions, grade bands 3-4, 5-6, 7-9, 10-12)."""
+"""The framework InfoLit ships with (four dimensions, grade bands 3-4, 5-6, 7-9, 10-12 with their cut scores)."""
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -52,11 +54,17 @@ class LiteracySpec:
 
 @dataclass(frozen=True)
 class GradeBandSpec:
-    """A grade band (e.g. ``7-9``) and the school grades it covers."""
+    """A grade band (e.g. ``7-9``), the school grades it covers and its level cut scores.
+
+    ``cuts`` are the three scale scores (500 + 100 z) between the four proficiency levels,
+    ascending; ``None`` when the file gives none (:func:`assess.scales.cut_scores_for_band` then
+    derives them from the default framework's bands).
+    """
 
     code: str
     name: str
     grades: tuple[int, ...]
+    cuts: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,14 @@ class FrameworkSpec:
         """Grade-band codes in order."""
         return tuple(b.code for b in self.grade_bands)
 
+    def band(self, code: str) -> GradeBandSpec | None:
+        """The grade band with ``code``, or ``None``."""
+        return next((b for b in self.grade_bands if b.code == code), None)
+
+    def band_for_grade(self, grade: int) -> GradeBandSpec | None:
+        """The grade band that covers school grade ``grade``, or ``None`` (a grade is in one band at most)."""
+        return next((b for b in self.grade_bands if int(grade) in b.grades), None)
+
     def indicator(self, code: str) -> IndicatorSpec | None:
         """The sub-indicator with ``code``, or ``None``."""
         return next((i for i in self.indicators if i.code == code), None)
@@ -139,7 +155,7 @@ class FrameworkSpec:
             "name_en": self.name_en,
             "description": self.description,
             "literacies": [{"code": x.code, "name": x.name, "name_en": x.name_en} for x in self.literacies],
-            "grade_bands": [{"code": b.code, "name": b.name, "grades": list(b.grades)} for b in self.grade_bands],
+            "grade_bands": [_band_document(b) for b in self.grade_bands],
             "dimensions": [
                 {
                     "code": d.code,
@@ -160,6 +176,13 @@ class FrameworkSpec:
                 for d in self.dimensions
             ],
         }
+
+
+def _band_document(band: GradeBandSpec) -> dict[str, Any]:
+    doc: dict[str, Any] = {"code": band.code, "name": band.name, "grades": list(band.grades)}
+    if band.cuts is not None:
+        doc["cuts"] = list(band.cuts)
+    return doc
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -206,6 +229,12 @@ def read_framework(path: str | Path = DEFAULT_FRAMEWORK) -> FrameworkSpec:
                 source, [Problem(f"line {exc.lineno} column {exc.colno}", f"not valid JSON: {exc.msg}")]
             ) from None
     return parse_framework(data, source=source)
+
+
+@lru_cache(maxsize=1)
+def default_framework() -> FrameworkSpec:
+    """The framework InfoLit ships with (:data:`DEFAULT_FRAMEWORK`), read once per process."""
+    return read_framework(DEFAULT_FRAMEWORK)
 
 
 def parse_framework(data: Any, *, source: str = "<framework>") -> FrameworkSpec:
@@ -335,11 +364,13 @@ class _Checker:
 
     def _bands(self, top: Mapping[str, Any]) -> Iterator[GradeBandSpec]:
         seen: dict[str, str] = {}
+        band_of: dict[int, str] = {}  # grade -> the band that has it (a grade is in one band only)
         for i, raw in enumerate(self.array(top, "grade_bands", "")):
             path = _join("grade_bands", i)
-            t = self.table(raw, path, {"code", "name", "grades"}, {"name_en"})
+            t = self.table(raw, path, {"code", "name", "grades"}, {"name_en", "cuts"})
             if t is None:
                 continue
+            code = self.code(t, path, seen, "grade band")
             grades: list[int] = []
             for j, g in enumerate(self.array(t, "grades", path)):
                 gpath = _join(_join(path, "grades"), j)
@@ -347,9 +378,27 @@ class _Checker:
                     self.add(gpath, f"must be a school grade 1..13, got {g!r}")
                 elif g in grades:
                     self.add(gpath, f"grade {g} is listed twice")
+                elif g in band_of:
+                    self.add(gpath, f"grade {g} is already in grade band {band_of[g]!r}")
                 else:
                     grades.append(g)
-            yield GradeBandSpec(self.code(t, path, seen, "grade band"), self.text(t, "name", path), tuple(grades))
+                    band_of[g] = code or path
+            yield GradeBandSpec(code, self.text(t, "name", path), tuple(grades), self._cuts(t, path))
+
+    def _cuts(self, table: Mapping[str, Any], path: str) -> tuple[float, float, float] | None:
+        if "cuts" not in table:
+            return None
+        raw = table["cuts"]
+        cpath = _join(path, "cuts")
+        numbers = isinstance(raw, list) and all(isinstance(x, int | float) and not isinstance(x, bool) for x in raw)
+        if not numbers or len(raw) != 3:
+            self.add(cpath, "must be three scale scores (the cuts between the four levels), e.g. [420, 490, 560]")
+            return None
+        cuts = (float(raw[0]), float(raw[1]), float(raw[2]))
+        if not cuts[0] < cuts[1] < cuts[2]:
+            self.add(cpath, f"must be ascending, got {list(raw)}")
+            return None
+        return cuts
 
     def _dimensions(
         self, top: Mapping[str, Any], lit_codes: set[str], codes: dict[str, str]

@@ -19,6 +19,7 @@ from typing import Any
 from itembank.exceptions import Problem, ValidationReport
 from itembank.framework import FrameworkSpec
 from itembank.models import ITEM_TYPES, SCORINGS, STATUSES
+from itembank.tabular import DEFAULT_LIMITS
 
 __all__ = [
     "BankContext",
@@ -55,6 +56,8 @@ CONTENT_FIELDS: tuple[str, ...] = (
     "rubric",
 )
 """Fields that belong to an item version (a change makes a new version of a locked item)."""
+METADATA_FIELDS: tuple[str, ...] = ("indicator", "dimension", "grade_bands", "status", "author", "rationale", "enemies")
+"""Fields of an item that change without a new version."""
 
 _REQUIRED = ("code", "type", "indicator", "grade_bands", "status", "author", "stem", "rationale", "params")
 # Per type: fields it needs, fields it may have (beyond the common ones).
@@ -66,6 +69,9 @@ _TYPE_FIELDS: dict[str, tuple[set[str], set[str]]] = {
 }
 _PARAM_LIMITS = {"a": (0.0, 4.0), "b": (-5.0, 5.0), "c": (0.0, 0.3)}
 _DICHOTOMOUS_MODELS = ("rasch", "2pl", "3pl")
+MAX_TEXT = 100_000
+"""Characters a single text of an item or stimulus may hold."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _POLYTOMOUS_MODELS = ("rasch", "gpcm", "grm")
 
 
@@ -197,15 +203,7 @@ class ItemSpec:
 
     def metadata(self) -> dict[str, Any]:
         """The fields that change without a new version."""
-        return {
-            "indicator": self.indicator,
-            "dimension": self.dimension,
-            "grade_bands": self.grade_bands,
-            "status": self.status,
-            "author": self.author,
-            "rationale": self.rationale,
-            "enemies": self.enemies,
-        }
+        return {name: getattr(self, name) for name in METADATA_FIELDS}
 
     def to_document(self) -> dict[str, Any]:
         """The item in the canonical JSON format (fields in canonical order, unset ones left out)."""
@@ -237,13 +235,16 @@ def item_max_score(type_: str, scoring: str | None, score_map: Sequence[int] | N
 
 
 # ============================================================================================ validation
-def validate_bundle(raw: RawBundle, context: BankContext) -> ValidatedBundle:
-    """Check every stimulus and item of ``raw``; return them normalised or raise with every problem.
+def validate_bundle(
+    raw: RawBundle, context: BankContext, *, max_problems: int = DEFAULT_LIMITS.max_problems
+) -> ValidatedBundle:
+    """Check every stimulus and item of ``raw``; return them normalised or raise with the problems.
 
     Raises
     ------
     ValidationReport
-        Listing every problem of the file (reading problems included), each with its location.
+        With the first ``max_problems`` problems of the file in file order (reading problems
+        included), each with its location, and the count of the rest.
     """
     problems: list[Problem] = list(raw.problems)
     stimuli: list[StimulusSpec] = []
@@ -284,7 +285,7 @@ def validate_bundle(raw: RawBundle, context: BankContext) -> ValidatedBundle:
     if not raw.stimuli and not raw.items and not raw.problems:
         problems.append(Problem("", "the file holds no items"))
     if problems:
-        raise ValidationReport(raw.source, problems)
+        raise ValidationReport(raw.source, problems[:max_problems], more=max(0, len(problems) - max_problems))
     return ValidatedBundle(source=raw.source, stimuli=tuple(stimuli), items=tuple(items))
 
 
@@ -308,6 +309,26 @@ class _Record:
             self.problems.append(Problem(self.origin.at(fieldpath), message))
 
     # -- primitives ---------------------------------------------------------------------------
+    def characters(self, data: Any) -> None:
+        """Report every text of ``data`` (at any depth) with a control character or over :data:`MAX_TEXT`.
+
+        Tab and line ends are text; NUL and the other C0 controls, DEL and lone surrogates are not
+        (PostgreSQL cannot store NUL, and no page should show any of them).
+        """
+        todo: list[tuple[Any, str]] = [(data, "")]
+        while todo:
+            value, path = todo.pop()
+            if isinstance(value, Mapping):
+                todo.extend((v, _join(path, str(k))) for k, v in value.items())
+            elif isinstance(value, list):
+                todo.extend((v, f"{path}[{i}]") for i, v in enumerate(value))
+            elif isinstance(value, str):
+                bad = _CONTROL.search(value)
+                if bad is not None:
+                    self.add(path, f"contains the control character U+{ord(bad.group()):04X}; remove it")
+                elif len(value) > MAX_TEXT:
+                    self.add(path, f"{len(value):,} characters, at most {MAX_TEXT:,}")
+
     def text(self, data: Mapping[str, Any], name: str, path: str | None = None) -> str:
         path = path or name
         value = data.get(name)
@@ -363,6 +384,7 @@ class _Record:
     def stimulus(self, data: Mapping[str, Any]) -> StimulusSpec | None:
         if not self.fields(data, "", STIMULUS_FIELDS):
             return None
+        self.characters(data)
         code = self.code(data)
         kind = self.text(data, "kind")
         if kind and not KIND_RE.match(kind):
@@ -381,6 +403,7 @@ class _Record:
         allowed = ITEM_FIELDS + (("dimension",) if self.origin.row is not None else ())
         if not self.fields(data, "", allowed):
             return None
+        self.characters(data)
         for name in _REQUIRED:
             if name not in data or data[name] is None:
                 self.add(name, "missing required field")

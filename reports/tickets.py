@@ -11,13 +11,15 @@ readers supply the glyphs); tickets, PINs and addresses are set in Courier and H
 ``0`` and ``O`` cannot be confused.
 
 The PINs are stored nowhere else: whoever holds this PDF (or the CSV) can log in as the students,
-so it goes to the school and nowhere else.
+so it goes to the school and nowhere else. :func:`write_private` creates such files readable by
+their owner only (mode 0600), whatever the umask. The CSV goes through
+:func:`itembank.tabular.csv_bytes`, so a school or class named ``=HYPERLINK(...)`` is text to Excel.
 """
 
 from __future__ import annotations
 
-import csv
 import io
+import os
 from collections.abc import Sequence
 from itertools import groupby
 from pathlib import Path
@@ -30,8 +32,17 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 
 from assess.registration import IssuedTicket
+from itembank.tabular import csv_bytes
 
-__all__ = ["CARDS_PER_PAGE", "CJK_FONT", "TICKET_CSV_COLUMNS", "render_tickets", "tickets_csv", "write_tickets"]
+__all__ = [
+    "CARDS_PER_PAGE",
+    "CJK_FONT",
+    "TICKET_CSV_COLUMNS",
+    "render_tickets",
+    "tickets_csv",
+    "write_private",
+    "write_tickets",
+]
 
 CJK_FONT = "STSong-Light"
 """reportlab's built-in simplified-Chinese CID font."""
@@ -212,15 +223,37 @@ def render_tickets(
 
 
 def tickets_csv(tickets: Sequence[IssuedTicket], *, login_url: str) -> bytes:
-    """The same cards as CSV (UTF-8 with a byte-order mark for Excel, CRLF line ends), same order."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(TICKET_CSV_COLUMNS)
-    for t in _order(tickets):
-        writer.writerow(
-            [t.school_code, t.school_name, t.grade, t.class_name, t.student_code, t.ticket, t.pin or "", login_url]
-        )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    """The same cards as CSV (UTF-8 with a byte-order mark for Excel, CRLF line ends), same order.
+
+    Cells that a spreadsheet could take for a formula are neutralised (:func:`itembank.tabular.csv_bytes`).
+    """
+    rows = (
+        [t.school_code, t.school_name, t.grade, t.class_name, t.student_code, t.ticket, t.pin or "", login_url]
+        for t in _order(tickets)
+    )
+    return csv_bytes([TICKET_CSV_COLUMNS, *rows])
+
+
+def write_private(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` readable and writable by its owner only (0600), atomically.
+
+    The bytes go to a new ``.part`` file created with mode 0600 (``O_EXCL``: never through a file
+    someone else prepared) and then replace ``path``, so a reader never sees half a file and the
+    PINs are never, even for a moment, in a file others can read.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(tmp, 0o600)  # the mode given to open() is reduced by the umask, never widened
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def write_tickets(
@@ -231,11 +264,10 @@ def write_tickets(
     title: str = "学生信息素养测评",
     page_per_class: bool = True,
 ) -> Path:
-    """Write the cards to ``path``: PDF, or CSV when the name ends in ``.csv``; return the path."""
+    """Write the cards to ``path`` (mode 0600): PDF, or CSV when the name ends in ``.csv``; return the path."""
     path = Path(path)
     if path.suffix.lower() == ".csv":
         data = tickets_csv(tickets, login_url=login_url)
     else:
         data = render_tickets(tickets, login_url=login_url, title=title, page_per_class=page_per_class)
-    path.write_bytes(data)
-    return path
+    return write_private(path, data)

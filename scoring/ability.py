@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
+from scoring._lazy import is_sparse
 from scoring.exceptions import DataError, ParameterError
 from scoring.irt import LOG_FLOOR, flat_log_probabilities, log_probabilities, quadrature_grid, response_indicators
+from scoring.models import group_items
 from scoring.params import ItemParams
 
 __all__ = [
@@ -96,7 +97,9 @@ def _check_dense(x: FloatArray, params: ItemParams) -> None:
 
 def _loglik_grid(responses: Any, params: ItemParams, nodes: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Log-likelihood (N, Q) of every person at every node, and the number of responses per person."""
-    if sp.issparse(responses):
+    if is_sparse(responses):
+        import scipy.sparse as sp
+
         csr = sp.csr_matrix(responses)
         n, j = csr.shape
         if j != params.n_items:
@@ -231,32 +234,28 @@ def _derivatives(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     r"""Score, test information and (for WLE) Warm's J of each person at its own theta.
 
-    Derivatives of the category probabilities wrt theta are central differences (h = 1e-4) of the
-    stable log-probabilities; the information is :math:`\sum_j \sum_k (P'_{jk})^2 / P_{jk}` over the
-    administered items and :math:`J = \sum_j \sum_k P'_{jk} P''_{jk} / P_{jk}` (Warm, 1989, eq. 7).
+    The derivatives of the log category probabilities in theta come in closed form from each item
+    model (:meth:`scoring.models.ItemModel.theta_derivatives`). The score is the sum of
+    :math:`\partial \log P_{jx_j} / \partial\theta` over the administered items, the information
+    :math:`\sum_j \sum_k P_{jk} (\log P_{jk})'^2`, and Warm's (1989, eq. 7)
+    :math:`J = \sum_j \sum_k P'_{jk} P''_{jk} / P_{jk} = \sum_j \sum_k P_{jk} (\log P_{jk})'
+    ((\log P_{jk})'^2 + (\log P_{jk})'')`.
     """
-    h = 1e-4
-    lp0 = log_probabilities(params, theta)  # (N, J, K+1)
-    lpp = log_probabilities(params, theta + h)
-    lpm = log_probabilities(params, theta - h)
-    p0 = np.exp(lp0)
-    pp = np.exp(lpp)
-    pm = np.exp(lpm)
-    with np.errstate(invalid="ignore"):
-        dlog = np.where(np.isfinite(lp0), (lpp - lpm) / (2 * h), 0.0)  # d log P / d theta
-    d1 = (pp - pm) / (2 * h)
-    xi = np.where(mask, x, 0).astype(np.int64)
-    dl_obs = np.take_along_axis(dlog, xi[:, :, None], axis=2)[:, :, 0]
-    score = np.where(mask, dl_obs, 0.0).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        info_items = np.where(p0 > 0, d1**2 / p0, 0.0).sum(axis=2)
-    info = np.where(mask, info_items, 0.0).sum(axis=1)
-    warm = np.zeros_like(info)
-    if need_warm:
-        d2 = (pp - 2 * p0 + pm) / h**2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            j_items = np.where(p0 > 0, d1 * d2 / p0, 0.0).sum(axis=2)
-        warm = np.where(mask, j_items, 0.0).sum(axis=1)
+    n = theta.size
+    score = np.zeros(n)
+    info = np.zeros(n)
+    warm = np.zeros(n)
+    for group in group_items(params):
+        logp, dlog, d2log = group.model.theta_derivatives(group.psi, theta)  # (m, K+1, N)
+        p = np.exp(logp)
+        used = mask[:, group.index]  # (N, m)
+        xi = np.where(used, x[:, group.index], 0).astype(np.int64)
+        observed = np.take_along_axis(dlog, xi.T[:, None, :], axis=1)[:, 0, :]  # (m, N)
+        score += np.where(used, observed.T, 0.0).sum(axis=1)
+        info += np.where(used, (p * dlog * dlog).sum(axis=1).T, 0.0).sum(axis=1)
+        if need_warm:
+            j_items = (p * dlog * (dlog * dlog + d2log)).sum(axis=1)
+            warm += np.where(used, j_items.T, 0.0).sum(axis=1)
     return score, info, warm
 
 
@@ -270,7 +269,9 @@ def _root_estimates(
     max_iter: int,
     tol: float,
 ) -> AbilityEstimates:
-    if sp.issparse(responses):
+    if is_sparse(responses):
+        import scipy.sparse as sp
+
         x = np.asarray(sp.csr_matrix(responses).toarray(), dtype=np.float64)
         m = sp.csr_matrix(responses).copy()
         m.data[:] = 1
@@ -365,7 +366,7 @@ def estimate_map(
     The estimate always exists; it is clipped to ``bounds``.
     """
     x = responses
-    n = x.shape[0] if sp.issparse(x) else np.atleast_2d(np.asarray(x, dtype=np.float64)).shape[0]
+    n = x.shape[0] if is_sparse(x) else np.atleast_2d(np.asarray(x, dtype=np.float64)).shape[0]
     mu = _per_person(prior_mean, n, groups, "prior_mean")
     sd = _per_person(prior_sd, n, groups, "prior_sd")
     return _root_estimates(responses, params, "map", bounds, mu, sd, max_iter, tol)

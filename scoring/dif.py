@@ -31,13 +31,14 @@ rounded to a grid, or the score on a common anchor block): each distinct value i
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+import math
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from scoring.exceptions import DataError
 
@@ -53,6 +54,7 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 Matching = Literal["total", "rest"] | npt.ArrayLike
 
 #: ETS delta-metric constant: MH D-DIF = -2.35 ln(alpha_MH) (Holland & Thayer, 1988).
@@ -187,7 +189,7 @@ def classify_ets(
     d = np.atleast_1d(np.asarray(d_dif, dtype=np.float64))
     se = np.atleast_1d(np.asarray(se_d_dif, dtype=np.float64))
     p = np.atleast_1d(np.asarray(p_value, dtype=np.float64))
-    z_crit = float(stats.norm.ppf(1.0 - alpha_level))
+    z_crit = NormalDist().inv_cdf(1.0 - alpha_level)
     out: list[str] = []
     for d_i, se_i, p_i in zip(d, se, p, strict=True):
         if np.isnan(d_i) or np.isnan(p_i):
@@ -321,41 +323,32 @@ def compute_mantel_haenszel(
         obs = col[~np.isnan(col)]
         if not np.all((obs == 0.0) | (obs == 1.0)):
             raise DataError(f"item {ids[i]!r} is not scored 0/1; use compute_standardized_mean_difference")
-    focals = _focal_labels(labels, reference, focal)
-    name = _matching_name(matching)
-    if purify:
-        _check_purifiable(matching)
-    is_ref = _label_equal(labels, reference)
+
+    def statistics(col: FloatArray, match: FloatArray, keep: BoolArray, is_ref: BoolArray) -> _ItemStats:
+        return _mh_item(col, match, keep, is_ref, continuity)
+
+    def classify(stats: FloatArray) -> tuple[str, ...]:
+        return classify_ets(stats[:, 1], stats[:, 2], stats[:, 4], alpha_level=alpha_level)
+
     out: list[MantelHaenszelResult] = []
-    for f in focals:
-        keep = _group_mask(labels, reference, f)
-        criterion = np.ones(x.shape[1], dtype=bool)
-        for _stage in range(2 if purify else 1):
-            base = _criterion_total(x, criterion) if isinstance(matching, str) else None
-            rows = [
-                _mh_item(x[:, i], _matching_for(x, i, matching, criterion, base), keep, is_ref, continuity)
-                for i in studied
-            ]
-            arr = np.array([r[:5] for r in rows], dtype=np.float64).reshape(len(studied), 5)
-            alpha, d, se, chi2, pvals = (arr[:, j].copy() for j in range(5))
-            classes = classify_ets(d, se, pvals, alpha_level=alpha_level)
-            criterion[[i for i, c in zip(studied, classes, strict=True) if c == "C"]] = False
+    for f, comparison in _compare(x, labels, studied, reference, focal, matching, purify, statistics, classify):
+        alpha, d, se, chi2, pvals = (comparison.values[:, j].copy() for j in range(5))
         out.append(
             MantelHaenszelResult(
                 items=tuple(studied),
                 item_ids=tuple(ids[i] for i in studied),
                 reference=reference,
                 focal=f,
-                matching=name,
+                matching=_matching_name(matching),
                 purified=purify,
                 alpha=alpha,
                 d_dif=d,
                 se_d_dif=se,
                 chi2=chi2,
                 p_value=pvals,
-                ets_class=classes,
-                n_reference=np.array([r[5] for r in rows], dtype=np.int64),
-                n_focal=np.array([r[6] for r in rows], dtype=np.int64),
+                ets_class=comparison.classes,
+                n_reference=comparison.n_reference,
+                n_focal=comparison.n_focal,
             )
         )
     return tuple(out)
@@ -404,41 +397,30 @@ def compute_standardized_mean_difference(
         As :func:`compute_mantel_haenszel` (except that polytomous studied items are allowed).
     """
     x, labels, studied, ids = _prepare(responses, groups, items, item_ids)
-    focals = _focal_labels(labels, reference, focal)
-    name = _matching_name(matching)
-    if purify:
-        _check_purifiable(matching)
-    is_ref = _label_equal(labels, reference)
+
+    def classify(stats: FloatArray) -> tuple[str, ...]:
+        return classify_ets_polytomous(_effect_sizes(stats), stats[:, 4], alpha_level=alpha_level)
+
     out: list[StandardizedMeanDifferenceResult] = []
-    for f in focals:
-        keep = _group_mask(labels, reference, f)
-        criterion = np.ones(x.shape[1], dtype=bool)
-        for _stage in range(2 if purify else 1):
-            base = _criterion_total(x, criterion) if isinstance(matching, str) else None
-            rows = [_smd_item(x[:, i], _matching_for(x, i, matching, criterion, base), keep, is_ref) for i in studied]
-            arr = np.array([r[:5] for r in rows], dtype=np.float64).reshape(len(studied), 5)
-            smd, se, sd, chi2, pvals = (arr[:, j].copy() for j in range(5))
-            safe_sd = np.where(sd > 0, sd, 1.0)
-            es = np.where(sd > 0, smd / safe_sd, np.nan)
-            classes = classify_ets_polytomous(es, pvals, alpha_level=alpha_level)
-            criterion[[i for i, c in zip(studied, classes, strict=True) if c == "C"]] = False
+    for f, comparison in _compare(x, labels, studied, reference, focal, matching, purify, _smd_item, classify):
+        smd, se, sd, chi2, pvals = (comparison.values[:, j].copy() for j in range(5))
         out.append(
             StandardizedMeanDifferenceResult(
                 items=tuple(studied),
                 item_ids=tuple(ids[i] for i in studied),
                 reference=reference,
                 focal=f,
-                matching=name,
+                matching=_matching_name(matching),
                 purified=purify,
                 smd=smd,
                 se_smd=se,
                 item_sd=sd,
-                effect_size=es,
+                effect_size=_effect_sizes(comparison.values),
                 chi2=chi2,
                 p_value=pvals,
-                ets_class=classes,
-                n_reference=np.array([r[5] for r in rows], dtype=np.int64),
-                n_focal=np.array([r[6] for r in rows], dtype=np.int64),
+                ets_class=comparison.classes,
+                n_reference=comparison.n_reference,
+                n_focal=comparison.n_focal,
             )
         )
     return tuple(out)
@@ -446,6 +428,69 @@ def compute_standardized_mean_difference(
 
 # --------------------------------------------------------------------------------------------
 # internals
+
+_ItemStats = tuple[float, float, float, float, float, int, int]
+"""Five statistics of one studied item, then the numbers of reference and focal persons."""
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    """The statistics of every studied item for one focal group, after the last purification stage."""
+
+    values: FloatArray  # (n_studied, 5)
+    classes: tuple[str, ...]
+    n_reference: IntArray
+    n_focal: IntArray
+
+
+def _compare(
+    x: FloatArray,
+    labels: npt.NDArray[np.object_],
+    studied: list[int],
+    reference: Hashable,
+    focal: Hashable | Sequence[Hashable] | None,
+    matching: Matching,
+    purify: bool,
+    statistics: Callable[[FloatArray, FloatArray, BoolArray, BoolArray], _ItemStats],
+    classify: Callable[[FloatArray], tuple[str, ...]],
+) -> list[tuple[Hashable, _Comparison]]:
+    """Run one DIF procedure for every focal group, with the two-stage purification when asked.
+
+    Per focal group and stage: the matching score of every studied item over the criterion
+    items, ``statistics`` per item, ``classify`` of all of them; after the first stage the items
+    classed C leave the criterion (Holland & Thayer, 1988; Zwick, 2012).
+    """
+    focals = _focal_labels(labels, reference, focal)
+    _matching_name(matching)
+    if purify:
+        _check_purifiable(matching)
+    is_ref = _label_equal(labels, reference)
+    out: list[tuple[Hashable, _Comparison]] = []
+    for f in focals:
+        keep = _group_mask(labels, reference, f)
+        criterion = np.ones(x.shape[1], dtype=bool)
+        for _stage in range(2 if purify else 1):
+            base = _criterion_total(x, criterion) if isinstance(matching, str) else None
+            rows = [statistics(x[:, i], _matching_for(x, i, matching, criterion, base), keep, is_ref) for i in studied]
+            values = np.array([r[:5] for r in rows], dtype=np.float64).reshape(len(studied), 5)
+            classes = classify(values)
+            criterion[[i for i, c in zip(studied, classes, strict=True) if c == "C"]] = False
+        comparison = _Comparison(
+            values=values,
+            classes=classes,
+            n_reference=np.array([r[5] for r in rows], dtype=np.int64),
+            n_focal=np.array([r[6] for r in rows], dtype=np.int64),
+        )
+        out.append((f, comparison))
+    return out
+
+
+def _effect_sizes(values: FloatArray) -> FloatArray:
+    """SMD / SD(item) from the SMD statistics (nan where the SD is 0)."""
+    smd, sd = values[:, 0], values[:, 2]
+    safe_sd = np.where(sd > 0, sd, 1.0)
+    return np.asarray(np.where(sd > 0, smd / safe_sd, np.nan))
+
 
 
 def _prepare(
@@ -594,7 +639,7 @@ def _mh_item(
     if continuity:
         diff -= min(0.5, diff)
     chi2 = diff * diff / var_a if var_a > 0 else nan
-    p = float(stats.chi2.sf(chi2, 1)) if var_a > 0 else nan
+    p = _chi2_sf_1df(chi2) if var_a > 0 else nan
     if r_sum > 0 and s_sum > 0:
         alpha = r_sum / s_sum
         p_k = (a + d) / n
@@ -657,10 +702,15 @@ def _smd_item(
     var_sum = float(var[use].sum())
     if var_sum > 0:
         chi2 = (float(sf[use].sum()) - float(expected[use].sum())) ** 2 / var_sum
-        p = float(stats.chi2.sf(chi2, 1))
+        p = _chi2_sf_1df(chi2)
     else:
         chi2, p = nan, nan
     return smd, se, sd, chi2, p, n_ref, n_foc
+
+
+def _chi2_sf_1df(chi2: float) -> float:
+    """Upper-tail probability of a chi-square with 1 df: P(Z^2 > x) = erfc(sqrt(x / 2))."""
+    return math.erfc(math.sqrt(chi2 / 2.0))
 
 
 def _bincount(k: IntArray, weights: npt.ArrayLike, minlength: int) -> FloatArray:

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from scoring.exceptions import DataError, ModelError
 from scoring.information import _lord_wingersky
@@ -223,31 +222,14 @@ def compute_sx2(
     marg_all = lik_all.T @ w  # P(S = s)
     n_s = np.bincount(total, minlength=s_max + 1).astype(np.float64)[1:s_max]
 
-    free = _free_params(params) if n_free_params is None else [int(v) for v in n_free_params]
-    if len(free) != n_items:
-        raise DataError(f"n_free_params has {len(free)} entries for {n_items} items")
-    if n_latent_params is None:
-        latent = 1 if all(m == "rasch" for m in params.models) else 0
-    else:
-        latent = int(n_latent_params)
+    free, latent = _sx2_free_parameters(params, n_free_params, n_latent_params)
 
     s_x2 = np.full(n_items, np.nan)
     df = np.zeros(n_items, dtype=np.int64)
     obs_tables: list[FloatArray] = []
     exp_tables: list[FloatArray] = []
     for i in range(n_items):
-        k_i = int(k_max[i])
-        others = np.delete(np.arange(n_items), i)
-        lik_rest = _lord_wingersky(p[:, others, :], k_max[others])  # (q, s_max - k_i + 1)
-        n_rest = lik_rest.shape[1]
-        expected = np.full((s_max + 1, k_i + 1), np.nan)
-        for cat in range(k_i + 1):
-            num = lik_rest.T @ (p[:, i, cat] * w)  # over rest scores r, total = r + cat
-            expected[cat : cat + n_rest, cat] = num / marg_all[cat : cat + n_rest]
-        expected = expected[1:s_max] * n_s[:, None]
-        observed = np.zeros((s_max + 1, k_i + 1))
-        np.add.at(observed, (total, xi[:, i]), 1.0)
-        observed = observed[1:s_max]
+        observed, expected = _sx2_table(i, p, w, k_max, marg_all, n_s, total, xi)
         o_c, e_c = _collapse_cells(observed, expected, mincell)
         obs_tables.append(o_c)
         exp_tables.append(e_c)
@@ -258,23 +240,69 @@ def compute_sx2(
         d = int(ok.sum()) - e_c.shape[0] - free[i] - latent
         df[i] = max(d, 0)
         s_x2[i] = stat if d > 0 else np.nan
-    with np.errstate(invalid="ignore"):
-        p_value = np.where(df > 0, stats.chi2.sf(s_x2, np.maximum(df, 1)), np.nan)
-    rmsea = np.full(n_items, np.nan)
-    n = x.shape[0]
-    pos = (df > 0) & ~np.isnan(s_x2)
-    if n > 1:
-        rmsea[pos] = np.sqrt(np.maximum(s_x2[pos] / df[pos] - 1.0, 0.0) / (n - 1))
+    p_value, rmsea = _sx2_p_rmsea(s_x2, df, x.shape[0])
     return SX2Result(
         item_ids=params.ids,
         s_x2=s_x2,
         df=df,
-        p_value=np.asarray(p_value, dtype=np.float64),
+        p_value=p_value,
         rmsea=rmsea,
-        n_persons=int(n),
+        n_persons=int(x.shape[0]),
         observed=tuple(obs_tables),
         expected=tuple(exp_tables),
     )
+
+
+def _sx2_table(
+    i: int,
+    p: FloatArray,
+    w: FloatArray,
+    k_max: IntArray,
+    marg_all: FloatArray,
+    n_s: FloatArray,
+    total: IntArray,
+    xi: IntArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Observed and expected counts of item ``i`` by summed score 1..S_max - 1 and category."""
+    n_items = k_max.size
+    s_max = int(k_max.sum())
+    k_i = int(k_max[i])
+    others = np.delete(np.arange(n_items), i)
+    lik_rest = _lord_wingersky(p[:, others, :], k_max[others])  # (q, s_max - k_i + 1)
+    n_rest = lik_rest.shape[1]
+    expected = np.full((s_max + 1, k_i + 1), np.nan)
+    for cat in range(k_i + 1):
+        num = lik_rest.T @ (p[:, i, cat] * w)  # over rest scores r, total = r + cat
+        expected[cat : cat + n_rest, cat] = num / marg_all[cat : cat + n_rest]
+    expected = expected[1:s_max] * n_s[:, None]
+    observed = np.zeros((s_max + 1, k_i + 1))
+    np.add.at(observed, (total, xi[:, i]), 1.0)
+    return observed[1:s_max], expected
+
+
+def _sx2_p_rmsea(s_x2: FloatArray, df: IntArray, n: int) -> tuple[FloatArray, FloatArray]:
+    """Upper-tail chi-square p-values and RMSEA of the S-X2 statistics."""
+    from scipy.special import chdtrc  # chi2.sf(x, df), without importing scipy.stats
+
+    with np.errstate(invalid="ignore"):
+        p_value = np.where(df > 0, chdtrc(np.maximum(df, 1), s_x2), np.nan)
+    rmsea = np.full(s_x2.size, np.nan)
+    pos = (df > 0) & ~np.isnan(s_x2)
+    if n > 1:
+        rmsea[pos] = np.sqrt(np.maximum(s_x2[pos] / df[pos] - 1.0, 0.0) / (n - 1))
+    return np.asarray(p_value, dtype=np.float64), rmsea
+
+
+def _sx2_free_parameters(
+    params: ItemParams, n_free_params: Sequence[int] | None, n_latent_params: int | None
+) -> tuple[list[int], int]:
+    """Free parameters per item and free latent parameters, as mirt counts them (see :func:`compute_sx2`)."""
+    free = _free_params(params) if n_free_params is None else [int(v) for v in n_free_params]
+    if len(free) != params.n_items:
+        raise DataError(f"n_free_params has {len(free)} entries for {params.n_items} items")
+    if n_latent_params is None:
+        return free, 1 if all(m == "rasch" for m in params.models) else 0
+    return free, int(n_latent_params)
 
 
 def _free_params(params: ItemParams) -> list[int]:
@@ -298,34 +326,7 @@ def _collapse_cells(observed: FloatArray, expected: FloatArray, mincell: float) 
     statistics and degrees of freedom agree with mirt's. Rows are score groups, columns score
     categories; ``nan`` in ``expected`` marks impossible cells.
     """
-    o = observed.astype(np.float64).copy()
-    e = expected.astype(np.float64).copy()
-    # 1. rows holding impossible cells (lowest and highest score groups of a polytomous item)
-    #    are merged into the nearest complete row
-    drop = np.nonzero(np.isnan(e).any(axis=1))[0]
-    e[np.isnan(e)] = 0.0
-    if drop.size:
-        if drop.size >= 2:
-            half = drop.size // 2
-            up = np.arange(drop[0], drop[half - 1] + 1)
-            low = np.arange(drop[half], drop[-1] + 1)
-        elif drop[0] < e.shape[0] / 2:
-            up, low = drop, np.zeros(0, dtype=np.int64)
-        else:
-            up, low = np.zeros(0, dtype=np.int64), drop
-        if up.size:
-            tgt = int(up.max()) + 1
-            rows = np.r_[up, tgt]
-            e[tgt] = e[rows].sum(axis=0)
-            o[tgt] = o[rows].sum(axis=0)
-        if low.size:
-            tgt = int(low.min()) - 1
-            rows = np.r_[low, tgt]
-            e[tgt] = e[rows].sum(axis=0)
-            o[tgt] = o[rows].sum(axis=0)
-        keep = np.ones(e.shape[0], dtype=bool)
-        keep[np.r_[up, low].astype(np.int64)] = False
-        e, o = e[keep], o[keep]
+    o, e = _merge_impossible_rows(observed.astype(np.float64).copy(), expected.astype(np.float64).copy())
     if e.shape[0] == 0:
         return o, e
     # 2. drop empty score groups; merge groups of a single person into the next group
@@ -334,6 +335,51 @@ def _collapse_cells(observed: FloatArray, expected: FloatArray, mincell: float) 
     if o.shape[0] < 2:
         return _finish(o, e)
     small = e < mincell  # computed here, before the single-person merges (as in mirt)
+    o, e = _merge_single_person_rows(o, e)
+    # 3. within a score group, merge the smallest category into its smaller neighbour
+    if e.shape[1] > 2:
+        _merge_categories_within_rows(o, e, small, mincell)
+    e[np.isnan(e)] = 0.0
+    o, e = _merge_rare_categories(o, e, mincell)
+    if e.shape[1] < 2:
+        return _finish(o, e)
+    return _finish(*_merge_score_groups(o, e, mincell))
+
+
+def _merge_impossible_rows(o: FloatArray, e: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Step 1: rows with impossible cells join the nearest complete row.
+
+    Those are the lowest and highest score groups of a polytomous item.
+    """
+    drop = np.nonzero(np.isnan(e).any(axis=1))[0]
+    e[np.isnan(e)] = 0.0
+    if not drop.size:
+        return o, e
+    if drop.size >= 2:
+        half = drop.size // 2
+        up = np.arange(drop[0], drop[half - 1] + 1)
+        low = np.arange(drop[half], drop[-1] + 1)
+    elif drop[0] < e.shape[0] / 2:
+        up, low = drop, np.zeros(0, dtype=np.int64)
+    else:
+        up, low = np.zeros(0, dtype=np.int64), drop
+    if up.size:
+        tgt = int(up.max()) + 1
+        rows = np.r_[up, tgt]
+        e[tgt] = e[rows].sum(axis=0)
+        o[tgt] = o[rows].sum(axis=0)
+    if low.size:
+        tgt = int(low.min()) - 1
+        rows = np.r_[low, tgt]
+        e[tgt] = e[rows].sum(axis=0)
+        o[tgt] = o[rows].sum(axis=0)
+    keep = np.ones(e.shape[0], dtype=bool)
+    keep[np.r_[up, low].astype(np.int64)] = False
+    return o[keep], e[keep]
+
+
+def _merge_single_person_rows(o: FloatArray, e: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Step 2b: a score group of one person joins the next one (the last joins the one before)."""
     single: list[int] = []
     for j in range(o.shape[0] - 1):
         if o[j].sum() == 1:
@@ -348,54 +394,68 @@ def _collapse_cells(observed: FloatArray, expected: FloatArray, mincell: float) 
         o[-2] += o[-1]
         e[-2] += e[-1]
         o, e = o[:-1], e[:-1]
+    return o, e
+
+
+def _merge_categories_within_rows(
+    o: FloatArray, e: FloatArray, small: npt.NDArray[np.bool_], mincell: float
+) -> None:
+    """Step 3, in place: in a row with small cells, merge the smallest category into a neighbour.
+
+    The smaller neighbour takes it, until every cell reaches ``mincell`` or two are left; merged
+    cells become nan (expected) and 0 (observed).
+    """
     n_col = e.shape[1]
-    # 3. within a score group, merge the smallest category into its smaller neighbour
-    if n_col > 2:
-        for j in range(e.shape[0]):
-            if j >= small.shape[0] or not small[j].any():
-                continue
-            tmp = list(e[j])
-            tmp2 = list(o[j])
-            while len(tmp) > 2:
-                m = min(tmp)
-                whc = max(idx for idx, v in enumerate(tmp) if v == m)
-                if whc == 0:
-                    tmp[1] += tmp[0]
-                    tmp2[1] += tmp2[0]
-                elif whc == len(tmp) - 1:
-                    tmp[-2] += tmp[-1]
-                    tmp2[-2] += tmp2[-1]
-                else:
-                    left = min(tmp[whc - 1], tmp[whc + 1]) == tmp[whc - 1]
-                    pick = whc - 1 if left else whc + 1
-                    tmp[pick] += tmp[whc]
-                    tmp2[pick] += tmp2[whc]
-                del tmp[whc]
-                del tmp2[whc]
-                if all(v >= mincell for v in tmp):
-                    break
-            e[j] = tmp + [np.nan] * (n_col - len(tmp))
-            o[j] = tmp2 + [0.0] * (n_col - len(tmp2))
-    e[np.isnan(e)] = 0.0
-    # 4. merge the top category into the one below while its expected total is too small
-    if e.shape[1] > 2:
-        while e.shape[1] > 2:
-            if not e[:, -1].sum() < mincell * math.ceil(e.shape[0] * 0.1):
+    for j in range(e.shape[0]):
+        if j >= small.shape[0] or not small[j].any():
+            continue
+        tmp = list(e[j])
+        tmp2 = list(o[j])
+        while len(tmp) > 2:
+            m = min(tmp)
+            whc = max(idx for idx, v in enumerate(tmp) if v == m)
+            if whc == 0:
+                tmp[1] += tmp[0]
+                tmp2[1] += tmp2[0]
+            elif whc == len(tmp) - 1:
+                tmp[-2] += tmp[-1]
+                tmp2[-2] += tmp2[-1]
+            else:
+                left = min(tmp[whc - 1], tmp[whc + 1]) == tmp[whc - 1]
+                pick = whc - 1 if left else whc + 1
+                tmp[pick] += tmp[whc]
+                tmp2[pick] += tmp2[whc]
+            del tmp[whc]
+            del tmp2[whc]
+            if all(v >= mincell for v in tmp):
                 break
-            o[:, -2] += o[:, -1]
-            e[:, -2] += e[:, -1]
-            o, e = o[:, :-1], e[:, :-1]
-    # 5. merge categories that are non-zero in fewer than 5% of the score groups
+        e[j] = tmp + [np.nan] * (n_col - len(tmp))
+        o[j] = tmp2 + [0.0] * (n_col - len(tmp2))
+
+
+def _merge_rare_categories(o: FloatArray, e: FloatArray, mincell: float) -> tuple[FloatArray, FloatArray]:
+    """Steps 4 and 5: merge rare categories into their lower neighbour.
+
+    The top category joins the one below while its expected total is too small; categories
+    non-zero in fewer than 5% of the score groups join their lower neighbour.
+    """
+    while e.shape[1] > 2:
+        if not e[:, -1].sum() < mincell * math.ceil(e.shape[0] * 0.1):
+            break
+        o[:, -2] += o[:, -1]
+        e[:, -2] += e[:, -1]
+        o, e = o[:, :-1], e[:, :-1]
     dropcol = np.zeros(e.shape[1], dtype=bool)
     for j in range(e.shape[1] - 1, 0, -1):
         if np.sum(e[:, j] > 0) / e.shape[0] < 0.05:
             dropcol[j] = True
             e[:, j - 1] += e[:, j]
             o[:, j - 1] += o[:, j]
-    e, o = e[:, ~dropcol], o[:, ~dropcol]
-    if e.shape[1] < 2:
-        return _finish(o, e)
-    # 6. merge adjacent score groups until every non-zero expected count reaches mincell
+    return o[:, ~dropcol], e[:, ~dropcol]
+
+
+def _merge_score_groups(o: FloatArray, e: FloatArray, mincell: float) -> tuple[FloatArray, FloatArray]:
+    """Step 6: merge adjacent score groups until every non-zero expected count reaches ``mincell``."""
     while e.shape[0] > 1:
         low_cells = (e < mincell) & (e != 0)
         if not low_cells.any():
@@ -412,7 +472,7 @@ def _collapse_cells(observed: FloatArray, expected: FloatArray, mincell: float) 
         e[pick] += e[whc]
         o[pick] += o[whc]
         e, o = np.delete(e, whc, axis=0), np.delete(o, whc, axis=0)
-    return _finish(o, e)
+    return o, e
 
 
 def _finish(o: FloatArray, e: FloatArray) -> tuple[FloatArray, FloatArray]:

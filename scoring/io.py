@@ -14,9 +14,11 @@ names the file, row and column.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from scoring._csvscan import FIELD_INTEGER, FIELD_OTHER, CsvScan, scan_csv
 from scoring.ability import AbilityEstimates
 from scoring.exceptions import (
     DataError,
@@ -78,25 +81,46 @@ def read_text(path: str | Path) -> str:
     EncodingError
         If the bytes are not valid UTF-8.
     """
+    return _read_utf8(path).decode("utf-8")
+
+
+def _read_utf8(path: str | Path) -> bytes:
+    """The bytes of a UTF-8 file without its byte-order mark (checked, not decoded)."""
     p = Path(path)
     try:
         raw = p.read_bytes()
     except OSError as exc:
         raise DataError(f"{p}: cannot read the file ({exc.strerror or exc})") from None
     try:
-        return raw.decode("utf-8-sig")
+        raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise EncodingError(
             f"{p}: not a UTF-8 file (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save it as UTF-8"
         ) from None
+    return raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw
 
 
-def _rows(path: str | Path) -> list[list[str]]:
-    text = read_text(path)
+def _rows(path: str | Path, text: str | None = None) -> list[list[str]]:
+    text = read_text(path) if text is None else text
     rows = [r for r in csv.reader(io.StringIO(text, newline="")) if r and any(c.strip() for c in r)]
     if not rows:
         raise DataError(f"{path}: the file is empty")
     return rows
+
+
+@dataclass(frozen=True)
+class _Header:
+    """The columns of a RESPONSES.csv: person column, names, weights column, item columns."""
+
+    has_person: bool
+    names: list[str]
+    width: int
+    w_idx: int | None
+    item_cols: list[int]
+
+    @property
+    def first(self) -> int:
+        return 1 if self.has_person else 0
 
 
 def read_responses(
@@ -106,6 +130,11 @@ def read_responses(
     check_items: bool = True,
 ) -> ResponseTable:
     """Read a RESPONSES.csv.
+
+    A file without quoted fields (what spreadsheets and our own writers produce) is scanned
+    with numpy (:mod:`scoring._csvscan`): only cells that are not plain integers or missing
+    markers are read one by one. Any other file goes through the csv module. Both apply the same
+    rules and give the same messages.
 
     Parameters
     ----------
@@ -121,8 +150,36 @@ def read_responses(
     ------
     EncodingError, NonNumericCellError, EmptyItemError, SingleCategoryError, DataError
     """
-    rows = _rows(path)
-    header = [h.strip() for h in rows[0]]
+    raw = _read_utf8(path)
+    scan = scan_csv(raw)
+    if scan is None:
+        rows = _rows(path, raw.decode("utf-8"))
+        header = _read_header(path, rows[0], weights_column)
+        person_ids, x = _convert_rows(path, rows[1:], header)
+    else:
+        if scan.header is None:
+            raise DataError(f"{path}: the file is empty")
+        header = _read_header(path, scan.header, weights_column)
+        person_ids, x = _convert_scan(path, scan, header)
+    weights = None
+    if header.w_idx is not None:
+        weights = x[:, header.w_idx].copy()
+        if np.isnan(weights).any():
+            bad_row = int(np.nonzero(np.isnan(weights))[0][0]) + 2
+            raise DataError(f"{path}: row {bad_row}: the weights column {weights_column!r} is empty")
+        x = x[:, header.item_cols]
+    if len(set(person_ids)) != len(person_ids):
+        counts = Counter(person_ids)
+        dup = next(p for p in person_ids if counts[p] > 1)
+        raise DataError(f"{path}: person id {dup!r} occurs more than once")
+    item_ids = tuple(header.names[i] for i in header.item_cols)
+    if check_items:
+        _check_items(path, x, item_ids)
+    return ResponseTable(tuple(person_ids), item_ids, x, weights)
+
+
+def _read_header(path: str | Path, cells: list[str], weights_column: str | None) -> _Header:
+    header = [h.strip() for h in cells]
     has_person = bool(header) and header[0].lower() == "person"
     first = 1 if has_person else 0
     names = header[first:]
@@ -138,62 +195,90 @@ def read_responses(
             raise DataError(f"{path}: no weights column {weights_column!r} in the header")
         w_idx = names.index(weights_column)
     item_cols = [i for i in range(len(names)) if i != w_idx]
-    item_ids = tuple(names[i] for i in item_cols)
-    if not item_ids:
+    if not item_cols:
         raise DataError(f"{path}: no item columns")
-    body = rows[1:]
+    return _Header(has_person, names, len(header), w_idx, item_cols)
+
+
+def _cell_value(path: str | Path, row: int, pid: str, header: _Header, col: int, cell: str) -> float:
+    """The value of one cell (``nan`` when missing), by the reader's rules; ``col`` counts from the first item."""
+    text = cell.strip()
+    if text.lower() in _MISSING:
+        return math.nan
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    is_weight = col == header.w_idx
+    if not math.isfinite(value) or (not is_weight and (value != int(value) or value < 0)) or (is_weight and value < 0):
+        what = "a non-negative weight" if is_weight else "an integer score (or empty / NA)"
+        raise NonNumericCellError(
+            f"{path}: row {row} (person {pid}), column {header.names[col]!r}: {cell!r} is not {what}"
+        )
+    return value
+
+
+def _row_length_error(path: str | Path, row: int, n_fields: int, header: _Header) -> DataError:
+    return DataError(f"{path}: row {row} has {n_fields} fields, the header has {header.width}")
+
+
+def _convert_rows(path: str | Path, body: list[list[str]], header: _Header) -> tuple[list[str], FloatArray]:
+    """Person ids and the values of the rows below the header (the csv module's rows)."""
     if not body:
         raise DataError(f"{path}: no response rows below the header")
-    n, width = len(body), len(header)
-    x = np.full((n, len(names)), np.nan)
+    x = np.full((len(body), len(header.names)), np.nan)
     person_ids: list[str] = []
     for r, row in enumerate(body, start=2):
-        if len(row) != width:
-            raise DataError(f"{path}: row {r} has {len(row)} fields, the header has {width}")
-        pid = row[0].strip() if has_person else str(r - 1)
+        if len(row) != header.width:
+            raise _row_length_error(path, r, len(row), header)
+        pid = row[0].strip() if header.has_person else str(r - 1)
         person_ids.append(pid)
-        for c, cell in enumerate(row[first:]):
-            text = cell.strip()
-            if text.lower() in _MISSING:
-                continue
-            try:
-                value = float(text)
-            except ValueError:
-                value = math.nan
-            is_weight = c == w_idx
-            if (
-                not math.isfinite(value)
-                or (not is_weight and (value != int(value) or value < 0))
-                or (is_weight and value < 0)
-            ):
-                what = "a non-negative weight" if is_weight else "an integer score (or empty / NA)"
-                raise NonNumericCellError(
-                    f"{path}: row {r} (person {pid}), column {names[c]!r}: {cell!r} is not {what}"
-                )
-            x[r - 2, c] = value
-    weights = None
-    if w_idx is not None:
-        weights = x[:, w_idx].copy()
-        if np.isnan(weights).any():
-            bad_row = int(np.nonzero(np.isnan(weights))[0][0]) + 2
-            raise DataError(f"{path}: row {bad_row}: the weights column {weights_column!r} is empty")
-        x = x[:, item_cols]
-    if len(set(person_ids)) != len(person_ids):
-        dup = next(p for p in person_ids if person_ids.count(p) > 1)
-        raise DataError(f"{path}: person id {dup!r} occurs more than once")
-    if check_items:
-        for j, item in enumerate(item_ids):
-            column = x[:, j]
-            seen = column[~np.isnan(column)]
-            if seen.size == 0:
-                raise EmptyItemError(f"{path}: item {item!r} has no responses")
-            cats = np.unique(seen)
-            if cats.size == 1:
-                raise SingleCategoryError(
-                    f"{path}: item {item!r} has one response category only (all {int(cats[0])}); "
-                    "it cannot be calibrated"
-                )
-    return ResponseTable(tuple(person_ids), item_ids, x, weights)
+        for c, cell in enumerate(row[header.first :]):
+            x[r - 2, c] = _cell_value(path, r, pid, header, c, cell)
+    return person_ids, x
+
+
+def _convert_scan(path: str | Path, scan: CsvScan, header: _Header) -> tuple[list[str], FloatArray]:
+    """Person ids and values from a numpy scan; the same rules and messages as :func:`_convert_rows`.
+
+    Rows are checked in order: the first row of the wrong length is reported unless a bad cell
+    comes before it.
+    """
+    n = scan.row_width.size
+    if n == 0:
+        raise DataError(f"{path}: no response rows below the header")
+    wrong = np.flatnonzero(scan.row_width != header.width)
+    good = int(wrong[0]) if wrong.size else n
+    first = scan.row_first_field[:good]
+    fields = first[:, None] + np.arange(header.width)[None, :]
+    if header.has_person:
+        person_ids = [p.strip() for p in scan.texts(first)]
+    else:
+        person_ids = [str(r) for r in range(1, good + 1)]
+    cells = fields[:, header.first :]
+    if good and int(first[-1] - first[0]) == (good - 1) * header.width:  # no blank line between rows
+        lo, hi = int(first[0]), int(first[0]) + good * header.width
+        kind = scan.kind[lo:hi].reshape(good, header.width)[:, header.first :]
+        value = scan.value[lo:hi].reshape(good, header.width)[:, header.first :]
+    else:
+        kind, value = scan.kind[cells], scan.value[cells]
+    x = np.where(kind == FIELD_INTEGER, value, np.nan)
+    for r, c in np.argwhere(kind == FIELD_OTHER).tolist():
+        x[r, c] = _cell_value(path, r + 2, person_ids[r], header, c, scan.text(int(cells[r, c])))
+    if good < n:
+        raise _row_length_error(path, good + 2, int(scan.row_width[good]), header)
+    return person_ids, x
+
+
+def _check_items(path: str | Path, x: FloatArray, item_ids: tuple[str, ...]) -> None:
+    n_seen = (~np.isnan(x)).sum(axis=0)
+    low, high = np.fmin.reduce(x, axis=0), np.fmax.reduce(x, axis=0)  # nan for an empty column, no warning
+    for j in np.flatnonzero((n_seen == 0) | (low == high)).tolist():
+        if n_seen[j] == 0:
+            raise EmptyItemError(f"{path}: item {item_ids[j]!r} has no responses")
+        raise SingleCategoryError(
+            f"{path}: item {item_ids[j]!r} has one response category only (all {int(low[j])}); it cannot be calibrated"
+        )
 
 
 def _fmt(value: float | None) -> str:

@@ -16,15 +16,18 @@ maximum likelihood estimation of item parameters. *Psychometrika*, 46, 443-459.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
-from scipy.special import log_expit
 
+from scoring._lazy import is_sparse
 from scoring.exceptions import DataError
+from scoring.models import group_items
 from scoring.params import ItemParams
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = [
     "LOG_FLOOR",
@@ -55,18 +58,11 @@ def _theta(theta: npt.ArrayLike) -> FloatArray:
     return np.atleast_1d(t)
 
 
-def _log1mexp(x: FloatArray) -> FloatArray:
-    """``log(1 - exp(-x))`` for ``x >= 0``, accurate for small and large x (Maechler, 2012)."""
-    x = np.asarray(x, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(x < np.log(2.0), np.log(-np.expm1(-x)), np.log1p(-np.exp(-x)))
-    return np.asarray(out, dtype=np.float64)
-
-
 def log_probabilities(params: ItemParams, theta: npt.ArrayLike) -> FloatArray:
     r"""Log category probabilities, computed stably, shape ``(n_theta, n_items, kmax + 1)``.
 
-    Categories beyond an item's K get ``-inf``.
+    Categories beyond an item's K get ``-inf``. Each family's trace line lives in
+    :mod:`scoring.models`.
 
     Notes
     -----
@@ -80,61 +76,10 @@ def log_probabilities(params: ItemParams, theta: npt.ArrayLike) -> FloatArray:
       :math:`\log P_k = z_k - \operatorname{logsumexp}_v z_v`, :math:`z_k = \sum_{v \le k} a(\theta - b_v)`.
     """
     t = _theta(theta)
-    n, kmax = params.n_items, params.kmax
-    out = np.full((t.size, n, kmax + 1), -np.inf)
-    if n == 0:
-        return out
-    K = params.max_scores
-    models = np.array(params.models)
-    a, b, c = params.a, params.b, params.c
-    dich = np.isin(models, ("rasch", "2pl", "3pl")) & (K == 1)
-    grm = models == "grm"
-    adj = ~dich & ~grm  # gpcm, and rasch with K > 1 (partial credit)
-
-    if dich.any():
-        idx = np.nonzero(dich)[0]
-        z = a[idx] * (t[:, None] - b[idx, 0])
-        cc = c[idx]
-        lp1 = log_expit(z)
-        lq1 = log_expit(-z)
-        with np.errstate(divide="ignore"):
-            # log(c + (1-c) s) = log(s) + log(1 + c (1-s)/s) = logaddexp(log c, log(1-c) + log s)
-            lp1 = np.where(cc > 0, np.logaddexp(np.log(np.where(cc > 0, cc, 1.0)), np.log1p(-cc) + lp1), lp1)
-        out[:, idx, 0] = np.log1p(-cc) + lq1
-        out[:, idx, 1] = lp1
-    if grm.any():
-        idx = np.nonzero(grm)[0]
-        bg = b[idx]  # (g, kmax)
-        ag = a[idx]
-        kk = K[idx]
-        # z padded: column 0 -> +inf, columns 1..K -> a(theta - b_k), beyond -> -inf
-        z = np.full((t.size, idx.size, kmax + 2), -np.inf)
-        z[:, :, 0] = np.inf
-        with np.errstate(invalid="ignore"):
-            zin = ag[:, None] * (t[:, None, None] - bg[None, :, :])  # (T, g, kmax)
-        z[:, :, 1 : kmax + 1] = np.where(np.isnan(zin), -np.inf, zin)
-        zk, zk1 = z[:, :, :-1], z[:, :, 1:]
-        gap = np.full((idx.size, kmax + 1), np.inf)
-        bpad = np.concatenate([np.full((idx.size, 1), -np.inf), bg, np.full((idx.size, 1), np.inf)], axis=1)
-        with np.errstate(invalid="ignore"):
-            inner = ag[:, None] * (bpad[:, 1:] - bpad[:, :-1])
-        gap[:, :] = np.where(np.isnan(inner), np.inf, inner)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            lp = log_expit(zk) + log_expit(-zk1) + _log1mexp(gap)[None, :, :]
-        valid = np.arange(kmax + 1)[None, :] <= kk[:, None]
-        out[:, idx, :] = np.where(valid[None], lp, -np.inf)
-    if adj.any():
-        idx = np.nonzero(adj)[0]
-        bg = b[idx]
-        ag = a[idx]
-        kk = K[idx]
-        steps = ag[None, :, None] * (t[:, None, None] - np.nan_to_num(bg, nan=0.0)[None])  # (T, g, kmax)
-        z = np.concatenate([np.zeros((t.size, idx.size, 1)), np.cumsum(steps, axis=2)], axis=2)
-        valid = np.arange(kmax + 1)[None, :] <= kk[:, None]
-        z = np.where(valid[None], z, -np.inf)
-        zmax = z.max(axis=2, keepdims=True)
-        lse = zmax + np.log(np.exp(z - zmax).sum(axis=2, keepdims=True))
-        out[:, idx, :] = z - lse
+    out = np.full((t.size, params.n_items, params.kmax + 1), -np.inf)
+    for group in group_items(params):
+        lp = group.model.log_prob(group.psi, t)  # (m, K+1, T)
+        out[:, group.index, : group.model.k + 1] = lp.transpose(2, 0, 1)
     return out
 
 
@@ -165,48 +110,14 @@ def item_information(params: ItemParams, theta: npt.ArrayLike) -> FloatArray:
       :math:`P_k' = a [W_k - W_{k+1}]`, :math:`W_k = P_k^*(1 - P_k^*)`, :math:`W_0 = W_{K+1} = 0`.
     * GPCM / partial credit (Muraki, 1993): :math:`I = a^2 \operatorname{Var}(X \mid \theta)`.
 
-    All three are the general :math:`\sum_k (\partial P_k / \partial \theta)^2 / P_k`.
+    All three are the general :math:`\sum_k (\partial P_k / \partial \theta)^2 / P_k
+    = \sum_k P_k (\partial \log P_k / \partial \theta)^2`, which is how
+    :meth:`scoring.models.ItemModel.information` evaluates them.
     """
     t = _theta(theta)
-    n, kmax = params.n_items, params.kmax
-    out = np.zeros((t.size, n))
-    if n == 0:
-        return out
-    K = params.max_scores
-    models = np.array(params.models)
-    a, b, c = params.a, params.b, params.c
-    dich = np.isin(models, ("rasch", "2pl", "3pl")) & (K == 1)
-    grm = models == "grm"
-    adj = ~dich & ~grm
-    if dich.any():
-        idx = np.nonzero(dich)[0]
-        z = a[idx] * (t[:, None] - b[idx, 0])
-        s = np.exp(log_expit(z))
-        cc = c[idx]
-        p = cc + (1 - cc) * s
-        # (P - c)^2 / (1-c)^2 * Q / P  ==  s^2 * (1-c)(1-s) / P
-        out[:, idx] = a[idx] ** 2 * s**2 * (1 - cc) * np.exp(log_expit(-z)) / p
-    if grm.any():
-        idx = np.nonzero(grm)[0]
-        ag = a[idx]
-        with np.errstate(invalid="ignore"):
-            zin = ag[:, None] * (t[:, None, None] - b[idx][None])
-        ps = np.where(np.isnan(zin), 0.0, np.exp(log_expit(np.nan_to_num(zin))))  # P*_1..P*_kmax
-        w = ps * (1 - ps)
-        wpad = np.concatenate([np.zeros((t.size, idx.size, 1)), w, np.zeros((t.size, idx.size, 1))], axis=2)
-        dp = ag[None, :, None] * (wpad[:, :, :-1] - wpad[:, :, 1:])  # (T, g, kmax+1)
-        pk = np.exp(log_probabilities(params.subset(idx), t))[:, :, : kmax + 1]
-        pk = np.concatenate([pk, np.zeros((t.size, idx.size, kmax + 1 - pk.shape[2]))], axis=2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            term = np.where(pk > 0, dp**2 / pk, 0.0)
-        out[:, idx] = term.sum(axis=2)
-    if adj.any():
-        idx = np.nonzero(adj)[0]
-        pk = probabilities(params.subset(idx), t)
-        scores = np.arange(pk.shape[2], dtype=np.float64)
-        m1 = pk @ scores
-        m2 = pk @ scores**2
-        out[:, idx] = a[idx] ** 2 * np.maximum(m2 - m1**2, 0.0)
+    out = np.zeros((t.size, params.n_items))
+    for group in group_items(params):
+        out[:, group.index] = group.model.information(group.psi, t).T
     return out
 
 
@@ -254,6 +165,8 @@ def response_indicators(
     DataError
         If a score is not an integer in ``0..K_j``.
     """
+    import scipy.sparse as sp
+
     x = np.asarray(responses, dtype=np.float64)
     if x.ndim != 2:
         raise DataError(f"responses must be a persons x items matrix, got shape {x.shape}")
@@ -297,7 +210,7 @@ def log_likelihood_grid(
     from :func:`response_indicators`.
     """
     y: Any
-    if sp.issparse(responses):
+    if is_sparse(responses):
         y = responses
     else:
         y = response_indicators(responses, params.n_categories)

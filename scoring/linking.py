@@ -36,7 +36,6 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize
 
 from scoring.exceptions import DataError, ParameterError
 from scoring.irt import expected_score, normal_prior, probabilities
@@ -154,6 +153,8 @@ def link_scales(
     x0 = np.array([np.log(start[0]) if np.isfinite(start[0]) and start[0] > 0 else 0.0, start[1]])
     if not np.isfinite(x0).all():
         x0 = np.zeros(2)
+    from scipy import optimize
+
     res = optimize.minimize(loss, x0, method="BFGS", options={"gtol": 1e-10, "maxiter": 500})
     best = res.x if loss(res.x) <= loss(x0) else x0
     return LinkingConstants(A=float(np.exp(best[0])), B=float(best[1]), method=method)

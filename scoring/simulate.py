@@ -6,14 +6,18 @@ Used by parameter-recovery tests, the benchmark and CAT simulation studies.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
+from scoring._lazy import is_sparse
 from scoring.exceptions import DataError, ParameterError
 from scoring.irt import probabilities
 from scoring.params import ItemParams, normalize_model
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = [
     "booklet_design",
@@ -124,7 +128,9 @@ def simulate_responses(
     """
     t = np.asarray(theta, dtype=np.float64).reshape(-1)
     n, j_items = t.size, params.n_items
-    if design_mask is not None and sp.issparse(design_mask):
+    if design_mask is not None and is_sparse(design_mask):
+        import scipy.sparse as sp
+
         csc = sp.csc_matrix(design_mask, dtype=bool)
         if csc.shape != (n, j_items):
             raise DataError(f"design mask has shape {csc.shape}, expected {(n, j_items)}")
@@ -173,6 +179,8 @@ def random_sparse_design(
         part = np.argpartition(keys, per_person - 1, axis=1)[:, :per_person]
         cols[s0:s1] = np.sort(part, axis=1)
     if sparse:
+        import scipy.sparse as sp
+
         indptr = np.arange(0, (n_persons + 1) * per_person, per_person, dtype=np.int64)
         return sp.csr_matrix((np.ones(cols.size, dtype=bool), cols.ravel(), indptr), shape=(n_persons, n_items))
     mask = np.zeros((n_persons, n_items), dtype=bool)

@@ -1,10 +1,11 @@
-"""Student login: test ticket + PIN (a keyed hash, :mod:`assess.pins`), a throttle on failures, and the sitting to open.
+"""Student login: test ticket + PIN (a keyed hash), a throttle on failures, and the sitting to open.
 
 :func:`login` is the whole login: it refuses a throttled ticket or address, looks the ticket up,
-checks the PIN against the stored keyed hash (an old argon2 hash in a worker thread, so the event
-loop keeps serving answers while a KDF runs, and then replaced by a keyed one), then picks the assessment the student sits now
-(:func:`open_sitting`) and, when a sitting is already under way, moves it to this new device.
-Every refusal is an :class:`assess.exceptions.AssessError` with a message for the student.
+checks the PIN against the stored keyed hash (:mod:`assess.pins`: microseconds, on the event loop;
+an argon2 hash of before in a worker thread, and then replaced by a keyed one), then opens the sitting
+(:func:`assess.sitting.open_sitting`: the assessment the student sits now, and a sitting already
+under way moved to this new device). Every refusal is an :class:`assess.exceptions.AssessError`
+with a message for the student.
 
 The throttle counts failures in the database (``login_failure``: one row per ticket or client
 address, a window start and a count), so every worker, and every machine on one database, sees the
@@ -18,52 +19,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 
 import anyio
 import anyio.to_thread
 from sqlalchemy import delete, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from assess import pins
-from assess.exceptions import LoginFailed, SessionClosed, WindowClosed
-from assess.models import Assessment, BlueprintRow, LoginFailure, Student, TestSession
-from assess.sessions import band_of_grade, start_session
+from assess.exceptions import LoginFailed
+from assess.models import LoginFailure, Student
+from assess.sitting import Opened, open_sitting
 from itembank.db import session_scope
+from web.exceptions import LoginThrottled
 from web.security import new_device_token
 
-__all__ = [
-    "LoginGuard",
-    "LoginResult",
-    "LoginThrottle",
-    "LoginThrottled",
-    "TestFinished",
-    "format_local",
-    "login",
-    "normalise_ticket",
-    "open_sitting",
-    "verify_pin",
-]
-
-
-class LoginThrottled(LoginFailed):
-    """Too many failed logins for this ticket or from this address; ``retry_after`` in seconds."""
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class TestFinished(SessionClosed):
-    """The student has already finished every assessment open to them now."""
-
-    __test__ = False  # not a pytest test class
-
-
-def verify_pin(pin_hash: str, pin: str) -> bool:
-    """Whether ``pin`` matches the stored hash (keyed, or argon2 from before: :mod:`assess.pins`)."""
-    return pins.verify_pin(pin_hash, pin)
+__all__ = ["LoginGuard", "LoginThrottle", "login", "normalise_ticket"]
 
 
 class LoginThrottle:
@@ -170,84 +142,9 @@ class LoginGuard:
         return record is not None
 
 
-@dataclass(frozen=True)
-class LoginResult:
-    """A successful login: the sitting the student is signed in to.
-
-    ``test_session_id`` is set when a sitting exists already (it was moved to ``device``);
-    ``status`` is ``not_started``, ``in_progress`` or ``finished``/``expired``.
-    """
-
-    student_id: int
-    assessment_id: int
-    test_session_id: int | None
-    device: str
-    status: str
-
-
 def normalise_ticket(ticket: str) -> str:
     """A ticket as typed, without spaces (students copy tickets with stray spaces)."""
     return "".join(ticket.split())
-
-
-_CHINA = timezone(timedelta(hours=8), "CST")
-
-
-def format_local(dt: datetime) -> str:
-    """A timestamp (naive values are UTC) as Beijing time, ``2026-05-12 08:00``."""
-    aware = dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
-    return aware.astimezone(_CHINA).strftime("%Y-%m-%d %H:%M")
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
-
-
-def open_sitting(*, session: Session, student: Student, device: str, now: datetime) -> LoginResult:
-    """Choose the assessment ``student`` sits now and, if a sitting is under way, move it to ``device``.
-
-    A sitting in progress wins (resume). Otherwise the open assessment for the student's grade
-    (with a blueprint for its grade band) that the student has not sat yet, closing first.
-
-    Raises
-    ------
-    TestFinished
-        Every open assessment for the student is finished.
-    WindowClosed
-        No assessment for the student is open now (the message says when one opens).
-    """
-    sid = int(student.id or 0)
-    sittings = session.exec(
-        select(TestSession).where(TestSession.student_id == sid).order_by(col(TestSession.started_at).desc())
-    ).all()
-    for ts in sittings:
-        if ts.status == "in_progress":
-            assessment = session.get(Assessment, ts.assessment_id)
-            assert assessment is not None
-            shown = start_session(session=session, assessment=assessment, student=student, device=device, now=now)
-            status = "in_progress" if not shown.finished else shown.test_session.status
-            return LoginResult(sid, ts.assessment_id, ts.id, device, status)
-    band = band_of_grade(student.grade)
-    with_blueprint = set(session.exec(select(BlueprintRow.assessment_id).where(BlueprintRow.grade_band == band)).all())
-    mine = [
-        a
-        for a in session.exec(select(Assessment).order_by(col(Assessment.closes_at))).all()
-        if student.grade in (a.grades or []) and a.id in with_blueprint
-    ]
-    sat = {ts.assessment_id for ts in sittings}
-    open_now = [a for a in mine if _aware(a.opens_at) <= now <= _aware(a.closes_at)]
-    for a in open_now:
-        if a.id not in sat:
-            return LoginResult(sid, int(a.id or 0), None, device, "not_started")
-    if open_now:
-        raise TestFinished("你已经完成了本次测评，不能再次作答。感谢你的认真参与！")
-    upcoming = [a for a in mine if _aware(a.opens_at) > now]
-    if upcoming:
-        first = min(upcoming, key=lambda a: _aware(a.opens_at))
-        raise WindowClosed(
-            f"测评还没有开始。开放时间：{format_local(first.opens_at)} 至 {format_local(first.closes_at)}。"
-        )
-    raise WindowClosed("现在没有向你开放的测评（测评已经结束或尚未安排）。如有疑问，请联系老师。")
 
 
 @dataclass(frozen=True)
@@ -275,12 +172,12 @@ async def login(
     guard: LoginGuard,
     now: datetime,
     limiter: anyio.CapacityLimiter | None = None,
-) -> LoginResult:
+) -> Opened:
     """Check a ticket and PIN and open the student's sitting on a new device token.
 
-    A keyed PIN hash is verified at once; an old argon2 hash in a worker thread (argon2 releases
-    the GIL), ``limiter`` bounding how many run at once (each takes tens of milliseconds and its
-    own memory block), and is then upgraded to a keyed one.
+    A keyed PIN hash is verified at once. An argon2 hash of before is verified in a worker thread
+    (argon2 releases the GIL), ``limiter`` bounding how many run at once (each takes tens of
+    milliseconds and its own memory block), and then replaced with a keyed one.
 
     Raises
     ------
@@ -289,7 +186,7 @@ async def login(
     LoginThrottled
         Too many failures for this ticket or from this address.
     WindowClosed, TestFinished
-        See :func:`open_sitting`.
+        See :func:`assess.sitting.open_sitting`.
     """
     ticket = normalise_ticket(ticket)
     pin = pin.strip()
@@ -304,10 +201,10 @@ async def login(
         raise LoginFailed("没有找到这个准考证号，请核对准考证上的号码后重新输入。")
     if not found.pin_hash:
         raise LoginFailed("这个准考证还不能登录（没有设置密码），请联系老师。")
-    if found.pin_hash.startswith("$argon2"):  # an old hash: tens of milliseconds, off the event loop
-        ok = await anyio.to_thread.run_sync(verify_pin, found.pin_hash, pin, limiter=limiter)
+    if pins.is_legacy_hash(found.pin_hash):  # tens of milliseconds: off the event loop
+        ok = await anyio.to_thread.run_sync(pins.verify_pin, found.pin_hash, pin, limiter=limiter)
     else:  # keyed: microseconds
-        ok = verify_pin(found.pin_hash, pin)
+        ok = pins.verify_pin(found.pin_hash, pin)
     if not ok:
         guard.per_client.fail(client)
         left = guard.per_ticket.fail(ticket)
@@ -317,7 +214,7 @@ async def login(
         raise LoginFailed(f"密码不正确，请核对后重新输入。{hint}")
     if had_failures:
         guard.per_ticket.reset(ticket)
-    if pins.needs_rehash(found.pin_hash):  # an argon2 hash of before: keyed from now on
+    if pins.needs_rehash(found.pin_hash):  # argon2, or a key no longer current: keyed from now on
         with engine.begin() as conn:
             pins.upgrade_pin_hash(conn, student_id=found.student_id, old_hash=found.pin_hash, pin=pin)
     with session_scope(engine) as session:

@@ -1,7 +1,8 @@
 """The ``infolit`` command line: the front door for operators and researchers.
 
 Every command prints one clear line and exits non-zero on a user error; ``infolit --debug ...``
-shows the full traceback instead.
+shows the full traceback instead. A command's module is imported only when that command runs
+(:class:`web.commands.LazyGroup`), so ``infolit --help`` answers at once.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from collections.abc import Sequence
 
 import click
 
-from web.commands import register
+from web.commands import LazyGroup, register
 
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 @click.version_option(package_name="infolit")
 @click.pass_context

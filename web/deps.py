@@ -22,8 +22,8 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from sqlmodel import Session
 
+from assess.exceptions import NotSignedIn
 from itembank.models import utcnow
-from web.controllers.flow import NotSignedIn
 from web.security import SESSION_COOKIE, SessionToken, TokenSigner
 
 __all__ = [

@@ -18,13 +18,13 @@ import numpy as np
 import numpy.typing as npt
 from sqlmodel import Session, select
 
+from assess.banks import BandBank, band_of_grade, exposure_bank, load_band_bank
 from assess.blueprints import BlueprintSpec, default_blueprint
 from assess.engine import Blueprint, CatState, EngineBank, initial_theta
 from assess.examinees import run_examinees
 from assess.exposure import calibrate_blueprint_exposure
 from assess.models import Assessment, BlueprintRow
 from assess.scales import FinalScores, final_scores, final_scores_batch
-from assess.sessions import BandBank, band_of_grade, exposure_bank, load_band_bank
 from assess.simulate.answers import ResponseWriter, answer_bank, lock_answered
 from assess.simulate.population import Population
 from itembank.models import utcnow
@@ -144,7 +144,7 @@ def _open_assessment(
     )
     session.add(assessment)
     session.flush()
-    for band in sorted({band_of_grade(g) for g in grades}):
+    for band in sorted({band_of_grade(g, session=session) for g in grades}):
         session.add(
             BlueprintRow(assessment_id=int(assessment.id or 0), grade_band=band, mode="adaptive", spec=spec.to_json())
         )
@@ -199,8 +199,10 @@ def run_adaptive(
         assessment = _open_assessment(session, grades=grades, calibration_id=calibration_id, spec=spec, now=now)
     writer = ResponseWriter.for_bank(session, rng)
     bp = spec.engine_blueprint()
-    for band in sorted({band_of_grade(g) for g in grades}):
-        who = members[np.array([band_of_grade(int(g)) == band for g in population.grades[members]], dtype=bool)]
+    for band in sorted({band_of_grade(g, session=session) for g in grades}):
+        who = members[
+            np.array([band_of_grade(int(g), session=session) == band for g in population.grades[members]], dtype=bool)
+        ]
         if who.size == 0:
             continue
         bank = load_band_bank(session=session, calibration_id=calibration_id, band=band)

@@ -19,9 +19,9 @@ import numpy.typing as npt
 from sqlalchemy import and_, update
 from sqlmodel import Session, col, select
 
+from assess.banks import BandBank
 from assess.engine import EngineBank
 from assess.models import Response, TestSession
-from assess.sessions import BandBank
 from assess.simulate.population import insert_rows
 from itembank.models import Item, ItemVersion
 from itembank.scoring_rules import Scorable, score_response

@@ -14,10 +14,10 @@ import numpy as np
 import numpy.typing as npt
 from sqlmodel import Session
 
+from assess.banks import BandBank, band_of_grade, load_band_bank
 from assess.blueprints import default_blueprint
 from assess.examinees import draw_scores
 from assess.models import Assessment, BlueprintRow, Booklet
-from assess.sessions import BandBank, band_of_grade, load_band_bank
 from assess.simulate.answers import ResponseWriter, answer_bank, lock_answered
 from assess.simulate.population import Population
 from itembank.models import utcnow
@@ -50,7 +50,7 @@ def _store_booklets(
     session: Session, assessment_id: int, grade: int, banks: list[BandBank], booklets: list[list[int]]
 ) -> list[Booklet]:
     """The grade's booklet blueprint and booklets, as rows (flushed, so they have ids)."""
-    band = band_of_grade(grade)
+    band = band_of_grade(grade, session=session)
     spec = default_blueprint(mode="booklets")
     session.add(BlueprintRow(assessment_id=assessment_id, grade_band=band, mode="booklets", spec=spec.to_json()))
     code_of = {v: bb.codes[j] for bb in banks for j, v in enumerate(bb.version_ids)}
@@ -103,7 +103,7 @@ def run_field_trial(
     aid = int(assessment.id or 0)
     writer = ResponseWriter.for_bank(session, rng)
     for grade in grades:
-        bands = LINKED_BANDS.get(grade, (band_of_grade(grade),))
+        bands = LINKED_BANDS.get(grade, (band_of_grade(grade, session=session),))
         banks = [load_band_bank(session=session, calibration_id=calibration_id, band=b) for b in bands]
         pool = sorted({v for bb in banks for v in bb.version_ids})
         booklets = rotate_booklets(pool, rng, items_per_booklet=items_per_booklet, block_size=block_size)

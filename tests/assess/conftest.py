@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from assess.blueprints import BlueprintSpec, ContentSpec
+from assess.blueprints import BlueprintSpec
+from assess.engine import ContentRule
 from assess.models import Area, Assessment, BlueprintRow, School, Student
 from assess.simulate.pipeline import ensure_bank
 from itembank.models import PROVISIONAL, Calibration, utcnow
@@ -17,7 +18,7 @@ BLUEPRINT = BlueprintSpec(
     max_items=10,
     se_target=0.45,
     time_limit_minutes=40,
-    content=tuple(ContentSpec(d, min_items=2, max_items=4) for d in ("D1", "D2", "D3", "D4")),
+    content=tuple(ContentRule(d, min_items=2, max_items=4) for d in ("D1", "D2", "D3", "D4")),
     randomesque_k=2,
     pilot_items=1,
 )

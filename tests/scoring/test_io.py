@@ -4,6 +4,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from scoring import AbilityEstimates, ItemParams, ItemParamsSE, read_items, read_responses, write_items, write_theta
@@ -125,3 +127,57 @@ def test_theta_file(tmp_path: Path) -> None:
     ]
     with pytest.raises(DataError):
         write_theta(f, ["s1"], est)
+
+
+CELLS = ["0", "1", "2", " 1 ", "", "NA", "na", "nan", "NaN", "1.0", "-1", "x", "1e0", "+1", "\uff11", "\u3000", " ",
+         "\t2", "1234567890123456789", "007", "inf", "0.5", "2.5", "n a", "nana", "é"]
+PERSONS = ["s1", "s2", "张三", " s3 ", "", "s1", "\u3000"]
+
+
+@st.composite
+def response_files(draw: st.DrawFn) -> tuple[str, str | None]:
+    n_items = draw(st.integers(1, 4))
+    weights = draw(st.booleans())
+    names = [f"q{j}" for j in range(n_items)] + (["w"] if weights else [])
+    person = draw(st.booleans())
+    lines = [",".join((["person"] if person else []) + names)]
+    for r in range(draw(st.integers(0, 6))):
+        kind = draw(st.integers(0, 9))
+        if kind == 0:
+            lines.append(draw(st.sampled_from(["", ",,", "  ", "\u3000,", " , "])))
+            continue
+        width = len(names) + (kind == 1) - (kind == 2)
+        cells = [draw(st.sampled_from(CELLS)) for _ in range(max(width, 0))]
+        pid = [draw(st.sampled_from(PERSONS)) + str(r % 3)] if person else []
+        lines.append(",".join(pid + cells))
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    text = newline.join(lines) + (newline if draw(st.booleans()) else "")
+    return text, ("w" if weights else None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(response_files(), st.booleans())
+def test_the_numpy_scan_reads_like_the_csv_module(
+    tmp_path_factory: pytest.TempPathFactory, case: tuple, check: bool
+) -> None:
+    import scoring.io as sio
+
+    text, weights = case
+    path = tmp_path_factory.mktemp("scan") / "r.csv"
+    path.write_bytes(text.encode("utf-8"))
+
+    def read() -> object:
+        try:
+            t = read_responses(path, weights_column=weights, check_items=check)
+        except DataError as exc:
+            return (type(exc), str(exc))
+        return (t.person_ids, t.item_ids, t.responses.tolist(), None if t.weights is None else t.weights.tolist())
+
+    fast = read()
+    original = sio.scan_csv
+    sio.scan_csv = lambda raw: None  # type: ignore[assignment]  # the general reader
+    try:
+        slow = read()
+    finally:
+        sio.scan_csv = original
+    assert repr(fast) == repr(slow)

@@ -27,3 +27,12 @@ def test_public_names_are_curated() -> None:
     assert sorted(scoring.__all__) == sorted(set(scoring.__all__))
     for name in scoring.__all__:
         assert hasattr(scoring, name), name
+
+
+def test_importing_scoring_loads_numpy_but_no_scipy() -> None:
+    """Heavy scipy parts (sparse, stats, linalg, optimize, special) load where they are used."""
+    code = "import json, sys\nimport scoring\nprint(json.dumps(sorted(sys.modules)))\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    loaded = set(json.loads(out.stdout))
+    assert "numpy" in loaded
+    assert not {m for m in loaded if m == "scipy" or m.startswith("scipy.")}, sorted(m for m in loaded if "scipy" in m)

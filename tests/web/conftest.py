@@ -1,6 +1,6 @@
 """Fixtures of the web tests: a prepared assessment database, the app, and signed-in clients.
 
-The world is built once per test session (starter bank, a school, students with real argon2
+The world is built once per test session (starter bank, a school, students with real keyed
 PINs, an open adaptive assessment for grade 8 plus a closed one for grade 11 and a future one for
 grade 12) and copied for each test. The grade-8 test draws from a deliberately small band of nine
 items, eight operational of every type (two with a stimulus) and one pilot, with a fixed length of
@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 
 from assess.blueprints import BlueprintSpec
 from assess.models import Area, Assessment, BlueprintRow, School, SchoolClass, Student
+from assess.pins import hash_pin
 from assess.simulate.pipeline import ensure_bank
 from itembank.db import make_engine, session_scope
 from itembank.models import PROVISIONAL, Calibration, Item, ItemVersion, utcnow
@@ -39,7 +40,7 @@ from web.security import CSRF_COOKIE, WebSettings
 
 PIN = "246810"
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-"""Cheap argon2 parameters for the fixtures (verification reads the parameters from the hash)."""
+"""Cheap argon2 parameters, for PINs hashed the way they were before the keyed hash."""
 
 BAND_ITEMS = (
     "D1.1-011",  # single choice
@@ -119,7 +120,7 @@ def build_world(engine: Engine) -> World:
         klass = SchoolClass(school_id=int(school.id or 0), grade=8, name="8年级1班")
         s.add(klass)
         s.flush()
-        pin_hash = FAST_HASHER.hash(PIN)
+        pin_hash = hash_pin(PIN)
 
         def student(code: str, grade: int, ticket: str, pin_hash: str) -> Student:
             row = Student(

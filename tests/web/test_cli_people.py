@@ -220,3 +220,19 @@ def test_import_checks_grades_against_an_assessment(env_db: str, tmp_path: Path)
     result = invoke("import", str(write_csv(tmp_path / "s.csv", roster(1))), "--assessment", "NONE")
     assert result.exit_code == 1 and "assessment 'NONE' does not exist" in result.stderr
     assert counts()["Student"] == 0
+
+
+def test_ticket_files_are_private_and_a_long_list_of_problems_is_cut(env_db: str, tmp_path: Path) -> None:
+    import stat
+
+    source = write_csv(tmp_path / "school.csv", roster(2))
+    assert invoke("import", str(source), "--csv-out", str(tmp_path / "pins.csv")).exit_code == 0
+    for name in ("school-tickets.pdf", "pins.csv"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
+    bad = write_csv(tmp_path / "bad.csv", roster(120, grade="2"))
+    result = invoke("import", str(bad))
+    lines = result.stderr.splitlines()
+    assert result.exit_code != 0 and len(lines) == 52
+    assert lines[0] == f"{bad}: row 2, grade: grade 2 is out of range (3-12)"
+    assert lines[50] == f"{bad}: ...and 70 more"
+    assert "120 problems in" in lines[51] and "nothing was changed" in lines[51]

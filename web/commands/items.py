@@ -26,8 +26,13 @@ def report_problems(report: ValidationReport, *, prefix_source: bool = True) -> 
     """Print every problem of ``report`` on stderr, one per line; return the one-line error to raise."""
     for problem in report.problems:
         click.echo(f"{report.source}: {problem}" if prefix_source else str(problem), err=True)
-    n = len(report.problems)
-    return click.ClickException(f"{n} problem{'s' if n != 1 else ''} in {report.source}; nothing was changed")
+    if report.more:
+        click.echo(
+            f"{report.source}: ...and {report.more:,} more" if prefix_source else f"...and {report.more:,} more",
+            err=True,
+        )
+    n = report.total
+    return click.ClickException(f"{n:,} problem{'s' if n != 1 else ''} in {report.source}; nothing was changed")
 
 
 @items_group.command("import")

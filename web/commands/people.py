@@ -29,7 +29,7 @@ from assess.registration import (
     write_template,
 )
 from itembank.db import session_scope
-from reports.tickets import render_tickets, tickets_csv
+from reports.tickets import render_tickets, tickets_csv, write_private
 from web.commands.items import display_width
 
 __all__ = ["DEFAULT_LOGIN_URL", "people_group"]
@@ -90,9 +90,7 @@ def _refuse_existing(paths: Sequence[Path | None], force: bool) -> None:
 
 def _write(path: Path, data: bytes, written: list[Path]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    write_private(path, data)  # 0600: the PINs in it log in as the students
     written.append(path)
 
 
@@ -182,8 +180,10 @@ def import_command(
     except RegistrationError as exc:
         for problem in exc.problems:
             click.echo(f"{file}: {problem}", err=True)
-        n = len(exc.problems)
-        raise click.ClickException(f"{n} problem{'s' if n != 1 else ''} in {file}; nothing was changed") from None
+        if exc.more:
+            click.echo(f"{file}: ...and {exc.more:,} more", err=True)
+        n = exc.total
+        raise click.ClickException(f"{n:,} problem{'s' if n != 1 else ''} in {file}; nothing was changed") from None
     except BaseException:
         for path in written:  # the registration was rolled back: its cards are void
             path.unlink(missing_ok=True)

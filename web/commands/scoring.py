@@ -45,23 +45,26 @@ def _user_errors() -> Iterator[None]:
 
 
 class _Progress:
-    """tqdm progress over EM cycles on stderr (silent when stderr is not a terminal)."""
+    """tqdm progress over EM cycles on stderr (silent, and tqdm not even imported, when stderr is not a terminal)."""
 
     def __init__(self, total: int) -> None:
-        from tqdm import tqdm
+        self.bar: Any = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
 
-        self.bar = tqdm(
-            total=total, unit="cycle", desc="calibrating", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False
-        )
+            self.bar = tqdm(total=total, unit="cycle", desc="calibrating", file=sys.stderr, leave=False)
         self.done = 0
 
     def __call__(self, cycles: int, loglik: float, change: float) -> None:
+        if self.bar is None:
+            return
         self.bar.update(max(0, cycles - self.done))
         self.done = cycles
         self.bar.set_postfix(loglik=f"{loglik:.2f}", change=f"{change:.1e}", refresh=False)
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 @click.command("calibrate")

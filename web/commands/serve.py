@@ -32,6 +32,10 @@ def serve_command(host: str, port: int, workers: int, reload: bool) -> None:
     worker accepts the others' cookies: without it one random key is made for this run).
     Behind a reverse proxy, set FORWARDED_ALLOW_IPS to its address so that the login throttle sees
     the students' addresses; serve over HTTPS with INFOLIT_SECURE_COOKIES=1.
+
+    SIGTERM stops gracefully (every request in flight is answered). With --workers 2 or more,
+    SIGHUP restarts the workers one by one (new code or settings) without closing the listening
+    sockets, and a worker that dies is replaced on its socket.
     """
     import uvicorn
 
@@ -47,7 +51,8 @@ def serve_command(host: str, port: int, workers: int, reload: bool) -> None:
     shown = url.split("@")[-1] if "@" in url else url
     click.echo(f"InfoLit 正在 http://{host}:{port} 提供服务（{workers} 个进程，数据库 {shown}）")
     if workers > 1 and not reload and workers_module.available():
-        # each worker listens on a socket of its own, so the kernel spreads connections evenly
+        # each worker listens on a socket of its own, so the kernel spreads connections evenly;
+        # the parent holds the sockets, so SIGHUP restarts the workers without closing them
         options = workers_module.WorkerOptions("web.app:create_app", host=host, port=port, factory=True)
         try:
             code = workers_module.serve(options, workers)

@@ -1,1 +1,1 @@
-"""HTTP controllers: the student pages, the JSON API, health; ``flow`` is the sitting service they share."""
+"""HTTP controllers: the student pages, the JSON API, health; each parses, calls a service, renders."""

@@ -3,7 +3,7 @@
 ``POST /login`` returns a bearer token; ``POST /start`` starts (or resumes) the timed sitting;
 ``GET /item`` returns what is on screen now; ``POST /answer`` stores the answer to that item and
 returns the next; ``POST /finish`` hands the test in. Every response about the sitting is a
-:class:`~web.controllers.flow.TestView`: the item as sanitised HTML fragments with the option
+:class:`~web.views.TestView`: the item as sanitised HTML fragments with the option
 values to send back, never a key, rubric, parameter or score. Errors are JSON
 ``{"status_code", "error", "detail"}`` with a 4xx status, and a refused request changes nothing.
 """
@@ -18,12 +18,13 @@ from litestar.datastructures import State
 from litestar.openapi.spec import SecurityRequirement
 from litestar.params import JSONBody
 
+from assess import sitting
 from itembank.db import session_scope
 from web import auth
-from web.controllers import flow
 from web.deps import ApiToken, DbSession, Now, provide_api_token, provide_now
 from web.logging import log_event
 from web.security import SessionToken
+from web.views import TestView, sitting_view
 
 __all__ = ["AnswerIn", "ApiController", "LoginIn", "LoginOut", "StartOut"]
 
@@ -45,7 +46,7 @@ class LoginOut:
     token: str
     status: str
     assessment: str
-    sitting: flow.TestView
+    sitting: TestView
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class StartOut:
     """The started sitting and a refreshed token that names it (either token keeps working)."""
 
     token: str
-    sitting: flow.TestView
+    sitting: TestView
 
 
 @dataclass(frozen=True)
@@ -99,46 +100,45 @@ class ApiController(Controller):
         )
         log_event("login", student=result.student_id, assessment=result.assessment_id, status=result.status, api=True)
         with session_scope(state.engine) as db:
-            sitting = flow.load_sitting(session=db, token=token)
-            view = flow.view_of(session=db, sitting=sitting, now=now)
-            name = sitting.assessment.name
-        return LoginOut(state.signer.sign(token), view.status, name, view)
+            shown = sitting.present(session=db, holder=token, now=now)
+        return LoginOut(state.signer.sign(token), shown.status, shown.assessment_name, sitting_view(shown))
 
     @post("/start", status_code=200, security=_BEARER, sync_to_thread=False)
     def start(self, request: Request[Any, Any, State], db: DbSession, api_token: ApiToken, now: Now) -> StartOut:
         """Start the timed sitting (or return it as it stands)."""
-        view, ts_id = flow.start(session=db, sitting=flow.load_sitting(session=db, token=api_token), now=now)
+        shown = sitting.start(session=db, holder=api_token, now=now)
         token = SessionToken(
-            api_token.student_id, api_token.assessment_id, api_token.device, ts_id, api_token.expires_at
+            api_token.student_id, api_token.assessment_id, api_token.device, shown.test_session_id, api_token.expires_at
         )
-        return StartOut(request.app.state.signer.sign(token), view)
+        return StartOut(request.app.state.signer.sign(token), sitting_view(shown))
 
     @get("/item", security=_BEARER, sync_to_thread=False)
-    def item(self, db: DbSession, api_token: ApiToken, now: Now) -> flow.TestView:
+    def item(self, db: DbSession, api_token: ApiToken, now: Now) -> TestView:
         """The item on screen now (the same after a lost connection), with the time left."""
-        return flow.view_of(session=db, sitting=flow.load_sitting(session=db, token=api_token), now=now)
+        return sitting_view(sitting.present(session=db, holder=api_token, now=now))
 
     @post("/answer", status_code=200, security=_BEARER, sync_to_thread=False)
-    def answer(self, request: Request[Any, Any, State], data: JSONBody[AnswerIn]) -> flow.TestView:
+    def answer(self, request: Request[Any, Any, State], data: JSONBody[AnswerIn]) -> TestView:
         """Answer the item on screen; returns the next item, or the finished sitting.
 
         Sending the same answer again is harmless (it returns where the sitting stands now).
         """
         # the hottest route takes no dependency: Litestar's dependency machinery (a task group
         # for several, a cleanup group for a generator) costs more than the answer's fast path,
-        # and flow.answer opens the transaction it needs itself
+        # and sitting.answer opens the transaction it needs itself
         api_token, now = provide_api_token(request), provide_now()
         latency = data.latency_ms if data.latency_ms is not None and 0 <= data.latency_ms <= 86_400_000 else None
-        return flow.answer(
+        shown = sitting.answer(
             engine=request.app.state.engine,
-            token=api_token,
+            holder=api_token,
             item_id=data.item_id,
             value=data.answer,
             now=now,
             latency_ms=latency,
         )
+        return sitting_view(shown)
 
     @post("/finish", status_code=200, security=_BEARER, sync_to_thread=False)
-    def finish(self, db: DbSession, api_token: ApiToken, now: Now) -> flow.TestView:
+    def finish(self, db: DbSession, api_token: ApiToken, now: Now) -> TestView:
         """Hand the test in now (items not reached stay unanswered) and return the result."""
-        return flow.finish(session=db, sitting=flow.load_sitting(session=db, token=api_token), now=now)
+        return sitting_view(sitting.finish(session=db, holder=api_token, now=now))

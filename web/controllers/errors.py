@@ -22,23 +22,34 @@ from litestar.exceptions import (
 )
 from litestar.plugins.htmx import ClientRedirect
 from litestar.response import Redirect
-from sqlmodel import Session
 
-from assess.exceptions import AnswerRejected, AssessError, LoginFailed, SessionClosed, SessionNotFound, WindowClosed
+from assess import sitting
+from assess.exceptions import (
+    AnswerRejected,
+    AssessError,
+    LoginFailed,
+    NotConfigured,
+    NotSignedIn,
+    SessionClosed,
+    SessionNotFound,
+    TakenOver,
+    WindowClosed,
+)
+from itembank.db import session_scope
 from itembank.exceptions import InvalidResponseError
 from itembank.models import utcnow
-from web.auth import LoginThrottled
-from web.controllers import flow
 from web.controllers.pages import clear_session_cookie, is_htmx, page
+from web.exceptions import AnswerMissing, LoginThrottled
 from web.logging import log_event
 from web.security import SESSION_COOKIE
+from web.views import sitting_view
 
 __all__ = ["classify", "exception_handlers"]
 
 
 def classify(exc: Exception) -> tuple[int, str]:
     """The status code and the student-facing message of an exception."""
-    if isinstance(exc, flow.NotSignedIn):
+    if isinstance(exc, NotSignedIn):
         return 401, str(exc) or "请先登录"
     if isinstance(exc, LoginThrottled):
         return 429, str(exc)
@@ -48,10 +59,12 @@ def classify(exc: Exception) -> tuple[int, str]:
         return 403, str(exc)
     if isinstance(exc, SessionNotFound):
         return 404, str(exc)
-    if isinstance(exc, flow.AnswerMissing):
+    if isinstance(exc, AnswerMissing):
         return 422, str(exc)
     if isinstance(exc, SessionClosed | AnswerRejected):
         return 409, str(exc)
+    if isinstance(exc, NotConfigured):  # the assessment is set up wrong: nothing the student can fix
+        return 409, f"这次测评还没有准备好（{exc}），请告诉老师。"
     if isinstance(exc, AssessError):
         return 400, str(exc)
     if isinstance(exc, InvalidResponseError):
@@ -92,10 +105,8 @@ def _current_item_page(
     if token is None:
         return None
     try:
-        with Session(request.app.state.engine, expire_on_commit=False) as session:
-            sitting = flow.load_sitting(session=session, token=token)
-            view = flow.view_of(session=session, sitting=sitting, now=utcnow())
-            session.commit()
+        with session_scope(request.app.state.engine) as session:
+            view = sitting_view(sitting.present(session=session, holder=token, now=utcnow()))
     except Exception:  # noqa: BLE001 - fall back to the plain error page
         return None
     if view.item is None:
@@ -104,17 +115,17 @@ def _current_item_page(
 
 
 def _html(request: Request[Any, Any, State], exc: Exception, status: int, message: str) -> Response[Any]:
-    if isinstance(exc, flow.NotSignedIn):
+    if isinstance(exc, NotSignedIn):
         if is_htmx(request):
             return ClientRedirect("/login")
         return Redirect("/login", status_code=303)
     if isinstance(exc, AnswerRejected | InvalidResponseError) and request.scope.get("path") == "/test/answer":
-        shown = _current_item_page(request, status, message, allow_skip=isinstance(exc, flow.AnswerMissing))
+        shown = _current_item_page(request, status, message, allow_skip=isinstance(exc, AnswerMissing))
         if shown is not None:
             return shown
-    cookies = [clear_session_cookie(request)] if isinstance(exc, flow.TakenOver) else None
+    cookies = [clear_session_cookie(request)] if isinstance(exc, TakenOver) else None
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, LoginThrottled) else None
-    kind = "taken_over" if isinstance(exc, flow.TakenOver) else "closed" if isinstance(exc, SessionClosed) else ""
+    kind = "taken_over" if isinstance(exc, TakenOver) else "closed" if isinstance(exc, SessionClosed) else ""
     return page(
         request,
         "error",
@@ -142,5 +153,5 @@ def exception_handlers() -> dict[int | type[Exception], Any]:
         HTTPException: handle,
         AssessError: handle,
         InvalidResponseError: handle,
-        flow.NotSignedIn: handle,
+        NotSignedIn: handle,
     }

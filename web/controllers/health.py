@@ -7,7 +7,8 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.datastructures import State
-from sqlalchemy import text
+
+from itembank.db import ping
 
 __all__ = ["Health", "healthz"]
 
@@ -24,8 +25,7 @@ class Health:
 def healthz(request: Request[Any, Any, State]) -> Response[Health]:
     """200 when a ``SELECT 1`` on the database succeeds, 503 (with the reason) when it does not."""
     try:
-        with request.app.state.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping(request.app.state.engine)
     except Exception as exc:  # noqa: BLE001 - any failure is "unhealthy"
         return Response(Health("error", f"{type(exc).__name__}"), status_code=503)
     return Response(Health("ok", "ok"))

@@ -15,29 +15,24 @@ from litestar.params import URLEncodedBody
 from litestar.plugins.htmx import ClientRedirect
 from litestar.response import Redirect, Template
 
-from assess.exceptions import AnswerRejected, AssessError
-from itembank.db import session_scope
+from assess import sitting
+from assess.exceptions import AnswerRejected, AssessError, NotSignedIn
 from itembank.exceptions import InvalidResponseError
 from web import auth
-from web.controllers import flow
 from web.controllers.errors import classify
 from web.controllers.pages import clear_session_cookie, is_htmx, page, session_cookie
 from web.deps import CurrentToken, DbSession, Now, provide_now, provide_token
+from web.exceptions import LoginThrottled
+from web.forms import answer_from_form, field, item_from_form, latency_from_form
 from web.logging import log_event
 from web.security import SessionToken
+from web.views import PRACTICE, practice_feedback, sitting_view
 
 __all__ = ["StudentController"]
 
 Form = URLEncodedBody[dict[str, Any]]
 
 _LANDING = {"not_started": "/instructions", "in_progress": "/test", "finished": "/finish", "expired": "/finish"}
-
-
-def _field(form: dict[str, Any], name: str) -> str:
-    value = form.get(name, "")
-    if isinstance(value, list):
-        raise InvalidResponseError(f"{name} was sent twice")
-    return str(value)
 
 
 def _go(request: Request[Any, Any, State], url: str) -> Response[Any]:
@@ -55,8 +50,8 @@ class StudentController(Controller):
         """Send the student to where the sitting stands (the login page when signed out)."""
         if token is None:
             return Redirect("/login")
-        view = flow.view_of(session=db, sitting=flow.load_sitting(session=db, token=token), now=now)
-        return Redirect(_LANDING.get(view.status, "/instructions"))
+        shown = sitting.present(session=db, holder=token, now=now)
+        return Redirect(_LANDING.get(shown.status, "/instructions"))
 
     @get("/login", sync_to_thread=False)
     def login_page(self, request: Request[Any, Any, State]) -> Template:
@@ -66,14 +61,14 @@ class StudentController(Controller):
     @post("/login", status_code=200)
     async def login(self, request: Request[Any, Any, State], data: Form, now: Now) -> Response[Any]:
         """Check ticket and PIN; on success set the session cookie and go on."""
-        ticket = _field(data, "ticket")
+        ticket = field(data, "ticket")
         client = request.client.host if request.client else "unknown"
         state = request.app.state
         try:
             result = await auth.login(
                 engine=state.engine,
                 ticket=ticket,
-                pin=_field(data, "pin"),
+                pin=field(data, "pin"),
                 client=client,
                 guard=state.login_guard,
                 now=now,
@@ -82,7 +77,7 @@ class StudentController(Controller):
         except AssessError as exc:
             status = classify(exc)[0]
             log_event("login_refused", reason=type(exc).__name__, status=status, client=client)
-            headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, auth.LoginThrottled) else None
+            headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, LoginThrottled) else None
             return page(
                 request,
                 "login",
@@ -112,37 +107,34 @@ class StudentController(Controller):
     @get("/instructions", sync_to_thread=False)
     def instructions(self, request: Request[Any, Any, State], db: DbSession, token: CurrentToken, now: Now) -> Template:
         """How the test works, the time limit, and that an answer cannot be changed."""
-        sitting = flow.load_sitting(session=db, token=token)
-        view = flow.view_of(session=db, sitting=sitting, now=now)
-        return page(request, "instructions", {"view": view, "assessment": sitting.assessment.name})
+        shown = sitting.present(session=db, holder=_signed_in(token), now=now)
+        return page(request, "instructions", {"view": sitting_view(shown), "assessment": shown.assessment_name})
 
     @get("/practice", sync_to_thread=False)
     def practice(self, request: Request[Any, Any, State], db: DbSession, token: CurrentToken) -> Template:
         """The unscored practice item."""
-        flow.load_sitting(session=db, token=token)
-        return page(request, "practice", {"item": flow.PRACTICE, "feedback": None, "chosen": None})
+        sitting.check_signed_in(session=db, holder=_signed_in(token))
+        return page(request, "practice", {"item": PRACTICE, "feedback": None, "chosen": None})
 
     @post("/practice", status_code=200, sync_to_thread=False)
     def practice_answer(
         self, request: Request[Any, Any, State], db: DbSession, token: CurrentToken, data: Form
     ) -> Template:
         """Feedback on the practice item (nothing is stored)."""
-        flow.load_sitting(session=db, token=token)
-        chosen = _field(data, "answer") or None
-        try:
-            feedback = flow.practice_feedback(chosen)
-        except ValueError:
-            raise InvalidResponseError("not an option of the practice item") from None
-        return page(request, "practice", {"item": flow.PRACTICE, "feedback": feedback, "chosen": chosen})
+        sitting.check_signed_in(session=db, holder=_signed_in(token))
+        chosen = field(data, "answer") or None
+        feedback = practice_feedback(chosen)
+        return page(request, "practice", {"item": PRACTICE, "feedback": feedback, "chosen": chosen})
 
     @post("/start", status_code=200, sync_to_thread=False)
     def start(self, request: Request[Any, Any, State], db: DbSession, token: CurrentToken, now: Now) -> Response[Any]:
         """Start the timed test (or continue it) and show the first item."""
-        sitting = flow.load_sitting(session=db, token=token)
-        view, ts_id = flow.start(session=db, sitting=sitting, now=now)
-        assert token is not None
+        token = _signed_in(token)
+        shown = sitting.start(session=db, holder=token, now=now)
+        view = sitting_view(shown)
         cookie = session_cookie(
-            request, SessionToken(token.student_id, token.assessment_id, token.device, ts_id, token.expires_at)
+            request,
+            SessionToken(token.student_id, token.assessment_id, token.device, shown.test_session_id, token.expires_at),
         )
         if view.status != "in_progress":
             response = _go(request, "/finish")
@@ -157,7 +149,7 @@ class StudentController(Controller):
     @get("/test", sync_to_thread=False)
     def test(self, request: Request[Any, Any, State], db: DbSession, token: CurrentToken, now: Now) -> Response[Any]:
         """The item on screen now: the same one after a reload, a lost connection or a new login."""
-        view = flow.view_of(session=db, sitting=flow.load_sitting(session=db, token=token), now=now)
+        view = sitting_view(sitting.present(session=db, holder=_signed_in(token), now=now))
         if view.status == "not_started":
             return _go(request, "/instructions")
         if view.item is None:
@@ -170,22 +162,18 @@ class StudentController(Controller):
     def answer(self, request: Request[Any, Any, State], data: Form) -> Response[Any]:
         """Store the answer to the item on screen; show the next item (htmx) or redirect to it."""
         # the hottest page takes no dependency (see web.controllers.api.ApiController.answer)
-        token, now = provide_token(request), provide_now()
+        token, now = _signed_in(provide_token(request)), provide_now()
         engine = request.app.state.engine
-        if token is None:
-            raise flow.NotSignedIn("请先登录")
+        item_id = item_from_form(data)
         try:
-            item_id = int(_field(data, "item"))
-        except ValueError:
-            raise InvalidResponseError("the form names no item") from None
-        try:
-            value = flow.answer_from_form(engine=engine, item_id=item_id, form=data)
+            value = answer_from_form(engine=engine, item_id=item_id, form=data)
         except (InvalidResponseError, AnswerRejected):
-            with session_scope(engine) as db:
-                flow.check_presented(session=db, sitting=flow.load_sitting(session=db, token=token), item_id=item_id)
+            sitting.check_presented(engine=engine, holder=token, item_id=item_id)  # another item: 409, not 400
             raise
-        latency = _latency(data.get("elapsed_ms"))
-        view = flow.answer(engine=engine, token=token, item_id=item_id, value=value, now=now, latency_ms=latency)
+        shown = sitting.answer(
+            engine=engine, holder=token, item_id=item_id, value=value, now=now, latency_ms=latency_from_form(data)
+        )
+        view = sitting_view(shown)
         if not is_htmx(request):
             return Redirect("/test" if view.item is not None else "/finish", status_code=303)
         if view.item is None:
@@ -195,13 +183,13 @@ class StudentController(Controller):
     @get("/test/time", sync_to_thread=False)
     def time_left(self, db: DbSession, token: CurrentToken, now: Now) -> dict[str, Any]:
         """The server's remaining time, for the page's countdown to re-sync."""
-        view = flow.view_of(session=db, sitting=flow.load_sitting(session=db, token=token), now=now)
-        return {"status": view.status, "remaining_seconds": view.remaining_seconds}
+        shown = sitting.present(session=db, holder=_signed_in(token), now=now)
+        return {"status": shown.status, "remaining_seconds": shown.remaining_seconds}
 
     @get("/finish", sync_to_thread=False)
     def finish(self, request: Request[Any, Any, State], db: DbSession, token: CurrentToken, now: Now) -> Response[Any]:
         """The end of the test, with an encouraging level description when the blueprint allows."""
-        view = flow.view_of(session=db, sitting=flow.load_sitting(session=db, token=token), now=now)
+        view = sitting_view(sitting.present(session=db, holder=_signed_in(token), now=now))
         if view.status == "in_progress":
             return _go(request, "/test")
         if view.status == "not_started":
@@ -209,10 +197,8 @@ class StudentController(Controller):
         return page(request, "finish", {"view": view})
 
 
-def _latency(raw: Any) -> int | None:
-    """The client's time on the item in ms, if sent and plausible (it is informational only)."""
-    try:
-        value = int(str(raw))
-    except ValueError:
-        return None
-    return value if 0 <= value <= 24 * 3600 * 1000 else None
+def _signed_in(token: SessionToken | None) -> SessionToken:
+    """The session cookie's token (:class:`NotSignedIn` without one)."""
+    if token is None:
+        raise NotSignedIn("请先登录")
+    return token

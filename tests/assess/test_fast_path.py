@@ -1,4 +1,4 @@
-"""The answer fast path (assess.live) against the full path (assess.sessions), on both databases.
+"""The answer fast path (assess.fast_path) against the full path (assess.full_path), on both databases.
 
 Two engines on one database stand for two worker processes: each has its own cache, and the
 database's guard must keep them honest.
@@ -17,21 +17,15 @@ from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from assess import live as fast_path
-from assess.blueprints import BlueprintError, parse_blueprint
+from assess import fast_path
+from assess.adaptive import choose_next, rebuild_state, session_pilots
+from assess.banks import blueprint_for, load_band_bank
+from assess.blueprints import parse_blueprint
 from assess.engine import record_answers
-from assess.exceptions import SessionClosed
+from assess.exceptions import BlueprintError, SessionClosed
 from assess.exposure import calibrate_blueprint_exposure
+from assess.full_path import start_session, submit_answer
 from assess.models import Assessment, BlueprintRow, Response, Student, TestSession
-from assess.sessions import (
-    blueprint_for,
-    choose_next,
-    load_band_bank,
-    rebuild_state,
-    session_pilots,
-    start_session,
-    submit_answer,
-)
 from assess.simulate.answers import answer_for_score
 from itembank.db import make_engine
 from itembank.exceptions import InvalidResponseError
@@ -51,8 +45,8 @@ def _start(engine: Engine, aid: int, sid: int, *, seed: int, device: str = "d1")
         assert a is not None and s is not None
         p = start_session(session=session, assessment=a, student=s, device=device, seed=seed)
         session.commit()
-    assert p.item_version is not None
-    return int(p.test_session.id or 0), int(p.item_version.id or 0)
+    assert p.item is not None
+    return int(p.test_session_id or 0), int(p.item.id or 0)
 
 
 def _version(engine: Engine, vid: int) -> ItemVersion:
@@ -63,7 +57,7 @@ def _version(engine: Engine, vid: int) -> ItemVersion:
 
 
 class Worker:
-    """One app worker: its own engine (so its own cache); answers as web.controllers.flow does."""
+    """One app worker: its own engine (so its own cache); answers as assess.sitting.answer does."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -73,7 +67,7 @@ class Worker:
     def answer(
         self, ts_id: int, sid: int, aid: int, vid: int, value: Any, device: str = "d1"
     ) -> tuple[str, int | None]:
-        step = fast_path.answer(
+        step = fast_path.take_answer(
             engine=self.engine,
             test_session_id=ts_id,
             student_id=sid,
@@ -91,7 +85,7 @@ class Worker:
             p = submit_answer(session=session, test_session_id=ts_id, item_version_id=vid, answer=value, device=device)
             session.commit()
             self.full += 1
-            return p.test_session.status, None if p.item_version is None else int(p.item_version.id or 0)
+            return p.status, None if p.item is None else int(p.item.id or 0)
 
 
 def _full_path_test(engine: Engine, aid: int, sid: int, seed: int) -> list[int]:
@@ -109,9 +103,9 @@ def _full_path_test(engine: Engine, aid: int, sid: int, seed: int) -> list[int]:
                 device="d1",
             )
             session.commit()
-        if p.item_version is None:
+        if p.item is None:
             return shown
-        vid = int(p.item_version.id or 0)
+        vid = int(p.item.id or 0)
 
 
 def _result(engine: Engine, sid: int) -> tuple[Any, ...]:
@@ -246,18 +240,20 @@ def test_a_session_remembered_at_start_answers_without_reading_it_back(
         a, s = session.get(Assessment, aid), session.get(Student, sid)
         assert a is not None and s is not None and a.calibration_id is not None
         p = start_session(session=session, assessment=a, student=s, device="d1", seed=21)
-        fast_path.remember(session=session, test_session=p.test_session, student=s, calibration_id=a.calibration_id)
+        ts = session.get(TestSession, p.test_session_id)
+        assert ts is not None
+        fast_path.remember(session=session, test_session=ts, assessment=a, student=s)
         session.commit()
-    assert p.item_version is not None
+    assert p.item is not None
 
     def no_read(*_: Any) -> None:
         raise AssertionError("the remembered session was read back")
 
     monkeypatch.setattr(fast_path, "_load", no_read)
     worker = Worker(engine)
-    vid = int(p.item_version.id or 0)
+    vid = int(p.item.id or 0)
     status, nxt = worker.answer(
-        int(p.test_session.id or 0), sid, aid, vid, _answer(_version(engine, vid), random.Random(3))
+        int(p.test_session_id or 0), sid, aid, vid, _answer(_version(engine, vid), random.Random(3))
     )
     assert status == "in_progress" and nxt is not None and worker.fast == 1
 

@@ -10,8 +10,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from assess.exceptions import AnswerRejected, SessionClosed, WindowClosed
+from assess.full_path import current_item, start_session, submit_answer
 from assess.models import Assessment, Response, Student, TestSession
-from assess.sessions import current_item, start_session, submit_answer
 from assess.simulate.answers import answer_for_score
 from itembank.exceptions import InvalidResponseError
 from itembank.models import ItemVersion, utcnow
@@ -44,16 +44,16 @@ def _take_test(
         p = start_session(session=session, assessment=a, student=s, device=device, seed=seed)
         session.commit()
     while not p.finished:
-        assert p.item_version is not None
-        shown.append(int(p.item_version.id or 0))
+        assert p.item is not None
+        shown.append(int(p.item.id or 0))
         if interrupt_at is not None and len(shown) == interrupt_at:
             return shown
         with Session(engine, expire_on_commit=False) as session:
             p = submit_answer(
                 session=session,
-                test_session_id=int(p.test_session.id or 0),
+                test_session_id=int(p.test_session_id or 0),
                 item_version_id=shown[-1],
-                answer=_answer(p.item_version, rnd),
+                answer=_answer(p.item, rnd),
                 device=device,
             )
             session.commit()
@@ -92,15 +92,15 @@ def test_duplicate_answer_is_a_noop_and_other_items_are_refused(live: Live) -> N
         assert a is not None and s is not None
         p = start_session(session=session, assessment=a, student=s, device="d", seed=1)
         session.commit()
-    assert p.item_version is not None
-    vid, tsid = int(p.item_version.id or 0), int(p.test_session.id or 0)
+    assert p.item is not None
+    vid, tsid = int(p.item.id or 0), int(p.test_session_id or 0)
     import random
 
-    ans = _answer(p.item_version, random.Random(1))
+    ans = _answer(p.item, random.Random(1))
     with Session(engine, expire_on_commit=False) as session:
         p2 = submit_answer(session=session, test_session_id=tsid, item_version_id=vid, answer=ans, device="d")
         session.commit()
-    assert p2.item_version is not None and p2.item_version.id != vid
+    assert p2.item is not None and p2.item.id != vid
 
     def snapshot() -> tuple[int, Any, Any]:
         with Session(engine) as session:
@@ -113,13 +113,13 @@ def test_duplicate_answer_is_a_noop_and_other_items_are_refused(live: Live) -> N
     with Session(engine, expire_on_commit=False) as session:  # the same answer again: nothing changes
         p3 = submit_answer(session=session, test_session_id=tsid, item_version_id=vid, answer=ans, device="d")
         session.commit()
-    assert p3.item_version is not None and p3.item_version.id == p2.item_version.id
+    assert p3.item is not None and p3.item.id == p2.item.id
     assert snapshot() == before
     bad_cases: list[tuple[int, Any, str, type[Exception]]] = [
         (vid, "Z" if ans != "Z" else "Y", "d", AnswerRejected),  # change a stored answer
         (vid + 100_000, "A", "d", AnswerRejected),  # an item never shown
-        (int(p2.item_version.id or 0), {"bogus": 1}, "d", InvalidResponseError),  # malformed body
-        (int(p2.item_version.id or 0), "A", "other-device", SessionClosed),  # taken over elsewhere
+        (int(p2.item.id or 0), {"bogus": 1}, "d", InvalidResponseError),  # malformed body
+        (int(p2.item.id or 0), "A", "other-device", SessionClosed),  # taken over elsewhere
     ]
     for version_id, answer, device, error in bad_cases:
         with Session(engine, expire_on_commit=False) as session, pytest.raises(error):
@@ -142,15 +142,15 @@ def test_answers_after_the_deadline_are_refused_and_the_session_is_scored(live: 
         with pytest.raises(SessionClosed):
             submit_answer(
                 session=session,
-                test_session_id=int(p.test_session.id or 0),
-                item_version_id=int(p.item_version.id or 0),
+                test_session_id=int(p.test_session_id or 0),
+                item_version_id=int(p.item.id or 0),
                 answer="A",
                 device="d",
                 now=late,
             )
         session.commit()
     with Session(engine) as session:
-        ts = session.get(TestSession, p.test_session.id)
+        ts = session.get(TestSession, p.test_session_id)
         assert ts is not None and ts.status == "expired" and ts.scale_score is not None
         assert session.exec(select(func.count(col(Response.id))).where(Response.session_id == ts.id)).one() == 0
         assert current_item(session=session, test_session=ts).finished

@@ -1,0 +1,394 @@
+"""The sitting service: one student's sitting, opened, presented, answered and finished.
+
+This is the one service the web layer calls for a student (the HTML pages and the JSON API
+alike). Every function returns where the sitting stands, a :class:`~assess.position.Position`,
+or raises an :class:`~assess.exceptions.AssessError` that changed nothing.
+
+:func:`open_sitting`
+    At login: which assessment the student sits now, and a sitting under way moved to the new
+    device.
+:func:`present`
+    The sitting now (a sitting past its deadline is finished and scored on the way).
+:func:`start`
+    Start the timed test on this device, or return it as it stands.
+:func:`answer`
+    Store the answer to the item on screen. The service chooses the path: the fast path
+    (:mod:`assess.fast_path`, one guarded write on a kept connection) takes the common case;
+    whatever it cannot decide goes the full path (:mod:`assess.full_path`) in one transaction,
+    retried once when the same answer arrived twice at once, and a refusal caused by a login on
+    another device is reported as :class:`~assess.exceptions.TakenOver`.
+:func:`finish`
+    Hand the test in now.
+:func:`check_presented`
+    The refusal for an answer to an item that is not on screen (for a form that does not fit).
+:func:`check_signed_in`
+    Whether the holder still names a student and an assessment (for pages outside the test).
+
+A caller names the sitting by a :class:`Holder`: the student, the assessment, the device token
+and, once started, the test session (the web's signed session token is one). A holder is only
+ever served its own sitting: a test session of another student or assessment is not found, and
+a device that lost the sitting to another login is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from assess import fast_path
+from assess.banks import band_of_grade, spec_for
+from assess.blueprints import BlueprintSpec
+from assess.exceptions import (
+    AnswerRejected,
+    NotSignedIn,
+    SessionClosed,
+    SessionNotFound,
+    TakenOver,
+    TestFinished,
+    WindowClosed,
+)
+from assess.full_path import current_item, finish_session, start_session, submit_answer
+from assess.models import Assessment, BlueprintRow, Student, TestSession
+from assess.position import Position
+from itembank.db import aware_utc, session_scope
+
+__all__ = [
+    "TAKEN_OVER",
+    "Holder",
+    "Opened",
+    "answer",
+    "check_presented",
+    "check_signed_in",
+    "finish",
+    "format_local",
+    "open_sitting",
+    "present",
+    "start",
+]
+
+TAKEN_OVER = "这个准考证已经在另一台设备上登录并继续作答，本页面已失效。如果这不是你本人操作，请马上告诉老师。"
+"""What a device that lost its sitting to another login is told."""
+
+
+class Holder(Protocol):
+    """Who holds a sitting: the student, the assessment, the device and (once started) the session."""
+
+    @property
+    def student_id(self) -> int:
+        """The student."""
+        ...
+
+    @property
+    def assessment_id(self) -> int:
+        """The assessment the student was signed in to."""
+        ...
+
+    @property
+    def device(self) -> str:
+        """The device token; a sitting answers only to the device that holds it."""
+        ...
+
+    @property
+    def test_session_id(self) -> int | None:
+        """The sitting's test session, once started."""
+        ...
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A sitting opened at login.
+
+    ``test_session_id`` is set when a sitting exists already (it was moved to ``device``);
+    ``status`` is ``not_started``, ``in_progress``, ``finished`` or ``expired``.
+    """
+
+    student_id: int
+    assessment_id: int
+    test_session_id: int | None
+    device: str
+    status: str
+
+
+# ============================================================================================ opening
+_CHINA = timezone(timedelta(hours=8), "CST")
+
+
+def format_local(dt: datetime) -> str:
+    """A timestamp (naive values are UTC) as Beijing time, ``2026-05-12 08:00``."""
+    return aware_utc(dt).astimezone(_CHINA).strftime("%Y-%m-%d %H:%M")
+
+
+def open_sitting(*, session: Session, student: Student, device: str, now: datetime) -> Opened:
+    """Choose the assessment ``student`` sits now and, if a sitting is under way, move it to ``device``.
+
+    A sitting in progress wins (resume). Otherwise the open assessment for the student's grade
+    (with a blueprint for its grade band) that the student has not sat yet, closing first.
+
+    Raises
+    ------
+    TestFinished
+        Every open assessment for the student is finished.
+    WindowClosed
+        No assessment for the student is open now (the message says when one opens).
+    """
+    sid = int(student.id or 0)
+    sittings = session.exec(
+        select(TestSession).where(TestSession.student_id == sid).order_by(col(TestSession.started_at).desc())
+    ).all()
+    for ts in sittings:
+        if ts.status == "in_progress":
+            assessment = session.get(Assessment, ts.assessment_id)
+            assert assessment is not None
+            shown = start_session(session=session, assessment=assessment, student=student, device=device, now=now)
+            return Opened(sid, ts.assessment_id, ts.id, device, shown.status)
+    band = band_of_grade(student.grade, session=session)
+    with_blueprint = set(session.exec(select(BlueprintRow.assessment_id).where(BlueprintRow.grade_band == band)).all())
+    mine = [
+        a
+        for a in session.exec(select(Assessment).order_by(col(Assessment.closes_at))).all()
+        if student.grade in (a.grades or []) and a.id in with_blueprint
+    ]
+    sat = {ts.assessment_id for ts in sittings}
+    open_now = [a for a in mine if aware_utc(a.opens_at) <= now <= aware_utc(a.closes_at)]
+    for a in open_now:
+        if a.id not in sat:
+            return Opened(sid, int(a.id or 0), None, device, "not_started")
+    if open_now:
+        raise TestFinished("你已经完成了本次测评，不能再次作答。感谢你的认真参与！")
+    upcoming = [a for a in mine if aware_utc(a.opens_at) > now]
+    if upcoming:
+        first = min(upcoming, key=lambda a: aware_utc(a.opens_at))
+        raise WindowClosed(
+            f"测评还没有开始。开放时间：{format_local(first.opens_at)} 至 {format_local(first.closes_at)}。"
+        )
+    raise WindowClosed("现在没有向你开放的测评（测评已经结束或尚未安排）。如有疑问，请联系老师。")
+
+
+# ============================================================================================ the sitting
+@dataclass(frozen=True)
+class _Seat:
+    """A holder's student and assessment, and the blueprint of the student's band."""
+
+    student: Student
+    assessment: Assessment
+    spec: BlueprintSpec
+
+
+def _seat(session: Session, holder: Holder) -> _Seat:
+    """The student, assessment and blueprint a holder names (``NotSignedIn`` if they are gone)."""
+    student = session.get(Student, holder.student_id)
+    assessment = session.get(Assessment, holder.assessment_id)
+    if student is None or assessment is None:
+        raise NotSignedIn("请重新登录")
+    spec = spec_for(session, holder.assessment_id, band_of_grade(student.grade, session=session))
+    return _Seat(student, assessment, spec)
+
+
+def check_signed_in(*, session: Session, holder: Holder) -> None:
+    """Raise :class:`NotSignedIn` unless the holder's student and assessment exist (the sitting is not read)."""
+    _seat(session, holder)
+
+
+def _session_id(session: Session, holder: Holder) -> int | None:
+    if holder.test_session_id is not None:
+        return holder.test_session_id
+    found = session.exec(
+        select(TestSession.id).where(
+            TestSession.assessment_id == holder.assessment_id, TestSession.student_id == holder.student_id
+        )
+    ).first()
+    return None if found is None else int(found)
+
+
+def _own_session(session: Session, holder: Holder) -> TestSession | None:
+    """The holder's test session, checked to be this student's and still held by this device."""
+    ts_id = _session_id(session, holder)
+    if ts_id is None:
+        return None
+    ts = session.get(TestSession, ts_id)
+    if ts is None or ts.student_id != holder.student_id or ts.assessment_id != holder.assessment_id:
+        raise NotSignedIn("请重新登录")
+    if ts.status == "in_progress" and ts.device != holder.device:
+        raise TakenOver(TAKEN_OVER)
+    return ts
+
+
+def _not_started(seat: _Seat) -> Position:
+    return Position(None, "not_started", 0, None, None, None, seat.spec, seat.assessment.name)
+
+
+def present(*, session: Session, holder: Holder, now: datetime) -> Position:
+    """The sitting now (a sitting past its deadline is finished and scored on the way).
+
+    Raises
+    ------
+    NotSignedIn
+        The holder's student or assessment (or its test session) is gone.
+    TakenOver
+        Another device holds the sitting.
+    """
+    seat = _seat(session, holder)
+    ts = _own_session(session, holder)
+    if ts is None:
+        return _not_started(seat)
+    return current_item(session=session, test_session=ts, now=now, spec=seat.spec)
+
+
+def start(*, session: Session, holder: Holder, now: datetime) -> Position:
+    """Start the sitting on this device, or return it as it stands (``test_session_id`` names it).
+
+    A device that lost the sitting to another login gets :class:`TakenOver`: only a new login
+    takes a sitting over, never a stale page. A sitting just started is remembered for the fast
+    path, so its first answer reads nothing back.
+
+    Raises
+    ------
+    WindowClosed
+        The assessment is not open now.
+    """
+    seat = _seat(session, holder)
+    ts = _own_session(session, holder)
+    if ts is not None:
+        return current_item(session=session, test_session=ts, now=now, spec=seat.spec)
+    shown = start_session(
+        session=session, assessment=seat.assessment, student=seat.student, device=holder.device, now=now
+    )
+    ts = session.get(TestSession, shown.test_session_id)
+    assert ts is not None
+    fast_path.remember(session=session, test_session=ts, assessment=seat.assessment, student=seat.student)
+    return shown
+
+
+def finish(*, session: Session, holder: Holder, now: datetime) -> Position:
+    """Hand the test in now (the API's "finish"): unanswered items are not reached.
+
+    Raises
+    ------
+    SessionNotFound
+        The sitting has not been started.
+    """
+    seat = _seat(session, holder)
+    ts = _own_session(session, holder)
+    if ts is None:
+        raise SessionNotFound("测评还没有开始。")
+    if not current_item(session=session, test_session=ts, now=now, spec=seat.spec).finished:
+        finish_session(session=session, test_session=ts, now=now)
+    fast_path.forget(session, int(ts.id or 0))
+    return Position(int(ts.id or 0), ts.status, ts.position, None, None, ts.level, seat.spec, seat.assessment.name)
+
+
+# ============================================================================================ answers
+def answer(
+    *,
+    engine: Engine,
+    holder: Holder,
+    item_id: int,
+    value: Any,
+    now: datetime,
+    latency_ms: int | None = None,
+) -> Position:
+    """Store the answer to the item on screen (item version ``item_id``) and return where the sitting stands.
+
+    The fast path takes the common case in one short transaction of its own; whatever it cannot
+    decide goes the full path in one ORM transaction, where every refusal (another item, a changed
+    answer, another device, time up, a malformed answer) raises before anything is written, or
+    after writes that the rollback undoes.
+
+    Raises
+    ------
+    SessionNotFound
+        The sitting has not been started (or is not the holder's).
+    TakenOver
+        Another device holds the sitting.
+    SessionClosed, AnswerRejected, itembank.exceptions.InvalidResponseError
+        The answer is refused (see :func:`assess.full_path.submit_answer`).
+    """
+    ts_id = holder.test_session_id
+    if ts_id is not None:
+        taken = fast_path.take_answer(
+            engine=engine,
+            test_session_id=ts_id,
+            student_id=holder.student_id,
+            assessment_id=holder.assessment_id,
+            device=holder.device,
+            item_version_id=item_id,
+            answer=value,
+            now=now,
+            latency_ms=latency_ms,
+        )
+        if taken is not None:
+            return taken
+        fast_path.forget(engine, ts_id)  # the full path decides, and may move the session on
+    with session_scope(engine) as session:
+        return _answer_in_full(session, holder, item_id, value, now, latency_ms)
+
+
+def _answer_in_full(
+    session: Session, holder: Holder, item_id: int, value: Any, now: datetime, latency_ms: int | None
+) -> Position:
+    ts_id = _session_id(session, holder)
+    if ts_id is None:
+        raise SessionNotFound("测评还没有开始，请先点击“开始测评”。")
+
+    def submit() -> Position:
+        assert ts_id is not None
+        return submit_answer(
+            session=session,
+            test_session_id=ts_id,
+            item_version_id=item_id,
+            answer=value,
+            now=now,
+            device=holder.device,
+            latency_ms=latency_ms,
+        )
+
+    try:
+        shown = submit()
+    except IntegrityError:
+        # the same answer arrived twice at once (two workers on SQLite, where FOR UPDATE is a
+        # no-op): the other request stored it first. Nothing else was written in this
+        # transaction, so start it again: the retry takes the idempotent path, or refuses a
+        # different answer.
+        session.rollback()
+        shown = submit()
+    except SessionClosed:
+        held_by = session.exec(select(TestSession.device, TestSession.status).where(TestSession.id == ts_id)).first()
+        if held_by is not None and held_by[1] == "in_progress" and held_by[0] != holder.device:
+            raise TakenOver(TAKEN_OVER) from None
+        raise
+    ts = session.get(TestSession, ts_id)
+    if ts is None or ts.student_id != holder.student_id or ts.assessment_id != holder.assessment_id:
+        raise SessionNotFound("找不到该测评会话")
+    return shown
+
+
+def check_presented(*, engine: Engine, holder: Holder, item_id: int) -> None:
+    """Raise the refusal for an answer to ``item_id`` if it is not the item on screen.
+
+    Used when a form does not fit its item: an answer naming another item is refused as such
+    (409), not as a malformed answer. Reads only.
+    """
+    with session_scope(engine) as session:
+        _seat(session, holder)
+        ts_id = _session_id(session, holder)
+        if ts_id is None:
+            raise SessionNotFound("测评还没有开始，请先点击“开始测评”。")
+        row = session.exec(
+            select(TestSession.current_item_version_id, TestSession.status, TestSession.device).where(
+                TestSession.id == ts_id
+            )
+        ).first()
+    if row is None:
+        raise SessionNotFound("找不到该测评会话")
+    current, status, device = row
+    if status == "in_progress" and device != holder.device:
+        raise TakenOver(TAKEN_OVER)
+    if status != "in_progress":
+        raise SessionClosed("本次测评已经结束")
+    if current != item_id:
+        raise AnswerRejected("只能回答当前显示的题目")

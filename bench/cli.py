@@ -1,0 +1,180 @@
+"""Benchmark: how fast the command line answers, and the whole `infolit calibrate` against girth.
+
+Prints, in one run, the median wall time (fresh subprocesses, several repeats) of
+
+* ``infolit --help`` (aim: 0.4 s or less),
+* ``python -c "import scoring"`` (aim: 0.5 s or less),
+* the whole command ``infolit calibrate RESPONSES.csv --out ITEMS.csv`` on a 2PL file of 30,000
+  persons x 48 items with 30 random items per person (made with ``scoring.simulate``, fixed seed,
+  in a temporary directory): start-up, reading the CSV, the fit with standard errors, writing,
+
+beside girth's ``twopl_mml`` (its defaults) on the same matrix, timed around the fit alone in a
+fresh process, and the ratio (the aim: the whole command at least 40x faster than girth's fit).
+Both estimates are compared with the generating parameters.
+
+    .venv/bin/python bench/cli.py [--repeats 5] [--girth-repeats 1] [--skip-girth] [--seed 1]
+
+``--blas-threads`` (default 1, as in bench/calibrate.py) sets OPENBLAS_NUM_THREADS for every
+subprocess, girth's included: on a shared 2-core machine multi-threaded OpenBLAS spins against
+other processes. Run it with ``PYTHONPATH=<another checkout>`` to time that checkout instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def infolit_command() -> list[str]:
+    """The installed ``infolit`` script next to this Python, else ``python -m web.cli``."""
+    script = Path(sys.executable).with_name("infolit")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "web.cli"]
+
+
+def wall_times(cmd: list[str], repeats: int, env: dict[str, str]) -> list[float]:
+    """Wall time of ``repeats`` runs of ``cmd`` (each must succeed)."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        times.append(time.perf_counter() - t0)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}{proc.stderr}")
+    return times
+
+
+def generate(path: Path, persons: int, items: int, per_person: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Write RESPONSES.csv (and the matrix as .npy beside it); return the true a and b."""
+    from scoring import random_item_params, random_sparse_design, simulate_responses
+
+    rng = np.random.default_rng(seed)
+    bank = random_item_params(items, "2pl", rng)
+    design = random_sparse_design(persons, items, per_person, rng)
+    x = np.asarray(simulate_responses(bank, rng.standard_normal(persons), rng, design_mask=design), dtype=float)
+    np.save(path.with_suffix(".npy"), x)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["person", *bank.ids])
+        for p, row in enumerate(x):
+            w.writerow([f"s{p + 1}", *["" if np.isnan(v) else str(int(v)) for v in row]])
+    return np.asarray(bank.a), np.asarray(bank.b[:, 0])
+
+
+def run_girth(npy: Path) -> None:
+    """Subprocess side: girth's twopl_mml on the matrix; prints its wall time and estimates as JSON."""
+    import warnings
+
+    from girth import twopl_mml
+    from girth.utilities import INVALID_RESPONSE
+
+    x = np.load(npy)
+    data = np.where(np.isnan(x), INVALID_RESPONSE, x).astype(int).T  # girth: items x persons
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        res = twopl_mml(data)
+        wall = time.perf_counter() - t0
+    a = np.asarray(res["Discrimination"], dtype=float).tolist()
+    b = np.asarray(res["Difficulty"], dtype=float).reshape(-1).tolist()
+    print(json.dumps({"wall": wall, "a": a, "b": b}))
+
+
+def rmse(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((np.asarray(x) - np.asarray(y)) ** 2)))
+
+
+def read_estimates(items_csv: Path) -> tuple[np.ndarray, np.ndarray]:
+    with items_csv.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return np.array([float(r["a"]) for r in rows]), np.array([float(r["b1"]) for r in rows])
+
+
+def line(label: str, times: list[float], aim: float | None = None) -> str:
+    med = statistics.median(times)
+    spread = f"min {min(times):.3f}  max {max(times):.3f}  n={len(times)}"
+    target = "" if aim is None else f"  (aim <= {aim} s: {'met' if med <= aim else 'NOT met'})"
+    return f"{label:<44} {med:>7.3f} s   {spread}{target}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each command (median reported)")
+    parser.add_argument("--girth-repeats", type=int, default=1, help="girth fits (each takes about half a minute)")
+    parser.add_argument("--skip-girth", action="store_true")
+    parser.add_argument("--persons", type=int, default=30_000)
+    parser.add_argument("--items", type=int, default=48)
+    parser.add_argument("--per-person", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--blas-threads", type=int, default=1, help="OPENBLAS_NUM_THREADS of every subprocess")
+    parser.add_argument("--girth", metavar="NPY", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.girth:
+        run_girth(args.girth)
+        return
+
+    env = dict(os.environ)
+    env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(args.blas_threads)
+    infolit = infolit_command()
+    print(
+        f"# bench/cli.py  {time.strftime('%Y-%m-%d %H:%M')}  python {platform.python_version()}  "
+        f"numpy {np.__version__}  cpus {os.cpu_count()}  load {os.getloadavg()[0]:.1f}  "
+        f"OPENBLAS_NUM_THREADS={args.blas_threads}"
+        + (f"  PYTHONPATH={env['PYTHONPATH']}" if env.get("PYTHONPATH") else "")
+    )
+    help_times = wall_times([*infolit, "--help"], args.repeats, env)
+    print(line("infolit --help", help_times, 0.4), flush=True)
+    import_times = wall_times([sys.executable, "-c", "import scoring"], args.repeats, env)
+    print(line('python -c "import scoring"', import_times, 0.5), flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="bench_cli_") as tmp:
+        responses = Path(tmp) / "responses.csv"
+        true_a, true_b = generate(responses, args.persons, args.items, args.per_person, args.seed)
+        size = responses.stat().st_size / 1e6
+        out = Path(tmp) / "items.csv"
+        cal_times = wall_times([*infolit, "calibrate", str(responses), "--out", str(out)], args.repeats, env)
+        label = f"infolit calibrate ({args.persons:,} x {args.items}, {args.per_person}/person, {size:.1f} MB)"
+        print(line(label, cal_times), flush=True)
+        est_a, est_b = read_estimates(out)
+        accuracy = f"RMSE a {rmse(est_a, true_a):.4f}  RMSE b {rmse(est_b, true_b):.4f}"
+        print(f"{'':<44} {accuracy} (whole command, SEs included)")
+        if args.skip_girth:
+            return
+        girth_times, girth_est = [], {}
+        for _ in range(args.girth_repeats):
+            proc = subprocess.run(
+                [sys.executable, __file__, "--girth", str(responses.with_suffix(".npy"))],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
+            if proc.returncode != 0:
+                raise SystemExit(f"girth failed:\n{proc.stderr}")
+            girth_est = json.loads(proc.stdout.strip().splitlines()[-1])
+            girth_times.append(girth_est["wall"])
+        print(line("girth twopl_mml on the same matrix (fit only)", girth_times), flush=True)
+        print(
+            f"{'':<44} RMSE a {rmse(girth_est['a'], true_a):.4f}  RMSE b {rmse(girth_est['b'], true_b):.4f} "
+            "(girth defaults: 41 nodes on [-5, 5])"
+        )
+    ratio = statistics.median(girth_times) / statistics.median(cal_times)
+    verdict = "met" if ratio >= 40 else "NOT met"
+    print(f"\nthe whole infolit calibrate is {ratio:.1f}x faster than girth's fit (aim >= 40x: {verdict})")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (other processes share this machine)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,298 @@
+r"""Step 3a of a calibration, the E-step: posterior weights and expected counts over the nodes.
+
+With the stacked category indicators ``Y`` (persons x sum of categories; one 1 per administered
+response) and the log-probabilities ``log P`` (categories x nodes), the log-likelihood of every
+person at every node is the product ``Y @ log P``. Posterior weights are normalised person by
+person, and the expected counts of every item category at every node are ``Y.T @ (w * posterior)``.
+Persons are processed in chunks, so memory stays at the indicators plus one chunk of posteriors;
+large problems use float32 for the products (the counts are summed in float64).
+
+Layouts
+-------
+``sparse``
+    CSR chunks (CAT and booklet designs); posteriors persons x nodes.
+``dense``
+    Dense indicator blocks when the data are dense enough; the products are taken node-major
+    (``log P.T @ Y.T``), so that the maxima and sums over the nodes run along contiguous rows.
+``reduced``
+    Complete data (no missing response): only the categories above 0 get a column, since
+    :math:`\ell_p(\theta) = \sum_j \log P_{j0}(\theta) + \sum_j \sum_{k \ge 1} y_{pjk}
+    (\log P_{jk} - \log P_{j0})(\theta)` and the counts of category 0 follow from the posterior
+    totals; this halves the work for dichotomous items. Node-major like ``dense``.
+
+References
+----------
+Bock, R. D. & Aitkin, M. (1981). Marginal maximum likelihood estimation of item parameters:
+application of an EM algorithm. *Psychometrika*, 46, 443-459.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["SINGLE_ABOVE", "EStep"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+SINGLE_ABOVE = 500_000
+"""``precision="auto"`` takes float32 products above this many responses.
+
+Measured on 30,000 persons x 30 of 48 items (900,000 responses): float32 moves the estimates by
+1e-6 (their standard errors are about 0.03) and makes an E-step two to three times faster
+(numpy's float32 ``exp`` is vectorised, its float64 one is not on this machine)."""
+
+
+class EStep:
+    """Chunked E-step over the category indicators of the responses (see the module docstring).
+
+    Parameters
+    ----------
+    indptr, cats
+        The responses person by person: stacked category columns ``cats[indptr[p]:indptr[p + 1]]``.
+    offsets
+        Stacked column of every item's category 0 (length n_items + 1).
+    weights
+        Per-person weights, or ``None``.
+    gidx, n_groups
+        Group of every person, and the number of groups.
+    precision
+        ``"double"``, ``"single"`` or ``"auto"`` (single above :data:`SINGLE_ABOVE` responses).
+    chunk_rows
+        Persons per chunk (default: about one million responses, at most 32,768 persons).
+    threads
+        Python threads over the chunks.
+    """
+
+    def __init__(
+        self,
+        indptr: IntArray,
+        cats: npt.NDArray[np.int32],
+        offsets: IntArray,
+        weights: FloatArray | None,
+        gidx: IntArray,
+        n_groups: int,
+        precision: str,
+        chunk_rows: int | None,
+        threads: int,
+    ) -> None:
+        n = indptr.size - 1
+        nnz = int(indptr[-1])
+        n_items = offsets.size - 1
+        n_cols = int(offsets[-1])
+        self.n = n
+        self.n_cols = n_cols
+        self.n_groups = n_groups
+        self.indptr = indptr
+        self.cats = cats
+        self.offsets = offsets
+        self.threads = max(1, int(threads))
+        if precision not in ("auto", "single", "double"):
+            raise ValueError(f"precision must be 'auto', 'single' or 'double', not {precision!r}")
+        if precision == "auto":
+            precision = "single" if nnz > SINGLE_ABOVE else "double"
+        self.dtype: type[np.floating[Any]] = np.float32 if precision == "single" else np.float64
+        self.mode = _choose_mode(n, n_items, n_cols, nnz)
+        self.node_major = self.mode != "sparse"
+        item_of_col = np.repeat(np.arange(n_items), np.diff(offsets))
+        is_zero = np.zeros(n_cols, dtype=bool)
+        is_zero[offsets[:-1]] = True
+        self.pos_cols = np.nonzero(~is_zero)[0]  # columns of categories >= 1
+        self.zero_of_pos = offsets[item_of_col[self.pos_cols]]  # category-0 column of their item
+        if chunk_rows is None:
+            per_row = max(1.0, nnz / max(n, 1))
+            chunk_rows = int(min(32768, max(1024, 1_000_000 / per_row)))
+        self.chunks = [
+            self._chunk(start, min(n, start + chunk_rows), weights, gidx) for start in range(0, n, chunk_rows)
+        ]
+        self.n_calls = 0
+        self.seconds = 0.0
+
+    def _chunk(self, start: int, stop: int, weights: FloatArray | None, gidx: IntArray) -> dict[str, Any]:
+        """The indicators (in the layout's form), weights and groups of persons ``start..stop - 1``."""
+        ip = self.indptr[start : stop + 1] - self.indptr[start]
+        ind = self.cats[self.indptr[start] : self.indptr[stop]]
+        chunk: dict[str, Any] = {"start": start, "stop": stop}
+        if self.mode == "sparse":
+            import scipy.sparse as sp
+
+            ones = np.ones(ind.size, dtype=self.dtype)
+            chunk["y"] = sp.csr_matrix((ones, ind, ip), shape=(stop - start, self.n_cols))
+        else:
+            rows = np.repeat(np.arange(stop - start), np.diff(ip))
+            cols: npt.NDArray[np.integer[Any]] = ind
+            width = self.n_cols
+            if self.mode == "reduced":
+                remap = np.full(self.n_cols, -1, dtype=np.int64)
+                remap[self.pos_cols] = np.arange(self.pos_cols.size)
+                keep = remap[ind] >= 0
+                rows, cols = rows[keep], remap[ind[keep]]
+                width = self.pos_cols.size
+            yd = np.zeros((stop - start, width), dtype=self.dtype)
+            yd[rows, cols] = 1
+            chunk["y"] = yd
+        chunk["w"] = None if weights is None else np.asarray(weights[start:stop], dtype=self.dtype)
+        if self.n_groups > 1:
+            g = gidx[start:stop]
+            chunk["g"] = g
+            chunk["gsel"] = [np.nonzero(g == k)[0] for k in range(self.n_groups)]
+        return chunk
+
+    def prepare(self, logp: FloatArray, dtype: Any = None) -> tuple[Any, Any]:
+        """The matrix the chunk indicators multiply, and a constant per node (reduced layout).
+
+        Node-major layouts get ``log P.T`` (nodes x columns), the sparse one ``log P``.
+        """
+        dtype = self.dtype if dtype is None else dtype
+        const = None
+        if self.mode == "reduced":
+            const = logp[self.offsets[:-1]].sum(axis=0).astype(dtype)
+            logp = logp[self.pos_cols] - logp[self.zero_of_pos]
+        lp = logp.T if self.node_major else logp
+        return np.ascontiguousarray(lp, dtype=dtype), const
+
+    def log_likelihoods(self, chunk: dict[str, Any], prepared: tuple[Any, Any], logprior: Any) -> Any:
+        """Log-likelihood plus log prior of every person of a chunk at every node.
+
+        Shape ``(Q, n)`` in the node-major layouts, ``(n, Q)`` in the sparse one.
+        """
+        lp, const = prepared
+        y = chunk["y"]
+        if self.node_major:
+            ll = lp @ y.T
+            if self.n_groups == 1:
+                ll += (logprior[0] if const is None else logprior[0] + const)[:, None]
+            else:
+                ll += logprior[chunk["g"]].T
+                if const is not None:
+                    ll += const[:, None]
+            return ll
+        ll = y @ lp
+        ll += logprior[0] if self.n_groups == 1 else logprior[chunk["g"]]
+        if const is not None:
+            ll += const
+        return ll
+
+    def posterior(self, chunk: dict[str, Any], prepared: tuple[Any, Any], logprior: Any) -> tuple[Any, FloatArray]:
+        """Normalised posterior of a chunk (oriented as :meth:`log_likelihoods`) and each person's log marginal."""
+        ll = self.log_likelihoods(chunk, prepared, logprior)
+        axis = 0 if self.node_major else 1
+        m = ll.max(axis=axis, keepdims=True)
+        ll -= m
+        np.exp(ll, out=ll)
+        s = ll.sum(axis=axis, keepdims=True)
+        ll /= s
+        lmarg = m.reshape(-1).astype(np.float64) + np.log(s.reshape(-1).astype(np.float64))
+        return ll, lmarg
+
+    def _one(self, chunk: dict[str, Any], prepared: tuple[Any, Any], lpr: Any) -> tuple[float, Any, FloatArray]:
+        post, lmarg = self.posterior(chunk, prepared, lpr)
+        w = chunk["w"]
+        if w is not None:
+            total = float(np.dot(lmarg, w))
+            post *= w[None, :] if self.node_major else w[:, None]
+        else:
+            total = float(lmarg.sum())
+        q = post.shape[0] if self.node_major else post.shape[1]
+        ng = np.zeros((self.n_groups, q))
+        if self.node_major:
+            cnt = (post @ chunk["y"]).T
+            if self.n_groups == 1:
+                ng[0] = post.sum(axis=1)
+            else:
+                for k, sel in enumerate(chunk["gsel"]):
+                    if sel.size:
+                        ng[k] = post[:, sel].sum(axis=1)
+            return total, cnt, ng
+        cnt = chunk["y"].T @ post
+        if self.n_groups == 1:
+            ng[0] = post.sum(axis=0)
+        else:
+            for k, sel in enumerate(chunk["gsel"]):
+                if sel.size:
+                    ng[k] = post[sel].sum(axis=0)
+        return total, cnt, ng
+
+    def run(self, logp: FloatArray, logprior: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+        """Marginal log-likelihood, expected category counts (C, Q) and group node counts (G, Q)."""
+        t0 = time.perf_counter()
+        prepared = self.prepare(logp)
+        lpr = np.asarray(logprior, dtype=self.dtype)
+        q = logp.shape[1]
+        cnt = np.zeros((self.pos_cols.size if self.mode == "reduced" else self.n_cols, q))
+        ng = np.zeros((self.n_groups, q))
+        total = 0.0
+        if self.threads > 1 and len(self.chunks) > 1:
+            with ThreadPoolExecutor(self.threads) as pool:
+                results = list(pool.map(lambda ch: self._one(ch, prepared, lpr), self.chunks))
+        else:
+            results = [self._one(chunk, prepared, lpr) for chunk in self.chunks]
+        for tot, c, g in results:
+            total += tot
+            cnt += c
+            ng += g
+        if self.mode == "reduced":
+            counts = np.zeros((self.n_cols, q))
+            counts[self.pos_cols] = cnt
+            counts[self.offsets[:-1]] = ng.sum(axis=0)[None, :]
+            np.subtract.at(counts, self.zero_of_pos, cnt)
+            np.maximum(counts, 0.0, out=counts)
+        else:
+            counts = cnt
+        self.n_calls += 1
+        self.seconds += time.perf_counter() - t0
+        return total, counts, ng
+
+    def loglik_double(self, logp: FloatArray, logprior: FloatArray) -> float:
+        """Marginal log-likelihood evaluated in float64 (for reporting after a float32 run)."""
+        if self.dtype == np.float64:
+            return self.run(logp, logprior)[0]
+        prepared = self.prepare(logp, np.float64)
+        axis = 0 if self.node_major else 1
+        total = 0.0
+        for chunk in self.chunks:
+            ll = self.log_likelihoods(chunk, prepared, logprior)
+            m = ll.max(axis=axis, keepdims=True)
+            ll -= m
+            np.exp(ll, out=ll)
+            lmarg = m.reshape(-1) + np.log(ll.sum(axis=axis))
+            w = chunk["w"]
+            total += float(lmarg.sum()) if w is None else float(np.dot(lmarg, w.astype(np.float64)))
+        return total
+
+    def in_double(self, weights: FloatArray | None, gidx: IntArray, chunk_rows: int | None) -> EStep:
+        """The same E-step in float64 on one thread (for the observed information)."""
+        return EStep(self.indptr, self.cats, self.offsets, weights, gidx, self.n_groups, "double", chunk_rows, 1)
+
+    def chunk_responses(self, chunk: dict[str, Any]) -> tuple[IntArray, npt.NDArray[np.int32]]:
+        """Person (row within the chunk) and stacked category column of every response of a chunk."""
+        a, b = chunk["start"], chunk["stop"]
+        ip = self.indptr[a : b + 1] - self.indptr[a]
+        return np.repeat(np.arange(b - a), np.diff(ip)), self.cats[self.indptr[a] : self.indptr[b]]
+
+    def chunk_indicators(self, chunk: dict[str, Any]) -> Any:
+        """Full (all categories) sparse indicators of a chunk, a ``scipy.sparse.csr_matrix``."""
+        import scipy.sparse as sp
+
+        a, b = chunk["start"], chunk["stop"]
+        ip = self.indptr[a : b + 1] - self.indptr[a]
+        ind = self.cats[self.indptr[a] : self.indptr[b]]
+        return sp.csr_matrix((np.ones(ind.size), ind, ip), shape=(b - a, self.n_cols))
+
+
+def _choose_mode(n: int, n_items: int, n_cols: int, nnz: int) -> str:
+    """``reduced`` for complete data, ``dense`` when dense enough, else ``sparse``.
+
+    Small problems stay sparse: BLAS start-up dominates tiny dense products.
+    """
+    big_enough = n * n_cols >= 2_000_000
+    if nnz == n * n_items and big_enough and n * n_cols <= 200_000_000:
+        return "reduced"
+    if nnz / max(1, n * n_items) > 0.3 and big_enough and n * n_cols <= 100_000_000:
+        return "dense"
+    return "sparse"
