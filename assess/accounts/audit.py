@@ -44,7 +44,10 @@ ACTIONS: dict[str, str] = {
     "tickets.print": "打印准考证",
     "pin.reset": "重置学生密码",
     "student.unlock": "解除学生锁定",
+    "student.move": "更换学生作答设备",
     "report.download": "下载报告",
+    "report.view": "查看报告",
+    "job.start": "开始后台任务",
     "data.export": "导出数据",
     "report.publish": "发布报告",
 }

@@ -46,4 +46,3 @@ class StaffThrottled(StaffLoginFailed):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-

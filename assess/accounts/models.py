@@ -14,6 +14,11 @@ row is revoked (log out, log out everywhere, a disabled user, a password reset).
 The audit log (:class:`AuditEvent`) is append-only: the migration installs triggers on SQLite and
 PostgreSQL that refuse every UPDATE and DELETE, and no service writes anything but inserts.
 
+A console job (:class:`StaffJob`) is work too long for a request (every school profile of an area
+as one ZIP): its owner, its scope, its progress and, once done, its file; any app worker can
+report its progress, since it lives in the database. A staged upload (:class:`StagedUpload`) is a
+registration file that passed its checks and waits for the user to confirm it.
+
 Layers follow the house style: ``XBase`` -> ``X(table=True)`` -> ``XPublic``.
 """
 
@@ -22,7 +27,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint
+from sqlalchemy import JSON, CheckConstraint, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from itembank.models import utcnow
@@ -30,7 +35,9 @@ from itembank.models import utcnow
 __all__ = [
     "AuditEvent",
     "AuditEventPublic",
+    "StaffJob",
     "StaffSession",
+    "StagedUpload",
     "StaffTotp",
     "StaffUser",
     "StaffUserBase",
@@ -58,7 +65,7 @@ class StaffUser(StaffUserBase, table=True):
             "(role = 'bureau' AND area_id IS NOT NULL AND school_id IS NULL)"
             " OR (role = 'school' AND school_id IS NOT NULL AND area_id IS NULL)"
             " OR (role IN ('admin', 'researcher') AND area_id IS NULL AND school_id IS NULL)",
-            name="staff_user_scope_fits_role",
+            name="scope_fits_role",
         ),
     )
 
@@ -150,3 +157,45 @@ class AuditEventPublic(SQLModel):
     scope_path: str
     client: str
     detail: dict[str, Any]
+
+
+# ============================================================================================ jobs
+# Console job row: a long piece of work a user started, its progress, and its file once done.
+class StaffJob(SQLModel, table=True):
+    """A background job of a staff user (``kind`` e.g. ``profiles_zip``), visible to its owner only."""
+
+    __tablename__ = "staff_job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=32, unique=True, index=True)  # random: a job id cannot be guessed
+    user_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)
+    kind: str = Field(max_length=32)
+    scope_path: str = Field(default="", max_length=255)
+    target: str = Field(default="", max_length=128)
+    status: str = Field(default="queued", max_length=16)  # queued | running | done | failed
+    done: int = 0
+    total: int = 0
+    message: str = Field(default="", max_length=255)
+    filename: str = Field(default="", max_length=128)
+    media_type: str = Field(default="", max_length=96)
+    content: bytes | None = Field(default=None, sa_type=LargeBinary)
+    created_at: datetime = Field(default_factory=utcnow)
+    heartbeat_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+# Staged upload row: a checked registration file awaiting the user's confirmation.
+class StagedUpload(SQLModel, table=True):
+    """A registration file that passed every check, kept until its owner confirms it (or it expires)."""
+
+    __tablename__ = "staged_upload"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=32, unique=True, index=True)
+    user_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)
+    scope_path: str = Field(default="", max_length=255)
+    filename: str = Field(max_length=128)
+    sha256: str = Field(max_length=64)
+    content: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime

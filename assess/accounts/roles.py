@@ -71,8 +71,15 @@ ROLES: tuple[Role, ...] = (
         "测评研究人员",
         "管理题库、标定与测评批次，查看全部地区的匿名化结果",
         frozenset(
-            {"assessments.manage", "assessments.view", "items.manage", "tree.view", "profiles.view",
-             "participation.view", "data.export"}
+            {
+                "assessments.manage",
+                "assessments.view",
+                "items.manage",
+                "tree.view",
+                "profiles.view",
+                "participation.view",
+                "data.export",
+            }
         ),  # fmt: skip
         None,
     ),
@@ -81,8 +88,14 @@ ROLES: tuple[Role, ...] = (
         "教育局",
         "查看并下载本地区及下属学校的报告与参测进度，管理下属学校的账号",
         frozenset(
-            {"users.manage", "assessments.view", "tree.view", "profiles.view", "participation.view",
-             "registration.manage"}
+            {
+                "users.manage",
+                "assessments.view",
+                "tree.view",
+                "profiles.view",
+                "participation.view",
+                "registration.manage",
+            }
         ),  # fmt: skip
         "area",
     ),
@@ -90,9 +103,7 @@ ROLES: tuple[Role, ...] = (
         "school",
         "学校管理员",
         "登记本校学生、打印准考证、测评现场监控，查看本校报告",
-        frozenset(
-            {"assessments.view", "profiles.view", "participation.view", "registration.manage", "monitor.view"}
-        ),
+        frozenset({"assessments.view", "profiles.view", "participation.view", "registration.manage", "monitor.view"}),
         "school",
     ),
 )

@@ -5,7 +5,8 @@ or one school. Its methods return SQLAlchemy conditions for each table of the tr
 a list query's ``WHERE``: a list is filtered in the service, by the database, never after the
 fact. :func:`visible_area`, :func:`visible_school`, :func:`visible_student` fetch one thing and
 raise :class:`~assess.accounts.exceptions.OutOfScope` (an HTTP 404) when it does not exist *or*
-lies outside the scope, with the same message, so a request cannot tell the two apart.
+lies outside the scope, with the same message (which does not repeat the code asked for), so a
+request cannot tell the two apart.
 
 The tree's materialised paths make every condition one indexed prefix test
 (``path LIKE '/44/4403/%'``); the prefix is escaped, so an area code with ``_`` or ``%`` in it
@@ -110,7 +111,8 @@ class Actor:
     """Who acts: a signed-in staff user or the command line, with role, scope and address.
 
     ``user_id`` is ``None`` for the command line (an operator with a shell on the server is
-    trusted as an admin; the audit log records ``cli:<login name>``).
+    trusted as an admin; the audit log records ``cli:<login name>``). ``session_id`` is the
+    signed-in session the request came with (``None`` on the command line).
     """
 
     user_id: int | None
@@ -118,6 +120,7 @@ class Actor:
     role: str
     scope: Scope
     client: str = ""
+    session_id: int | None = None
 
     @classmethod
     def command_line(cls, login: str) -> Actor:
@@ -137,7 +140,7 @@ def visible_area(session: Session, scope: Scope, code: str) -> Area:
     """The area with ``code`` if it is inside ``scope`` (else :class:`OutOfScope`)."""
     area = session.exec(select(Area).where(col(Area.code) == code, scope.areas())).first()
     if area is None:
-        raise OutOfScope(_NOT_FOUND.format(what=f"地区 {code}"))
+        raise OutOfScope(_NOT_FOUND.format(what="该地区"))
     return area
 
 
@@ -145,7 +148,7 @@ def visible_school(session: Session, scope: Scope, code: str) -> School:
     """The school with ``code`` if it is inside ``scope`` (else :class:`OutOfScope`)."""
     school = session.exec(select(School).where(col(School.code) == code, scope.schools())).first()
     if school is None:
-        raise OutOfScope(_NOT_FOUND.format(what=f"学校 {code}"))
+        raise OutOfScope(_NOT_FOUND.format(what="该学校"))
     return school
 
 

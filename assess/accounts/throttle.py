@@ -6,8 +6,9 @@ request that arrives while the first is still checking through: fifty parallel g
 in one atomic statement (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``, the same on SQLite
 and PostgreSQL: the row is locked while it is updated, so concurrent claims are serialised and
 each sees its own count), and refuses when the count passes the limit. A successful login clears
-the count; a failed one leaves it. So at most ``limit`` password checks happen per key and window,
-however many requests arrive at once and however many workers serve them.
+the count (per account) or gives its attempt back (per address, where many users share one); a
+failed one leaves it. So at most ``limit`` password checks happen per key and window, however many
+requests arrive at once and however many workers serve them.
 
 Counts share the ``login_failure`` table with the student login's throttle (subjects are
 prefixed: ``staff:NAME``, ``totp:ID``).
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, text
+from sqlalchemy import delete, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -86,6 +87,15 @@ class AttemptThrottle:
             wait = max(1, int(float(start) + self.window - now + 0.999))
             raise StaffThrottled(self.message.format(minutes=max(1, (wait + 59) // 60)), wait)
         return Claim(int(count), self.limit - int(count))
+
+    def release(self, key: str) -> None:
+        """Give back one claimed attempt (a success that should not count against ``key``)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(LoginFailure)
+                .where(col(LoginFailure.subject) == self.subject(key), col(LoginFailure.failures) > 0)
+                .values(failures=col(LoginFailure.failures) - 1)
+            )
 
     def clear(self, key: str) -> None:
         """Forget the attempts of ``key`` (a successful login, or a teacher unlocking a student)."""

@@ -187,4 +187,5 @@ def remove_totp(*, session: Session, user_id: int) -> bool:
     if row is None:
         return False
     session.delete(row)
+    session.flush()
     return True

@@ -139,7 +139,11 @@ def create_user(
     if session.exec(select(StaffUser.id).where(StaffUser.username == name)).first() is not None:
         raise AccountInvalid(f"用户名 {name} 已被使用。")
     user = StaffUser(
-        username=name, display_name=display_name.strip()[:64], role=role_code, password_hash="", created_by_id=actor.user_id
+        username=name,
+        display_name=display_name.strip()[:64],
+        role=role_code,
+        password_hash="",
+        created_by_id=actor.user_id,
     )
     needs = role(role_code).scoped_to
     if needs == "area":
