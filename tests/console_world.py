@@ -149,7 +149,7 @@ def build_console_world(engine: Engine) -> ConsoleWorld:
                 s.flush()
                 students[student.code], tickets[student.code] = int(student.id or 0), student.ticket
                 if i <= 2:  # two finished, with scale scores that differ by school
-                    score = 420.0 + 40 * n + 30 * i
+                    score = 400.0 + 40 * n + 30 * i
                     s.add(
                         TestSession(
                             assessment_id=int(assessment.id or 0), student_id=int(student.id or 0),
