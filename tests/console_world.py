@@ -152,17 +152,29 @@ def build_console_world(engine: Engine) -> ConsoleWorld:
                     score = 400.0 + 40 * n + 30 * i
                     s.add(
                         TestSession(
-                            assessment_id=int(assessment.id or 0), student_id=int(student.id or 0),
-                            status="finished", position=9, n_scored=9, theta=(score - 500) / 100, se=0.35,
-                            scale_score=score, level="合格" if score >= 450 else "待提高", passed=score >= 450,
-                            started_at=now - timedelta(minutes=50), finished_at=now - timedelta(minutes=10),
+                            assessment_id=int(assessment.id or 0),
+                            student_id=int(student.id or 0),
+                            status="finished",
+                            position=9,
+                            n_scored=9,
+                            theta=(score - 500) / 100,
+                            se=0.35,
+                            scale_score=score,
+                            level="合格" if score >= 450 else "待提高",
+                            passed=score >= 450,
+                            started_at=now - timedelta(minutes=50),
+                            finished_at=now - timedelta(minutes=10),
                         )  # fmt: skip
                     )
                 elif i == 3:  # one in progress, on its fourth item, with 20 minutes left
                     s.add(
                         TestSession(
-                            assessment_id=int(assessment.id or 0), student_id=int(student.id or 0),
-                            status="in_progress", position=3, device="tablet-7", started_at=now - timedelta(minutes=20),
+                            assessment_id=int(assessment.id or 0),
+                            student_id=int(student.id or 0),
+                            status="in_progress",
+                            position=3,
+                            device="tablet-7",
+                            started_at=now - timedelta(minutes=20),
                             deadline=now + timedelta(minutes=20),
                         )  # fmt: skip
                     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from assess.exceptions import AnswerRejected, LoginFailed
+from assess.exceptions import AnswerRejected, AssessError, LoginFailed, NotSignedIn
 
-__all__ = ["AnswerMissing", "LoginThrottled"]
+__all__ = ["AnswerMissing", "LoginThrottled", "PasswordChangeDue", "StaffNotSignedIn"]
 
 
 class AnswerMissing(AnswerRejected):
@@ -17,3 +17,11 @@ class LoginThrottled(LoginFailed):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class StaffNotSignedIn(NotSignedIn):
+    """A console page or staff API call without a live staff session (pages go to the staff login)."""
+
+
+class PasswordChangeDue(AssessError):
+    """The staff user signed in with a one-time password and must set its own before anything else."""

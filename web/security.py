@@ -18,6 +18,11 @@ Environment variables (read once, see :func:`get_web_settings`)
     one address behind its NAT).
 ``INFOLIT_LOGIN_WINDOW_SECONDS``
     The throttle window (default 900).
+``INFOLIT_STAFF_SESSION_HOURS``, ``INFOLIT_STAFF_IDLE_MINUTES``
+    A staff session's longest life (default 10 hours) and longest pause between requests
+    (default 60 minutes).
+``INFOLIT_STAFF_LOGIN_MAX_FAILURES``
+    Login attempts allowed per staff account within the window (default 5).
 """
 
 from __future__ import annotations
@@ -65,6 +70,9 @@ class WebSettings:
     login_max_failures: int = 5
     login_max_failures_per_ip: int = 100
     login_window_seconds: int = 900
+    staff_session_hours: float = 10.0
+    staff_idle_minutes: float = 60.0
+    staff_login_max_failures: int = 5
 
 
 def _truthy(value: str | None) -> bool:
@@ -79,6 +87,9 @@ def web_settings_from_env(env: dict[str, str] | None = None) -> WebSettings:
         login_max_failures=int(env.get("INFOLIT_LOGIN_MAX_FAILURES") or 5),
         login_max_failures_per_ip=int(env.get("INFOLIT_LOGIN_MAX_FAILURES_PER_IP") or 100),
         login_window_seconds=int(env.get("INFOLIT_LOGIN_WINDOW_SECONDS") or 900),
+        staff_session_hours=float(env.get("INFOLIT_STAFF_SESSION_HOURS") or 10),
+        staff_idle_minutes=float(env.get("INFOLIT_STAFF_IDLE_MINUTES") or 60),
+        staff_login_max_failures=int(env.get("INFOLIT_STAFF_LOGIN_MAX_FAILURES") or 5),
     )
 
 

@@ -21,14 +21,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import case, delete, func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from assess.accounts import audit
 from assess.accounts.exceptions import AccountInvalid, OutOfScope
 from assess.accounts.models import StagedUpload
 from assess.accounts.scope import Actor, visible_school, visible_student
-from assess.models import Area, LoginFailure, School, SchoolClass, TestSession
+from assess.models import Area, LoginFailure, School, SchoolClass, Student, TestSession
 from assess.people_file import PEOPLE_LIMITS, RegistrationFile, parse_csv, parse_xlsx
 from assess.registration import (
     IssuedTicket,
@@ -48,7 +49,9 @@ __all__ = [
     "move_sitting",
     "print_tickets",
     "reissue_student_pin",
-    "scope_columns",
+    "ClassCount",
+    "class_counts",
+    "school_columns",
     "stage_roster",
     "staged_preview",
     "unlock_student_login",
@@ -67,20 +70,27 @@ class Staged:
     preview: RegistrationPreview
 
 
-def scope_columns(session: Session, actor: Actor) -> dict[str, str]:
-    """The column values every row of the actor's registration file must have (none for admins)."""
-    scope = actor.scope
-    if scope.kind == "school":
-        school = session.get(School, scope.node_id)
-        assert school is not None
-        county = session.get(Area, school.area_id)
-        assert county is not None
-        return {"school_code": school.code, "county_code": county.code}
-    if scope.kind == "area":
-        area = session.get(Area, scope.node_id)
-        assert area is not None
-        return {f"{area.level}_code": area.code}
-    return {}
+def school_columns(session: Session, actor: Actor, school_code: str) -> dict[str, str]:
+    """The column values every row of a registration file for this school must have: its code and its county's.
+
+    Raises
+    ------
+    OutOfScope
+        The school is not in the actor's scope.
+    """
+    school = visible_school(session, actor.scope, school_code)
+    county = session.get(Area, school.area_id)
+    assert county is not None
+    return {"school_code": school.code, "county_code": county.code}
+
+
+def _student_of(session: Session, actor: Actor, school_code: str, student_id: int) -> Student:
+    """A student of the school ``school_code`` in the actor's scope (:class:`OutOfScope` otherwise)."""
+    school = visible_school(session, actor.scope, school_code)
+    student = visible_student(session, actor.scope, student_id)
+    if student.school_id != school.id:
+        raise OutOfScope("没有找到该学生（或不在你的管理范围内）。")
+    return student
 
 
 def _read(filename: str, content: bytes) -> RegistrationFile:
@@ -93,9 +103,18 @@ def _read(filename: str, content: bytes) -> RegistrationFile:
 
 
 def stage_roster(
-    *, session: Session, actor: Actor, filename: str, content: bytes, assessment: str | None, now: datetime
+    *,
+    session: Session,
+    actor: Actor,
+    school_code: str,
+    filename: str,
+    content: bytes,
+    assessment: str | None,
+    now: datetime,
 ) -> Staged:
-    """Check an uploaded registration file completely and keep it for confirmation; write no student.
+    """Check an uploaded registration file of one school completely and keep it for confirmation; write no student.
+
+    Every row must be a student of ``school_code`` (a school in the actor's scope).
 
     Raises
     ------
@@ -103,24 +122,25 @@ def stage_roster(
         The file's problems, each by row and column.
     AccountInvalid
         Not a CSV or XLSX file, or an empty one.
+    OutOfScope
+        The school is not in the actor's scope.
     """
     actor.require("registration.manage")
+    require = school_columns(session, actor, school_code)
     if not content:
         raise AccountInvalid("上传的文件是空的。")
     if len(content) > PEOPLE_LIMITS.max_bytes:
         raise AccountInvalid(f"文件太大（{len(content) / 2**20:.1f} MiB），请拆分后分批上传。")
     filename = (filename or "roster.csv").replace("\\", "/").rsplit("/", 1)[-1][:128]
     file = _read(filename, content)
-    preview = preview_registration(
-        session=session, rows=file, assessment=assessment, require=scope_columns(session, actor)
-    )
+    preview = preview_registration(session=session, rows=file, assessment=assessment, require=require)
     session.execute(delete(StagedUpload).where(col(StagedUpload.expires_at) < now))
     token = secrets.token_urlsafe(18)
     session.add(
         StagedUpload(
             token=token,
             user_id=actor.user_id,
-            scope_path=actor.scope.path,
+            scope_path=require["school_code"],
             filename=filename,
             sha256=hashlib.sha256(content).hexdigest(),
             content=content,
@@ -132,23 +152,29 @@ def stage_roster(
     return Staged(token, filename, preview)
 
 
-def staged_preview(*, session: Session, actor: Actor, token: str, now: datetime) -> Staged:
-    """The preview of a file the actor staged (:class:`OutOfScope` if it is not the actor's or expired)."""
-    staged = _staged(session, actor, token, now)
+def staged_preview(*, session: Session, actor: Actor, school_code: str, token: str, now: datetime) -> Staged:
+    """The preview of a file the actor staged for this school (:class:`OutOfScope` if not the actor's, or expired)."""
+    require = school_columns(session, actor, school_code)
+    staged = _staged(session, actor, require["school_code"], token, now)
     file = _read(staged.filename, staged.content)
-    preview = preview_registration(session=session, rows=file, require=scope_columns(session, actor))
+    preview = preview_registration(session=session, rows=file, require=require)
     return Staged(token, staged.filename, preview)
 
 
-def _staged(session: Session, actor: Actor, token: str, now: datetime) -> StagedUpload:
+def _staged(session: Session, actor: Actor, school_code: str, token: str, now: datetime) -> StagedUpload:
     staged = session.exec(select(StagedUpload).where(col(StagedUpload.token) == token)).first()
-    if staged is None or staged.user_id != actor.user_id or aware_utc(staged.expires_at) < now:
+    if (
+        staged is None
+        or staged.user_id != actor.user_id
+        or staged.scope_path != school_code
+        or aware_utc(staged.expires_at) < now
+    ):
         raise OutOfScope("没有找到待确认的登记文件（可能已过期，请重新上传）。")
     return staged
 
 
 def confirm_roster(
-    *, session: Session, actor: Actor, token: str, assessment: str | None, now: datetime
+    *, session: Session, actor: Actor, school_code: str, token: str, assessment: str | None, now: datetime
 ) -> RegistrationSummary:
     """Register a staged file (its students without PINs: see the module docstring) and forget it.
 
@@ -160,22 +186,57 @@ def confirm_roster(
         The file no longer passes its checks (the database changed since it was staged).
     """
     actor.require("registration.manage")
-    staged = _staged(session, actor, token, now)
+    require = school_columns(session, actor, school_code)
+    staged = _staged(session, actor, require["school_code"], token, now)
     file = _read(staged.filename, staged.content)
-    summary = register_students(
-        session=session, rows=file, assessment=assessment, require=scope_columns(session, actor), issue_pins=False
-    )
+    summary = register_students(session=session, rows=file, assessment=assessment, require=require, issue_pins=False)
     session.delete(staged)
     audit.record(
         session,
         actor,
         "registration.import",
-        target=f"file:{staged.filename}",
-        scope_path=actor.scope.path,
+        target=f"school:{school_code}",
+        scope_path=visible_school(session, actor.scope, school_code).path,
         detail={"sha256": staged.sha256, "students_created": summary.students_created,
                 "students_unchanged": summary.students_unchanged, "schools_created": summary.schools_created},
     )  # fmt: skip
     return summary
+
+
+@dataclass(frozen=True)
+class ClassCount:
+    """A class of a school: its students and how many of them have no PIN yet."""
+
+    id: int
+    grade: int
+    name: str
+    students: int
+    missing: int
+
+
+def class_counts(*, session: Session, actor: Actor, school_code: str) -> list[ClassCount]:
+    """The school's classes by grade and name, with their students and PINs still to issue.
+
+    Raises
+    ------
+    OutOfScope
+        The school is not in the actor's scope.
+    """
+    school = visible_school(session, actor.scope, school_code)
+    rows = session.execute(  # five columns: more than sqlmodel's select is typed for
+        sa_select(
+            col(SchoolClass.id),
+            col(SchoolClass.grade),
+            col(SchoolClass.name),
+            func.count(col(Student.id)),
+            func.sum(case((col(Student.pin_hash) == "", 1), else_=0)),
+        )
+        .join(Student, col(Student.class_id) == col(SchoolClass.id), isouter=True)
+        .where(col(SchoolClass.school_id) == school.id)
+        .group_by(col(SchoolClass.id), col(SchoolClass.grade), col(SchoolClass.name))
+        .order_by(col(SchoolClass.grade), col(SchoolClass.name))
+    ).all()
+    return [ClassCount(int(i or 0), int(g), str(n), int(k), int(m or 0)) for i, g, n, k, m in rows]
 
 
 def _class_of(session: Session, school: School, class_id: int | None) -> SchoolClass | None:
@@ -222,7 +283,7 @@ def print_tickets(
     return cards
 
 
-def reissue_student_pin(*, session: Session, actor: Actor, student_id: int) -> IssuedTicket:
+def reissue_student_pin(*, session: Session, actor: Actor, school_code: str, student_id: int) -> IssuedTicket:
     """A new PIN for one student (the old one stops working at once), returned this once.
 
     Raises
@@ -231,7 +292,7 @@ def reissue_student_pin(*, session: Session, actor: Actor, student_id: int) -> I
         The student is not found in the actor's scope.
     """
     actor.require("registration.manage")
-    student = visible_student(session, actor.scope, student_id)
+    student = _student_of(session, actor, school_code, student_id)
     school = session.get(School, student.school_id)
     assert school is not None
     [card] = reissue_pins(session=session, school_code=school.code, grade=student.grade, student_code=student.code)
@@ -239,7 +300,7 @@ def reissue_student_pin(*, session: Session, actor: Actor, student_id: int) -> I
     return card
 
 
-def unlock_student_login(*, session: Session, actor: Actor, student_id: int) -> bool:
+def unlock_student_login(*, session: Session, actor: Actor, school_code: str, student_id: int) -> bool:
     """Forget a student's failed logins, so a ticket locked by the throttle may log in again; whether it was locked.
 
     Raises
@@ -248,13 +309,13 @@ def unlock_student_login(*, session: Session, actor: Actor, student_id: int) -> 
         The student is not found in the actor's scope.
     """
     actor.require("registration.manage")
-    student = visible_student(session, actor.scope, student_id)
+    student = _student_of(session, actor, school_code, student_id)
     result = session.execute(delete(LoginFailure).where(col(LoginFailure.subject) == f"ticket:{student.ticket}"))
     audit.record(session, actor, "student.unlock", target=f"student:{student.code}", scope_path=student.path)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def move_sitting(*, session: Session, actor: Actor, student_id: int, assessment_id: int) -> bool:
+def move_sitting(*, session: Session, actor: Actor, school_code: str, student_id: int, assessment_id: int) -> bool:
     """Release a student's sitting from the device that holds it (a frozen tablet, a broken PC).
 
     The old device is refused from its next request on (it is told another login took over), and
@@ -267,7 +328,7 @@ def move_sitting(*, session: Session, actor: Actor, student_id: int, assessment_
         The student is not found in the actor's scope.
     """
     actor.require("monitor.view")
-    student = visible_student(session, actor.scope, student_id)
+    student = _student_of(session, actor, school_code, student_id)
     result = session.execute(
         update(TestSession)
         .where(

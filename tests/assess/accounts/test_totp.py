@@ -60,7 +60,9 @@ def test_the_sealed_secret_needs_the_server_key_and_the_same_user() -> None:
     assert totp.open_secret(sealed, 7, keys=keys) == "JBSWY3DPEHPK3PXP"
     assert totp.open_secret(sealed, 8, keys=keys) is None  # copied onto another user's row
     assert totp.open_secret(sealed, 7, keys=parse_keys(new_key_text("a"), source="other")) is None
-    assert totp.open_secret(sealed[:-3] + "AAA", 7, keys=keys) is None and totp.open_secret("junk", 7, keys=keys) is None
+    assert (
+        totp.open_secret(sealed[:-3] + "AAA", 7, keys=keys) is None and totp.open_secret("junk", 7, keys=keys) is None
+    )
 
 
 def test_only_admin_and_bureau_accounts_take_a_second_factor(engine: Engine, cworld: ConsoleWorld) -> None:

@@ -36,24 +36,40 @@ def students(engine: Engine) -> int:
         return int(s.exec(select(func.count()).select_from(Student)).one())
 
 
-def test_a_file_is_checked_staged_and_confirmed(engine: Engine, cworld: ConsoleWorld, actor: Callable[[str], Actor]) -> None:
+def test_a_file_is_checked_staged_and_confirmed(
+    engine: Engine, cworld: ConsoleWorld, actor: Callable[[str], Actor]
+) -> None:
     school2, now, before = actor("school2"), utcnow(), students(engine)
-    bad = csv_of(ROW, {**ROW, "student_code": "NEW-02", "gender": "X"}, {**ROW, "student_code": "NEW-03", "grade": "15"})
+    bad = csv_of(
+        ROW, {**ROW, "student_code": "NEW-02", "gender": "X"}, {**ROW, "student_code": "NEW-03", "grade": "15"}
+    )
     with Session(engine) as s, pytest.raises(RegistrationError) as info:
-        roster.stage_roster(session=s, actor=school2, filename="roster.csv", content=bad, assessment="WEB-OPEN", now=now)
+        roster.stage_roster(
+            session=s,
+            actor=school2,
+            school_code="SNEXT01",
+            filename="roster.csv",
+            content=bad,
+            assessment="WEB-OPEN",
+            now=now,
+        )
     assert [p.split(":")[0] for p in info.value.problems] == ["row 3, gender", "row 4, grade"]
     good = csv_of(ROW, {**ROW, "student_code": "NEW-02"})
     with Session(engine) as s:
-        staged = roster.stage_roster(session=s, actor=school2, filename="C:\\fakepath\\roster.csv", content=good,
+        staged = roster.stage_roster(session=s, actor=school2, school_code="SNEXT01", filename="C:\\fakepath\\roster.csv", content=good,
                                      assessment="WEB-OPEN", now=now)  # fmt: skip
         s.commit()
     assert staged.filename == "roster.csv"
     assert (staged.preview.students_new, staged.preview.students_unchanged, staged.preview.classes) == (2, 0, 1)
     assert students(engine) == before  # nothing written yet
     with Session(engine) as s, pytest.raises(OutOfScope):  # another user cannot confirm it
-        roster.confirm_roster(session=s, actor=actor("root"), token=staged.token, assessment=None, now=now)
+        roster.confirm_roster(
+            session=s, actor=actor("root"), school_code="SNEXT01", token=staged.token, assessment=None, now=now
+        )
     with Session(engine) as s:
-        summary = roster.confirm_roster(session=s, actor=school2, token=staged.token, assessment="WEB-OPEN", now=now)
+        summary = roster.confirm_roster(
+            session=s, actor=school2, school_code="SNEXT01", token=staged.token, assessment="WEB-OPEN", now=now
+        )
         s.commit()
     assert summary.students_created == 2 and all(t.pin is None for t in summary.tickets)
     with Session(engine) as s:
@@ -63,45 +79,53 @@ def test_a_file_is_checked_staged_and_confirmed(engine: Engine, cworld: ConsoleW
         event = s.exec(select(AuditEvent).where(AuditEvent.action == "registration.import")).one()
         assert event.actor == "school2" and event.detail["students_created"] == 2
     with Session(engine) as s, pytest.raises(OutOfScope):  # a staged file is confirmed once
-        roster.confirm_roster(session=s, actor=school2, token=staged.token, assessment=None, now=now)
+        roster.confirm_roster(
+            session=s, actor=school2, school_code="SNEXT01", token=staged.token, assessment=None, now=now
+        )
 
 
-def test_rows_outside_ones_school_or_area_are_problems(engine: Engine, cworld: ConsoleWorld, actor: Callable[[str], Actor]) -> None:
+def test_rows_outside_the_school_are_problems(
+    engine: Engine, cworld: ConsoleWorld, actor: Callable[[str], Actor]
+) -> None:
     now = utcnow()
     other = {**ROW, "student_code": "NEW-09", "county_code": "990101", "county": "测试区", "school_code": "SWEB001",
              "school": "测试路第一中学"}  # fmt: skip
-    with Session(engine) as s, pytest.raises(RegistrationError) as info:
-        roster.stage_roster(session=s, actor=actor("school2"), filename="r.csv", content=csv_of(ROW, other),
-                            assessment=None, now=now)  # fmt: skip
-    assert [p.split(":")[0] for p in info.value.problems] == ["row 3, county_code", "row 3, school_code"]
-    with Session(engine) as s, pytest.raises(RegistrationError) as info:
-        roster.stage_roster(session=s, actor=actor("county1"), filename="r.csv", content=csv_of(ROW), assessment=None,
-                            now=now)  # fmt: skip
-    assert [p.split(":")[0] for p in info.value.problems] == ["row 2, county_code"]
-    with Session(engine) as s:  # the province's bureau may register in either county
-        assert roster.stage_roster(session=s, actor=actor("prov99"), filename="r.csv", content=csv_of(ROW, other),
-                                   assessment=None, now=now).preview.students_new == 2  # fmt: skip
+    for who in ("school2", "prov99", "root"):  # a file for SNEXT01 holds SNEXT01's students only, whoever sends it
+        with Session(engine) as s, pytest.raises(RegistrationError) as info:
+            roster.stage_roster(session=s, actor=actor(who), school_code="SNEXT01", filename="r.csv",
+                                content=csv_of(ROW, other), assessment=None, now=now)  # fmt: skip
+        assert [p.split(":")[0] for p in info.value.problems] == ["row 3, county_code", "row 3, school_code"]
+    with Session(engine) as s:
+        assert roster.stage_roster(session=s, actor=actor("prov99"), school_code="SNEXT01", filename="r.csv",
+                                   content=csv_of(ROW), assessment=None, now=now).preview.students_new == 1  # fmt: skip
+    with Session(engine) as s, pytest.raises(OutOfScope):  # a school outside the bureau: as if absent
+        roster.stage_roster(session=s, actor=actor("county1"), school_code="SNEXT01", filename="r.csv",
+                            content=csv_of(ROW), assessment=None, now=now)  # fmt: skip
     with Session(engine) as s, pytest.raises(AccountInvalid, match="不支持"):
-        roster.stage_roster(session=s, actor=actor("school2"), filename="r.pdf", content=b"%PDF", assessment=None, now=now)
+        roster.stage_roster(session=s, actor=actor("school2"), school_code="SNEXT01", filename="r.pdf", content=b"%PDF",
+                            assessment=None, now=now)  # fmt: skip
     with Session(engine) as s, pytest.raises(AccountInvalid, match="空"):
-        roster.stage_roster(session=s, actor=actor("school2"), filename="r.csv", content=b"", assessment=None, now=now)
+        roster.stage_roster(session=s, actor=actor("school2"), school_code="SNEXT01", filename="r.csv", content=b"",
+                            assessment=None, now=now)  # fmt: skip
 
 
 def test_a_staged_file_expires(engine: Engine, cworld: ConsoleWorld, actor: Callable[[str], Actor]) -> None:
     now = utcnow()
     with Session(engine) as s:
-        staged = roster.stage_roster(session=s, actor=actor("school2"), filename="r.csv", content=csv_of(ROW),
+        staged = roster.stage_roster(session=s, actor=actor("school2"), school_code="SNEXT01", filename="r.csv", content=csv_of(ROW),
                                      assessment=None, now=now)  # fmt: skip
         s.commit()
     with Session(engine) as s, pytest.raises(OutOfScope, match="过期"):
-        roster.confirm_roster(session=s, actor=actor("school2"), token=staged.token, assessment=None,
+        roster.confirm_roster(session=s, actor=actor("school2"), school_code="SNEXT01", token=staged.token, assessment=None,
                               now=now + roster.STAGED_FOR + timedelta(seconds=1))  # fmt: skip
 
 
 def test_tickets_pins_unlock_and_move(engine: Engine, cworld: ConsoleWorld, actor: Callable[[str], Actor]) -> None:
     school2 = actor("school2")
     with Session(engine) as s:
-        cards = roster.print_tickets(session=s, actor=school2, school_code="SNEXT01", class_id=cworld.classes["SNEXT01"])
+        cards = roster.print_tickets(
+            session=s, actor=school2, school_code="SNEXT01", class_id=cworld.classes["SNEXT01"]
+        )
         assert [c.student_code for c in cards] == ["NXT-01", "NXT-02", "NXT-03", "NXT-04"]
         assert all(c.pin is None for c in cards)  # everybody has a PIN already: nothing reissued
         renewed = roster.print_tickets(session=s, actor=school2, school_code="SNEXT01", renew=True)
@@ -109,20 +133,31 @@ def test_tickets_pins_unlock_and_move(engine: Engine, cworld: ConsoleWorld, acto
         s.commit()
         stored = {st.code: st.pin_hash for st in s.exec(select(Student).where(Student.school_id == Student.school_id))}
         assert all(verify_pin(stored[c.student_code], c.pin or "") for c in renewed)
-        card = roster.reissue_student_pin(session=s, actor=school2, student_id=cworld.students["NXT-02"])
+        card = roster.reissue_student_pin(
+            session=s, actor=school2, school_code="SNEXT01", student_id=cworld.students["NXT-02"]
+        )
         s.commit()
         assert card.pin and card.pin != next(c.pin for c in renewed if c.student_code == "NXT-02")
         with pytest.raises(OutOfScope):
-            roster.reissue_student_pin(session=s, actor=school2, student_id=cworld.students["WEBX-01"])
+            roster.reissue_student_pin(
+                session=s, actor=school2, school_code="SNEXT01", student_id=cworld.students["WEBX-01"]
+            )
+        with pytest.raises(OutOfScope):  # a student of another school of the same bureau, named under this one
+            roster.reissue_student_pin(session=s, actor=actor("prov99"), school_code="SNEXT01",
+                                       student_id=cworld.students["WEBX-01"])  # fmt: skip
         with pytest.raises(OutOfScope):
             roster.print_tickets(session=s, actor=school2, school_code="SNEXT01", class_id=cworld.classes["SWEB001"])
         s.add(LoginFailure(subject=f"ticket:{cworld.tickets['NXT-04']}", window_start=utcnow().timestamp(), failures=9))
         s.commit()
-        assert roster.unlock_student_login(session=s, actor=school2, student_id=cworld.students["NXT-04"])
-        assert not roster.unlock_student_login(session=s, actor=school2, student_id=cworld.students["NXT-04"])
-        assert roster.move_sitting(session=s, actor=school2, student_id=cworld.students["NXT-03"],
+        assert roster.unlock_student_login(
+            session=s, actor=school2, school_code="SNEXT01", student_id=cworld.students["NXT-04"]
+        )
+        assert not roster.unlock_student_login(
+            session=s, actor=school2, school_code="SNEXT01", student_id=cworld.students["NXT-04"]
+        )
+        assert roster.move_sitting(session=s, actor=school2, school_code="SNEXT01", student_id=cworld.students["NXT-03"],
                                    assessment_id=cworld.assessment_id)  # fmt: skip
-        assert not roster.move_sitting(session=s, actor=school2, student_id=cworld.students["NXT-01"],
+        assert not roster.move_sitting(session=s, actor=school2, school_code="SNEXT01", student_id=cworld.students["NXT-01"],
                                        assessment_id=cworld.assessment_id)  # finished: nothing to move  # fmt: skip
         s.commit()
         moved = s.exec(select(TestSession).where(TestSession.student_id == cworld.students["NXT-03"])).one()

@@ -43,7 +43,9 @@ def test_each_actor_walks_only_its_part_of_the_tree(engine: Engine, actor: Calla
                 school_node(session=s, actor=actor(who), code=code)
 
 
-def test_participation_counts_each_school_in_scope(engine: Engine, cworld: ConsoleWorld, actor: Callable[[str], Actor]) -> None:
+def test_participation_counts_each_school_in_scope(
+    engine: Engine, cworld: ConsoleWorld, actor: Callable[[str], Actor]
+) -> None:
     with Session(engine) as s:
         rows = participation(session=s, actor=actor("prov99"), assessment_id=cworld.assessment_id)
         by = {p.school.code: p for p in rows}
@@ -52,13 +54,17 @@ def test_participation_counts_each_school_in_scope(engine: Engine, cworld: Conso
         assert (nxt.registered, nxt.in_progress, nxt.finished, nxt.expired, nxt.not_started) == (4, 1, 2, 0, 1)
         assert [p.school.code for p in participation(session=s, actor=actor("county2"),
                                                      assessment_id=cworld.assessment_id)] == ["SNEXT01"]  # fmt: skip
-        only = participation(session=s, actor=actor("prov99"), assessment_id=cworld.assessment_id, path="/99/9901/990102/")
+        only = participation(
+            session=s, actor=actor("prov99"), assessment_id=cworld.assessment_id, path="/99/9901/990102/"
+        )
         assert [p.school.code for p in only] == ["SNEXT01"]
         with pytest.raises(Forbidden):
             participation(session=s, actor=Actor(None, "x", "nobody", Scope.everything()), assessment_id=1)
 
 
-def test_the_monitor_shows_each_students_state(engine: Engine, cworld: ConsoleWorld, actor: Callable[[str], Actor]) -> None:
+def test_the_monitor_shows_each_students_state(
+    engine: Engine, cworld: ConsoleWorld, actor: Callable[[str], Actor]
+) -> None:
     now = utcnow()
     with Session(engine) as s:
         s.add(LoginFailure(subject=f"ticket:{cworld.tickets['NXT-04']}", window_start=now.timestamp() - 60, failures=5))
@@ -82,7 +88,9 @@ def test_the_monitor_shows_each_students_state(engine: Engine, cworld: ConsoleWo
                            assessment_id=cworld.assessment_id, now=now, throttle=rule)  # fmt: skip
 
 
-def test_result_rows_are_pseudonymous_outside_a_school(engine: Engine, cworld: ConsoleWorld, actor: Callable[[str], Actor]) -> None:
+def test_result_rows_are_pseudonymous_outside_a_school(
+    engine: Engine, cworld: ConsoleWorld, actor: Callable[[str], Actor]
+) -> None:
     with Session(engine) as s:
         own = result_rows(session=s, actor=actor("school2"), assessment_id=cworld.assessment_id)
         assert [r.student for r in own] == ["NXT-01", "NXT-02", "NXT-03", "NXT-04"]

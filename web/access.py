@@ -1,0 +1,152 @@
+"""The access matrix: who may use each route, as data, and the one guard that enforces it.
+
+Every route handler names its rule in ``opt={"access": NAME}`` (or inherits it from its router or
+controller); :data:`ACCESS` maps the name to a :class:`Rule`. The guard :func:`check_access` is
+installed on the whole app, so a route without a rule is refused (fail closed: 403) rather than
+open, and ``tests/web/test_access_matrix.py`` enumerates every route of the app and walks the
+matrix role by role: a new route without a rule fails the suite.
+
+A rule is a permission (:data:`assess.accounts.roles.PERMISSIONS`; the roles that hold it may
+pass) and a scope kind that says what the service does with the request's node:
+
+``public``
+    No staff sign-in (the student pages carry their own signed token; health, static files, the
+    schema, the login pages).
+``none``
+    Nothing of the people tree is named in the request (the console home, one's own password).
+``own``
+    The actor's own things only (its jobs, its staged uploads): another user's answer 404.
+``node``
+    An area or school (or a student, a class) named in the path: the service looks it up inside
+    the actor's scope and answers 404 outside it, exactly as for a node that does not exist; lists
+    are filtered by scope in their queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from assess.accounts.exceptions import Forbidden
+from assess.accounts.roles import PERMISSIONS, ROLES
+from web.exceptions import PasswordChangeDue, StaffNotSignedIn
+
+__all__ = ["ACCESS", "SCOPES", "Rule", "check_access", "rule_of"]
+
+SCOPES = ("public", "none", "own", "node")
+"""The scope kinds a rule may have (see the module docstring)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may use a route: the permission it takes (``None``: any signed-in staff user) and its scope kind."""
+
+    scope: str
+    permission: str | None = None
+    description: str = ""
+    before_password_change: bool = False  # usable while a one-time password must still be changed
+
+    def __post_init__(self) -> None:
+        if self.scope not in SCOPES:
+            raise ValueError(f"unknown scope kind {self.scope!r}")
+        if self.permission is not None and self.permission not in PERMISSIONS:
+            raise ValueError(f"unknown permission {self.permission!r}")
+
+    @property
+    def public(self) -> bool:
+        """Whether the route needs no staff sign-in."""
+        return self.scope == "public"
+
+    def roles(self) -> frozenset[str]:
+        """The roles that may use the route (empty for a public one: it takes no role)."""
+        if self.public:
+            return frozenset()
+        return frozenset(r.code for r in ROLES if self.permission is None or self.permission in r.permissions)
+
+
+def _r(scope: str, permission: str | None, description: str, *, before_password_change: bool = False) -> Rule:
+    return Rule(scope, permission, description, before_password_change)
+
+
+ACCESS: dict[str, Rule] = {
+    # ---- no staff sign-in
+    "public": _r("public", None, "health, static files, the API schema"),
+    "student": _r("public", None, "the student journey (its own signed ticket token)"),
+    "staff.login": _r("public", None, "the staff login and second-factor pages"),
+    # ---- every signed-in staff user, on its own account
+    "console.home": _r("none", None, "the console's start page"),
+    "account.self": _r("none", None, "one's own password, sessions and second factor", before_password_change=True),
+    "job.own": _r("own", None, "the progress and file of one's own background job"),
+    # ---- the people tree
+    "tree.view": _r("node", "tree.view", "an area, its child areas and schools, its comparison table"),
+    "participation.view": _r("node", "participation.view", "participation per school during a window"),
+    "profile.view": _r("node", "profiles.view", "a school's or area's profile page and its downloads"),
+    "profile.zip": _r("node", "profiles.view", "every school profile of an area as one ZIP (a job)"),
+    "results.export": _r("node", "profiles.view", "result rows (pseudonymous outside a school) as CSV"),
+    # ---- a school's administration
+    "school.view": _r("node", "registration.manage", "a school's start page and its students"),
+    "roster.manage": _r("node", "registration.manage", "upload, check and confirm a registration file"),
+    "roster.own": _r("own", "registration.manage", "one's own staged registration file"),
+    "tickets.print": _r("node", "registration.manage", "ticket cards with PINs, one student's new PIN"),
+    "student.unlock": _r("node", "registration.manage", "unlock a student locked by the login throttle"),
+    "monitor.view": _r("node", "monitor.view", "the live monitor of a test window, moving a sitting"),
+    # ---- administration
+    "users.manage": _r("node", "users.manage", "accounts: list, create, disable, enable, reset (bureaus: schools)"),
+    "audit.view": _r("none", "audit.view", "the audit log"),
+}
+"""Every route's rule, by the name its handler's ``opt["access"]`` gives."""
+
+
+def _automatic_options(handler: BaseRouteHandler) -> bool:
+    """Whether ``handler`` is the OPTIONS handler Litestar adds to every path (it answers 204 with ``Allow``)."""
+    methods = getattr(handler, "http_methods", None)
+    return methods == {"OPTIONS"} and getattr(handler.fn, "__name__", "") == "options_handler"
+
+
+def rule_of(handler: BaseRouteHandler) -> tuple[str, Rule] | None:
+    """The rule name and rule of a route handler (``None`` when it has none: a bug the tests catch).
+
+    Litestar's automatic OPTIONS handlers (no body, only the ``Allow`` header) are public.
+    """
+    if _automatic_options(handler):
+        return "public", ACCESS["public"]
+    name = handler.opt.get("access")
+    if not isinstance(name, str) or name not in ACCESS:
+        return None
+    return name, ACCESS[name]
+
+
+def check_access(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """The app's guard: the route's rule must exist and the signed-in staff user's role must pass it.
+
+    Raises
+    ------
+    PermissionDeniedException
+        The route has no rule (a route is never open by omission).
+    StaffNotSignedIn
+        A staff route without a live staff session.
+    PasswordChangeDue
+        The user signed in with a one-time password and must choose its own first.
+    Forbidden
+        The user's role does not hold the route's permission (403).
+    """
+    found = rule_of(handler)
+    if found is None:
+        raise PermissionDeniedException("this route has no access rule")
+    _, rule = found
+    if rule.public:
+        return
+    from web.staff import current_actor  # the guard runs per request; the module imports web.deps
+
+    signed = current_actor(connection)
+    if signed is None:
+        raise StaffNotSignedIn("请先登录。")
+    actor, must_change = signed
+    if must_change and not rule.before_password_change:
+        raise PasswordChangeDue("请先修改初始密码。")
+    if actor.role not in rule.roles():
+        raise Forbidden("你的账号没有这项操作的权限。")
