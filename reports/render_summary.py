@@ -30,8 +30,19 @@ FORMATS: dict[str, str] = {
 }
 """The formats a summary renders to, with their media types."""
 LEVEL_LABEL = {"province": "省", "city": "市", "county": "区县", "school": "学校"}
-_HEADER: tuple[str, ...] = ("代码", "名称", "层级", "应测人数", "完成人数", "作答中", "未开始", "平均量表分", "达标率",
-                            *(f"{name}比例" for name in LEVELS), "说明")  # fmt: skip
+_HEADER: tuple[str, ...] = (
+    "代码",
+    "名称",
+    "层级",
+    "应测人数",
+    "完成人数",
+    "作答中",
+    "未开始",
+    "平均量表分",
+    "达标率",
+    *(f"{name}比例" for name in LEVELS),
+    "说明",
+)
 _GREY = Color(0.4, 0.4, 0.4)
 
 
@@ -42,11 +53,18 @@ def _pct(value: float | None) -> str:
 def _row(s: NodeSummary) -> list[object]:
     shares = s.level_shares or {}
     return [
-        s.node.code, s.node.name, LEVEL_LABEL.get(s.node.level, s.node.level), s.registered, s.assessed,
-        s.in_progress, s.not_started, "" if s.mean_scale is None else round(s.mean_scale, 1), _pct(s.pass_rate),
+        s.node.code,
+        s.node.name,
+        LEVEL_LABEL.get(s.node.level, s.node.level),
+        s.registered,
+        s.assessed,
+        s.in_progress,
+        s.not_started,
+        "" if s.mean_scale is None else round(s.mean_scale, 1),
+        _pct(s.pass_rate),
         *(_pct(shares.get(name)) if s.level_shares is not None else "" for name in LEVELS),
         f"未报告：{s.suppressed}" if s.suppressed else "",
-    ]  # fmt: skip
+    ]
 
 
 def summary_rows(summary: NodeSummary) -> list[Sequence[object]]:
@@ -69,11 +87,13 @@ def _pdf(summary: NodeSummary) -> bytes:
     c.drawString(18 * mm, y, f"测评：{summary.assessment_name}（{summary.assessment_code}）")
     y -= 10 * mm
     facts = [
-        ("应测人数", str(summary.registered)), ("完成人数", str(summary.assessed)),
-        ("作答中", str(summary.in_progress)), ("未开始", str(summary.not_started)),
+        ("应测人数", str(summary.registered)),
+        ("完成人数", str(summary.assessed)),
+        ("作答中", str(summary.in_progress)),
+        ("未开始", str(summary.not_started)),
         ("平均量表分", "—" if summary.mean_scale is None else f"{summary.mean_scale:.1f}"),
         ("达标率", _pct(summary.pass_rate) or "—"),
-    ]  # fmt: skip
+    ]
     if summary.level_shares is not None:
         facts += [(f"{name}比例", _pct(summary.level_shares.get(name))) for name in LEVELS]
     for label, value in facts:
@@ -100,9 +120,14 @@ def _pdf(summary: NodeSummary) -> bytes:
                 c.showPage()
                 c.setFont(CJK_FONT, 9)
                 y = height - 20 * mm
-            values = (child.node.code, child.node.name[:24], str(child.assessed),
-                      "—" if child.mean_scale is None else f"{child.mean_scale:.1f}", _pct(child.pass_rate) or "—",
-                      "未报告" if child.suppressed else "")  # fmt: skip
+            values = (
+                child.node.code,
+                child.node.name[:24],
+                str(child.assessed),
+                "—" if child.mean_scale is None else f"{child.mean_scale:.1f}",
+                _pct(child.pass_rate) or "—",
+                "未报告" if child.suppressed else "",
+            )
             for k, value in enumerate(values):
                 c.drawString(columns[k] * mm, y, value)
     c.setFont(CJK_FONT, 8)

@@ -92,9 +92,12 @@ def _assessment(s: Session) -> Assessment:
         return found
     now = utcnow()
     made = Assessment(
-        code="WEB-OPEN", name="学生信息素养测评（测试）", opens_at=now - timedelta(days=1),
-        closes_at=now + timedelta(days=10), grades=[8],
-    )  # fmt: skip
+        code="WEB-OPEN",
+        name="学生信息素养测评（测试）",
+        opens_at=now - timedelta(days=1),
+        closes_at=now + timedelta(days=10),
+        grades=[8],
+    )
     s.add(made)
     s.flush()
     return made
@@ -142,9 +145,15 @@ def build_console_world(engine: Engine) -> ConsoleWorld:
             classes[code] = int(klass.id or 0)
             for i in range(1, 5):
                 student = Student(
-                    code=f"{prefix[code]}{i:02d}", grade=8, gender="FM"[i % 2], ticket=f"C{n}{i:07d}",
-                    school_id=int(school.id or 0), class_id=klass.id, pin_hash=pin_hash, path=school.path,
-                )  # fmt: skip
+                    code=f"{prefix[code]}{i:02d}",
+                    grade=8,
+                    gender="FM"[i % 2],
+                    ticket=f"C{n}{i:07d}",
+                    school_id=int(school.id or 0),
+                    class_id=klass.id,
+                    pin_hash=pin_hash,
+                    path=school.path,
+                )
                 s.add(student)
                 s.flush()
                 students[student.code], tickets[student.code] = int(student.id or 0), student.ticket
@@ -164,7 +173,7 @@ def build_console_world(engine: Engine) -> ConsoleWorld:
                             passed=score >= 450,
                             started_at=now - timedelta(minutes=50),
                             finished_at=now - timedelta(minutes=10),
-                        )  # fmt: skip
+                        )
                     )
                 elif i == 3:  # one in progress, on its fourth item, with 20 minutes left
                     s.add(
@@ -176,7 +185,7 @@ def build_console_world(engine: Engine) -> ConsoleWorld:
                             device="tablet-7",
                             started_at=now - timedelta(minutes=20),
                             deadline=now + timedelta(minutes=20),
-                        )  # fmt: skip
+                        )
                     )
         _user(s, "root", "admin")
         _user(s, "lab", "researcher")

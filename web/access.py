@@ -6,8 +6,8 @@ installed on the whole app, so a route without a rule is refused (fail closed: 4
 open, and ``tests/web/test_access_matrix.py`` enumerates every route of the app and walks the
 matrix role by role: a new route without a rule fails the suite.
 
-A rule is a permission (:data:`assess.accounts.roles.PERMISSIONS`; the roles that hold it may
-pass) and a scope kind that says what the service does with the request's node:
+A rule is a set of permissions (:data:`assess.accounts.roles.PERMISSIONS`; the roles that hold
+all of them may pass) and a scope kind that says what the service does with the request's node:
 
 ``public``
     No staff sign-in (the student pages carry their own signed token; health, static files, the
@@ -43,18 +43,19 @@ SCOPES = ("public", "none", "own", "node")
 
 @dataclass(frozen=True)
 class Rule:
-    """Who may use a route: the permission it takes (``None``: any signed-in staff user) and its scope kind."""
+    """Who may use a route: the permissions it takes (none: any signed-in staff user) and its scope kind."""
 
     scope: str
-    permission: str | None = None
+    permissions: tuple[str, ...] = ()
     description: str = ""
     before_password_change: bool = False  # usable while a one-time password must still be changed
 
     def __post_init__(self) -> None:
         if self.scope not in SCOPES:
             raise ValueError(f"unknown scope kind {self.scope!r}")
-        if self.permission is not None and self.permission not in PERMISSIONS:
-            raise ValueError(f"unknown permission {self.permission!r}")
+        unknown = [p for p in self.permissions if p not in PERMISSIONS]
+        if unknown:
+            raise ValueError(f"unknown permission {unknown[0]!r}")
 
     @property
     def public(self) -> bool:
@@ -65,30 +66,32 @@ class Rule:
         """The roles that may use the route (empty for a public one: it takes no role)."""
         if self.public:
             return frozenset()
-        return frozenset(r.code for r in ROLES if self.permission is None or self.permission in r.permissions)
+        return frozenset(r.code for r in ROLES if set(self.permissions) <= r.permissions)
 
 
-def _r(scope: str, permission: str | None, description: str, *, before_password_change: bool = False) -> Rule:
-    return Rule(scope, permission, description, before_password_change)
+def _r(scope: str, permissions: str, description: str, *, before_password_change: bool = False) -> Rule:
+    return Rule(scope, tuple(p for p in permissions.split() if p), description, before_password_change)
 
 
 ACCESS: dict[str, Rule] = {
     # ---- no staff sign-in
-    "public": _r("public", None, "health, static files, the API schema"),
-    "student": _r("public", None, "the student journey (its own signed ticket token)"),
-    "staff.login": _r("public", None, "the staff login and second-factor pages"),
+    "public": _r("public", "", "health, static files, the API schema"),
+    "student": _r("public", "", "the student journey (its own signed ticket token)"),
+    "staff.login": _r("public", "", "the staff login and second-factor pages"),
     # ---- every signed-in staff user, on its own account
-    "console.home": _r("none", None, "the console's start page"),
-    "account.self": _r("none", None, "one's own password, sessions and second factor", before_password_change=True),
-    "job.own": _r("own", None, "the progress and file of one's own background job"),
-    # ---- the people tree
-    "tree.view": _r("node", "tree.view", "an area, its child areas and schools, its comparison table"),
-    "participation.view": _r("node", "participation.view", "participation per school during a window"),
-    "profile.view": _r("node", "profiles.view", "a school's or area's profile page and its downloads"),
-    "profile.zip": _r("node", "profiles.view", "every school profile of an area as one ZIP (a job)"),
-    "results.export": _r("node", "profiles.view", "result rows (pseudonymous outside a school) as CSV"),
+    "console.home": _r("none", "", "the console's start page, who am I"),
+    "account.self": _r("none", "", "one's own password, sessions and second factor", before_password_change=True),
+    "job.own": _r("own", "", "the progress and file of one's own background job"),
+    # ---- areas (bureaus, researchers, admins)
+    "area.view": _r("node", "tree.view", "an area, its child areas and schools"),
+    "area.profile": _r("node", "tree.view profiles.view", "an area's profile, its comparison table and downloads"),
+    "area.participation": _r("node", "tree.view participation.view", "participation per school during a window"),
+    "area.zip": _r("node", "tree.view profiles.view", "every school profile of an area as one ZIP (a job)"),
+    "area.results": _r("node", "tree.view profiles.view", "an area's result rows under pseudonyms, as CSV"),
+    # ---- a school's page (anyone who sees profiles, within scope)
+    "school.profile": _r("node", "profiles.view", "a school's page, its profile and downloads, its result rows"),
     # ---- a school's administration
-    "school.view": _r("node", "registration.manage", "a school's start page and its students"),
+    "school.students": _r("node", "registration.manage", "a school's students"),
     "roster.manage": _r("node", "registration.manage", "upload, check and confirm a registration file"),
     "roster.own": _r("own", "registration.manage", "one's own staged registration file"),
     "tickets.print": _r("node", "registration.manage", "ticket cards with PINs, one student's new PIN"),

@@ -64,7 +64,7 @@ from web.deps import dependencies
 from web.logging import RequestLogMiddleware, configure_logging, log_unrouted
 from web.profiles import ProfileSource, default_profiles
 from web.security import TokenSigner, WebSettings, add_security_headers, csrf_config, get_web_settings
-from web.staff import provide_actor, staff_throttles
+from web.staff import close_uploads, provide_actor, staff_throttles
 
 __all__ = ["STATIC_DIR", "TEMPLATE_DIR", "clock", "create_app", "static_url"]
 
@@ -109,6 +109,8 @@ def _templates(debug: bool) -> TemplateConfig[JinjaTemplateEngine]:
 async def _startup(app: Litestar) -> None:
     # bound to this event loop: at most four argon2 verifications at once per worker
     app.state.verify_slots = anyio.CapacityLimiter(4)
+    # console jobs (a ZIP of profiles) run one at a time per worker, beside the requests
+    app.state.jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infolit-job")
     # SQLite: the WAL is checkpointed in a thread, never inside a request's commit
     app.state.checkpointer = WalCheckpointer(app.state.engine).start()
 
@@ -117,7 +119,8 @@ async def _shutdown(app: Litestar) -> None:
     checkpointer = app.state.get("checkpointer")
     if checkpointer is not None:
         await anyio.to_thread.run_sync(checkpointer.stop)
-    app.state.jobs.shutdown(wait=False, cancel_futures=True)
+    if app.state.get("jobs") is not None:
+        app.state.jobs.shutdown(wait=False, cancel_futures=True)
 
 
 def _routers() -> list[Router]:
@@ -187,7 +190,7 @@ def create_app(
             ),
             "staff_throttles": staff_throttles(engine, web),
             "profiles": profiles or default_profiles(),
-            "jobs": ThreadPoolExecutor(max_workers=1, thread_name_prefix="infolit-job"),
+            "jobs": None,
             "verify_slots": None,
             "checkpointer": None,
         }
@@ -200,7 +203,7 @@ def create_app(
         template_config=_templates(settings.debug),
         csrf_config=csrf_config(settings.secret_key, secure=web.secure_cookies),
         exception_handlers=exception_handlers(),
-        middleware=[RequestLogMiddleware],
+        middleware=[RequestLogMiddleware, close_uploads],
         before_send=[add_security_headers],
         after_exception=[log_unrouted],
         on_startup=[_startup],

@@ -17,7 +17,11 @@ from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.datastructures import Cookie, State
+from litestar.datastructures import Cookie, State, UploadFile
+from litestar.di import NamedDependency
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Empty, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 from sqlmodel import Session
 
 from assess.accounts.login import LoginThrottles, actor_of
@@ -29,8 +33,10 @@ from web.security import WebSettings
 
 __all__ = [
     "STAFF_API_PREFIX",
+    "CurrentActor",
     "STAFF_COOKIE",
     "clear_staff_cookie",
+    "close_uploads",
     "client_of",
     "current_actor",
     "provide_actor",
@@ -44,6 +50,9 @@ STAFF_COOKIE = "infolit_staff"
 STAFF_API_PREFIX = "/api/v1/staff"
 """Routes under this prefix take the token as a bearer header only."""
 _KEY = "infolit.actor"
+
+CurrentActor = NamedDependency[Actor]
+"""A handler parameter ``actor: CurrentActor`` receives the signed-in staff user."""
 
 
 def session_policy(web: WebSettings) -> SessionPolicy:
@@ -109,12 +118,42 @@ def provide_actor(request: Request[Any, Any, State]) -> Actor:
 def staff_cookie(request: Request[Any, Any, State], token: str) -> Cookie:
     """The staff session cookie (HttpOnly, SameSite=Strict, Secure when configured, for the console only)."""
     web: WebSettings = request.app.state.web
-    return Cookie(key=STAFF_COOKIE, value=token, path="/", httponly=True, samesite="strict", secure=web.secure_cookies,
-                  max_age=int(web.staff_session_hours * 3600))  # fmt: skip
+    return Cookie(
+        key=STAFF_COOKIE,
+        value=token,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=web.secure_cookies,
+        max_age=int(web.staff_session_hours * 3600),
+    )
 
 
 def clear_staff_cookie(request: Request[Any, Any, State]) -> Cookie:
     """A cookie that removes the staff session cookie."""
     web: WebSettings = request.app.state.web
-    return Cookie(key=STAFF_COOKIE, value="", path="/", max_age=0, httponly=True, samesite="strict",
-                  secure=web.secure_cookies)  # fmt: skip
+    return Cookie(
+        key=STAFF_COOKIE, value="", path="/", max_age=0, httponly=True, samesite="strict", secure=web.secure_cookies
+    )
+
+
+def close_uploads(app: ASGIApp) -> ASGIApp:
+    """Middleware: close every uploaded file of a request once it is answered.
+
+    A multipart form is parsed before the handler runs (the CSRF check reads its token field), so
+    a request refused on the way (no session, no permission) leaves its temporary files open
+    until the garbage collector finds them. This closes them at once.
+    """
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await app(scope, receive, send)
+        finally:
+            form = ScopeState.from_scope(scope).form if scope["type"] == ScopeType.HTTP else Empty
+            if isinstance(form, dict):
+                for value in form.values():
+                    for part in value if isinstance(value, list) else [value]:
+                        if isinstance(part, UploadFile):
+                            await part.close()
+
+    return middleware

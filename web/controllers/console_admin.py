@@ -12,17 +12,17 @@ from typing import Any
 import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import URLEncodedBody
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from sqlmodel import Session
 
 from assess.accounts import audit, users
 from assess.accounts.exceptions import AccountInvalid, OutOfScope
 from assess.accounts.roles import ROLE_CODES, ROLES, can_manage_role
-from assess.accounts.scope import Actor
 from assess.sitting import format_local
 from web.controllers.console_common import render
 from web.deps import DbSession
 from web.forms import field
+from web.staff import CurrentActor
 
 __all__ = ["ConsoleAdminController"]
 
@@ -44,22 +44,30 @@ class ConsoleAdminController(Controller):
     path = "/console"
     include_in_schema = False
 
-    def _users(self, request: Request[Any, Any, State], db: Session, actor: Actor, status_code: int = 200,
-               **extra: Any) -> Response[Any]:  # fmt: skip
+    def _users(
+        self, request: Request[Any, Any, State], db: Session, actor: CurrentActor, status_code: int = 200, **extra: Any
+    ) -> Response[Any]:
         listed = users.list_users(session=db, actor=actor)
         creatable = [code for code in ROLE_CODES if can_manage_role(actor.role, code)]
         form = extra.pop("form", None) or {"username": "", "display_name": "", "role": creatable[-1], "node": ""}
-        context = {"users": listed, "role_names": ROLE_NAMES, "creatable": creatable, "form": form,
-                   "message": None, "error": None, **extra}  # fmt: skip
+        context = {
+            "users": listed,
+            "role_names": ROLE_NAMES,
+            "creatable": creatable,
+            "form": form,
+            "message": None,
+            "error": None,
+            **extra,
+        }
         return render(request, "users", context, session=db, actor=actor, status_code=status_code, title="账号管理")
 
     @get("/users", sync_to_thread=False, opt={"access": "users.manage"})
-    def users_page(self, request: Request[Any, Any, State], db: DbSession, actor: Actor) -> Response[Any]:
+    def users_page(self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor) -> Response[Any]:
         """The accounts the actor manages and the form to create one."""
         return self._users(request, db, actor)
 
     @post("/users", status_code=200, opt={"access": "users.manage"})
-    async def create(self, request: Request[Any, Any, State], data: Form, actor: Actor) -> Response[Any]:
+    async def create(self, request: Request[Any, Any, State], data: Form, actor: CurrentActor) -> Response[Any]:
         """Create an account; its one-time password is shown once (the argon2id hash runs off the event loop)."""
         role_code = field(data, "role")
         form = {k: field(data, k) for k in ("username", "display_name", "role", "node")}
@@ -67,9 +75,14 @@ class ConsoleAdminController(Controller):
         def make() -> users.NewUser | str:
             with Session(request.app.state.engine, expire_on_commit=False) as db:
                 try:
-                    made = users.create_user(session=db, actor=actor, username=form["username"], role_code=role_code,
-                                             display_name=form["display_name"],
-                                             **_node_args(role_code, form["node"]))  # fmt: skip
+                    made = users.create_user(
+                        session=db,
+                        actor=actor,
+                        username=form["username"],
+                        role_code=role_code,
+                        display_name=form["display_name"],
+                        **_node_args(role_code, form["node"]),
+                    )
                 except (AccountInvalid, OutOfScope) as exc:
                     return str(exc)
                 db.commit()
@@ -79,11 +92,19 @@ class ConsoleAdminController(Controller):
         with Session(request.app.state.engine, expire_on_commit=False) as db:
             if isinstance(made, str):
                 return self._users(request, db, actor, status_code=400, error=made, form=form)
-            return render(request, "user_made", {"made": made, "heading": "账号已创建", "role_names": ROLE_NAMES},
-                          session=db, actor=actor, title="账号已创建")  # fmt: skip
+            return render(
+                request,
+                "user_made",
+                {"made": made, "heading": "账号已创建", "role_names": ROLE_NAMES},
+                session=db,
+                actor=actor,
+                title="账号已创建",
+            )
 
     @post("/users/{username:str}/disable", status_code=200, sync_to_thread=False, opt={"access": "users.manage"})
-    def disable(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, username: str) -> Response[Any]:
+    def disable(
+        self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor, username: FromPath[str]
+    ) -> Response[Any]:
         """Disable an account: its sessions end at once."""
         try:
             done = users.disable_user(session=db, actor=actor, username=username)
@@ -92,14 +113,19 @@ class ConsoleAdminController(Controller):
         return self._users(request, db, actor, message=f"已停用 {done.username}，其登录已全部退出。")
 
     @post("/users/{username:str}/enable", status_code=200, sync_to_thread=False, opt={"access": "users.manage"})
-    def enable(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, username: str) -> Response[Any]:
+    def enable(
+        self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor, username: FromPath[str]
+    ) -> Response[Any]:
         """Enable a disabled account again."""
         done = users.enable_user(session=db, actor=actor, username=username)
         return self._users(request, db, actor, message=f"已启用 {done.username}。")
 
     @post("/users/{username:str}/reset", status_code=200, opt={"access": "users.manage"})
-    async def reset(self, request: Request[Any, Any, State], actor: Actor, username: str) -> Response[Any]:
+    async def reset(
+        self, request: Request[Any, Any, State], actor: CurrentActor, username: FromPath[str]
+    ) -> Response[Any]:
         """Give an account a new one-time password (shown once); its sessions end."""
+
         def reset() -> users.NewUser:
             with Session(request.app.state.engine, expire_on_commit=False) as db:
                 made = users.reset_password(session=db, actor=actor, username=username)
@@ -108,12 +134,24 @@ class ConsoleAdminController(Controller):
 
         made = await anyio.to_thread.run_sync(reset, limiter=request.app.state.verify_slots)
         with Session(request.app.state.engine, expire_on_commit=False) as db:
-            return render(request, "user_made", {"made": made, "heading": "密码已重置", "role_names": ROLE_NAMES},
-                          session=db, actor=actor, title="密码已重置")  # fmt: skip
+            return render(
+                request,
+                "user_made",
+                {"made": made, "heading": "密码已重置", "role_names": ROLE_NAMES},
+                session=db,
+                actor=actor,
+                title="密码已重置",
+            )
 
     @get("/audit", sync_to_thread=False, opt={"access": "audit.view"})
-    def audit_log(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, offset: int = 0,
-                  action: str = "") -> Response[Any]:  # fmt: skip
+    def audit_log(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        offset: FromQuery[int] = 0,
+        action: FromQuery[str] = "",
+    ) -> Response[Any]:
         """The audit log, newest first, 50 to a page, optionally one action."""
         page = audit.list_events(session=db, scope=actor.scope, action=action or None, offset=offset, limit=50)
         context = {"page": page, "actions": audit.ACTIONS, "action": action}
@@ -123,4 +161,3 @@ class ConsoleAdminController(Controller):
 def beijing(value: datetime) -> str:
     """A timestamp as Beijing time with seconds (a template filter)."""
     return format_local(value) + value.strftime(":%S")
-

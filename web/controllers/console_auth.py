@@ -23,13 +23,20 @@ from assess.accounts.exceptions import AccountInvalid, StaffLoginFailed
 from assess.accounts.login import give_second_factor, log_in
 from assess.accounts.models import StaffUser
 from assess.accounts.roles import TOTP_ROLES
-from assess.accounts.scope import Actor
 from assess.accounts.sessions import resolve_session, revoke_session, revoke_user_sessions
 from itembank.models import utcnow
 from web.controllers.console_common import go, render
 from web.deps import DbSession, Now
 from web.forms import field
-from web.staff import STAFF_COOKIE, clear_staff_cookie, client_of, current_actor, session_policy, staff_cookie
+from web.staff import (
+    STAFF_COOKIE,
+    CurrentActor,
+    clear_staff_cookie,
+    client_of,
+    current_actor,
+    session_policy,
+    staff_cookie,
+)
 
 __all__ = ["ConsoleAuthController"]
 
@@ -66,24 +73,43 @@ class ConsoleAuthController(Controller):
         username = field(data, "username")
         try:
             step = await anyio.to_thread.run_sync(
-                lambda: log_in(engine=state.engine, throttles=state.staff_throttles, username=username,
-                               password=field(data, "password"), client=client_of(request), now=now,
-                               policy=session_policy(state.web), user_agent=request.headers.get("user-agent", "")),
+                lambda: log_in(
+                    engine=state.engine,
+                    throttles=state.staff_throttles,
+                    username=username,
+                    password=field(data, "password"),
+                    client=client_of(request),
+                    now=now,
+                    policy=session_policy(state.web),
+                    user_agent=request.headers.get("user-agent", ""),
+                ),
                 limiter=state.verify_slots,
-            )  # fmt: skip
+            )
         except StaffLoginFailed as exc:
-            response: Response[Any] = render(request, "login", {"username": username.strip()[:64], "error": str(exc)},
-                              status_code=429 if hasattr(exc, "retry_after") else 401, title="登录")  # fmt: skip
+            response: Response[Any] = render(
+                request,
+                "login",
+                {"username": username.strip()[:64], "error": str(exc)},
+                status_code=429 if hasattr(exc, "retry_after") else 401,
+                title="登录",
+            )
             if hasattr(exc, "retry_after"):
                 response.headers["Retry-After"] = str(exc.retry_after)
             return response
-        response = go(request, "/console/login/totp" if step.needs_second_factor else _landing(step.must_change_password))
+        response = go(
+            request, "/console/login/totp" if step.needs_second_factor else _landing(step.must_change_password)
+        )
         response.set_cookie(staff_cookie(request, step.token))
         return response
 
     def _pending(self, request: Request[Any, Any, State], db: Session) -> StaffUser | None:
-        found = resolve_session(session=db, token=request.cookies.get(STAFF_COOKIE), now=utcnow(),
-                                policy=session_policy(request.app.state.web), pending_ok=True)  # fmt: skip
+        found = resolve_session(
+            session=db,
+            token=request.cookies.get(STAFF_COOKIE),
+            now=utcnow(),
+            policy=session_policy(request.app.state.web),
+            pending_ok=True,
+        )
         return found[1] if found is not None and found[0].second_factor_pending else None
 
     @get("/login/totp", sync_to_thread=False, opt={"access": "staff.login"})
@@ -101,22 +127,29 @@ class ConsoleAuthController(Controller):
         token = request.cookies.get(STAFF_COOKIE) or ""
         try:
             step = await anyio.to_thread.run_sync(
-                lambda: give_second_factor(engine=state.engine, throttles=state.staff_throttles, token=token,
-                                           code=field(data, "code"), client=client_of(request), now=now,
-                                           policy=session_policy(state.web)),
-            )  # fmt: skip
+                lambda: give_second_factor(
+                    engine=state.engine,
+                    throttles=state.staff_throttles,
+                    token=token,
+                    code=field(data, "code"),
+                    client=client_of(request),
+                    now=now,
+                    policy=session_policy(state.web),
+                ),
+            )
         except StaffLoginFailed as exc:
             with Session(state.engine) as db:
                 user = self._pending(request, db)
             if user is None:
                 return go(request, "/console/login")
             status = 429 if hasattr(exc, "retry_after") else 401
-            return render(request, "totp", {"username": user.username, "error": str(exc)}, status_code=status,
-                          title="动态验证码")  # fmt: skip
+            return render(
+                request, "totp", {"username": user.username, "error": str(exc)}, status_code=status, title="动态验证码"
+            )
         return go(request, _landing(step.must_change_password))
 
     @post("/logout", status_code=200, sync_to_thread=False, opt={"access": "account.self"})
-    def logout(self, request: Request[Any, Any, State], db: DbSession, actor: Actor) -> Response[Any]:
+    def logout(self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor) -> Response[Any]:
         """End this session (in the database: the token is dead on every worker) and forget the cookie."""
         if actor.session_id is not None:
             revoke_session(session=db, session_id=actor.session_id)
@@ -125,7 +158,9 @@ class ConsoleAuthController(Controller):
         response.set_cookie(clear_staff_cookie(request))
         return response
 
-    def _account(self, request: Request[Any, Any, State], db: Session, actor: Actor, **extra: Any) -> Response[Any]:
+    def _account(
+        self, request: Request[Any, Any, State], db: Session, actor: CurrentActor, **extra: Any
+    ) -> Response[Any]:
         signed = current_actor(request)
         uid = int(actor.user_id or 0)
         context = {
@@ -137,24 +172,38 @@ class ConsoleAuthController(Controller):
             "message": None,
             **extra,
         }
-        return render(request, "account", context, session=db, actor=actor, title="我的账号",
-                      status_code=400 if context["error"] else 200)  # fmt: skip
+        return render(
+            request,
+            "account",
+            context,
+            session=db,
+            actor=actor,
+            title="我的账号",
+            status_code=400 if context["error"] else 200,
+        )
 
     @get("/account", sync_to_thread=False, opt={"access": "account.self"})
-    def account(self, request: Request[Any, Any, State], db: DbSession, actor: Actor) -> Response[Any]:
+    def account(self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor) -> Response[Any]:
         """One's own account: change the password, log out elsewhere, the second factor."""
         return self._account(request, db, actor)
 
     @post("/account/password", status_code=200, opt={"access": "account.self"})
-    async def change_password(self, request: Request[Any, Any, State], data: Form, actor: Actor) -> Response[Any]:
+    async def change_password(
+        self, request: Request[Any, Any, State], data: Form, actor: CurrentActor
+    ) -> Response[Any]:
         """Set a new password; every other session of the account ends."""
         engine = request.app.state.engine
 
         def change() -> str | None:
             with Session(engine, expire_on_commit=False) as db:
                 try:
-                    users.change_password(session=db, actor=actor, current=field(data, "current"),
-                                          new=field(data, "new"), keep_session_id=actor.session_id)  # fmt: skip
+                    users.change_password(
+                        session=db,
+                        actor=actor,
+                        current=field(data, "current"),
+                        new=field(data, "new"),
+                        keep_session_id=actor.session_id,
+                    )
                 except AccountInvalid as exc:
                     return str(exc)
                 db.commit()
@@ -168,14 +217,14 @@ class ConsoleAuthController(Controller):
             return self._account(request, db, actor, message="新密码已保存；其他设备上的登录已退出。")
 
     @post("/account/logout-everywhere", status_code=200, sync_to_thread=False, opt={"access": "account.self"})
-    def logout_everywhere(self, request: Request[Any, Any, State], db: DbSession, actor: Actor) -> Response[Any]:
+    def logout_everywhere(self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor) -> Response[Any]:
         """End every session of the account but this one."""
         ended = revoke_user_sessions(session=db, user_id=int(actor.user_id or 0), keep=actor.session_id)
         audit.record(db, actor, "logout.everywhere", target=f"user:{actor.username}", detail={"sessions": ended})
         return self._account(request, db, actor, message=f"已退出其他 {ended} 处登录。")
 
     @post("/account/totp", status_code=200, sync_to_thread=False, opt={"access": "account.self"})
-    def totp_begin(self, request: Request[Any, Any, State], db: DbSession, actor: Actor) -> Response[Any]:
+    def totp_begin(self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor) -> Response[Any]:
         """Make a TOTP secret and show it (as a QR code and as text) for the authenticator app."""
         user = db.get(StaffUser, actor.user_id)
         assert user is not None
@@ -186,7 +235,9 @@ class ConsoleAuthController(Controller):
         return self._account(request, db, actor, enrolment={"secret": enrol.secret, "qr": _qr(enrol.uri)})
 
     @post("/account/totp/confirm", status_code=200, sync_to_thread=False, opt={"access": "account.self"})
-    def totp_confirm(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, data: Form) -> Response[Any]:
+    def totp_confirm(
+        self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor, data: Form
+    ) -> Response[Any]:
         """Turn the second factor on with a code from the app."""
         try:
             totp.confirm_enrolment(session=db, user_id=int(actor.user_id or 0), code=field(data, "code"))

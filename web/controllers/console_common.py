@@ -88,7 +88,10 @@ def me_of(session: Session, actor: Actor, path: str) -> Me:
     if has_permission(actor.role, "audit.view"):
         items.append(("/console/audit", "审计日志"))
     items.append(("/console/account", "我的账号"))
-    nav = tuple(NavItem(href, label, path == href or (path.startswith(href + "/") and href != "/console")) for href, label in items)
+    nav = tuple(
+        NavItem(href, label, path == href or (path.startswith(href + "/") and href != "/console"))
+        for href, label in items
+    )
     return Me(actor.username, role(actor.role).name, name, nav)
 
 
@@ -105,7 +108,9 @@ def render(
     """The console page ``name`` (``console/<name>.html``, or its fragment for htmx) with the header's user."""
     ctx = dict(context)
     ctx.setdefault("title", title or "管理平台")
-    ctx["me"] = me_of(session, actor, request.scope.get("path", "")) if session is not None and actor is not None else None
+    ctx["me"] = (
+        me_of(session, actor, request.scope.get("path", "")) if session is not None and actor is not None else None
+    )
     return page(request, f"console/{name}", ctx, status_code=status_code)
 
 
@@ -169,10 +174,16 @@ def console_error(request: Request[Any, Any, State], exc: Exception) -> Response
     if isinstance(exc, StaffNotSignedIn) and not api:
         return go(request, "/console/login")
     status = _status(exc)
-    if status >= 500 or (isinstance(exc, HTTPException) and not isinstance(exc, PermissionDeniedException | NotFoundException)):
+    if status >= 500 or (
+        isinstance(exc, HTTPException) and not isinstance(exc, PermissionDeniedException | NotFoundException)
+    ):
         return handle(request, exc)
     if isinstance(exc, PermissionDeniedException):
-        message = "页面已过期（安全校验没有通过），请刷新页面后再试。" if "CSRF" in str(exc.detail) else "你的账号没有这项操作的权限。"
+        message = (
+            "页面已过期（安全校验没有通过），请刷新页面后再试。"
+            if "CSRF" in str(exc.detail)
+            else "你的账号没有这项操作的权限。"
+        )
     elif isinstance(exc, NotFoundException):
         message = "没有这个页面。"
     else:
@@ -181,8 +192,12 @@ def console_error(request: Request[Any, Any, State], exc: Exception) -> Response
     if api:
         body = {"status_code": status, "error": type(exc).__name__, "detail": message}
         return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
-    response = page(request, "console/error", {"status": status, "message": message, "me": None, "title": "提示"},
-                    status_code=status)  # fmt: skip
+    response = page(
+        request,
+        "console/error",
+        {"status": status, "message": message, "me": None, "title": "提示"},
+        status_code=status,
+    )
     if headers:
         response.headers.update(headers)
     return response

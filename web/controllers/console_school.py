@@ -14,12 +14,10 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State, UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, URLEncodedBody
+from litestar.params import FromPath, FromQuery, MultipartBody, URLEncodedBody
 from sqlmodel import Session, col, select
 
 from assess.accounts.exceptions import AccountInvalid
-from assess.accounts.scope import Actor
 from assess.console import roster
 from assess.console.monitor import STATES, ThrottleRule, monitor_school
 from assess.console.tree import school_node
@@ -32,11 +30,11 @@ from reports.tickets import render_tickets
 from web.controllers.console_common import attachment, choose_assessment, go, render
 from web.deps import DbSession, Now
 from web.forms import field
+from web.staff import CurrentActor
 
 __all__ = ["ConsoleSchoolController"]
 
 Form = URLEncodedBody[dict[str, Any]]
-Upload = Body(media_type=RequestEncodingType.MULTI_PART)
 
 
 def _login_url(request: Request[Any, Any, State]) -> str:
@@ -60,8 +58,9 @@ class ConsoleSchoolController(Controller):
     include_in_schema = False
 
     # ------------------------------------------------------------------------------ students
-    def _students(self, request: Request[Any, Any, State], db: Session, actor: Actor, code: str,
-                  message: str | None = None) -> Response[Any]:  # fmt: skip
+    def _students(
+        self, request: Request[Any, Any, State], db: Session, actor: CurrentActor, code: str, message: str | None = None
+    ) -> Response[Any]:
         node, trail = school_node(session=db, actor=actor, code=code)
         listed = list_students(session=db, school_code=node.code)
         ids = {s.code: (s.id, s.ticket) for s in db.exec(select(Student).where(Student.path == node.path)).all()}
@@ -74,28 +73,60 @@ class ConsoleSchoolController(Controller):
                 )
             ).all()
         )
-        students = [{"id": ids[s.student_code][0], "code": s.student_code, "grade": s.grade, "class_name": s.class_name,
-                     "ticket": s.ticket, "has_pin": s.has_pin, "locked": f"ticket:{s.ticket}" in locked}
-                    for s in listed]  # fmt: skip
-        return render(request, "students", {"node": node, "trail": trail, "top_link": False, "students": students,
-                                            "message": message}, session=db, actor=actor, title=f"{node.name} 学生名单")  # fmt: skip
+        students = [
+            {
+                "id": ids[s.student_code][0],
+                "code": s.student_code,
+                "grade": s.grade,
+                "class_name": s.class_name,
+                "ticket": s.ticket,
+                "has_pin": s.has_pin,
+                "locked": f"ticket:{s.ticket}" in locked,
+            }
+            for s in listed
+        ]
+        return render(
+            request,
+            "students",
+            {"node": node, "trail": trail, "top_link": False, "students": students, "message": message},
+            session=db,
+            actor=actor,
+            title=f"{node.name} 学生名单",
+        )
 
-    @get("/students", sync_to_thread=False, opt={"access": "school.view"})
-    def students(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, code: str) -> Response[Any]:
+    @get("/students", sync_to_thread=False, opt={"access": "school.students"})
+    def students(
+        self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor, code: FromPath[str]
+    ) -> Response[Any]:
         """The school's students, with their PIN state and the unlock and new-PIN buttons."""
         return self._students(request, db, actor, code)
 
     @post("/students/{student_id:int}/pin", status_code=200, sync_to_thread=False, opt={"access": "tickets.print"})
-    def new_pin(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, code: str,
-                student_id: int) -> Response[Any]:  # fmt: skip
+    def new_pin(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        code: FromPath[str],
+        student_id: FromPath[int],
+    ) -> Response[Any]:
         """A new PIN for one student, shown this once."""
         node, _ = school_node(session=db, actor=actor, code=code)
         card = roster.reissue_student_pin(session=db, actor=actor, school_code=node.code, student_id=student_id)
-        return render(request, "pin", {"node": node, "card": card, "q": ""}, session=db, actor=actor, title="新的 PIN 码")
+        return render(
+            request, "pin", {"node": node, "card": card, "q": ""}, session=db, actor=actor, title="新的 PIN 码"
+        )
 
     @post("/students/{student_id:int}/unlock", status_code=200, sync_to_thread=False, opt={"access": "student.unlock"})
-    def unlock(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, code: str, student_id: int,
-               data: Form) -> Response[Any]:  # fmt: skip
+    def unlock(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        code: FromPath[str],
+        student_id: FromPath[int],
+        data: Form,
+    ) -> Response[Any]:
         """Unlock a student the login throttle holds; back to the page the button was on."""
         node, _ = school_node(session=db, actor=actor, code=code)
         roster.unlock_student_login(session=db, actor=actor, school_code=node.code, student_id=student_id)
@@ -103,21 +134,29 @@ class ConsoleSchoolController(Controller):
         return go(request, f"/console/schools/{node.code}/{back}")
 
     # ------------------------------------------------------------------------------ roster
-    def _roster_page(self, request: Request[Any, Any, State], db: Session, actor: Actor, code: str, q: str,
-                     **extra: Any) -> Response[Any]:  # fmt: skip
+    def _roster_page(
+        self, request: Request[Any, Any, State], db: Session, actor: CurrentActor, code: str, q: str, **extra: Any
+    ) -> Response[Any]:
         node, trail = school_node(session=db, actor=actor, code=code)
         context = {"node": node, "trail": trail, "top_link": False, "problems": None, "error": None, "q": q, **extra}
         status = 422 if context["problems"] else 400 if context["error"] else 200
         return render(request, "roster", context, session=db, actor=actor, status_code=status, title="登记学生")
 
     @get("/roster", sync_to_thread=False, opt={"access": "roster.manage"})
-    def roster_page(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, now: Now, code: str,
-                    assessment: str | None = None) -> Response[Any]:  # fmt: skip
+    def roster_page(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        now: Now,
+        code: FromPath[str],
+        assessment: FromQuery[str | None] = None,
+    ) -> Response[Any]:
         """The upload form and the template link."""
         return self._roster_page(request, db, actor, code, choose_assessment(db, assessment, now).query)
 
     @get("/roster/template", sync_to_thread=False, opt={"access": "roster.manage"})
-    def roster_template(self, db: DbSession, actor: Actor, code: str) -> Response[Any]:
+    def roster_template(self, db: DbSession, actor: CurrentActor, code: FromPath[str]) -> Response[Any]:
         """The registration template (XLSX, with a sheet describing each column)."""
         school_node(session=db, actor=actor, code=code)
         with tempfile.TemporaryDirectory() as folder:
@@ -128,24 +167,49 @@ class ConsoleSchoolController(Controller):
         return attachment(content, "学生登记模板.xlsx", media)
 
     @post("/roster", status_code=200, opt={"access": "roster.manage"})
-    async def roster_upload(self, request: Request[Any, Any, State], actor: Actor, now: Now, code: str,
-                            data: dict[str, UploadFile] = Upload, assessment: str | None = None) -> Response[Any]:  # fmt: skip
+    async def roster_upload(
+        self,
+        request: Request[Any, Any, State],
+        actor: CurrentActor,
+        now: Now,
+        code: FromPath[str],
+        data: MultipartBody[dict[str, Any]],
+        assessment: FromQuery[str | None] = None,
+    ) -> Response[Any]:
         """Check an uploaded file: the problem report (nothing written), or the preview to confirm."""
-        upload = data.get("file")
-        content = await upload.read() if isinstance(upload, UploadFile) else b""
-        filename = upload.filename if isinstance(upload, UploadFile) else ""
+        content, filename = b"", ""
+        for part in data.values():  # read the file, close every part (a temporary file each)
+            if isinstance(part, UploadFile):
+                if part is data.get("file"):
+                    content, filename = await part.read(), part.filename
+                await part.close()
         with Session(request.app.state.engine, expire_on_commit=False) as db:
             chosen = choose_assessment(db, assessment, now)
             node, _ = school_node(session=db, actor=actor, code=code)
             try:
-                staged = roster.stage_roster(session=db, actor=actor, school_code=node.code, filename=filename,
-                                             content=content, assessment=chosen.current.code if chosen.current else None,
-                                             now=now)  # fmt: skip
+                staged = roster.stage_roster(
+                    session=db,
+                    actor=actor,
+                    school_code=node.code,
+                    filename=filename,
+                    content=content,
+                    assessment=chosen.current.code if chosen.current else None,
+                    now=now,
+                )
             except RegistrationError as exc:
                 db.rollback()
                 problems = [_split(p) for p in exc.problems]
-                return self._roster_page(request, db, actor, code, chosen.query, problems=problems, total=exc.total,
-                                         more=exc.more, filename=filename)  # fmt: skip
+                return self._roster_page(
+                    request,
+                    db,
+                    actor,
+                    code,
+                    chosen.query,
+                    problems=problems,
+                    total=exc.total,
+                    more=exc.more,
+                    filename=filename,
+                )
             except AccountInvalid as exc:
                 db.rollback()
                 return self._roster_page(request, db, actor, code, chosen.query, error=str(exc))
@@ -153,71 +217,150 @@ class ConsoleSchoolController(Controller):
         return go(request, f"/console/schools/{node.code}/roster/{staged.token}{chosen.query}")
 
     @get("/roster/{staged:str}", sync_to_thread=False, opt={"access": "roster.own"})
-    def roster_preview(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, now: Now, code: str,
-                       staged: str, assessment: str | None = None) -> Response[Any]:  # fmt: skip
+    def roster_preview(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        now: Now,
+        code: FromPath[str],
+        staged: FromPath[str],
+        assessment: FromQuery[str | None] = None,
+    ) -> Response[Any]:
         """What a checked file will do, with the confirm button."""
         node, _ = school_node(session=db, actor=actor, code=code)
         found = roster.staged_preview(session=db, actor=actor, school_code=node.code, token=staged, now=now)
         q = choose_assessment(db, assessment, now).query
-        return render(request, "roster_preview", {"node": node, "staged": found, "q": q}, session=db, actor=actor,
-                      title="确认登记")  # fmt: skip
+        return render(
+            request,
+            "roster_preview",
+            {"node": node, "staged": found, "q": q},
+            session=db,
+            actor=actor,
+            title="确认登记",
+        )
 
     @post("/roster/{staged:str}", status_code=200, sync_to_thread=False, opt={"access": "roster.own"})
-    def roster_confirm(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, now: Now, code: str,
-                       staged: str, assessment: str | None = None) -> Response[Any]:  # fmt: skip
+    def roster_confirm(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        now: Now,
+        code: FromPath[str],
+        staged: FromPath[str],
+        assessment: FromQuery[str | None] = None,
+    ) -> Response[Any]:
         """Register the checked file (its students get their PINs when their cards are printed)."""
         node, _ = school_node(session=db, actor=actor, code=code)
         chosen = choose_assessment(db, assessment, now)
-        summary = roster.confirm_roster(session=db, actor=actor, school_code=node.code, token=staged,
-                                        assessment=chosen.current.code if chosen.current else None, now=now)  # fmt: skip
-        return render(request, "roster_done", {"node": node, "summary": summary, "q": chosen.query}, session=db,
-                      actor=actor, title="登记完成")  # fmt: skip
+        summary = roster.confirm_roster(
+            session=db,
+            actor=actor,
+            school_code=node.code,
+            token=staged,
+            assessment=chosen.current.code if chosen.current else None,
+            now=now,
+        )
+        return render(
+            request,
+            "roster_done",
+            {"node": node, "summary": summary, "q": chosen.query},
+            session=db,
+            actor=actor,
+            title="登记完成",
+        )
 
     # ------------------------------------------------------------------------------ tickets
     @get("/tickets", sync_to_thread=False, opt={"access": "tickets.print"})
-    def tickets(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, code: str) -> Response[Any]:
+    def tickets(
+        self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor, code: FromPath[str]
+    ) -> Response[Any]:
         """The classes, how many of their students have no PIN yet, and the print buttons."""
         node, trail = school_node(session=db, actor=actor, code=code)
         classes = roster.class_counts(session=db, actor=actor, school_code=node.code)
-        return render(request, "tickets", {"node": node, "trail": trail, "top_link": False, "classes": classes},
-                      session=db, actor=actor, title="打印准考证")  # fmt: skip
+        return render(
+            request,
+            "tickets",
+            {"node": node, "trail": trail, "top_link": False, "classes": classes},
+            session=db,
+            actor=actor,
+            title="打印准考证",
+        )
 
     @post("/tickets", status_code=200, sync_to_thread=False, opt={"access": "tickets.print"})
-    def print_tickets(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, code: str,
-                      data: Form) -> Response[Any]:  # fmt: skip
+    def print_tickets(
+        self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor, code: FromPath[str], data: Form
+    ) -> Response[Any]:
         """The ticket cards of a class as PDF, with new PINs for those who need them (or all, to renew)."""
         node, _ = school_node(session=db, actor=actor, code=code)
         raw = field(data, "class_id")
         class_id = int(raw) if raw.isdigit() else None
-        cards = roster.print_tickets(session=db, actor=actor, school_code=node.code, class_id=class_id,
-                                     renew=field(data, "renew") == "1")  # fmt: skip
+        cards = roster.print_tickets(
+            session=db, actor=actor, school_code=node.code, class_id=class_id, renew=field(data, "renew") == "1"
+        )
         pdf = render_tickets(cards, login_url=_login_url(request))
         return attachment(pdf, f"{node.code}_准考证.pdf", "application/pdf")
 
     # ------------------------------------------------------------------------------ monitor
     @get("/monitor", sync_to_thread=False, opt={"access": "monitor.view"})
-    def monitor(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, now: Now, code: str,
-                assessment: str | None = None, moved: str | None = None) -> Response[Any]:  # fmt: skip
+    def monitor(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        now: Now,
+        code: FromPath[str],
+        assessment: FromQuery[str | None] = None,
+        moved: FromQuery[str | None] = None,
+    ) -> Response[Any]:
         """The live monitor: per class, every student's state, item and time left (polled every 5 s)."""
         node, trail = school_node(session=db, actor=actor, code=code)
         chosen = choose_assessment(db, assessment, now)
         classes = []
         if chosen.current is not None:
-            classes = monitor_school(session=db, actor=actor, school_code=node.code,
-                                     assessment_id=int(chosen.current.id or 0), now=now, throttle=_throttle(request))  # fmt: skip
+            classes = monitor_school(
+                session=db,
+                actor=actor,
+                school_code=node.code,
+                assessment_id=int(chosen.current.id or 0),
+                now=now,
+                throttle=_throttle(request),
+            )
         message = f"已让学生 {moved} 的原设备失效：请学生在另一台设备上重新登录，从当前题目继续。" if moved else None
-        context = {"node": node, "trail": trail, "top_link": False, "classes": classes, "states": STATES,
-                   "updated": format_local(now) + now.strftime(":%S"), "message": message, **chosen.context()}  # fmt: skip
+        context = {
+            "node": node,
+            "trail": trail,
+            "top_link": False,
+            "classes": classes,
+            "states": STATES,
+            "updated": format_local(now) + now.strftime(":%S"),
+            "message": message,
+            **chosen.context(),
+        }
         return render(request, "monitor", context, session=db, actor=actor, title=f"{node.name} 考场监控")
 
     @post("/monitor/{student_id:int}/move", status_code=200, sync_to_thread=False, opt={"access": "monitor.view"})
-    def move(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, now: Now, code: str,
-             student_id: int, assessment: str | None = None) -> Response[Any]:  # fmt: skip
+    def move(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        now: Now,
+        code: FromPath[str],
+        student_id: FromPath[int],
+        assessment: FromQuery[str | None] = None,
+    ) -> Response[Any]:
         """Release a student's sitting from its device, so the student can go on on another one."""
         node, _ = school_node(session=db, actor=actor, code=code)
         chosen = choose_assessment(db, assessment, now)
-        moved = roster.move_sitting(session=db, actor=actor, school_code=node.code, student_id=student_id,
-                                    assessment_id=int(chosen.current.id or 0) if chosen.current else 0)  # fmt: skip
+        moved = roster.move_sitting(
+            session=db,
+            actor=actor,
+            school_code=node.code,
+            student_id=student_id,
+            assessment_id=int(chosen.current.id or 0) if chosen.current else 0,
+        )
         student = db.get(Student, student_id)
         tail = f"&moved={student.code}" if moved and student is not None else ""
         return go(request, f"/console/schools/{node.code}/monitor{chosen.query or '?'}{tail}")

@@ -16,13 +16,13 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from assess.accounts import audit
 from assess.accounts.exceptions import OutOfScope
 from assess.accounts.roles import has_permission
-from assess.accounts.scope import Actor
 from assess.console import jobs
 from assess.console.results import RESULT_COLUMNS, result_rows
 from assess.console.tree import Node, area_view, participation, school_node
@@ -32,6 +32,7 @@ from reports.summary import schools_under
 from web.controllers.console_common import Chosen, attachment, choose_assessment, go, render
 from web.deps import DbSession, Now
 from web.profiles import FORMAT_LABELS, ProfileSource
+from web.staff import CurrentActor
 
 __all__ = ["ConsoleTreeController", "build_profiles_zip"]
 
@@ -63,8 +64,13 @@ def build_profiles_zip(
                     profile = profiles.build(session=session, assessment_id=assessment_id, node=school, children=())
                 archive.writestr(f"{school.code}_{school.name}.pdf", profiles.render(profile, "pdf"))
                 jobs.report_progress(engine=engine, token=token, done=k + 1)
-        jobs.finish_job(engine=engine, token=token, filename=f"{area.code}_{area.name}_学校报告.zip",
-                        media_type="application/zip", content=buffer.getvalue())  # fmt: skip
+        jobs.finish_job(
+            engine=engine,
+            token=token,
+            filename=f"{area.code}_{area.name}_学校报告.zip",
+            media_type="application/zip",
+            content=buffer.getvalue(),
+        )
     except Exception as exc:  # noqa: BLE001 - the user is told; the log has the rest
         jobs.fail_job(engine=engine, token=token, message=f"{type(exc).__name__}: {exc}"[:200])
 
@@ -76,123 +82,242 @@ class ConsoleTreeController(Controller):
     include_in_schema = False
 
     @get("/", sync_to_thread=False, opt={"access": "console.home"})
-    def home(self, request: Request[Any, Any, State], db: DbSession, actor: Actor) -> Response[Any]:
+    def home(self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor) -> Response[Any]:
         """Where a user starts: a school its school, everyone else the area tree."""
         if actor.scope.kind == "school":
             node, _ = school_node(session=db, actor=actor)
             return go(request, f"/console/schools/{node.code}")
         return go(request, "/console/areas")
 
-    def _area_page(self, request: Request[Any, Any, State], db: Session, actor: Actor, code: str | None,
-                   assessment: str | None, now: Any) -> Response[Any]:  # fmt: skip
+    def _area_page(
+        self,
+        request: Request[Any, Any, State],
+        db: Session,
+        actor: CurrentActor,
+        code: str | None,
+        assessment: str | None,
+        now: Any,
+    ) -> Response[Any]:
         view = area_view(session=db, actor=actor, code=code)
         chosen = choose_assessment(db, assessment, now)
         profile = None
         if view.node is not None and chosen.current is not None:
-            profile = _profiles(request).build(session=db, assessment_id=_need(chosen), node=view.node,
-                                               children=_children(view.areas, view.schools))  # fmt: skip
+            profile = _profiles(request).build(
+                session=db, assessment_id=_need(chosen), node=view.node, children=_children(view.areas, view.schools)
+            )
             audit.record(db, actor, "report.view", target=f"area:{view.node.code}", scope_path=view.node.path)
         source = _profiles(request)
-        context = {"view": view, "trail": view.trail, "top_link": actor.scope.kind == "all", "profile": profile,
-                   "profile_template": source.template, "method_note": source.method_note,
-                   "formats": [(f, FORMAT_LABELS.get(f, f)) for f in source.formats], **chosen.context()}  # fmt: skip
+        context = {
+            "view": view,
+            "trail": view.trail,
+            "top_link": actor.scope.kind == "all",
+            "profile": profile,
+            "profile_template": source.template,
+            "method_note": source.method_note,
+            "formats": [(f, FORMAT_LABELS.get(f, f)) for f in source.formats],
+            **chosen.context(),
+        }
         title = view.node.name if view.node is not None else "全部地区"
         return render(request, "area", context, session=db, actor=actor, title=title)
 
-    @get("/areas", sync_to_thread=False, opt={"access": "tree.view"})
-    def areas(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, now: Now,
-              assessment: str | None = None) -> Response[Any]:  # fmt: skip
+    @get("/areas", sync_to_thread=False, opt={"access": "area.view"})
+    def areas(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        now: Now,
+        assessment: FromQuery[str | None] = None,
+    ) -> Response[Any]:
         """The actor's own area (or all provinces, for admins and researchers)."""
         return self._area_page(request, db, actor, None, assessment, now)
 
-    @get("/areas/{code:str}", sync_to_thread=False, opt={"access": "tree.view"})
-    def area(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, now: Now, code: str,
-             assessment: str | None = None) -> Response[Any]:  # fmt: skip
+    @get("/areas/{code:str}", sync_to_thread=False, opt={"access": "area.profile"})
+    def area(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        now: Now,
+        code: FromPath[str],
+        assessment: FromQuery[str | None] = None,
+    ) -> Response[Any]:
         """An area: its profile, comparison of its child areas and schools, downloads."""
         return self._area_page(request, db, actor, code, assessment, now)
 
-    @get("/areas/{code:str}/participation", sync_to_thread=False, opt={"access": "participation.view"})
-    def area_participation(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, now: Now, code: str,
-                           assessment: str | None = None) -> Response[Any]:  # fmt: skip
+    @get("/areas/{code:str}/participation", sync_to_thread=False, opt={"access": "area.participation"})
+    def area_participation(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        now: Now,
+        code: FromPath[str],
+        assessment: FromQuery[str | None] = None,
+    ) -> Response[Any]:
         """Per school of the area: registered, started, in progress, finished, timed out, not started."""
         view = area_view(session=db, actor=actor, code=code)
         assert view.node is not None
         chosen = choose_assessment(db, assessment, now)
         rows = participation(session=db, actor=actor, assessment_id=_need(chosen), path=view.node.path)
-        context = {"node": view.node, "trail": view.trail, "top_link": actor.scope.kind == "all", "rows": rows,
-                   **chosen.context()}  # fmt: skip
+        context = {
+            "node": view.node,
+            "trail": view.trail,
+            "top_link": actor.scope.kind == "all",
+            "rows": rows,
+            **chosen.context(),
+        }
         return render(request, "participation", context, session=db, actor=actor, title=f"{view.node.name} 参测进度")
 
-    def _download(self, request: Request[Any, Any, State], db: Session, actor: Actor, node: Node,
-                  children: list[Node], fmt: str, chosen: Chosen) -> Response[Any]:  # fmt: skip
+    def _download(
+        self,
+        request: Request[Any, Any, State],
+        db: Session,
+        actor: CurrentActor,
+        node: Node,
+        children: list[Node],
+        fmt: str,
+        chosen: Chosen,
+    ) -> Response[Any]:
         source = _profiles(request)
         if fmt not in source.formats:
             raise OutOfScope("没有这种下载格式。")
         profile = source.build(session=db, assessment_id=_need(chosen), node=node, children=children)
         content = source.render(profile, fmt)
-        audit.record(db, actor, "report.download", target=f"{node.kind}:{node.code}", scope_path=node.path,
-                     detail={"format": fmt, "assessment": chosen.current.code if chosen.current else ""})  # fmt: skip
+        audit.record(
+            db,
+            actor,
+            "report.download",
+            target=f"{node.kind}:{node.code}",
+            scope_path=node.path,
+            detail={"format": fmt, "assessment": chosen.current.code if chosen.current else ""},
+        )
         name = f"{node.code}_{node.name}_{chosen.current.code if chosen.current else ''}.{fmt}"
         return attachment(content, name, source.formats[fmt])
 
-    @get("/areas/{code:str}/download/{fmt:str}", sync_to_thread=False, opt={"access": "profile.view"})
-    def area_download(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, now: Now, code: str,
-                      fmt: str, assessment: str | None = None) -> Response[Any]:  # fmt: skip
+    @get("/areas/{code:str}/download/{fmt:str}", sync_to_thread=False, opt={"access": "area.profile"})
+    def area_download(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        now: Now,
+        code: FromPath[str],
+        fmt: FromPath[str],
+        assessment: FromQuery[str | None] = None,
+    ) -> Response[Any]:
         """An area's profile as PDF, XLSX or CSV."""
         view = area_view(session=db, actor=actor, code=code)
         assert view.node is not None
-        return self._download(request, db, actor, view.node, _children(view.areas, view.schools), fmt,
-                              choose_assessment(db, assessment, now))  # fmt: skip
+        return self._download(
+            request,
+            db,
+            actor,
+            view.node,
+            _children(view.areas, view.schools),
+            fmt,
+            choose_assessment(db, assessment, now),
+        )
 
-    def _results(self, db: Session, actor: Actor, node: Node, chosen: Chosen) -> Response[Any]:
+    def _results(self, db: Session, actor: CurrentActor, node: Node, chosen: Chosen) -> Response[Any]:
         rows = result_rows(session=db, actor=actor, assessment_id=_need(chosen), path=node.path)
-        audit.record(db, actor, "data.export", target=f"{node.kind}:{node.code}", scope_path=node.path,
-                     detail={"rows": len(rows), "pseudonymous": actor.scope.kind != "school"})  # fmt: skip
+        audit.record(
+            db,
+            actor,
+            "data.export",
+            target=f"{node.kind}:{node.code}",
+            scope_path=node.path,
+            detail={"rows": len(rows), "pseudonymous": actor.scope.kind != "school"},
+        )
         content = csv_bytes([RESULT_COLUMNS, *(r.values() for r in rows)])
         return attachment(content, f"{node.code}_results.csv", "text/csv; charset=utf-8")
 
-    @get("/areas/{code:str}/results.csv", sync_to_thread=False, opt={"access": "results.export"})
-    def area_results(self, db: DbSession, actor: Actor, now: Now, code: str,
-                     assessment: str | None = None) -> Response[Any]:  # fmt: skip
+    @get("/areas/{code:str}/results.csv", sync_to_thread=False, opt={"access": "area.results"})
+    def area_results(
+        self,
+        db: DbSession,
+        actor: CurrentActor,
+        now: Now,
+        code: FromPath[str],
+        assessment: FromQuery[str | None] = None,
+    ) -> Response[Any]:
         """Every student's result in the area, under a pseudonym (no code, no name), as CSV."""
         view = area_view(session=db, actor=actor, code=code)
         assert view.node is not None
         return self._results(db, actor, view.node, choose_assessment(db, assessment, now))
 
-    @post("/areas/{code:str}/profiles.zip", status_code=200, sync_to_thread=False, opt={"access": "profile.zip"})
-    def area_zip(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, now: Now, code: str,
-                 assessment: str | None = None) -> Response[Any]:  # fmt: skip
+    @post("/areas/{code:str}/profiles.zip", status_code=200, sync_to_thread=False, opt={"access": "area.zip"})
+    def area_zip(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        now: Now,
+        code: FromPath[str],
+        assessment: FromQuery[str | None] = None,
+    ) -> Response[Any]:
         """Start the job that puts every school profile of the area into one ZIP; go to its progress page."""
         view = area_view(session=db, actor=actor, code=code)
         assert view.node is not None
         chosen = choose_assessment(db, assessment, now)
-        schools = [Node(s.kind, s.code, s.name, s.level, s.path) for s in schools_under(session=db, path=view.node.path)]
-        token = jobs.start_job(session=db, actor=actor, kind="profiles_zip", target=f"area:{view.node.code}",
-                               scope_path=view.node.path, total=len(schools))  # fmt: skip
+        schools = [
+            Node(s.kind, s.code, s.name, s.level, s.path) for s in schools_under(session=db, path=view.node.path)
+        ]
+        token = jobs.start_job(
+            session=db,
+            actor=actor,
+            kind="profiles_zip",
+            target=f"area:{view.node.code}",
+            scope_path=view.node.path,
+            total=len(schools),
+        )
         db.commit()  # the job row must exist before its worker writes progress
         executor: Executor = request.app.state.jobs
-        executor.submit(build_profiles_zip, engine=request.app.state.engine, token=token, profiles=_profiles(request),
-                        assessment_id=_need(chosen), area=view.node, schools=schools)  # fmt: skip
+        executor.submit(
+            build_profiles_zip,
+            engine=request.app.state.engine,
+            token=token,
+            profiles=_profiles(request),
+            assessment_id=_need(chosen),
+            area=view.node,
+            schools=schools,
+        )
         return go(request, f"/console/jobs/{token}")
 
     @get("/jobs/{job_token:str}", sync_to_thread=False, opt={"access": "job.own"})
-    def job(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, job_token: str) -> Response[Any]:
+    def job(
+        self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor, job_token: FromPath[str]
+    ) -> Response[Any]:
         """A job's progress (the page polls it with htmx while it runs)."""
         state = jobs.job_state(session=db, actor=actor, token=job_token)
-        return render(request, "job", {"job": state, "job_title": "生成全部学校报告"}, session=db, actor=actor,
-                      title="生成报告")  # fmt: skip
+        return render(
+            request, "job", {"job": state, "job_title": "生成全部学校报告"}, session=db, actor=actor, title="生成报告"
+        )
 
     @get("/jobs/{job_token:str}/file", sync_to_thread=False, opt={"access": "job.own"})
-    def job_file(self, db: DbSession, actor: Actor, job_token: str) -> Response[Any]:
+    def job_file(self, db: DbSession, actor: CurrentActor, job_token: FromPath[str]) -> Response[Any]:
         """The file of one's finished job."""
         name, media_type, content = jobs.job_file(session=db, actor=actor, token=job_token)
-        audit.record(db, actor, "report.download", target=f"job:{job_token[:8]}", scope_path=actor.scope.path,
-                     detail={"file": name})  # fmt: skip
+        audit.record(
+            db,
+            actor,
+            "report.download",
+            target=f"job:{job_token[:8]}",
+            scope_path=actor.scope.path,
+            detail={"file": name},
+        )
         return attachment(content, name, media_type)
 
-    @get("/schools/{code:str}", sync_to_thread=False, opt={"access": "profile.view"})
-    def school(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, now: Now, code: str,
-               assessment: str | None = None) -> Response[Any]:  # fmt: skip
+    @get("/schools/{code:str}", sync_to_thread=False, opt={"access": "school.profile"})
+    def school(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        now: Now,
+        code: FromPath[str],
+        assessment: FromQuery[str | None] = None,
+    ) -> Response[Any]:
         """A school's page: its profile and downloads (and, for those who run it, its administration)."""
         node, trail = school_node(session=db, actor=actor, code=code)
         chosen = choose_assessment(db, assessment, now)
@@ -201,23 +326,44 @@ class ConsoleTreeController(Controller):
             profile = _profiles(request).build(session=db, assessment_id=_need(chosen), node=node, children=())
             audit.record(db, actor, "report.view", target=f"school:{node.code}", scope_path=node.path)
         source = _profiles(request)
-        context = {"node": node, "trail": trail, "top_link": actor.scope.kind == "all", "profile": profile,
-                   "profile_template": source.template, "method_note": source.method_note,
-                   "formats": [(f, FORMAT_LABELS.get(f, f)) for f in source.formats],
-                   "manage": has_permission(actor.role, "registration.manage"),
-                   "monitor": has_permission(actor.role, "monitor.view"), **chosen.context()}  # fmt: skip
+        context = {
+            "node": node,
+            "trail": trail,
+            "top_link": actor.scope.kind == "all",
+            "profile": profile,
+            "profile_template": source.template,
+            "method_note": source.method_note,
+            "formats": [(f, FORMAT_LABELS.get(f, f)) for f in source.formats],
+            "manage": has_permission(actor.role, "registration.manage"),
+            "monitor": has_permission(actor.role, "monitor.view"),
+            **chosen.context(),
+        }
         return render(request, "school", context, session=db, actor=actor, title=node.name)
 
-    @get("/schools/{code:str}/download/{fmt:str}", sync_to_thread=False, opt={"access": "profile.view"})
-    def school_download(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, now: Now, code: str,
-                        fmt: str, assessment: str | None = None) -> Response[Any]:  # fmt: skip
+    @get("/schools/{code:str}/download/{fmt:str}", sync_to_thread=False, opt={"access": "school.profile"})
+    def school_download(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        now: Now,
+        code: FromPath[str],
+        fmt: FromPath[str],
+        assessment: FromQuery[str | None] = None,
+    ) -> Response[Any]:
         """A school's profile as PDF, XLSX or CSV."""
         node, _ = school_node(session=db, actor=actor, code=code)
         return self._download(request, db, actor, node, [], fmt, choose_assessment(db, assessment, now))
 
-    @get("/schools/{code:str}/results.csv", sync_to_thread=False, opt={"access": "results.export"})
-    def school_results(self, db: DbSession, actor: Actor, now: Now, code: str,
-                       assessment: str | None = None) -> Response[Any]:  # fmt: skip
+    @get("/schools/{code:str}/results.csv", sync_to_thread=False, opt={"access": "school.profile"})
+    def school_results(
+        self,
+        db: DbSession,
+        actor: CurrentActor,
+        now: Now,
+        code: FromPath[str],
+        assessment: FromQuery[str | None] = None,
+    ) -> Response[Any]:
         """Every student's result in the school as CSV (student codes for the school itself, pseudonyms otherwise)."""
         node, _ = school_node(session=db, actor=actor, code=code)
         return self._results(db, actor, node, choose_assessment(db, assessment, now))

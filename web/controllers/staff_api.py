@@ -16,16 +16,16 @@ from typing import Any
 import anyio.to_thread
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from assess.accounts import audit, users
 from assess.accounts.login import give_second_factor, log_in
 from assess.accounts.models import StaffUserPublic
-from assess.accounts.scope import Actor
 from assess.accounts.sessions import revoke_session
 from assess.console.tree import AreaView, Participation, area_view, participation, school_node
 from web.controllers.console_common import choose_assessment
 from web.deps import DbSession, Now
-from web.staff import client_of, session_policy, token_of
+from web.staff import CurrentActor, client_of, session_policy, token_of
 
 __all__ = ["StaffApiController"]
 
@@ -77,30 +77,43 @@ class StaffApiController(Controller):
     tags = ["staff"]
 
     @post("/login", status_code=200, opt={"access": "staff.login"})
-    async def login(self, request: Request[Any, Any, State], data: StaffLogin, now: Now) -> SignedInJson:
+    async def login(self, request: Request[Any, Any, State], data: JSONBody[StaffLogin], now: Now) -> SignedInJson:
         """Sign in with username and password; the answer's token is the bearer token."""
         state = request.app.state
         step = await anyio.to_thread.run_sync(
-            lambda: log_in(engine=state.engine, throttles=state.staff_throttles, username=data.username,
-                           password=data.password, client=client_of(request), now=now, policy=session_policy(state.web),
-                           user_agent=request.headers.get("user-agent", "")),
+            lambda: log_in(
+                engine=state.engine,
+                throttles=state.staff_throttles,
+                username=data.username,
+                password=data.password,
+                client=client_of(request),
+                now=now,
+                policy=session_policy(state.web),
+                user_agent=request.headers.get("user-agent", ""),
+            ),
             limiter=state.verify_slots,
-        )  # fmt: skip
+        )
         return _signed(step)
 
     @post("/login/totp", status_code=200, opt={"access": "staff.login"})
-    async def totp(self, request: Request[Any, Any, State], data: TotpCode, now: Now) -> SignedInJson:
+    async def totp(self, request: Request[Any, Any, State], data: JSONBody[TotpCode], now: Now) -> SignedInJson:
         """Give the TOTP code of a login that asked for it (its token as the bearer)."""
         state = request.app.state
         step = await anyio.to_thread.run_sync(
-            lambda: give_second_factor(engine=state.engine, throttles=state.staff_throttles,
-                                       token=token_of(request) or "", code=data.code, client=client_of(request),
-                                       now=now, policy=session_policy(state.web)),
-        )  # fmt: skip
+            lambda: give_second_factor(
+                engine=state.engine,
+                throttles=state.staff_throttles,
+                token=token_of(request) or "",
+                code=data.code,
+                client=client_of(request),
+                now=now,
+                policy=session_policy(state.web),
+            ),
+        )
         return _signed(step)
 
     @post("/logout", status_code=200, sync_to_thread=False, opt={"access": "account.self"})
-    def logout(self, db: DbSession, actor: Actor) -> dict[str, bool]:
+    def logout(self, db: DbSession, actor: CurrentActor) -> dict[str, bool]:
         """End this token's session."""
         if actor.session_id is not None:
             revoke_session(session=db, session_id=actor.session_id)
@@ -108,18 +121,24 @@ class StaffApiController(Controller):
         return {"ok": True}
 
     @get("/me", sync_to_thread=False, opt={"access": "console.home"})
-    def me(self, actor: Actor) -> MeJson:
+    def me(self, actor: CurrentActor) -> MeJson:
         """The token's user and scope."""
         return MeJson(actor.username, actor.role, actor.scope.kind, actor.scope.path)
 
-    @get("/areas/{code:str}", sync_to_thread=False, opt={"access": "tree.view"})
-    def area(self, db: DbSession, actor: Actor, code: str) -> AreaView:
+    @get("/areas/{code:str}", sync_to_thread=False, opt={"access": "area.view"})
+    def area(self, db: DbSession, actor: CurrentActor, code: FromPath[str]) -> AreaView:
         """An area, the trail to it from the caller's node, its child areas and schools."""
         return area_view(session=db, actor=actor, code=code)
 
-    @get("/areas/{code:str}/participation", sync_to_thread=False, opt={"access": "participation.view"})
-    def area_participation(self, db: DbSession, actor: Actor, now: Now, code: str,
-                           assessment: str | None = None) -> list[Participation]:  # fmt: skip
+    @get("/areas/{code:str}/participation", sync_to_thread=False, opt={"access": "area.participation"})
+    def area_participation(
+        self,
+        db: DbSession,
+        actor: CurrentActor,
+        now: Now,
+        code: FromPath[str],
+        assessment: FromQuery[str | None] = None,
+    ) -> list[Participation]:
         """Participation per school of the area in one assessment (the open one by default)."""
         view = area_view(session=db, actor=actor, code=code)
         assert view.node is not None
@@ -128,9 +147,16 @@ class StaffApiController(Controller):
             return []
         return participation(session=db, actor=actor, assessment_id=int(chosen.current.id or 0), path=view.node.path)
 
-    @get("/areas/{code:str}/profile", sync_to_thread=False, opt={"access": "profile.view"})
-    def area_profile(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, now: Now, code: str,
-                     assessment: str | None = None) -> Any:  # fmt: skip
+    @get("/areas/{code:str}/profile", sync_to_thread=False, opt={"access": "area.profile"})
+    def area_profile(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        now: Now,
+        code: FromPath[str],
+        assessment: FromQuery[str | None] = None,
+    ) -> Any:
         """An area's profile (with its children compared) in one assessment."""
         view = area_view(session=db, actor=actor, code=code)
         assert view.node is not None
@@ -138,22 +164,31 @@ class StaffApiController(Controller):
         if chosen.current is None:
             return None
         audit.record(db, actor, "report.view", target=f"area:{view.node.code}", scope_path=view.node.path)
-        return request.app.state.profiles.build(session=db, assessment_id=int(chosen.current.id or 0), node=view.node,
-                                                children=[*view.areas, *view.schools])  # fmt: skip
+        return request.app.state.profiles.build(
+            session=db, assessment_id=int(chosen.current.id or 0), node=view.node, children=[*view.areas, *view.schools]
+        )
 
-    @get("/schools/{code:str}/profile", sync_to_thread=False, opt={"access": "profile.view"})
-    def school_profile(self, request: Request[Any, Any, State], db: DbSession, actor: Actor, now: Now, code: str,
-                       assessment: str | None = None) -> Any:  # fmt: skip
+    @get("/schools/{code:str}/profile", sync_to_thread=False, opt={"access": "school.profile"})
+    def school_profile(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        now: Now,
+        code: FromPath[str],
+        assessment: FromQuery[str | None] = None,
+    ) -> Any:
         """A school's profile in one assessment."""
         node, _ = school_node(session=db, actor=actor, code=code)
         chosen = choose_assessment(db, assessment, now)
         if chosen.current is None:
             return None
         audit.record(db, actor, "report.view", target=f"school:{node.code}", scope_path=node.path)
-        return request.app.state.profiles.build(session=db, assessment_id=int(chosen.current.id or 0), node=node,
-                                                children=())  # fmt: skip
+        return request.app.state.profiles.build(
+            session=db, assessment_id=int(chosen.current.id or 0), node=node, children=()
+        )
 
     @get("/users", sync_to_thread=False, opt={"access": "users.manage"})
-    def users_list(self, db: DbSession, actor: Actor) -> list[StaffUserPublic]:
+    def users_list(self, db: DbSession, actor: CurrentActor) -> list[StaffUserPublic]:
         """The accounts the caller manages."""
         return users.list_users(session=db, actor=actor)

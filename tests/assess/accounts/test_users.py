@@ -24,8 +24,14 @@ def test_an_admin_creates_every_role_with_its_node(engine: Engine, actor: Callab
         assert made.user.scope_path == "/99/9901/" and len(made.password) >= 14
         stored = s.exec(select(StaffUser).where(StaffUser.username == "wang.fang")).one()
         assert verify_password(stored.password_hash, made.password)
-        users.create_user(session=s, actor=root, username="sch9", role_code="school", school_code="SNEXT01",
-                          password="A-long-enough-1")  # fmt: skip
+        users.create_user(
+            session=s,
+            actor=root,
+            username="sch9",
+            role_code="school",
+            school_code="SNEXT01",
+            password="A-long-enough-1",
+        )
         users.create_user(session=s, actor=root, username="res2", role_code="researcher", password="A-long-enough-1")
         events = s.exec(select(AuditEvent).where(AuditEvent.action == "user.create")).all()
         assert [e.target for e in events] == ["user:wang.fang", "user:sch9", "user:res2"]
@@ -60,8 +66,9 @@ def test_bad_accounts_are_refused_and_nothing_is_written(
 def test_a_bureau_manages_only_school_accounts_under_it(engine: Engine, actor: Callable[[str], Actor]) -> None:
     county1 = actor("county1")
     with Session(engine) as s:
-        made = users.create_user(session=s, actor=county1, username="sweb.head", role_code="school",
-                                 school_code="SWEB001")  # fmt: skip
+        made = users.create_user(
+            session=s, actor=county1, username="sweb.head", role_code="school", school_code="SWEB001"
+        )
         assert made.user.scope_code == "SWEB001"
         with pytest.raises(OutOfScope) as info:  # a school of the neighbouring county: as if absent
             users.create_user(session=s, actor=county1, username="x2x", role_code="school", school_code="SNEXT01")
@@ -124,8 +131,13 @@ def test_changing_ones_own_password_keeps_this_session_and_ends_the_others(
         who = actor("county2")
         with pytest.raises(AccountInvalid, match="当前密码不正确"):
             users.change_password(session=s, actor=who, current="wrong", new="Another-good-pass-2")
-        users.change_password(session=s, actor=who, current="Kx7-correct-horse", new="Another-good-pass-2",
-                              keep_session_id=here.session_id)  # fmt: skip
+        users.change_password(
+            session=s,
+            actor=who,
+            current="Kx7-correct-horse",
+            new="Another-good-pass-2",
+            keep_session_id=here.session_id,
+        )
         s.commit()
         assert resolve_session(session=s, token=here.token, now=now, policy=policy) is not None
         assert resolve_session(session=s, token=there.token, now=now, policy=policy) is None

@@ -20,10 +20,22 @@ from itembank.models import utcnow
 from tests.console_world import ConsoleWorld
 
 ROW = {
-    "province_code": "99", "province": "测试省", "region": "东部", "city_code": "9901", "city": "测试市",
-    "county_code": "990102", "county": "隔壁区", "school_code": "SNEXT01", "school": "隔壁第二中学",
-    "locale": "urban", "sector": "public", "grade": "8", "class": "8年级2班", "student_code": "NEW-01", "gender": "F",
-}  # fmt: skip
+    "province_code": "99",
+    "province": "测试省",
+    "region": "东部",
+    "city_code": "9901",
+    "city": "测试市",
+    "county_code": "990102",
+    "county": "隔壁区",
+    "school_code": "SNEXT01",
+    "school": "隔壁第二中学",
+    "locale": "urban",
+    "sector": "public",
+    "grade": "8",
+    "class": "8年级2班",
+    "student_code": "NEW-01",
+    "gender": "F",
+}
 
 
 def csv_of(*rows: dict[str, str]) -> bytes:
@@ -56,8 +68,15 @@ def test_a_file_is_checked_staged_and_confirmed(
     assert [p.split(":")[0] for p in info.value.problems] == ["row 3, gender", "row 4, grade"]
     good = csv_of(ROW, {**ROW, "student_code": "NEW-02"})
     with Session(engine) as s:
-        staged = roster.stage_roster(session=s, actor=school2, school_code="SNEXT01", filename="C:\\fakepath\\roster.csv", content=good,
-                                     assessment="WEB-OPEN", now=now)  # fmt: skip
+        staged = roster.stage_roster(
+            session=s,
+            actor=school2,
+            school_code="SNEXT01",
+            filename="C:\\fakepath\\roster.csv",
+            content=good,
+            assessment="WEB-OPEN",
+            now=now,
+        )
         s.commit()
     assert staged.filename == "roster.csv"
     assert (staged.preview.students_new, staged.preview.students_unchanged, staged.preview.classes) == (2, 0, 1)
@@ -88,36 +107,93 @@ def test_rows_outside_the_school_are_problems(
     engine: Engine, cworld: ConsoleWorld, actor: Callable[[str], Actor]
 ) -> None:
     now = utcnow()
-    other = {**ROW, "student_code": "NEW-09", "county_code": "990101", "county": "测试区", "school_code": "SWEB001",
-             "school": "测试路第一中学"}  # fmt: skip
+    other = {
+        **ROW,
+        "student_code": "NEW-09",
+        "county_code": "990101",
+        "county": "测试区",
+        "school_code": "SWEB001",
+        "school": "测试路第一中学",
+    }
     for who in ("school2", "prov99", "root"):  # a file for SNEXT01 holds SNEXT01's students only, whoever sends it
         with Session(engine) as s, pytest.raises(RegistrationError) as info:
-            roster.stage_roster(session=s, actor=actor(who), school_code="SNEXT01", filename="r.csv",
-                                content=csv_of(ROW, other), assessment=None, now=now)  # fmt: skip
+            roster.stage_roster(
+                session=s,
+                actor=actor(who),
+                school_code="SNEXT01",
+                filename="r.csv",
+                content=csv_of(ROW, other),
+                assessment=None,
+                now=now,
+            )
         assert [p.split(":")[0] for p in info.value.problems] == ["row 3, county_code", "row 3, school_code"]
     with Session(engine) as s:
-        assert roster.stage_roster(session=s, actor=actor("prov99"), school_code="SNEXT01", filename="r.csv",
-                                   content=csv_of(ROW), assessment=None, now=now).preview.students_new == 1  # fmt: skip
+        assert (
+            roster.stage_roster(
+                session=s,
+                actor=actor("prov99"),
+                school_code="SNEXT01",
+                filename="r.csv",
+                content=csv_of(ROW),
+                assessment=None,
+                now=now,
+            ).preview.students_new
+            == 1
+        )
     with Session(engine) as s, pytest.raises(OutOfScope):  # a school outside the bureau: as if absent
-        roster.stage_roster(session=s, actor=actor("county1"), school_code="SNEXT01", filename="r.csv",
-                            content=csv_of(ROW), assessment=None, now=now)  # fmt: skip
+        roster.stage_roster(
+            session=s,
+            actor=actor("county1"),
+            school_code="SNEXT01",
+            filename="r.csv",
+            content=csv_of(ROW),
+            assessment=None,
+            now=now,
+        )
     with Session(engine) as s, pytest.raises(AccountInvalid, match="不支持"):
-        roster.stage_roster(session=s, actor=actor("school2"), school_code="SNEXT01", filename="r.pdf", content=b"%PDF",
-                            assessment=None, now=now)  # fmt: skip
+        roster.stage_roster(
+            session=s,
+            actor=actor("school2"),
+            school_code="SNEXT01",
+            filename="r.pdf",
+            content=b"%PDF",
+            assessment=None,
+            now=now,
+        )
     with Session(engine) as s, pytest.raises(AccountInvalid, match="空"):
-        roster.stage_roster(session=s, actor=actor("school2"), school_code="SNEXT01", filename="r.csv", content=b"",
-                            assessment=None, now=now)  # fmt: skip
+        roster.stage_roster(
+            session=s,
+            actor=actor("school2"),
+            school_code="SNEXT01",
+            filename="r.csv",
+            content=b"",
+            assessment=None,
+            now=now,
+        )
 
 
 def test_a_staged_file_expires(engine: Engine, cworld: ConsoleWorld, actor: Callable[[str], Actor]) -> None:
     now = utcnow()
     with Session(engine) as s:
-        staged = roster.stage_roster(session=s, actor=actor("school2"), school_code="SNEXT01", filename="r.csv", content=csv_of(ROW),
-                                     assessment=None, now=now)  # fmt: skip
+        staged = roster.stage_roster(
+            session=s,
+            actor=actor("school2"),
+            school_code="SNEXT01",
+            filename="r.csv",
+            content=csv_of(ROW),
+            assessment=None,
+            now=now,
+        )
         s.commit()
     with Session(engine) as s, pytest.raises(OutOfScope, match="过期"):
-        roster.confirm_roster(session=s, actor=actor("school2"), school_code="SNEXT01", token=staged.token, assessment=None,
-                              now=now + roster.STAGED_FOR + timedelta(seconds=1))  # fmt: skip
+        roster.confirm_roster(
+            session=s,
+            actor=actor("school2"),
+            school_code="SNEXT01",
+            token=staged.token,
+            assessment=None,
+            now=now + roster.STAGED_FOR + timedelta(seconds=1),
+        )
 
 
 def test_tickets_pins_unlock_and_move(engine: Engine, cworld: ConsoleWorld, actor: Callable[[str], Actor]) -> None:
@@ -143,8 +219,9 @@ def test_tickets_pins_unlock_and_move(engine: Engine, cworld: ConsoleWorld, acto
                 session=s, actor=school2, school_code="SNEXT01", student_id=cworld.students["WEBX-01"]
             )
         with pytest.raises(OutOfScope):  # a student of another school of the same bureau, named under this one
-            roster.reissue_student_pin(session=s, actor=actor("prov99"), school_code="SNEXT01",
-                                       student_id=cworld.students["WEBX-01"])  # fmt: skip
+            roster.reissue_student_pin(
+                session=s, actor=actor("prov99"), school_code="SNEXT01", student_id=cworld.students["WEBX-01"]
+            )
         with pytest.raises(OutOfScope):
             roster.print_tickets(session=s, actor=school2, school_code="SNEXT01", class_id=cworld.classes["SWEB001"])
         s.add(LoginFailure(subject=f"ticket:{cworld.tickets['NXT-04']}", window_start=utcnow().timestamp(), failures=9))
@@ -155,22 +232,44 @@ def test_tickets_pins_unlock_and_move(engine: Engine, cworld: ConsoleWorld, acto
         assert not roster.unlock_student_login(
             session=s, actor=school2, school_code="SNEXT01", student_id=cworld.students["NXT-04"]
         )
-        assert roster.move_sitting(session=s, actor=school2, school_code="SNEXT01", student_id=cworld.students["NXT-03"],
-                                   assessment_id=cworld.assessment_id)  # fmt: skip
-        assert not roster.move_sitting(session=s, actor=school2, school_code="SNEXT01", student_id=cworld.students["NXT-01"],
-                                       assessment_id=cworld.assessment_id)  # finished: nothing to move  # fmt: skip
+        assert roster.move_sitting(
+            session=s,
+            actor=school2,
+            school_code="SNEXT01",
+            student_id=cworld.students["NXT-03"],
+            assessment_id=cworld.assessment_id,
+        )
+        assert not roster.move_sitting(
+            session=s,
+            actor=school2,
+            school_code="SNEXT01",
+            student_id=cworld.students["NXT-01"],
+            assessment_id=cworld.assessment_id,
+        )  # finished: nothing to move
         s.commit()
         moved = s.exec(select(TestSession).where(TestSession.student_id == cworld.students["NXT-03"])).one()
         assert moved.device.startswith("released-") and moved.status == "in_progress" and moved.position == 3
         actions = [e.action for e in s.exec(select(AuditEvent).order_by(AuditEvent.id))]
-        assert actions == ["tickets.print", "tickets.print", "pin.reset", "student.unlock", "student.unlock",
-                           "student.move"]  # fmt: skip
+        assert actions == [
+            "tickets.print",
+            "tickets.print",
+            "pin.reset",
+            "student.unlock",
+            "student.unlock",
+            "student.move",
+        ]
 
 
 def test_a_job_is_seen_by_its_owner_only(engine: Engine, cworld: ConsoleWorld, actor: Callable[[str], Actor]) -> None:
     with Session(engine) as s:
-        token = jobs.start_job(session=s, actor=actor("county1"), kind="profiles_zip", target="area:990101",
-                               scope_path="/99/9901/990101/", total=4)  # fmt: skip
+        token = jobs.start_job(
+            session=s,
+            actor=actor("county1"),
+            kind="profiles_zip",
+            target="area:990101",
+            scope_path="/99/9901/990101/",
+            total=4,
+        )
         s.commit()
     jobs.report_progress(engine=engine, token=token, done=2)
     with Session(engine) as s:

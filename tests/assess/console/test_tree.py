@@ -52,8 +52,9 @@ def test_participation_counts_each_school_in_scope(
         assert sorted(by) == ["SNEXT01", "SWEB001"]
         nxt = by["SNEXT01"]
         assert (nxt.registered, nxt.in_progress, nxt.finished, nxt.expired, nxt.not_started) == (4, 1, 2, 0, 1)
-        assert [p.school.code for p in participation(session=s, actor=actor("county2"),
-                                                     assessment_id=cworld.assessment_id)] == ["SNEXT01"]  # fmt: skip
+        assert [
+            p.school.code for p in participation(session=s, actor=actor("county2"), assessment_id=cworld.assessment_id)
+        ] == ["SNEXT01"]
         only = participation(
             session=s, actor=actor("prov99"), assessment_id=cworld.assessment_id, path="/99/9901/990102/"
         )
@@ -70,22 +71,42 @@ def test_the_monitor_shows_each_students_state(
         s.add(LoginFailure(subject=f"ticket:{cworld.tickets['NXT-04']}", window_start=now.timestamp() - 60, failures=5))
         s.commit()
         rule = ThrottleRule(limit=5, window_seconds=900)
-        [klass] = monitor_school(session=s, actor=actor("school2"), school_code="SNEXT01",
-                                 assessment_id=cworld.assessment_id, now=now, throttle=rule)  # fmt: skip
+        [klass] = monitor_school(
+            session=s,
+            actor=actor("school2"),
+            school_code="SNEXT01",
+            assessment_id=cworld.assessment_id,
+            now=now,
+            throttle=rule,
+        )
         states = {st.code: (st.state, st.item_number, st.locked) for st in klass.students}
         assert states == {
-            "NXT-01": ("finished", None, False), "NXT-02": ("finished", None, False),
-            "NXT-03": ("in_progress", 4, False), "NXT-04": ("not_started", None, True),
-        }  # fmt: skip
+            "NXT-01": ("finished", None, False),
+            "NXT-02": ("finished", None, False),
+            "NXT-03": ("in_progress", 4, False),
+            "NXT-04": ("not_started", None, True),
+        }
         in_progress = next(st for st in klass.students if st.code == "NXT-03")
         assert in_progress.seconds_left is not None and 1190 <= in_progress.seconds_left <= 1200
         assert klass.counts == {"not_started": 1, "in_progress": 1, "finished": 2, "timed_out": 0}
-        later = monitor_school(session=s, actor=actor("school2"), school_code="SNEXT01",
-                               assessment_id=cworld.assessment_id, now=now + timedelta(minutes=21), throttle=rule)  # fmt: skip
+        later = monitor_school(
+            session=s,
+            actor=actor("school2"),
+            school_code="SNEXT01",
+            assessment_id=cworld.assessment_id,
+            now=now + timedelta(minutes=21),
+            throttle=rule,
+        )
         assert later[0].counts["timed_out"] == 1
         with pytest.raises(OutOfScope):
-            monitor_school(session=s, actor=actor("school1"), school_code="SNEXT01",
-                           assessment_id=cworld.assessment_id, now=now, throttle=rule)  # fmt: skip
+            monitor_school(
+                session=s,
+                actor=actor("school1"),
+                school_code="SNEXT01",
+                assessment_id=cworld.assessment_id,
+                now=now,
+                throttle=rule,
+            )
 
 
 def test_result_rows_are_pseudonymous_outside_a_school(
