@@ -36,7 +36,11 @@ OWN = {
 }
 # a bureau of one county, and what lies outside it (the county next door, the far province)
 OUTSIDE = {"code_area": "990102", "code_school": "SNEXT01", "student": "NXT-04", "username": "school2"}
-LAST = ("/api/v1/staff/logout", "/console/account/logout-everywhere", "/console/logout")  # end sessions: asked last, in this order
+LAST = (
+    "/api/v1/staff/logout",
+    "/console/account/logout-everywhere",
+    "/console/logout",
+)  # end sessions: asked last, in this order
 
 
 def routes(app: Litestar) -> Iterator[tuple[str, str, Any]]:
@@ -186,7 +190,9 @@ def test_a_node_outside_ones_scope_is_not_found_and_nothing_of_it_shows(
     with TestClient(app) as client:
         staff_login(client, who)
         bearer = _api_token(client, who)
-        for path, method, handler in sorted(routes(app), key=lambda r: (LAST.index(r[0]) if r[0] in LAST else -1, r[0])):
+        for path, method, handler in sorted(
+            routes(app), key=lambda r: (LAST.index(r[0]) if r[0] in LAST else -1, r[0])
+        ):
             found = rule_of(handler)
             assert found is not None
             name, rule = found
