@@ -178,10 +178,11 @@ class ConsoleSchoolController(Controller):
     ) -> Response[Any]:
         """Check an uploaded file: the problem report (nothing written), or the preview to confirm."""
         content, filename = b"", ""
-        for part in data.values():  # read the file, close every part (a temporary file each)
+        upload = data.get("file")
+        if isinstance(upload, UploadFile):
+            content, filename = await upload.read(), upload.filename
+        for part in data.values():  # close every part (a temporary file each)
             if isinstance(part, UploadFile):
-                if part is data.get("file"):
-                    content, filename = await part.read(), part.filename
                 await part.close()
         with Session(request.app.state.engine, expire_on_commit=False) as db:
             chosen = choose_assessment(db, assessment, now)
