@@ -13,17 +13,22 @@ Scoping is not the source's business: it is handed nodes the acting user may see
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from assess.console import jobs
 from assess.console.tree import Node
+from itembank.db import session_scope
 from reports.render_summary import FORMATS, render_summary
 from reports.summary import NodeRef, NodeSummary, SummaryRules, summarize_node
 
-__all__ = ["FORMAT_LABELS", "ProfileSource", "SummaryProfiles", "default_profiles"]
+__all__ = ["FORMAT_LABELS", "ProfileSource", "SummaryProfiles", "default_profiles", "zip_school_profiles"]
 
 FORMAT_LABELS: dict[str, str] = {"pdf": "PDF 报告", "xlsx": "Excel 表格", "csv": "CSV 数据"}
 """The download formats as the console names them."""
@@ -91,3 +96,31 @@ class SummaryProfiles:
 def default_profiles() -> ProfileSource:
     """The profile source an app gets unless it is handed another."""
     return SummaryProfiles()
+
+
+def zip_school_profiles(
+    *, engine: Engine, token: str, profiles: ProfileSource, assessment_id: int, area: Node, schools: Sequence[Node]
+) -> None:
+    """The job behind "every school profile of an area as one ZIP": one PDF per school, progress as it goes.
+
+    Runs in a worker thread; each school's profile is built in its own short transaction and the
+    job's progress is written after each (:mod:`assess.console.jobs`). A failure is recorded on the
+    job, for its page to show.
+    """
+    try:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for k, school in enumerate(schools):
+                with session_scope(engine) as session:
+                    profile = profiles.build(session=session, assessment_id=assessment_id, node=school, children=())
+                archive.writestr(f"{school.code}_{school.name}.pdf", profiles.render(profile, "pdf"))
+                jobs.report_progress(engine=engine, token=token, done=k + 1)
+        jobs.finish_job(
+            engine=engine,
+            token=token,
+            filename=f"{area.code}_{area.name}_学校报告.zip",
+            media_type="application/zip",
+            content=buffer.getvalue(),
+        )
+    except Exception as exc:  # noqa: BLE001 - the user is told on the job's page
+        jobs.fail_job(engine=engine, token=token, message=f"{type(exc).__name__}: {exc}"[:200])

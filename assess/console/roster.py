@@ -47,7 +47,9 @@ __all__ = [
     "Staged",
     "confirm_roster",
     "move_sitting",
+    "StudentRow",
     "print_tickets",
+    "school_students",
     "reissue_student_pin",
     "ClassCount",
     "class_counts",
@@ -197,9 +199,13 @@ def confirm_roster(
         "registration.import",
         target=f"school:{school_code}",
         scope_path=visible_school(session, actor.scope, school_code).path,
-        detail={"sha256": staged.sha256, "students_created": summary.students_created,
-                "students_unchanged": summary.students_unchanged, "schools_created": summary.schools_created},
-    )  # fmt: skip
+        detail={
+            "sha256": staged.sha256,
+            "students_created": summary.students_created,
+            "students_unchanged": summary.students_unchanged,
+            "schools_created": summary.schools_created,
+        },
+    )
     return summary
 
 
@@ -237,6 +243,56 @@ def class_counts(*, session: Session, actor: Actor, school_code: str) -> list[Cl
         .order_by(col(SchoolClass.grade), col(SchoolClass.name))
     ).all()
     return [ClassCount(int(i or 0), int(g), str(n), int(k), int(m or 0)) for i, g, n, k, m in rows]
+
+
+@dataclass(frozen=True)
+class StudentRow:
+    """A student as the school's list shows it: code, grade, class, ticket, PIN state, throttle lock."""
+
+    id: int
+    code: str
+    grade: int
+    class_name: str
+    ticket: str
+    has_pin: bool
+    locked: bool
+
+
+def school_students(*, session: Session, actor: Actor, school_code: str, locked_after: int) -> list[StudentRow]:
+    """The school's students by grade, class and code; ``locked`` where ``locked_after`` failed logins are counted.
+
+    Raises
+    ------
+    OutOfScope
+        The school is not in the actor's scope.
+    """
+    actor.require("registration.manage")
+    school = visible_school(session, actor.scope, school_code)
+    rows = session.exec(
+        select(Student, SchoolClass.name)
+        .join(SchoolClass, col(SchoolClass.id) == col(Student.class_id), isouter=True)
+        .where(col(Student.school_id) == school.id)
+    ).all()
+    locked = set(
+        session.exec(
+            select(LoginFailure.subject)
+            .join(Student, col(LoginFailure.subject) == "ticket:" + col(Student.ticket))
+            .where(col(Student.school_id) == school.id, col(LoginFailure.failures) >= locked_after)
+        ).all()
+    )
+    out = [
+        StudentRow(
+            int(st.id or 0),
+            st.code,
+            st.grade,
+            name or "",
+            st.ticket,
+            bool(st.pin_hash),
+            f"ticket:{st.ticket}" in locked,
+        )
+        for st, name in rows
+    ]
+    return sorted(out, key=lambda r: (r.grade, r.class_name, r.code))
 
 
 def _class_of(session: Session, school: School, class_id: int | None) -> SchoolClass | None:
@@ -315,12 +371,15 @@ def unlock_student_login(*, session: Session, actor: Actor, school_code: str, st
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def move_sitting(*, session: Session, actor: Actor, school_code: str, student_id: int, assessment_id: int) -> bool:
+def move_sitting(
+    *, session: Session, actor: Actor, school_code: str, student_id: int, assessment_id: int
+) -> str | None:
     """Release a student's sitting from the device that holds it (a frozen tablet, a broken PC).
 
     The old device is refused from its next request on (it is told another login took over), and
     the student logs in on any other device with the same ticket and PIN and goes on at the same
-    item with the same time left. Whether there was a sitting in progress to release.
+    item with the same time left. The student's code, or ``None`` when there was no sitting in
+    progress to release.
 
     Raises
     ------
@@ -338,7 +397,7 @@ def move_sitting(*, session: Session, actor: Actor, school_code: str, student_id
         )
         .values(device=f"released-{secrets.token_hex(6)}")
     )
-    moved = bool(result.rowcount)  # type: ignore[attr-defined]
-    if moved:
-        audit.record(session, actor, "student.move", target=f"student:{student.code}", scope_path=student.path)
-    return moved
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return None
+    audit.record(session, actor, "student.move", target=f"student:{student.code}", scope_path=student.path)
+    return student.code

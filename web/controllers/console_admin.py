@@ -13,12 +13,12 @@ import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, URLEncodedBody
-from sqlmodel import Session
 
 from assess.accounts import audit, users
 from assess.accounts.exceptions import AccountInvalid, OutOfScope
 from assess.accounts.roles import ROLE_CODES, ROLES, can_manage_role
 from assess.sitting import format_local
+from itembank.db import session_scope
 from web.controllers.console_common import render
 from web.deps import DbSession
 from web.forms import field
@@ -45,7 +45,12 @@ class ConsoleAdminController(Controller):
     include_in_schema = False
 
     def _users(
-        self, request: Request[Any, Any, State], db: Session, actor: CurrentActor, status_code: int = 200, **extra: Any
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        status_code: int = 200,
+        **extra: Any,
     ) -> Response[Any]:
         listed = users.list_users(session=db, actor=actor)
         creatable = [code for code in ROLE_CODES if can_manage_role(actor.role, code)]
@@ -73,7 +78,7 @@ class ConsoleAdminController(Controller):
         form = {k: field(data, k) for k in ("username", "display_name", "role", "node")}
 
         def make() -> users.NewUser | str:
-            with Session(request.app.state.engine, expire_on_commit=False) as db:
+            with session_scope(request.app.state.engine) as db:
                 try:
                     made = users.create_user(
                         session=db,
@@ -85,11 +90,10 @@ class ConsoleAdminController(Controller):
                     )
                 except (AccountInvalid, OutOfScope) as exc:
                     return str(exc)
-                db.commit()
                 return made
 
         made = await anyio.to_thread.run_sync(make, limiter=request.app.state.verify_slots)
-        with Session(request.app.state.engine, expire_on_commit=False) as db:
+        with session_scope(request.app.state.engine) as db:
             if isinstance(made, str):
                 return self._users(request, db, actor, status_code=400, error=made, form=form)
             return render(
@@ -127,13 +131,11 @@ class ConsoleAdminController(Controller):
         """Give an account a new one-time password (shown once); its sessions end."""
 
         def reset() -> users.NewUser:
-            with Session(request.app.state.engine, expire_on_commit=False) as db:
-                made = users.reset_password(session=db, actor=actor, username=username)
-                db.commit()
-                return made
+            with session_scope(request.app.state.engine) as db:
+                return users.reset_password(session=db, actor=actor, username=username)
 
         made = await anyio.to_thread.run_sync(reset, limiter=request.app.state.verify_slots)
-        with Session(request.app.state.engine, expire_on_commit=False) as db:
+        with session_scope(request.app.state.engine) as db:
             return render(
                 request,
                 "user_made",

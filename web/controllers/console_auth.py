@@ -16,7 +16,6 @@ import segno
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import URLEncodedBody
-from sqlmodel import Session
 
 from assess.accounts import audit, totp, users
 from assess.accounts.exceptions import AccountInvalid, StaffLoginFailed
@@ -24,6 +23,7 @@ from assess.accounts.login import give_second_factor, log_in
 from assess.accounts.models import StaffUser
 from assess.accounts.roles import TOTP_ROLES
 from assess.accounts.sessions import resolve_session, revoke_session, revoke_user_sessions
+from itembank.db import session_scope
 from itembank.models import utcnow
 from web.controllers.console_common import go, render
 from web.deps import DbSession, Now
@@ -102,7 +102,7 @@ class ConsoleAuthController(Controller):
         response.set_cookie(staff_cookie(request, step.token))
         return response
 
-    def _pending(self, request: Request[Any, Any, State], db: Session) -> StaffUser | None:
+    def _pending(self, request: Request[Any, Any, State], db: DbSession) -> StaffUser | None:
         found = resolve_session(
             session=db,
             token=request.cookies.get(STAFF_COOKIE),
@@ -138,7 +138,7 @@ class ConsoleAuthController(Controller):
                 ),
             )
         except StaffLoginFailed as exc:
-            with Session(state.engine) as db:
+            with session_scope(state.engine) as db:
                 user = self._pending(request, db)
             if user is None:
                 return go(request, "/console/login")
@@ -159,7 +159,7 @@ class ConsoleAuthController(Controller):
         return response
 
     def _account(
-        self, request: Request[Any, Any, State], db: Session, actor: CurrentActor, **extra: Any
+        self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor, **extra: Any
     ) -> Response[Any]:
         signed = current_actor(request)
         uid = int(actor.user_id or 0)
@@ -195,7 +195,7 @@ class ConsoleAuthController(Controller):
         engine = request.app.state.engine
 
         def change() -> str | None:
-            with Session(engine, expire_on_commit=False) as db:
+            with session_scope(engine) as db:
                 try:
                     users.change_password(
                         session=db,
@@ -206,11 +206,10 @@ class ConsoleAuthController(Controller):
                     )
                 except AccountInvalid as exc:
                     return str(exc)
-                db.commit()
             return None
 
         error = await anyio.to_thread.run_sync(change, limiter=request.app.state.verify_slots)
-        with Session(engine, expire_on_commit=False) as db:
+        with session_scope(engine) as db:
             if error is not None:
                 return self._account(request, db, actor, error=error)
             request.scope["state"].pop("infolit.actor", None)  # no longer a one-time password

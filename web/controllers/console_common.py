@@ -20,7 +20,6 @@ from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.plugins.htmx import ClientRedirect
 from litestar.response import Redirect, Template
-from sqlmodel import Session
 
 from assess.accounts.exceptions import AccountError, AccountInvalid, Forbidden, OutOfScope, StaffThrottled
 from assess.accounts.roles import has_permission, role
@@ -30,6 +29,7 @@ from assess.exceptions import AssessError, LoginFailed, RegistrationError
 from assess.models import Area, Assessment, School
 from web.controllers.errors import exception_handlers, handle
 from web.controllers.pages import is_htmx, page
+from web.deps import DbSession
 from web.exceptions import PasswordChangeDue, StaffNotSignedIn
 from web.staff import STAFF_API_PREFIX
 
@@ -63,7 +63,7 @@ class Me:
     nav: tuple[NavItem, ...]
 
 
-def _scope_name(session: Session, actor: Actor) -> tuple[str, str]:
+def _scope_name(session: DbSession, actor: Actor) -> tuple[str, str]:
     """The name and code of the actor's node (empty for admins and researchers)."""
     if actor.scope.kind == "area":
         area = session.get(Area, actor.scope.node_id)
@@ -74,7 +74,7 @@ def _scope_name(session: Session, actor: Actor) -> tuple[str, str]:
     return "", ""
 
 
-def me_of(session: Session, actor: Actor, path: str) -> Me:
+def me_of(session: DbSession, actor: Actor, path: str) -> Me:
     """The header's user and menu for ``actor`` on the page at ``path``."""
     name, code = _scope_name(session, actor)
     items: list[tuple[str, str]] = []
@@ -100,7 +100,7 @@ def render(
     name: str,
     context: dict[str, Any],
     *,
-    session: Session | None = None,
+    session: DbSession | None = None,
     actor: Actor | None = None,
     status_code: int = 200,
     title: str = "",
@@ -136,7 +136,7 @@ class Chosen:
         return {"assessments": self.assessments, "current": self.current, "q": self.query}
 
 
-def choose_assessment(session: Session, code: str | None, now: datetime) -> Chosen:
+def choose_assessment(session: DbSession, code: str | None, now: datetime) -> Chosen:
     """The assessment ``code`` if it exists, else the open one (or the latest)."""
     found = tuple(assessments_for(session=session, now=now))
     current = next((a for a in found if a.code == code), None) if code else None

@@ -15,16 +15,13 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State, UploadFile
 from litestar.params import FromPath, FromQuery, MultipartBody, URLEncodedBody
-from sqlmodel import Session, col, select
 
 from assess.accounts.exceptions import AccountInvalid
 from assess.console import roster
 from assess.console.monitor import STATES, ThrottleRule, monitor_school
 from assess.console.tree import school_node
 from assess.exceptions import RegistrationError
-from assess.models import LoginFailure, Student
 from assess.people_file import write_template
-from assess.registration import list_students
 from assess.sitting import format_local
 from reports.tickets import render_tickets
 from web.controllers.console_common import attachment, choose_assessment, go, render
@@ -59,32 +56,17 @@ class ConsoleSchoolController(Controller):
 
     # ------------------------------------------------------------------------------ students
     def _students(
-        self, request: Request[Any, Any, State], db: Session, actor: CurrentActor, code: str, message: str | None = None
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        code: str,
+        message: str | None = None,
     ) -> Response[Any]:
         node, trail = school_node(session=db, actor=actor, code=code)
-        listed = list_students(session=db, school_code=node.code)
-        ids = {s.code: (s.id, s.ticket) for s in db.exec(select(Student).where(Student.path == node.path)).all()}
-        rule = _throttle(request)
-        locked = set(
-            db.exec(
-                select(LoginFailure.subject).where(
-                    col(LoginFailure.subject).in_([f"ticket:{t}" for _, t in ids.values()] or [""]),
-                    col(LoginFailure.failures) >= rule.limit,
-                )
-            ).all()
+        students = roster.school_students(
+            session=db, actor=actor, school_code=node.code, locked_after=_throttle(request).limit
         )
-        students = [
-            {
-                "id": ids[s.student_code][0],
-                "code": s.student_code,
-                "grade": s.grade,
-                "class_name": s.class_name,
-                "ticket": s.ticket,
-                "has_pin": s.has_pin,
-                "locked": f"ticket:{s.ticket}" in locked,
-            }
-            for s in listed
-        ]
         return render(
             request,
             "students",
@@ -135,7 +117,7 @@ class ConsoleSchoolController(Controller):
 
     # ------------------------------------------------------------------------------ roster
     def _roster_page(
-        self, request: Request[Any, Any, State], db: Session, actor: CurrentActor, code: str, q: str, **extra: Any
+        self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor, code: str, q: str, **extra: Any
     ) -> Response[Any]:
         node, trail = school_node(session=db, actor=actor, code=code)
         context = {"node": node, "trail": trail, "top_link": False, "problems": None, "error": None, "q": q, **extra}
@@ -170,6 +152,7 @@ class ConsoleSchoolController(Controller):
     async def roster_upload(
         self,
         request: Request[Any, Any, State],
+        db: DbSession,
         actor: CurrentActor,
         now: Now,
         code: FromPath[str],
@@ -184,37 +167,33 @@ class ConsoleSchoolController(Controller):
         for part in data.values():  # close every part (a temporary file each)
             if isinstance(part, UploadFile):
                 await part.close()
-        with Session(request.app.state.engine, expire_on_commit=False) as db:
-            chosen = choose_assessment(db, assessment, now)
-            node, _ = school_node(session=db, actor=actor, code=code)
-            try:
-                staged = roster.stage_roster(
-                    session=db,
-                    actor=actor,
-                    school_code=node.code,
-                    filename=filename,
-                    content=content,
-                    assessment=chosen.current.code if chosen.current else None,
-                    now=now,
-                )
-            except RegistrationError as exc:
-                db.rollback()
-                problems = [_split(p) for p in exc.problems]
-                return self._roster_page(
-                    request,
-                    db,
-                    actor,
-                    code,
-                    chosen.query,
-                    problems=problems,
-                    total=exc.total,
-                    more=exc.more,
-                    filename=filename,
-                )
-            except AccountInvalid as exc:
-                db.rollback()
-                return self._roster_page(request, db, actor, code, chosen.query, error=str(exc))
-            db.commit()
+        chosen = choose_assessment(db, assessment, now)
+        node, _ = school_node(session=db, actor=actor, code=code)
+        try:  # a refused file stages nothing (the service raises before it writes)
+            staged = roster.stage_roster(
+                session=db,
+                actor=actor,
+                school_code=node.code,
+                filename=filename,
+                content=content,
+                assessment=chosen.current.code if chosen.current else None,
+                now=now,
+            )
+        except RegistrationError as exc:
+            problems = [_split(p) for p in exc.problems]
+            return self._roster_page(
+                request,
+                db,
+                actor,
+                code,
+                chosen.query,
+                problems=problems,
+                total=exc.total,
+                more=exc.more,
+                filename=filename,
+            )
+        except AccountInvalid as exc:
+            return self._roster_page(request, db, actor, code, chosen.query, error=str(exc))
         return go(request, f"/console/schools/{node.code}/roster/{staged.token}{chosen.query}")
 
     @get("/roster/{staged:str}", sync_to_thread=False, opt={"access": "roster.own"})
@@ -355,13 +334,12 @@ class ConsoleSchoolController(Controller):
         """Release a student's sitting from its device, so the student can go on on another one."""
         node, _ = school_node(session=db, actor=actor, code=code)
         chosen = choose_assessment(db, assessment, now)
-        moved = roster.move_sitting(
+        moved_code = roster.move_sitting(
             session=db,
             actor=actor,
             school_code=node.code,
             student_id=student_id,
             assessment_id=int(chosen.current.id or 0) if chosen.current else 0,
         )
-        student = db.get(Student, student_id)
-        tail = f"&moved={student.code}" if moved and student is not None else ""
+        tail = f"&moved={moved_code}" if moved_code else ""
         return go(request, f"/console/schools/{node.code}/monitor{chosen.query or '?'}{tail}")

@@ -9,16 +9,12 @@ user for its own school.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from concurrent.futures import Executor
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from assess.accounts import audit
 from assess.accounts.exceptions import OutOfScope
@@ -26,15 +22,14 @@ from assess.accounts.roles import has_permission
 from assess.console import jobs
 from assess.console.results import RESULT_COLUMNS, result_rows
 from assess.console.tree import Node, area_view, participation, school_node
-from itembank.db import session_scope
 from itembank.tabular import csv_bytes
 from reports.summary import schools_under
 from web.controllers.console_common import Chosen, attachment, choose_assessment, go, render
 from web.deps import DbSession, Now
-from web.profiles import FORMAT_LABELS, ProfileSource
+from web.profiles import FORMAT_LABELS, ProfileSource, zip_school_profiles
 from web.staff import CurrentActor
 
-__all__ = ["ConsoleTreeController", "build_profiles_zip"]
+__all__ = ["ConsoleTreeController"]
 
 
 def _profiles(request: Request[Any, Any, State]) -> ProfileSource:
@@ -50,29 +45,6 @@ def _need(chosen: Chosen) -> int:
 
 def _children(view_areas: tuple[Node, ...], view_schools: tuple[Node, ...]) -> list[Node]:
     return [*view_areas, *view_schools]
-
-
-def build_profiles_zip(
-    *, engine: Engine, token: str, profiles: ProfileSource, assessment_id: int, area: Node, schools: list[Node]
-) -> None:
-    """The job behind "every school profile of an area as one ZIP": one PDF per school, progress as it goes."""
-    try:
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for k, school in enumerate(schools):
-                with session_scope(engine) as session:
-                    profile = profiles.build(session=session, assessment_id=assessment_id, node=school, children=())
-                archive.writestr(f"{school.code}_{school.name}.pdf", profiles.render(profile, "pdf"))
-                jobs.report_progress(engine=engine, token=token, done=k + 1)
-        jobs.finish_job(
-            engine=engine,
-            token=token,
-            filename=f"{area.code}_{area.name}_学校报告.zip",
-            media_type="application/zip",
-            content=buffer.getvalue(),
-        )
-    except Exception as exc:  # noqa: BLE001 - the user is told; the log has the rest
-        jobs.fail_job(engine=engine, token=token, message=f"{type(exc).__name__}: {exc}"[:200])
 
 
 class ConsoleTreeController(Controller):
@@ -92,7 +64,7 @@ class ConsoleTreeController(Controller):
     def _area_page(
         self,
         request: Request[Any, Any, State],
-        db: Session,
+        db: DbSession,
         actor: CurrentActor,
         code: str | None,
         assessment: str | None,
@@ -172,7 +144,7 @@ class ConsoleTreeController(Controller):
     def _download(
         self,
         request: Request[Any, Any, State],
-        db: Session,
+        db: DbSession,
         actor: CurrentActor,
         node: Node,
         children: list[Node],
@@ -219,7 +191,7 @@ class ConsoleTreeController(Controller):
             choose_assessment(db, assessment, now),
         )
 
-    def _results(self, db: Session, actor: CurrentActor, node: Node, chosen: Chosen) -> Response[Any]:
+    def _results(self, db: DbSession, actor: CurrentActor, node: Node, chosen: Chosen) -> Response[Any]:
         rows = result_rows(session=db, actor=actor, assessment_id=_need(chosen), path=node.path)
         audit.record(
             db,
@@ -274,7 +246,7 @@ class ConsoleTreeController(Controller):
         db.commit()  # the job row must exist before its worker writes progress
         executor: Executor = request.app.state.jobs
         executor.submit(
-            build_profiles_zip,
+            zip_school_profiles,
             engine=request.app.state.engine,
             token=token,
             profiles=_profiles(request),
