@@ -53,7 +53,7 @@ from web.auth import LoginGuard
 from web.controllers.api import ApiController
 from web.controllers.console_admin import ConsoleAdminController, beijing
 from web.controllers.console_auth import ConsoleAuthController
-from web.controllers.console_common import console_exception_handlers
+from web.controllers.console_common import console_exception_handlers, provide_chosen
 from web.controllers.console_school import ConsoleSchoolController
 from web.controllers.console_tree import ConsoleTreeController
 from web.controllers.errors import exception_handlers
@@ -144,7 +144,10 @@ def _routers() -> list[Router]:
                 ConsoleAdminController,
                 StaffApiController,
             ],
-            dependencies={"actor": Provide(provide_actor, sync_to_thread=False)},
+            dependencies={
+                "actor": Provide(provide_actor, sync_to_thread=False),
+                "chosen": Provide(provide_chosen, sync_to_thread=False),
+            },
             exception_handlers=console_exception_handlers(),
         ),
     ]

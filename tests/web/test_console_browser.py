@@ -11,34 +11,19 @@ WCAG 2.1 A and AA: any violation fails the test.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pypdf import PdfReader
 
 from assess.people_file import COLUMNS
 from tests.console_world import NEXT_MARKERS, PASSWORD
 from tests.web.conftest import SECRET, ConsoleDb
-from tests.web.test_browser import (
-    CHROMIUM,
-    LAUNCH_ARGS,
-    REPO,
-    VIEWPORTS,
-    _free_port,
-    audit,
-    choose,
-    item_state,
-    shot,
-    submit,
-)
+from tests.web.serving import chromium, serve
+from tests.web.test_browser import VIEWPORTS, audit, choose, item_state, shot, submit
 
 pytestmark = pytest.mark.browser
 
@@ -52,65 +37,15 @@ VIEWS = {
 def server(cdb: ConsoleDb, tmp_path: Path) -> Iterator[str]:
     """The console app under uvicorn on a free loopback port, over the test's database copy."""
     cdb.engine.dispose()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "INFOLIT_DATABASE_URL": cdb.url,
-        "INFOLIT_DATA_DIR": str(tmp_path / "data"),
-        "INFOLIT_SECRET_KEY": SECRET,
-    }
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "tests.web.console_app:create_console_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError((tmp_path / "server.log").read_text())
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("the server did not start")
+    env = {"INFOLIT_DATABASE_URL": cdb.url, "INFOLIT_DATA_DIR": str(tmp_path / "data"), "INFOLIT_SECRET_KEY": SECRET}
+    with serve("tests.web.console_app:create_console_app", env, tmp_path / "server.log") as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium not installed (apt-get install chromium); browser tests skipped")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 class Tab:

@@ -17,7 +17,9 @@ from urllib.parse import quote
 
 from litestar import MediaType, Request, Response
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+from litestar.params import FromQuery
 from litestar.plugins.htmx import ClientRedirect
 from litestar.response import Redirect, Template
 
@@ -29,17 +31,19 @@ from assess.exceptions import AssessError, LoginFailed, RegistrationError
 from assess.models import Area, Assessment, School
 from web.controllers.errors import exception_handlers, handle
 from web.controllers.pages import is_htmx, page
-from web.deps import DbSession
+from web.deps import DbSession, Now
 from web.exceptions import PasswordChangeDue, StaffNotSignedIn
 from web.staff import STAFF_API_PREFIX
 
 __all__ = [
     "Chosen",
+    "ChosenAssessment",
     "attachment",
     "choose_assessment",
     "console_error",
     "console_exception_handlers",
     "go",
+    "provide_chosen",
     "render",
 ]
 
@@ -141,6 +145,15 @@ def choose_assessment(session: DbSession, code: str | None, now: datetime) -> Ch
     found = tuple(assessments_for(session=session, now=now))
     current = next((a for a in found if a.code == code), None) if code else None
     return Chosen(found, current or (found[0] if found else None))
+
+
+ChosenAssessment = NamedDependency[Chosen]
+"""``chosen: ChosenAssessment``: the assessment the page shows (query parameter ``assessment``)."""
+
+
+def provide_chosen(db: DbSession, now: Now, assessment: FromQuery[str | None] = None) -> Chosen:
+    """The ``chosen`` dependency: :func:`choose_assessment` for the request's ``?assessment=CODE``."""
+    return choose_assessment(db, assessment, now)
 
 
 def attachment(content: bytes, filename: str, media_type: str) -> Response[bytes]:

@@ -24,7 +24,7 @@ from assess.exceptions import RegistrationError
 from assess.people_file import write_template
 from assess.sitting import format_local
 from reports.tickets import render_tickets
-from web.controllers.console_common import attachment, choose_assessment, go, render
+from web.controllers.console_common import ChosenAssessment, attachment, go, render
 from web.deps import DbSession, Now
 from web.forms import field
 from web.staff import CurrentActor
@@ -130,12 +130,11 @@ class ConsoleSchoolController(Controller):
         request: Request[Any, Any, State],
         db: DbSession,
         actor: CurrentActor,
-        now: Now,
         code: FromPath[str],
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
     ) -> Response[Any]:
         """The upload form and the template link."""
-        return self._roster_page(request, db, actor, code, choose_assessment(db, assessment, now).query)
+        return self._roster_page(request, db, actor, code, chosen.query)
 
     @get("/roster/template", sync_to_thread=False, opt={"access": "roster.manage"})
     def roster_template(self, db: DbSession, actor: CurrentActor, code: FromPath[str]) -> Response[Any]:
@@ -157,7 +156,7 @@ class ConsoleSchoolController(Controller):
         now: Now,
         code: FromPath[str],
         data: MultipartBody[dict[str, Any]],
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
     ) -> Response[Any]:
         """Check an uploaded file: the problem report (nothing written), or the preview to confirm."""
         content, filename = b"", ""
@@ -167,7 +166,6 @@ class ConsoleSchoolController(Controller):
         for part in data.values():  # close every part (a temporary file each)
             if isinstance(part, UploadFile):
                 await part.close()
-        chosen = choose_assessment(db, assessment, now)
         node, _ = school_node(session=db, actor=actor, code=code)
         try:  # a refused file stages nothing (the service raises before it writes)
             staged = roster.stage_roster(
@@ -205,12 +203,12 @@ class ConsoleSchoolController(Controller):
         now: Now,
         code: FromPath[str],
         staged: FromPath[str],
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
     ) -> Response[Any]:
         """What a checked file will do, with the confirm button."""
         node, _ = school_node(session=db, actor=actor, code=code)
         found = roster.staged_preview(session=db, actor=actor, school_code=node.code, token=staged, now=now)
-        q = choose_assessment(db, assessment, now).query
+        q = chosen.query
         return render(
             request,
             "roster_preview",
@@ -229,11 +227,10 @@ class ConsoleSchoolController(Controller):
         now: Now,
         code: FromPath[str],
         staged: FromPath[str],
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
     ) -> Response[Any]:
         """Register the checked file (its students get their PINs when their cards are printed)."""
         node, _ = school_node(session=db, actor=actor, code=code)
-        chosen = choose_assessment(db, assessment, now)
         summary = roster.confirm_roster(
             session=db,
             actor=actor,
@@ -291,12 +288,11 @@ class ConsoleSchoolController(Controller):
         actor: CurrentActor,
         now: Now,
         code: FromPath[str],
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
         moved: FromQuery[str | None] = None,
     ) -> Response[Any]:
         """The live monitor: per class, every student's state, item and time left (polled every 5 s)."""
         node, trail = school_node(session=db, actor=actor, code=code)
-        chosen = choose_assessment(db, assessment, now)
         classes = []
         if chosen.current is not None:
             classes = monitor_school(
@@ -326,14 +322,12 @@ class ConsoleSchoolController(Controller):
         request: Request[Any, Any, State],
         db: DbSession,
         actor: CurrentActor,
-        now: Now,
         code: FromPath[str],
         student_id: FromPath[int],
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
     ) -> Response[Any]:
         """Release a student's sitting from its device, so the student can go on on another one."""
         node, _ = school_node(session=db, actor=actor, code=code)
-        chosen = choose_assessment(db, assessment, now)
         moved_code = roster.move_sitting(
             session=db,
             actor=actor,

@@ -14,7 +14,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath
 
 from assess.accounts import audit
 from assess.accounts.exceptions import OutOfScope
@@ -24,8 +24,8 @@ from assess.console.results import RESULT_COLUMNS, result_rows
 from assess.console.tree import Node, area_view, participation, school_node
 from itembank.tabular import csv_bytes
 from reports.summary import schools_under
-from web.controllers.console_common import Chosen, attachment, choose_assessment, go, render
-from web.deps import DbSession, Now
+from web.controllers.console_common import Chosen, ChosenAssessment, attachment, go, render
+from web.deps import DbSession
 from web.profiles import FORMAT_LABELS, ProfileSource, zip_school_profiles
 from web.staff import CurrentActor
 
@@ -67,11 +67,9 @@ class ConsoleTreeController(Controller):
         db: DbSession,
         actor: CurrentActor,
         code: str | None,
-        assessment: str | None,
-        now: Any,
+        chosen: Chosen,
     ) -> Response[Any]:
         view = area_view(session=db, actor=actor, code=code)
-        chosen = choose_assessment(db, assessment, now)
         profile = None
         if view.node is not None and chosen.current is not None:
             profile = _profiles(request).build(
@@ -98,11 +96,10 @@ class ConsoleTreeController(Controller):
         request: Request[Any, Any, State],
         db: DbSession,
         actor: CurrentActor,
-        now: Now,
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
     ) -> Response[Any]:
         """The actor's own area (or all provinces, for admins and researchers)."""
-        return self._area_page(request, db, actor, None, assessment, now)
+        return self._area_page(request, db, actor, None, chosen)
 
     @get("/areas/{code:str}", sync_to_thread=False, opt={"access": "area.profile"})
     def area(
@@ -110,12 +107,11 @@ class ConsoleTreeController(Controller):
         request: Request[Any, Any, State],
         db: DbSession,
         actor: CurrentActor,
-        now: Now,
         code: FromPath[str],
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
     ) -> Response[Any]:
         """An area: its profile, comparison of its child areas and schools, downloads."""
-        return self._area_page(request, db, actor, code, assessment, now)
+        return self._area_page(request, db, actor, code, chosen)
 
     @get("/areas/{code:str}/participation", sync_to_thread=False, opt={"access": "area.participation"})
     def area_participation(
@@ -123,14 +119,12 @@ class ConsoleTreeController(Controller):
         request: Request[Any, Any, State],
         db: DbSession,
         actor: CurrentActor,
-        now: Now,
         code: FromPath[str],
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
     ) -> Response[Any]:
         """Per school of the area: registered, started, in progress, finished, timed out, not started."""
         view = area_view(session=db, actor=actor, code=code)
         assert view.node is not None
-        chosen = choose_assessment(db, assessment, now)
         rows = participation(session=db, actor=actor, assessment_id=_need(chosen), path=view.node.path)
         context = {
             "node": view.node,
@@ -173,10 +167,9 @@ class ConsoleTreeController(Controller):
         request: Request[Any, Any, State],
         db: DbSession,
         actor: CurrentActor,
-        now: Now,
         code: FromPath[str],
         fmt: FromPath[str],
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
     ) -> Response[Any]:
         """An area's profile as PDF, XLSX or CSV."""
         view = area_view(session=db, actor=actor, code=code)
@@ -188,7 +181,7 @@ class ConsoleTreeController(Controller):
             view.node,
             _children(view.areas, view.schools),
             fmt,
-            choose_assessment(db, assessment, now),
+            chosen,
         )
 
     def _results(self, db: DbSession, actor: CurrentActor, node: Node, chosen: Chosen) -> Response[Any]:
@@ -209,14 +202,13 @@ class ConsoleTreeController(Controller):
         self,
         db: DbSession,
         actor: CurrentActor,
-        now: Now,
         code: FromPath[str],
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
     ) -> Response[Any]:
         """Every student's result in the area, under a pseudonym (no code, no name), as CSV."""
         view = area_view(session=db, actor=actor, code=code)
         assert view.node is not None
-        return self._results(db, actor, view.node, choose_assessment(db, assessment, now))
+        return self._results(db, actor, view.node, chosen)
 
     @post("/areas/{code:str}/profiles.zip", status_code=200, sync_to_thread=False, opt={"access": "area.zip"})
     def area_zip(
@@ -224,14 +216,12 @@ class ConsoleTreeController(Controller):
         request: Request[Any, Any, State],
         db: DbSession,
         actor: CurrentActor,
-        now: Now,
         code: FromPath[str],
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
     ) -> Response[Any]:
         """Start the job that puts every school profile of the area into one ZIP; go to its progress page."""
         view = area_view(session=db, actor=actor, code=code)
         assert view.node is not None
-        chosen = choose_assessment(db, assessment, now)
         schools = [
             Node(s.kind, s.code, s.name, s.level, s.path) for s in schools_under(session=db, path=view.node.path)
         ]
@@ -286,13 +276,11 @@ class ConsoleTreeController(Controller):
         request: Request[Any, Any, State],
         db: DbSession,
         actor: CurrentActor,
-        now: Now,
         code: FromPath[str],
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
     ) -> Response[Any]:
         """A school's page: its profile and downloads (and, for those who run it, its administration)."""
         node, trail = school_node(session=db, actor=actor, code=code)
-        chosen = choose_assessment(db, assessment, now)
         profile = None
         if chosen.current is not None:
             profile = _profiles(request).build(session=db, assessment_id=_need(chosen), node=node, children=())
@@ -318,24 +306,22 @@ class ConsoleTreeController(Controller):
         request: Request[Any, Any, State],
         db: DbSession,
         actor: CurrentActor,
-        now: Now,
         code: FromPath[str],
         fmt: FromPath[str],
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
     ) -> Response[Any]:
         """A school's profile as PDF, XLSX or CSV."""
         node, _ = school_node(session=db, actor=actor, code=code)
-        return self._download(request, db, actor, node, [], fmt, choose_assessment(db, assessment, now))
+        return self._download(request, db, actor, node, [], fmt, chosen)
 
     @get("/schools/{code:str}/results.csv", sync_to_thread=False, opt={"access": "school.profile"})
     def school_results(
         self,
         db: DbSession,
         actor: CurrentActor,
-        now: Now,
         code: FromPath[str],
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
     ) -> Response[Any]:
         """Every student's result in the school as CSV (student codes for the school itself, pseudonyms otherwise)."""
         node, _ = school_node(session=db, actor=actor, code=code)
-        return self._results(db, actor, node, choose_assessment(db, assessment, now))
+        return self._results(db, actor, node, chosen)

@@ -16,14 +16,14 @@ from typing import Any
 import anyio.to_thread
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody
 
 from assess.accounts import audit, users
 from assess.accounts.login import give_second_factor, log_in
 from assess.accounts.models import StaffUserPublic
 from assess.accounts.sessions import revoke_session
 from assess.console.tree import AreaView, Participation, area_view, participation, school_node
-from web.controllers.console_common import choose_assessment
+from web.controllers.console_common import ChosenAssessment
 from web.deps import DbSession, Now
 from web.staff import CurrentActor, client_of, session_policy, token_of
 
@@ -135,14 +135,12 @@ class StaffApiController(Controller):
         self,
         db: DbSession,
         actor: CurrentActor,
-        now: Now,
         code: FromPath[str],
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
     ) -> list[Participation]:
         """Participation per school of the area in one assessment (the open one by default)."""
         view = area_view(session=db, actor=actor, code=code)
         assert view.node is not None
-        chosen = choose_assessment(db, assessment, now)
         if chosen.current is None:
             return []
         return participation(session=db, actor=actor, assessment_id=int(chosen.current.id or 0), path=view.node.path)
@@ -153,14 +151,12 @@ class StaffApiController(Controller):
         request: Request[Any, Any, State],
         db: DbSession,
         actor: CurrentActor,
-        now: Now,
         code: FromPath[str],
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
     ) -> Any:
         """An area's profile (with its children compared) in one assessment."""
         view = area_view(session=db, actor=actor, code=code)
         assert view.node is not None
-        chosen = choose_assessment(db, assessment, now)
         if chosen.current is None:
             return None
         audit.record(db, actor, "report.view", target=f"area:{view.node.code}", scope_path=view.node.path)
@@ -174,13 +170,11 @@ class StaffApiController(Controller):
         request: Request[Any, Any, State],
         db: DbSession,
         actor: CurrentActor,
-        now: Now,
         code: FromPath[str],
-        assessment: FromQuery[str | None] = None,
+        chosen: ChosenAssessment,
     ) -> Any:
         """A school's profile in one assessment."""
         node, _ = school_node(session=db, actor=actor, code=code)
-        chosen = choose_assessment(db, assessment, now)
         if chosen.current is None:
             return None
         audit.record(db, actor, "report.view", target=f"school:{node.code}", scope_path=node.path)
