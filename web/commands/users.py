@@ -9,6 +9,8 @@ one-time password; the account's sessions end), ``remove-totp`` (a lost phone) a
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
+from typing import TypeVar
 
 import click
 
@@ -19,6 +21,8 @@ from assess.accounts.scope import Actor
 from itembank.db import session_scope
 
 __all__ = ["users_group"]
+
+T = TypeVar("T")
 
 
 def _operator() -> Actor:
@@ -86,16 +90,20 @@ def list_command(role_code: str | None) -> None:
         click.echo(f"{u.username:<24} {u.role:<10} {node:<32} {state}" + (f" ({', '.join(extras)})" if extras else ""))
 
 
+def _change(change: Callable[..., T], username: str) -> T:
+    """Run one account change as the operator in one transaction; a refusal is a one-line error."""
+    try:
+        with session_scope() as session:
+            return change(session=session, actor=_operator(), username=username)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @users_group.command("disable")
 @click.argument("username")
 def disable_command(username: str) -> None:
     """Disable an account; its sessions end at once."""
-    try:
-        with session_scope() as session:
-            done = users.disable_user(session=session, actor=_operator(), username=username)
-    except AccountError as exc:
-        _fail(exc)
-        return
+    done = _change(users.disable_user, username)
     click.echo(f"disabled {done.username}; its sessions have ended")
 
 
@@ -103,25 +111,14 @@ def disable_command(username: str) -> None:
 @click.argument("username")
 def enable_command(username: str) -> None:
     """Enable a disabled account again."""
-    try:
-        with session_scope() as session:
-            done = users.enable_user(session=session, actor=_operator(), username=username)
-    except AccountError as exc:
-        _fail(exc)
-        return
-    click.echo(f"enabled {done.username}")
+    click.echo(f"enabled {_change(users.enable_user, username).username}")
 
 
 @users_group.command("reset-password")
 @click.argument("username")
 def reset_command(username: str) -> None:
     """Give an account a new one-time password; its sessions end."""
-    try:
-        with session_scope() as session:
-            made = users.reset_password(session=session, actor=_operator(), username=username)
-    except AccountError as exc:
-        _fail(exc)
-        return
+    made = _change(users.reset_password, username)
     click.echo(f"one-time password of {made.user.username}: {made.password}")
 
 
