@@ -15,6 +15,7 @@ __all__ = [
     "CalibrationRefused",
     "EngineError",
     "ExposureRefused",
+    "KeyConfigError",
     "LoginFailed",
     "LoginThrottled",
     "NotConfigured",
@@ -136,3 +137,7 @@ class BankFileError(AssessError, ValueError):
 
 class EngineError(ValueError):
     """The CAT engine was handed arrays that do not fit each other (a bug in the caller)."""
+
+
+class KeyConfigError(AssessError, ValueError):
+    """The server key (``INFOLIT_SERVER_KEYS``) is missing where it must be set, or is malformed."""

@@ -28,20 +28,17 @@ the caller can print them on the ticket cards (:mod:`reports.tickets`) or write 
 the school. After that they cannot be shown again; a lost PIN is replaced with
 :func:`reissue_pins`, which invalidates the old one. Check a PIN with :func:`verify_pin`.
 
-One argon2id hash costs about 35 ms of CPU on this project's 2-core machine, so 2,000 new students
-cost about 70 CPU-seconds. The PINs are hashed on a thread pool, before any row is written, so
-that is 35 to 40 seconds on two idle cores; measured on the shared machine (load average 5) it
-took 114 seconds. Everything else (reading, validating, writing 2,000 students) takes under a
-second, and re-importing them unchanged 0.3 seconds.
+A PIN is stored as a keyed hash (HMAC-SHA256 under a server key held outside the database; the
+threat model is in :mod:`assess.pins`), which costs microseconds: registering 50,000 students is
+bound by reading, checking and writing them, not by hashing (``bench/register.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from argon2 import PasswordHasher
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -72,7 +69,7 @@ from assess.people_file import (
     write_template,
 )
 from assess.pins import (
-    PIN_HASH_PARAMETERS,
+    PinHasher,
     Progress,
     chunks,
     hash_pins,
@@ -90,9 +87,10 @@ from itembank.models import utcnow
 __all__ = [
     "COLUMNS",
     "PEOPLE_LIMITS",
-    "PIN_HASH_PARAMETERS",
+    "PinHasher",
     "IssuedTicket",
     "RegistrationFile",
+    "RegistrationPreview",
     "RegistrationRow",
     "RegistrationSummary",
     "StudentListing",
@@ -102,6 +100,7 @@ __all__ = [
     "parse_csv",
     "parse_xlsx",
     "pin_hasher",
+    "preview_registration",
     "read_registration",
     "register_students",
     "reissue_pins",
@@ -197,8 +196,10 @@ def register_students(
     session: Session,
     rows: RegistrationFile | Sequence[Mapping[str, object]],
     assessment: str | None = None,
-    hasher: PasswordHasher | None = None,
+    hasher: PinHasher | None = None,
     progress: Progress | None = None,
+    require: Mapping[str, str] | None = None,
+    issue_pins: bool = True,
 ) -> RegistrationSummary:
     """Validate a registration file completely, then create its areas, schools, classes and students.
 
@@ -213,9 +214,15 @@ def register_students(
     assessment
         Code of an assessment: every student's grade must be one it tests.
     hasher
-        The PIN hasher (default :func:`pin_hasher`); tests pass a cheaper one.
+        The PIN hasher (default :func:`pin_hasher`, the keyed hash).
     progress
-        Called as PINs are hashed (the slow step), with the number hashed so far and the total.
+        Called as PINs are hashed, with the number hashed so far and the total.
+    require
+        Column values every row must have (``{"school_code": "S001"}``): a school or a bureau
+        registers only inside its own part of the tree, and a row outside it is a problem.
+    issue_pins
+        ``False`` registers the new students without a PIN (they cannot log in until their
+        ticket cards are printed with :func:`reissue_pins`); the tickets are returned without PINs.
 
     Returns
     -------
@@ -229,17 +236,19 @@ def register_students(
         ``PEOPLE_LIMITS.max_problems`` in file order; ``more`` counts the rest).
     """
     file = rows if isinstance(rows, RegistrationFile) else RegistrationFile.from_records(rows)
-    plan = _check(session, file, assessment)
+    plan = _check(session, file, assessment, require or {})
 
-    # ---- everything checked: draw the secrets (slow: hashing) before taking any write lock
+    # ---- everything checked: draw the secrets before taking any write lock
     pins = [new_pin() for _ in plan.new_rows]
     tickets = unique_tickets(session, len(plan.new_rows))
-    hashes = hash_pins(pins, hasher or pin_hasher(), progress)
+    hashes = hash_pins(pins, hasher or pin_hasher(), progress) if issue_pins else [""] * len(pins)
 
     created, area_by_code = _write_areas(session, plan.areas, plan.stored_areas)
     school_by_code = _write_schools(session, plan.schools, plan.stored_schools, area_by_code)
     class_id, classes_created, classes_reused = _write_classes(session, plan.parsed, school_by_code)
     issued = _write_students(session, plan.new_rows, tickets, pins, hashes, school_by_code, class_id)
+    if not issue_pins:
+        issued = [replace(t, pin=None) for t in issued]
     return RegistrationSummary(
         source=file.source,
         areas_created=created,
@@ -274,7 +283,57 @@ def _refuse(problems: ProblemList) -> RegistrationError:
     return RegistrationError(problems.sorted(), more=problems.more)
 
 
-def _check(session: Session, file: RegistrationFile, assessment: str | None) -> _Plan:
+@dataclass(frozen=True)
+class RegistrationPreview:
+    """What a registration file would do, checked completely but not written."""
+
+    source: str
+    rows: int
+    students_new: int
+    students_unchanged: int
+    schools_new: int
+    classes: int
+    assessment: str | None
+
+
+def preview_registration(
+    *,
+    session: Session,
+    rows: RegistrationFile | Sequence[Mapping[str, object]],
+    assessment: str | None = None,
+    require: Mapping[str, str] | None = None,
+) -> RegistrationPreview:
+    """Every check of :func:`register_students`, and what it would create; nothing is written.
+
+    Raises
+    ------
+    RegistrationError
+        As :func:`register_students` would.
+    """
+    file = rows if isinstance(rows, RegistrationFile) else RegistrationFile.from_records(rows)
+    plan = _check(session, file, assessment, require or {})
+    classes = {(r.get("school_code"), r.get("grade"), r.get("class")) for r in plan.parsed}
+    return RegistrationPreview(
+        source=file.source,
+        rows=len(plan.parsed),
+        students_new=len(plan.new_rows),
+        students_unchanged=len(plan.unchanged_rows),
+        schools_new=len(plan.schools) - len(plan.stored_schools),
+        classes=len(classes),
+        assessment=plan.assessment.name if plan.assessment is not None else None,
+    )
+
+
+def _check_required(file: RegistrationFile, require: Mapping[str, str], problems: ProblemList) -> None:
+    """Every row's cells in ``require``'s columns must hold the required values."""
+    for r in file.rows:
+        for column, value in require.items():
+            cell = r.cells.get(column, "").strip()
+            if cell != value:
+                problems.add(r.row, column, f"{cell!r} is outside your part of the tree (only {value!r} is allowed)")
+
+
+def _check(session: Session, file: RegistrationFile, assessment: str | None, require: Mapping[str, str]) -> _Plan:
     """Every check of the file, in and against the database; raise with the problems if any."""
     problems = ProblemList(PEOPLE_LIMITS.max_problems)
     for p in file.problems:
@@ -291,6 +350,7 @@ def _check(session: Session, file: RegistrationFile, assessment: str | None) -> 
         problems.general(Problem("", "the file has a header but no student rows"))
         raise _refuse(problems)
 
+    _check_required(file, require, problems)
     parsed = [parse_row(r, problems) for r in file.rows]
     areas = declare_areas(parsed, problems)
     schools = declare_schools(parsed, problems)
@@ -483,15 +543,23 @@ def reissue_pins(
     school_code: str,
     grade: int | None = None,
     class_name: str | None = None,
-    hasher: PasswordHasher | None = None,
+    student_code: str | None = None,
+    missing_only: bool = False,
+    hasher: PinHasher | None = None,
     progress: Progress | None = None,
 ) -> list[IssuedTicket]:
-    """Give a school's students (optionally one grade or class) new PINs; the old ones stop working.
+    """Give a school's students (optionally one grade, class or student) new PINs; the old ones stop working.
 
-    Tickets stay the same. The new plain PINs are returned this once, like at registration.
+    ``missing_only`` gives PINs only to students who have none yet (registered without, see
+    :func:`register_students`), so cards printed before stay good. Tickets stay the same. The
+    new plain PINs are returned this once, like at registration.
     """
     school = _school(session, school_code)
     students = _students_of(session, school, grade, class_name)
+    if student_code is not None:
+        students = [(s, n) for s, n in students if s.code == student_code]
+    if missing_only:
+        students = [(s, n) for s, n in students if not s.pin_hash]
     pins = [new_pin() for _ in students]
     hashes = hash_pins(pins, hasher or pin_hasher(), progress)
     if students:

@@ -24,6 +24,11 @@ from tests import pgserver
 REPO = Path(__file__).resolve().parents[1]
 
 
+# A fixed server key for every test process (PIN hashes, TOTP secrets: assess.keys); without it a
+# PostgreSQL test would be refused, and a SQLite one would write a key file into the data folder.
+os.environ.setdefault("INFOLIT_SERVER_KEYS", "t1:dGVzdC1zZXJ2ZXIta2V5LW5vdC1mb3ItcHJvZHVjdGlvbi0xMjM0")
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[pgserver.PgServer]:
     bindir = pgserver.find_bindir()

@@ -8,10 +8,19 @@ Routes
     The same journey as JSON for other front ends (``controllers/api.py``), documented by the
     OpenAPI schema at ``/schema`` (``/schema/openapi.json``; Swagger UI served locally,
     ``web/openapi.py``).
+``/console/...``
+    The consoles of bureaus, schools, researchers and admins (``controllers/console_*.py``):
+    staff login with password and TOTP, the area tree, profiles and downloads, registration,
+    ticket cards, the live monitor, accounts and the audit log.
+``/api/v1/staff/...``
+    The staff operations as JSON (``controllers/staff_api.py``; bearer tokens only).
 ``/healthz``
     Liveness plus a database round trip.
 ``/static/...``
     htmx (vendored), the style sheet and the page script; nothing comes from a CDN.
+
+Every route declares who may use it (``opt={"access": ...}``, the matrix in :mod:`web.access`),
+and one app-wide guard enforces it; a route without a rule is refused.
 
 All state lives in the database and in the signed session cookie, so any number of workers
 sharing ``INFOLIT_SECRET_KEY`` and ``INFOLIT_DATABASE_URL`` can serve one assessment.
@@ -20,14 +29,16 @@ sharing ``INFOLIT_SECRET_KEY`` and ``INFOLIT_DATABASE_URL`` can serve one assess
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import anyio
 from jinja2 import Environment, FileSystemLoader
-from litestar import Litestar, Request
+from litestar import Litestar, Request, Router
 from litestar.datastructures import CacheControlHeader, State
+from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -40,13 +51,21 @@ from sqlalchemy.engine import Engine
 from assess.throttle import LoginGuard
 from itembank.db import WalCheckpointer, get_engine, make_engine
 from itembank.settings import Settings, get_settings
+from web.access import check_access
 from web.controllers.api import ApiController
+from web.controllers.console_admin import ConsoleAdminController, beijing
+from web.controllers.console_auth import ConsoleAuthController
+from web.controllers.console_common import console_exception_handlers, provide_chosen
+from web.controllers.console_school import ConsoleSchoolController
+from web.controllers.console_tree import ConsoleTreeController
 from web.controllers.errors import exception_handlers
 from web.controllers.health import healthz
+from web.controllers.staff_api import StaffApiController
 from web.controllers.student import StudentController
 from web.deps import dependencies
 from web.logging import RequestLogMiddleware, configure_logging, log_unrouted
 from web.openapi import LocalSwaggerPlugin
+from web.profiles import ProfileSource, default_profiles
 from web.security import (
     TokenSigner,
     WebSettings,
@@ -55,6 +74,7 @@ from web.security import (
     get_web_settings,
     security_headers,
 )
+from web.staff import close_uploads, provide_actor, staff_throttles
 from web.sweep import ExpirySweeper
 
 __all__ = ["STATIC_DIR", "TEMPLATE_DIR", "clock", "create_app", "static_url"]
@@ -93,6 +113,7 @@ def _templates(debug: bool) -> TemplateConfig[JinjaTemplateEngine]:
     )
     env.globals["static"] = static_url
     env.filters["clock"] = clock
+    env.filters["beijing"] = beijing
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 
 
@@ -105,6 +126,8 @@ def _refuse_odd_path(request: Request[Any, Any, Any]) -> None:
 async def _startup(app: Litestar) -> None:
     # bound to this event loop: at most four argon2 verifications at once per worker
     app.state.verify_slots = anyio.CapacityLimiter(4)
+    # console jobs (a ZIP of profiles) run one at a time per worker, beside the requests
+    app.state.jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infolit-job")
     # SQLite: the WAL is checkpointed in a thread, never inside a request's commit
     app.state.checkpointer = WalCheckpointer(app.state.engine).start()
     # abandoned sittings are closed and scored now and then (assess.expiry)
@@ -118,10 +141,47 @@ async def _shutdown(app: Litestar) -> None:
     checkpointer = app.state.get("checkpointer")
     if checkpointer is not None:
         await anyio.to_thread.run_sync(checkpointer.stop)
+    if app.state.get("jobs") is not None:
+        app.state.jobs.shutdown(wait=False, cancel_futures=True)
+
+
+def _routers() -> list[Router]:
+    """The app's routes, each group with its access rule or its own (see :mod:`web.access`)."""
+    static = create_static_files_router(
+        path="/static",
+        directories=[STATIC_DIR],
+        cache_control=CacheControlHeader(max_age=86_400, public=True),
+        before_request=_refuse_odd_path,
+        opt={"access": "public"},
+    )
+    return [
+        Router(path="/", route_handlers=[StudentController, ApiController], opt={"access": "student"}),
+        Router(path="/", route_handlers=[healthz], opt={"access": "public"}),
+        static,
+        Router(
+            path="/",
+            route_handlers=[
+                ConsoleAuthController,
+                ConsoleTreeController,
+                ConsoleSchoolController,
+                ConsoleAdminController,
+                StaffApiController,
+            ],
+            dependencies={
+                "actor": Provide(provide_actor, sync_to_thread=False),
+                "chosen": Provide(provide_chosen, sync_to_thread=False),
+            },
+            exception_handlers=console_exception_handlers(),
+        ),
+    ]
 
 
 def create_app(
-    *, settings: Settings | None = None, engine: Engine | None = None, web: WebSettings | None = None
+    *,
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    web: WebSettings | None = None,
+    profiles: ProfileSource | None = None,
 ) -> Litestar:
     """Build the app; settings default to the process settings read once from the environment.
 
@@ -133,6 +193,8 @@ def create_app(
         The database engine (default: the process engine for ``settings``).
     web
         Cookie and login-throttle settings (:class:`web.security.WebSettings`).
+    profiles
+        Where the consoles' profiles come from (default :func:`web.profiles.default_profiles`).
 
     Raises
     ------
@@ -159,25 +221,23 @@ def create_app(
                 window_seconds=web.login_window_seconds,
                 client_backoff_seconds=web.login_backoff_seconds,
             ),
+            "staff_throttles": staff_throttles(engine, web),
+            "profiles": profiles or default_profiles(),
+            "jobs": None,
             "verify_slots": None,
             "checkpointer": None,
             "sweeper": None,
         }
     )
-    static = create_static_files_router(
-        path="/static",
-        directories=[STATIC_DIR],
-        cache_control=CacheControlHeader(max_age=86_400, public=True),
-        before_request=_refuse_odd_path,
-    )
     return Litestar(
-        route_handlers=[StudentController, ApiController, healthz, static],
+        route_handlers=_routers(),
+        guards=[check_access],
         dependencies=dependencies(),
         plugins=[HTMXPlugin()],
         template_config=_templates(settings.debug),
         csrf_config=csrf_config(settings.secret_key, secure=web.secure_cookies),
         exception_handlers=exception_handlers(),
-        middleware=[RequestLogMiddleware],
+        middleware=[RequestLogMiddleware, close_uploads],
         before_send=[security_headers(https=web.secure_cookies)],
         after_exception=[log_unrouted],
         on_startup=[_startup],
@@ -188,6 +248,7 @@ def create_app(
             description="The student journey of the InfoLit assessment as JSON: log in, start, "
             "get the item on screen, answer it, finish. No key, rubric or parameter is ever returned.",
             path="/schema",
+            openapi_router=Router("/schema", route_handlers=[], include_in_schema=False, opt={"access": "public"}),
             render_plugins=[LocalSwaggerPlugin()],
             components=Components(
                 security_schemes={

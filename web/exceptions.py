@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar.exceptions import HTTPException
 
-from assess.exceptions import AnswerRejected, LoginThrottled
+from assess.exceptions import AnswerRejected, AssessError, LoginThrottled, NotSignedIn
 
 __all__ = [  # LoginThrottled lives in assess.exceptions (the throttle's)
     "AnswerMissing",
@@ -13,12 +13,13 @@ __all__ = [  # LoginThrottled lives in assess.exceptions (the throttle's)
     "InsecureSecretKey",
     "LoginThrottled",
     "NotJson",
+    "PasswordChangeDue",
+    "StaffNotSignedIn",
 ]
 
 
 class AnswerMissing(AnswerRejected):
     """An empty answer form sent without saying "skip this item" (nothing was stored)."""
-
 
 
 class CrossSiteRefused(HTTPException):
@@ -41,3 +42,11 @@ class NotJson(HTTPException):
 
 class InsecureSecretKey(ValueError):
     """``INFOLIT_SECRET_KEY`` is too short to sign sessions and CSRF tokens safely."""
+
+
+class StaffNotSignedIn(NotSignedIn):
+    """A console page or staff API call without a live staff session (pages go to the staff login)."""
+
+
+class PasswordChangeDue(AssessError):
+    """The staff user signed in with a one-time password and must set its own before anything else."""

@@ -6,6 +6,7 @@ here (``web`` sits at the top of the import chain, so it may import them all).
 
 from __future__ import annotations
 
+import assess.accounts.models  # noqa: F401
 import assess.models  # noqa: F401
 import itembank.models  # noqa: F401
 import reports.models  # noqa: F401

@@ -28,6 +28,11 @@ Environment variables (read once, see :func:`get_web_settings`)
 ``INFOLIT_LOGIN_BACKOFF_SECONDS``
     Past its limit, an address may try once every this many seconds (default 2) instead of
     waiting out the window: a lab is never locked out for long by someone else's guesses.
+``INFOLIT_STAFF_SESSION_HOURS``, ``INFOLIT_STAFF_IDLE_MINUTES``
+    A staff session's longest life (default 10 hours) and longest pause between requests
+    (default 60 minutes).
+``INFOLIT_STAFF_LOGIN_MAX_FAILURES``
+    Login attempts allowed per staff account within the window (default 5).
 """
 
 from __future__ import annotations
@@ -90,6 +95,9 @@ class WebSettings:
     login_backoff_seconds: float = 2.0
     allowed_origins: tuple[str, ...] = ()
     expire_every_seconds: float = 300.0
+    staff_session_hours: float = 10.0
+    staff_idle_minutes: float = 60.0
+    staff_login_max_failures: int = 5
 
 
 def _truthy(value: str | None) -> bool:
@@ -109,6 +117,9 @@ def web_settings_from_env(env: dict[str, str] | None = None) -> WebSettings:
         allowed_origins=tuple(
             o.strip().rstrip("/").lower() for o in (env.get("INFOLIT_ALLOWED_ORIGINS") or "").split(",") if o.strip()
         ),
+        staff_session_hours=float(env.get("INFOLIT_STAFF_SESSION_HOURS") or 10),
+        staff_idle_minutes=float(env.get("INFOLIT_STAFF_IDLE_MINUTES") or 60),
+        staff_login_max_failures=int(env.get("INFOLIT_STAFF_LOGIN_MAX_FAILURES") or 5),
     )
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from collections.abc import Iterator
@@ -14,10 +15,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from assess.exceptions import RegistrationError
+from assess.keys import ServerKeys, new_key_text, parse_keys
 from assess.models import Area, Assessment, School, SchoolClass, Student
+from assess.pins import LEGACY_PIN_HASH_PARAMETERS, hash_pin, needs_rehash
 from assess.registration import (
     COLUMNS,
-    PIN_HASH_PARAMETERS,
     RegistrationFile,
     list_students,
     new_pin,
@@ -34,7 +36,7 @@ from assess.registration import (
 )
 from itembank.db import session_scope
 
-FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)  # tests only: the real cost is PIN_HASH_PARAMETERS
+FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)  # a cheap argon2 (PINs of before the keyed hash)
 
 BASE = {
     "province_code": "44", "province": "广东省", "region": "东部",
@@ -86,7 +88,7 @@ def counts(engine: Engine) -> dict[str, int]:
 
 def register(engine: Engine, rows: Any, **kwargs: Any) -> Any:
     with session_scope(engine) as session:
-        return register_students(session=session, rows=rows, hasher=kwargs.pop("hasher", FAST), **kwargs)
+        return register_students(session=session, rows=rows, hasher=kwargs.pop("hasher", None), **kwargs)
 
 
 def problems_of(engine: Engine, rows: Any, **kwargs: Any) -> list[str]:
@@ -141,7 +143,7 @@ def test_tickets_are_random_ten_digits_with_a_check_digit(engine: Engine, studen
     assert not ticket_is_well_formed(t[:-1]) and not ticket_is_well_formed("abcdefghij")
 
 
-def test_pins_are_returned_once_and_stored_only_as_argon2_hashes(engine: Engine) -> None:
+def test_pins_are_returned_once_and_stored_only_as_keyed_hashes(engine: Engine) -> None:
     summary = register(engine, sample_rows())
     pins = {t.student_code: t.pin for t in summary.tickets}
     assert len(pins) == 7 and all(p is not None and len(p) == 6 and p.isdigit() and p[0] != "0" for p in pins.values())
@@ -150,7 +152,7 @@ def test_pins_are_returned_once_and_stored_only_as_argon2_hashes(engine: Engine)
     for code, pin in pins.items():
         assert pin is not None
         st = stored[code]
-        assert st.pin_hash.startswith("$argon2id$")
+        assert st.pin_hash.startswith("hs1$t1$") and len(st.pin_hash) < 100
         assert verify_pin(st.pin_hash, pin)
         assert not verify_pin(st.pin_hash, str(int(pin) % 999_999 + 1).zfill(6))
         assert all(pin not in str(v) for v in st.model_dump().values())  # never in clear
@@ -161,15 +163,38 @@ def test_pins_are_returned_once_and_stored_only_as_argon2_hashes(engine: Engine)
     assert not verify_pin("", "123456") and not verify_pin("not a hash", "123456")
 
 
-def test_the_default_hasher_uses_the_owasp_parameters(engine: Engine) -> None:
-    assert PIN_HASH_PARAMETERS["time_cost"] == 2 and PIN_HASH_PARAMETERS["memory_cost"] == 19456
+def test_the_default_hash_is_keyed_and_argon2_hashes_of_before_still_verify(engine: Engine) -> None:
     with session_scope(engine) as session:
         summary = register_students(session=session, rows=sample_rows()[:2])
     with Session(engine) as s:
         hashes = {st.code: st.pin_hash for st in s.exec(select(Student)).all()}
-    assert all(h.startswith("$argon2id$v=19$m=19456,t=2,p=1$") for h in hashes.values())
+    assert all(h.startswith("hs1$t1$") for h in hashes.values())
     assert all(verify_pin(hashes[t.student_code], t.pin or "") for t in summary.tickets)
-    assert len({new_pin() for _ in range(200)}) > 150
+    assert len(set(hashes.values())) == 2 and len({new_pin() for _ in range(200)}) > 150
+    # a PIN hashed with argon2id at the old parameters verifies, and asks to be re-hashed
+    legacy = PasswordHasher(**LEGACY_PIN_HASH_PARAMETERS).hash("135790")
+    assert legacy.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert verify_pin(legacy, "135790") and not verify_pin(legacy, "135791") and needs_rehash(legacy)
+    assert not any(needs_rehash(h) for h in hashes.values())
+
+
+def test_a_keyed_hash_needs_its_key(engine: Engine) -> None:
+    old, new = parse_keys(f"{new_key_text('k1')}", source="test"), parse_keys(new_key_text("k2"), source="test")
+    stored = hash_pin("246810", keys=old)
+    assert verify_pin(stored, "246810", keys=old) and not verify_pin(stored, "246811", keys=old)
+    assert not verify_pin(stored, "246810", keys=new)  # without key k1 a stolen hash tests nothing
+    # rotated: k2 is current and k1 still verifies, and the hash under k1 asks to be replaced
+    rotated = parse_keys(f"{new_key_text('k2')},{old.keys[0][0]}:{_key_text(old)}", source="test")
+    assert verify_pin(stored, "246810", keys=rotated) and needs_rehash(stored, keys=rotated)
+    assert not needs_rehash(hash_pin("246810", keys=rotated), keys=rotated)
+    same_key_other_id = parse_keys(f"zz:{_key_text(old)}", source="test")
+    assert not verify_pin(stored, "246810", keys=same_key_other_id)
+    for damaged in ("hs1$k1$x", "hs1$k1$!!$!!", "hs2$k1$AAAA$AAAA", stored[:-4]):
+        assert not verify_pin(damaged, "246810", keys=old)
+
+
+def _key_text(keys: ServerKeys) -> str:
+    return base64.urlsafe_b64encode(keys.keys[0][1]).decode().rstrip("=")
 
 
 def test_reimporting_the_same_file_changes_nothing(engine: Engine) -> None:
@@ -470,7 +495,7 @@ def test_list_tickets_and_new_pins(engine: Engine, students: list[Student]) -> N
     assert [c.student_code for c in cards] == ["P001", "P002"] and all(c.pin is None for c in cards)
     old = {s.code: s.pin_hash for s in students}
     with session_scope(engine) as s:
-        fresh = reissue_pins(session=s, school_code="S001", class_name="2班", hasher=FAST)
+        fresh = reissue_pins(session=s, school_code="S001", class_name="2班")
     assert [c.student_code for c in fresh] == ["P003"]
     with Session(engine) as s:
         now = {st.code: (st.pin_hash, st.ticket) for st in s.exec(select(Student)).all()}

@@ -1,6 +1,6 @@
 """Fixtures of the web tests: a prepared assessment database, the app, and signed-in clients.
 
-The world is built once per test session (starter bank, a school, students with real argon2
+The world is built once per test session (starter bank, a school, students with real keyed
 PINs, an open adaptive assessment for grade 8 plus a closed one for grade 11 and a future one for
 grade 12) and copied for each test. The grade-8 test draws from a deliberately small band of nine
 items, eight operational of every type (two with a stimulus) and one pilot, with a fixed length of
@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 
 from assess.blueprints import BlueprintSpec
 from assess.models import Area, Assessment, BlueprintRow, School, SchoolClass, Student
+from assess.pins import hash_pin
 from assess.simulate.pipeline import ensure_bank
 from itembank.db import make_engine, session_scope
 from itembank.models import PROVISIONAL, Calibration, Item, ItemVersion, utcnow
@@ -39,7 +40,7 @@ from web.security import CSRF_COOKIE, WebSettings
 
 PIN = "246810"
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-"""Cheap argon2 parameters for the fixtures (verification reads the parameters from the hash)."""
+"""Cheap argon2 parameters, for PINs hashed the way they were before the keyed hash."""
 
 BAND_ITEMS = (
     "D1.1-011",  # single choice
@@ -119,7 +120,7 @@ def build_world(engine: Engine) -> World:
         klass = SchoolClass(school_id=int(school.id or 0), grade=8, name="8年级1班")
         s.add(klass)
         s.flush()
-        pin_hash = FAST_HASHER.hash(PIN)
+        pin_hash = hash_pin(PIN)
 
         def student(code: str, grade: int, ticket: str, pin_hash: str) -> Student:
             row = Student(
@@ -303,3 +304,121 @@ def db_counts(engine: Engine) -> dict[str, Any]:
         ]
         locked = s.exec(select(ItemVersion.id).where(col(ItemVersion.locked).is_(True))).all()
     return {"responses": responses, "sessions": sessions, "locked": sorted(locked)}
+
+
+# ---------------------------------------------------------------------------------------- consoles
+@dataclass(frozen=True)
+class ConsoleDb:
+    """A fresh copy of the web world with the console world (tests/console_world.py) added."""
+
+    url: str
+    engine: Engine
+    world: World
+    console: Any  # tests.console_world.ConsoleWorld
+
+
+@pytest.fixture(scope="session")
+def sqlite_console_world(
+    sqlite_world: tuple[Path, World], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, World, Any]:
+    from tests.console_world import build_console_world
+
+    source, world = sqlite_world
+    path = tmp_path_factory.mktemp("console-world") / "world.db"
+    shutil.copyfile(source, path)
+    engine = make_engine(f"sqlite:///{path}")
+    console = build_console_world(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path, world, console
+
+
+@pytest.fixture(scope="session")
+def pg_console_world(pg_server: pgserver.PgServer, pg_world: tuple[str, World]) -> tuple[str, World, Any]:
+    from tests.console_world import build_console_world
+
+    template, world = pg_world
+    name = "infolit_console_template"
+    admin = sa_create_engine(pg_server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    admin.dispose()
+    engine = make_engine(pg_server.url(name))
+    console = build_console_world(engine)
+    engine.dispose()
+    return name, world, console
+
+
+def _sqlite_console(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConsoleDb]:
+    source, world, console = request.getfixturevalue("sqlite_console_world")
+    target = tmp_path / "console.db"
+    shutil.copyfile(source, target)
+    engine = make_engine(f"sqlite:///{target}")
+    try:
+        yield ConsoleDb(f"sqlite:///{target}", engine, world, console)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def cdb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConsoleDb]:
+    """A fresh SQLite copy of the web world plus the console world."""
+    yield from _sqlite_console(request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_cdb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConsoleDb]:
+    """The same on SQLite and (marker ``postgres``) on PostgreSQL."""
+    if request.param == "sqlite":
+        yield from _sqlite_console(request, tmp_path)
+        return
+    server: pgserver.PgServer = request.getfixturevalue("pg_server")
+    template, world, console = request.getfixturevalue("pg_console_world")
+    name = f"c_{uuid.uuid4().hex[:12]}"
+    admin = sa_create_engine(server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    engine = make_engine(server.url(name))
+    try:
+        yield ConsoleDb(server.url(name), engine, world, console)
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def make_console_app(database: Any, tmp_path: Path, **web: Any) -> Litestar:
+    """The app over a console database, with suppression off so the small world's profiles show numbers."""
+    from reports.summary import SummaryRules
+    from scoring.survey import SuppressionRule
+    from web.profiles import SummaryProfiles
+
+    settings = Settings(data_dir=tmp_path / "data", database_url=database.url, secret_key=SECRET, session_minutes=120)
+    loose = SummaryProfiles(rules=SummaryRules(school=SuppressionRule(1, 1), area=SuppressionRule(1, 1)))
+    return create_app(settings=settings, engine=database.engine, web=WebSettings(**web), profiles=loose)
+
+
+def staff_login(client: TestClient[Litestar], username: str, password: str | None = None) -> Any:
+    """Sign a test client in to the console (the password of the console world by default)."""
+    from tests.console_world import PASSWORD
+
+    if CSRF_COOKIE not in client.cookies:
+        client.get("/console/login")
+    token = str(client.cookies[CSRF_COOKIE])
+    response = client.post(
+        "/console/login",
+        data={"username": username, "password": password or PASSWORD, "_csrf_token": token},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return response
+
+
+def console_post(client: TestClient[Litestar], url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """POST a console form with its CSRF field."""
+    if CSRF_COOKIE not in client.cookies:
+        client.get("/console/login")
+    token = str(client.cookies[CSRF_COOKIE])
+    return client.post(url, data={**(data or {}), "_csrf_token": token}, follow_redirects=False, **kwargs)

@@ -42,6 +42,7 @@ _HINTS: dict[str, list[Any]] = {
     "gender": ["F", "M"],
     "status": ["in_progress", "finished", "operational", "draft"],
     "mode": ["adaptive", "booklets"],
+    "role": ["admin", "researcher", "bureau", "school"],
 }
 
 
@@ -103,6 +104,8 @@ class _Filler:
             return n + 0.25
         if isinstance(kind, sa.DateTime):
             return _T0 + dt.timedelta(seconds=n, microseconds=123)
+        if isinstance(kind, sa.LargeBinary):
+            return bytes([n % 256]) + _TEXTS[n % len(_TEXTS)].encode() + b"\x00\xff"
         if isinstance(kind, sa.JSON):
             return {"n": n, "text": _TEXTS[n % len(_TEXTS)], "list": [n, None, 1.5]}
         if isinstance(kind, sa.String):
@@ -128,8 +131,10 @@ class _Filler:
                 self._advance_sequences(conn, table)
 
     def _row(self, conn: Connection, metadata: sa.MetaData, table: sa.Table) -> bool:
-        for _ in range(20):  # another draw of foreign keys when a unique key clashes
+        for attempt in range(40):  # another draw when a unique key clashes or a CHECK refuses the row
             values = {c.name: self._value(c, conn, metadata) for c in table.columns}
+            if attempt:  # a CHECK may tie columns together (a role and its node): leave some nullable ones empty
+                values.update({c.name: None for c in table.columns if c.nullable and self.rnd.random() < 0.5})
             try:
                 with conn.begin_nested():
                     conn.execute(table.insert().values(**values))

@@ -58,6 +58,11 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "people_group",
         "Schools, classes and students: register them from a file, list them, print their tickets.",
     ),
+    "users": LazyCommand(
+        "web.commands.users",
+        "users_group",
+        "Staff accounts: create, list, disable, enable, reset passwords; the roles.",
+    ),
     "calibrate": LazyCommand(
         "web.commands.scoring",
         "calibrate_command",

@@ -1,0 +1,188 @@
+"""The staff JSON API (``/api/v1/staff/...``): the consoles' reading operations for other tools.
+
+Sign in with ``POST /api/v1/staff/login`` (username, password; then ``/login/totp`` with the code
+where the account has a second factor) and send the token it returns as
+``Authorization: Bearer ...``. The token is a staff session like the console's (it expires, idles
+out and is revoked the same way); cookies are never read here, since the API is outside the CSRF
+check. Every answer is scoped exactly like the console: a node outside the caller's scope is a
+404 with nothing of it in the body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody
+
+from assess.accounts import audit, users
+from assess.accounts.login import give_second_factor, log_in
+from assess.accounts.models import StaffUserPublic
+from assess.accounts.sessions import revoke_session
+from assess.console.tree import AreaView, Participation, area_view, participation, school_node
+from web.controllers.console_common import ChosenAssessment
+from web.deps import DbSession, Now
+from web.staff import CurrentActor, client_of, session_policy, token_of
+
+__all__ = ["StaffApiController"]
+
+
+@dataclass(frozen=True)
+class StaffLogin:
+    """``POST /api/v1/staff/login`` body."""
+
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class TotpCode:
+    """``POST /api/v1/staff/login/totp`` body (the pending token goes in the bearer header)."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class SignedInJson:
+    """A login step: the token to send as a bearer, and whether the TOTP code is still due."""
+
+    token: str
+    username: str
+    role: str
+    needs_second_factor: bool
+    must_change_password: bool
+
+
+@dataclass(frozen=True)
+class MeJson:
+    """Who the token belongs to and its scope (``kind`` all, area or school; the node's path)."""
+
+    username: str
+    role: str
+    scope_kind: str
+    scope_path: str
+
+
+def _signed(step: Any) -> SignedInJson:
+    return SignedInJson(step.token, step.username, step.role, step.needs_second_factor, step.must_change_password)
+
+
+class StaffApiController(Controller):
+    """Staff endpoints as JSON."""
+
+    path = "/api/v1/staff"
+    tags = ["staff"]
+
+    @post("/login", status_code=200, opt={"access": "staff.login"})
+    async def login(self, request: Request[Any, Any, State], data: JSONBody[StaffLogin], now: Now) -> SignedInJson:
+        """Sign in with username and password; the answer's token is the bearer token."""
+        state = request.app.state
+        step = await anyio.to_thread.run_sync(
+            lambda: log_in(
+                engine=state.engine,
+                throttles=state.staff_throttles,
+                username=data.username,
+                password=data.password,
+                client=client_of(request),
+                now=now,
+                policy=session_policy(state.web),
+                user_agent=request.headers.get("user-agent", ""),
+            ),
+            limiter=state.verify_slots,
+        )
+        return _signed(step)
+
+    @post("/login/totp", status_code=200, opt={"access": "staff.login"})
+    async def totp(self, request: Request[Any, Any, State], data: JSONBody[TotpCode], now: Now) -> SignedInJson:
+        """Give the TOTP code of a login that asked for it (its token as the bearer)."""
+        state = request.app.state
+        step = await anyio.to_thread.run_sync(
+            lambda: give_second_factor(
+                engine=state.engine,
+                throttles=state.staff_throttles,
+                token=token_of(request) or "",
+                code=data.code,
+                client=client_of(request),
+                now=now,
+                policy=session_policy(state.web),
+            ),
+        )
+        return _signed(step)
+
+    @post("/logout", status_code=200, sync_to_thread=False, opt={"access": "account.self"})
+    def logout(self, db: DbSession, actor: CurrentActor) -> dict[str, bool]:
+        """End this token's session."""
+        if actor.session_id is not None:
+            revoke_session(session=db, session_id=actor.session_id)
+        audit.record(db, actor, "logout", target=f"user:{actor.username}")
+        return {"ok": True}
+
+    @get("/me", sync_to_thread=False, opt={"access": "console.home"})
+    def me(self, actor: CurrentActor) -> MeJson:
+        """The token's user and scope."""
+        return MeJson(actor.username, actor.role, actor.scope.kind, actor.scope.path)
+
+    @get("/areas/{code:str}", sync_to_thread=False, opt={"access": "area.view"})
+    def area(self, db: DbSession, actor: CurrentActor, code: FromPath[str]) -> AreaView:
+        """An area, the trail to it from the caller's node, its child areas and schools."""
+        return area_view(session=db, actor=actor, code=code)
+
+    @get("/areas/{code:str}/participation", sync_to_thread=False, opt={"access": "area.participation"})
+    def area_participation(
+        self,
+        db: DbSession,
+        actor: CurrentActor,
+        code: FromPath[str],
+        chosen: ChosenAssessment,
+    ) -> list[Participation]:
+        """Participation per school of the area in one assessment (the open one by default)."""
+        view = area_view(session=db, actor=actor, code=code)
+        assert view.node is not None
+        if chosen.current is None:
+            return []
+        return participation(session=db, actor=actor, assessment_id=int(chosen.current.id or 0), path=view.node.path)
+
+    @get("/areas/{code:str}/profile", sync_to_thread=False, opt={"access": "area.profile"})
+    def area_profile(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        code: FromPath[str],
+        chosen: ChosenAssessment,
+    ) -> Any:
+        """An area's profile (with its children compared) in one assessment."""
+        view = area_view(session=db, actor=actor, code=code)
+        assert view.node is not None
+        if chosen.current is None:
+            return None
+        audit.record(db, actor, "report.view", target=f"area:{view.node.code}", scope_path=view.node.path)
+        return request.app.state.profiles.build(
+            session=db, assessment_id=int(chosen.current.id or 0), node=view.node, children=[*view.areas, *view.schools]
+        )
+
+    @get("/schools/{code:str}/profile", sync_to_thread=False, opt={"access": "school.profile"})
+    def school_profile(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        code: FromPath[str],
+        chosen: ChosenAssessment,
+    ) -> Any:
+        """A school's profile in one assessment."""
+        node, _ = school_node(session=db, actor=actor, code=code)
+        if chosen.current is None:
+            return None
+        audit.record(db, actor, "report.view", target=f"school:{node.code}", scope_path=node.path)
+        return request.app.state.profiles.build(
+            session=db, assessment_id=int(chosen.current.id or 0), node=node, children=()
+        )
+
+    @get("/users", sync_to_thread=False, opt={"access": "users.manage"})
+    def users_list(self, db: DbSession, actor: CurrentActor) -> list[StaffUserPublic]:
+        """The accounts the caller manages."""
+        return users.list_users(session=db, actor=actor)
