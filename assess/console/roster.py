@@ -40,6 +40,7 @@ from assess.registration import (
     reissue_pins,
     school_tickets,
 )
+from assess.throttle import unlock_student
 from itembank.db import aware_utc
 
 __all__ = [
@@ -366,9 +367,9 @@ def unlock_student_login(*, session: Session, actor: Actor, school_code: str, st
     """
     actor.require("registration.manage")
     student = _student_of(session, actor, school_code, student_id)
-    result = session.execute(delete(LoginFailure).where(col(LoginFailure.subject) == f"ticket:{student.ticket}"))
+    was_locked = unlock_student(session=session, student_id=int(student.id or 0))
     audit.record(session, actor, "student.unlock", target=f"student:{student.code}", scope_path=student.path)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return was_locked
 
 
 def move_sitting(
