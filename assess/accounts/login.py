@@ -107,8 +107,8 @@ def log_in(
     name = normalise_username(username)
     if not name or not password:
         raise StaffLoginFailed("请输入用户名和密码。")
-    if len(name) > 64 or len(password) > 256:
-        raise StaffLoginFailed(_WRONG)
+    if len(name) > 64 or len(password) > 256 or any(ch < " " or ch == "\x7f" for ch in name):
+        raise StaffLoginFailed(_WRONG)  # a control character names no user (and a NUL cannot reach PostgreSQL)
     try:
         throttles.per_client.claim(client)
         throttles.per_user.claim(name)

@@ -16,6 +16,7 @@ from typing import Any
 import anyio.to_thread
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
+from litestar.openapi.spec import SecurityRequirement
 from litestar.params import FromPath, JSONBody
 
 from assess.accounts import audit, users
@@ -25,6 +26,8 @@ from assess.accounts.sessions import revoke_session
 from assess.console.tree import AreaView, Participation, area_view, participation, school_node
 from web.controllers.console_common import ChosenAssessment
 from web.deps import DbSession, Now
+from web.openapi import error_responses
+from web.security import require_json
 from web.staff import CurrentActor, client_of, session_policy, token_of
 
 __all__ = ["StaffApiController"]
@@ -66,6 +69,10 @@ class MeJson:
     scope_path: str
 
 
+_BEARER: list[SecurityRequirement] = [{"BearerToken": []}]
+_REFUSED = error_responses(401, 404)
+
+
 def _signed(step: Any) -> SignedInJson:
     return SignedInJson(step.token, step.username, step.role, step.needs_second_factor, step.must_change_password)
 
@@ -76,7 +83,10 @@ class StaffApiController(Controller):
     path = "/api/v1/staff"
     tags = ["staff"]
 
-    @post("/login", status_code=200, opt={"access": "staff.login"})
+    @post(
+        "/login", status_code=200, guards=[require_json], responses=error_responses(400, 401, 415, 429),
+        opt={"access": "staff.login"},
+    )  # fmt: skip
     async def login(self, request: Request[Any, Any, State], data: JSONBody[StaffLogin], now: Now) -> SignedInJson:
         """Sign in with username and password; the answer's token is the bearer token."""
         state = request.app.state
@@ -95,7 +105,10 @@ class StaffApiController(Controller):
         )
         return _signed(step)
 
-    @post("/login/totp", status_code=200, opt={"access": "staff.login"})
+    @post(
+        "/login/totp", status_code=200, guards=[require_json], security=_BEARER,
+        responses=error_responses(400, 401, 415, 429), opt={"access": "staff.login"},
+    )  # fmt: skip
     async def totp(self, request: Request[Any, Any, State], data: JSONBody[TotpCode], now: Now) -> SignedInJson:
         """Give the TOTP code of a login that asked for it (its token as the bearer)."""
         state = request.app.state
@@ -112,7 +125,14 @@ class StaffApiController(Controller):
         )
         return _signed(step)
 
-    @post("/logout", status_code=200, sync_to_thread=False, opt={"access": "account.self"})
+    @post(
+        "/logout",
+        security=_BEARER,
+        responses=_REFUSED,
+        status_code=200,
+        sync_to_thread=False,
+        opt={"access": "account.self"},
+    )
     def logout(self, db: DbSession, actor: CurrentActor) -> dict[str, bool]:
         """End this token's session."""
         if actor.session_id is not None:
@@ -120,17 +140,23 @@ class StaffApiController(Controller):
         audit.record(db, actor, "logout", target=f"user:{actor.username}")
         return {"ok": True}
 
-    @get("/me", sync_to_thread=False, opt={"access": "console.home"})
+    @get("/me", security=_BEARER, responses=_REFUSED, sync_to_thread=False, opt={"access": "console.home"})
     def me(self, actor: CurrentActor) -> MeJson:
         """The token's user and scope."""
         return MeJson(actor.username, actor.role, actor.scope.kind, actor.scope.path)
 
-    @get("/areas/{code:str}", sync_to_thread=False, opt={"access": "area.view"})
+    @get("/areas/{code:str}", security=_BEARER, responses=_REFUSED, sync_to_thread=False, opt={"access": "area.view"})
     def area(self, db: DbSession, actor: CurrentActor, code: FromPath[str]) -> AreaView:
         """An area, the trail to it from the caller's node, its child areas and schools."""
         return area_view(session=db, actor=actor, code=code)
 
-    @get("/areas/{code:str}/participation", sync_to_thread=False, opt={"access": "area.participation"})
+    @get(
+        "/areas/{code:str}/participation",
+        security=_BEARER,
+        responses=_REFUSED,
+        sync_to_thread=False,
+        opt={"access": "area.participation"},
+    )
     def area_participation(
         self,
         db: DbSession,
@@ -145,7 +171,13 @@ class StaffApiController(Controller):
             return []
         return participation(session=db, actor=actor, assessment_id=int(chosen.current.id or 0), path=view.node.path)
 
-    @get("/areas/{code:str}/profile", sync_to_thread=False, opt={"access": "area.profile"})
+    @get(
+        "/areas/{code:str}/profile",
+        security=_BEARER,
+        responses=_REFUSED,
+        sync_to_thread=False,
+        opt={"access": "area.profile"},
+    )
     def area_profile(
         self,
         request: Request[Any, Any, State],
@@ -164,7 +196,13 @@ class StaffApiController(Controller):
             session=db, assessment_id=int(chosen.current.id or 0), node=view.node, children=[*view.areas, *view.schools]
         )
 
-    @get("/schools/{code:str}/profile", sync_to_thread=False, opt={"access": "school.profile"})
+    @get(
+        "/schools/{code:str}/profile",
+        security=_BEARER,
+        responses=_REFUSED,
+        sync_to_thread=False,
+        opt={"access": "school.profile"},
+    )
     def school_profile(
         self,
         request: Request[Any, Any, State],
@@ -182,7 +220,7 @@ class StaffApiController(Controller):
             session=db, assessment_id=int(chosen.current.id or 0), node=node, children=()
         )
 
-    @get("/users", sync_to_thread=False, opt={"access": "users.manage"})
+    @get("/users", security=_BEARER, responses=_REFUSED, sync_to_thread=False, opt={"access": "users.manage"})
     def users_list(self, db: DbSession, actor: CurrentActor) -> list[StaffUserPublic]:
         """The accounts the caller manages."""
         return users.list_users(session=db, actor=actor)
