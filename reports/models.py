@@ -10,6 +10,11 @@ scale, the level of each (an index into the run's ``levels``), and the theta PVs
 dimension. Storing the scale scores and levels with the transformation that made them keeps a
 report reproducible after a framework's cuts change.
 
+A :class:`ProfileBuild` records the newest set of profiles built from a run (every school and
+region of the assessment), and :class:`StoredProfile` holds each profile as JSON
+(:mod:`reports.store`), so the consoles show and render a profile without recomputing the
+assessment's statistics.
+
 Only the newest run of an assessment is kept (:func:`reports.plausible.store_plausible_values`
 replaces the previous one in the same transaction). Layering as in the other packages:
 ``XBase`` -> ``X(table=True)`` -> ``XPublic``.
@@ -20,7 +25,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, UniqueConstraint
+from sqlalchemy import JSON, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from itembank.models import utcnow
@@ -31,6 +36,9 @@ __all__ = [
     "PlausibleValueRun",
     "PlausibleValueRunBase",
     "PlausibleValueRunPublic",
+    "ProfileBuild",
+    "ProfileBuildPublic",
+    "StoredProfile",
 ]
 
 
@@ -101,3 +109,51 @@ class PlausibleValue(PlausibleValueBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="plausible_value_run.id", index=True, ondelete="CASCADE")
     student_id: int = Field(foreign_key="student.id", index=True)
+
+
+# ======================================================================================== stored profiles
+# A build of every profile of an assessment, shared fields.
+class ProfileBuildBase(SQLModel):
+    """What a stored set of profiles was built from and how (see :mod:`reports.store`)."""
+
+    design: str = Field(default="auto", max_length=16)
+    n_profiles: int = 0
+    n_reported: int = 0
+    seconds: dict[str, float] = Field(default_factory=dict, sa_type=JSON)
+
+
+# The build row: one per assessment (the newest).
+class ProfileBuild(ProfileBuildBase, table=True):
+    """The newest stored set of profiles of an assessment, and the PV run it was computed from."""
+
+    __tablename__ = "profile_build"
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", unique=True)
+    run_id: int = Field(foreign_key="plausible_value_run.id", index=True, ondelete="CASCADE")
+    built_at: datetime = Field(default_factory=utcnow)
+
+
+# A build, handed out.
+class ProfileBuildPublic(ProfileBuildBase):
+    """A build as the CLI and the consoles show it."""
+
+    id: int
+    assessment_id: int
+    run_id: int
+    built_at: datetime
+
+
+# One stored profile row.
+class StoredProfile(SQLModel, table=True):
+    """One school's or region's profile of a build, as the JSON of :class:`reports.profile.Profile`."""
+
+    __tablename__ = "stored_profile"
+    __table_args__ = (UniqueConstraint("build_id", "level", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    build_id: int = Field(foreign_key="profile_build.id", index=True, ondelete="CASCADE")
+    level: str = Field(max_length=16)
+    code: str = Field(max_length=64)
+    reported: bool = True
+    body: str = Field(sa_type=Text)

@@ -215,6 +215,31 @@ def test_the_cli_writes_profiles_and_refuses_bad_requests_with_one_line(
     assert res.exit_code != 0 and "give one of --out DIR or --zip FILE" in res.output
 
 
+def test_a_build_of_every_profile_is_kept_for_the_consoles(
+    national: tuple[Path, NationalRun], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reports.store import load_profile, stored_build
+
+    path, run = national
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(path, copy)
+    res = _invoke(copy, ["report", "build", run.adaptive_assessment], monkeypatch)
+    assert res.exit_code == 0 and "已保存供控制台查看" in res.output, res.output
+    engine = make_engine(f"sqlite:///{copy}")
+    with Session(engine) as session:
+        assessment = find_assessment(session=session, code=run.adaptive_assessment)
+        build = stored_build(session=session, assessment_id=int(assessment.id or 0))
+        tree = load_tree(session=session, assessment=assessment)
+        n_groups = sum(len(tree.levels[lv].codes) for lv in tree.levels)
+        assert build is not None and build.n_profiles == n_groups
+        nation = load_profile(session=session, assessment_id=int(assessment.id or 0), level="national", code="national")
+        assert nation is not None and nation.reported and nation.participation.students_assessed == tree.n_students
+    engine.dispose()
+    # a partial build is written, not kept; it needs somewhere to go
+    res = _invoke(copy, ["report", "build", run.adaptive_assessment, "--level", "school"], monkeypatch)
+    assert res.exit_code != 0 and "give --out DIR or --zip FILE" in res.output
+
+
 def test_a_school_below_the_threshold_is_refused_and_nothing_is_written(
     national: tuple[Path, NationalRun], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -73,16 +73,24 @@ def _assessment_code(code: str | None) -> str:
 
 
 def _build(
-    assessment: str, levels: list[str] | None, design: str, hide_names: bool, previous: str | None, link: float
-) -> ProfileSet:
+    assessment: str, levels: list[str] | None, design: str, hide_names: bool, previous: str | None, link: float,
+    *, store: bool = False,
+) -> ProfileSet:  # fmt: skip
+    """The profiles asked for; ``store``: every profile, kept in the database for the consoles."""
     from reports.aggregate import build_assessment_profiles
     from reports.exceptions import ReportError
+    from reports.store import build_and_store
 
     def say(msg: str) -> None:
         click.echo(f"  {msg}", err=True)
 
     try:
         with session_scope(get_engine()) as session:
+            if store:
+                return build_and_store(
+                    session=session, assessment_code=assessment, design=design,  # type: ignore[arg-type]
+                    previous_code=previous, linking_error=link, progress=say,
+                )[0]  # fmt: skip
             return build_assessment_profiles(
                 session=session, assessment_code=assessment, levels=levels, design=design,  # type: ignore[arg-type]
                 show_school_names=not hide_names, previous_code=previous, linking_error=link, progress=say,
@@ -163,21 +171,35 @@ def build_command(
     assessment: str, out: Path | None, zip_path: Path | None, level: str | None, within: str | None, fmt: str,
     design: str, hide_school_names: bool, previous: str | None, linking_error: float,
 ) -> None:  # fmt: skip
-    """Write every profile of ASSESSMENT (each school and region) into OUT/LEVEL/CODE.FORMAT (or one ZIP).
+    """Build every profile of ASSESSMENT (each school and region), keep them for the consoles, write them.
 
-    OUT/profiles.csv holds every number of every profile as one long table (one row per group and
-    statistic), OUT/columns.csv says what each column means. ``--within 320101 --level school
+    Every profile built (no --level, --within or --hide-school-names) is kept in the database,
+    where the bureau and school consoles read it; with --out DIR they are also written into
+    OUT/LEVEL/CODE.FORMAT (or with --zip FILE into one ZIP). OUT/profiles.csv holds every number
+    of every profile as one long table (one row per group and statistic), OUT/columns.csv says
+    what each column means. ``--within 320101 --level school
     --zip FILE`` gives every school profile of a county as one ZIP.
     """
     from reports.files import columns_csv, profiles_csv, write_profile, write_profiles_zip
 
-    if (out is None) == (zip_path is None):
-        raise click.UsageError("give one of --out DIR or --zip FILE")
+    if out is not None and zip_path is not None:
+        raise click.UsageError("give one of --out DIR or --zip FILE, not both")
     formats, levels = _formats(fmt), _levels(level)
+    whole = levels is None and within is None and not hide_school_names
+    if out is None and zip_path is None and not whole:
+        raise click.UsageError("give --out DIR or --zip FILE (only a build of every profile is kept for the consoles)")
     t0 = time.perf_counter()
-    result = _build(assessment, levels, design, hide_school_names, previous, linking_error)
+    result = _build(assessment, levels, design, hide_school_names, previous, linking_error, store=whole)
     t_build = time.perf_counter() - t0
     profiles = _within(list(result), within)
+    withheld = sum(1 for p in profiles if not p.reported)
+    kept = "，已保存供控制台查看" if whole else ""
+    if zip_path is None and out is None:
+        click.echo(
+            f"测评 {assessment}：{len(profiles)} 份报告（其中 {withheld} 份因人数不足隐去数字）{kept}；"
+            f"共 {t_build:.1f} 秒"
+        )
+        return
     if zip_path is not None:
         with tqdm(total=len(profiles), desc="写出报告", unit="份", leave=False) as bar:
             n = write_profiles_zip(profiles, zip_path, formats, progress=lambda _k: bar.update(1))
@@ -188,10 +210,9 @@ def build_command(
         write_profile(profiles[0], out / "profiles.csv", lambda _p: profiles_csv(profiles))
         write_profile(profiles[0], out / "columns.csv", lambda _p: columns_csv())
         where = out
-    withheld = sum(1 for p in profiles if not p.reported)
     click.echo(
-        f"测评 {assessment}：{len(profiles)} 份报告（其中 {withheld} 份因人数不足隐去数字），{n} 个文件写入 {where}；"
-        f"统计 {t_build:.1f} 秒，共 {time.perf_counter() - t0:.1f} 秒"
+        f"测评 {assessment}：{len(profiles)} 份报告（其中 {withheld} 份因人数不足隐去数字）{kept}，"
+        f"{n} 个文件写入 {where}；统计 {t_build:.1f} 秒，共 {time.perf_counter() - t0:.1f} 秒"
     )
 
 
