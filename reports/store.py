@@ -23,12 +23,14 @@ import json
 from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 import cattrs
 from sqlalchemy import delete, insert
 from sqlmodel import Session, col, select
 
 from reports.aggregate import ProfileSet, build_assessment_profiles
+from reports.inputs import SuppressionRules
 from reports.models import PlausibleValueRun, ProfileBuild, ProfileBuildPublic, StoredProfile
 from reports.plausible import Progress
 from reports.profile import Profile
@@ -40,6 +42,7 @@ __all__ = [
     "load_profile",
     "load_profiles",
     "profile_from_json",
+    "profile_to_dict",
     "profile_to_json",
     "store_profiles",
     "stored_build",
@@ -54,9 +57,15 @@ def _converter() -> cattrs.Converter:
     return conv
 
 
+def profile_to_dict(profile: Profile) -> dict[str, Any]:
+    """A profile as plain dicts, lists, strings and numbers (withheld numbers ``nan``; times ISO 8601)."""
+    out: dict[str, Any] = _converter().unstructure(profile)
+    return out
+
+
 def profile_to_json(profile: Profile) -> str:
     """A profile as JSON text (withheld numbers as ``NaN``)."""
-    return json.dumps(_converter().unstructure(profile), ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(profile_to_dict(profile), ensure_ascii=False, separators=(",", ":"))
 
 
 def profile_from_json(text: str) -> Profile:
@@ -149,18 +158,20 @@ def load_profiles(*, session: Session, assessment_id: int, level: str, codes: It
 
 def build_and_store(
     *, session: Session, assessment_code: str, design: DesignMode = "auto", n_pvs: int = 10,
-    previous_code: str | None = None, linking_error: float = 0.0, progress: Progress | None = None,
+    previous_code: str | None = None, linking_error: float = 0.0, rules: SuppressionRules | None = None,
+    progress: Progress | None = None,
 ) -> tuple[ProfileSet, ProfileBuildPublic]:  # fmt: skip
     """Build every profile of an assessment (drawing its PVs if needed) and store them for the consoles.
 
-    ``previous_code``: an earlier round on the same scale, for each profile's change since then.
+    ``previous_code``: an earlier round on the same scale, for each profile's change since then;
+    ``rules``: the suppression thresholds (default: the issue's 10 / 30 students, 5 schools).
     Runs in the caller's transaction. Raises what :func:`reports.aggregate.build_assessment_profiles`
     raises (:class:`reports.exceptions.ReportError`).
     """
     assessment = find_assessment(session=session, code=assessment_code)
     profiles = build_assessment_profiles(
         session=session, assessment_code=assessment_code, design=design, n_pvs=n_pvs,
-        previous_code=previous_code, linking_error=linking_error, progress=progress,
+        previous_code=previous_code, linking_error=linking_error, rules=rules, progress=progress,
     )  # fmt: skip
     return profiles, store_profiles(
         session=session, profiles=profiles, assessment_id=int(assessment.id or 0), design=design

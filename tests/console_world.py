@@ -198,3 +198,59 @@ def build_console_world(engine: Engine) -> ConsoleWorld:
         _user(s, "farschool", "school", school=schools["SFAR001"])
         s.flush()
         return ConsoleWorld(int(assessment.id or 0), assessment.code, students, tickets, classes)
+
+
+def store_console_profiles(engine: Engine) -> None:
+    """Give the finished sittings answers on calibrated items, draw PVs and store every profile.
+
+    The web world's provisional calibration becomes the open assessment's; each finished sitting
+    gets 20 scored answers (more right answers for the higher scale scores) and counts as
+    assessed. Suppression is off (thresholds of one student and one school), so the small world's
+    profiles show numbers. Does nothing on a database without that calibration.
+    """
+    from sqlmodel import col
+
+    from assess.models import Response
+    from itembank.models import PROVISIONAL, Calibration, ItemParameter
+    from reports.inputs import SuppressionRules
+    from reports.store import build_and_store
+    from scoring.survey import SuppressionRule
+
+    with session_scope(engine) as s:
+        cal = s.exec(select(Calibration).where(Calibration.name == PROVISIONAL)).first()
+        if cal is None:
+            return
+        assessment = _assessment(s)
+        assessment.calibration_id = cal.id
+        s.add(assessment)
+        versions = s.exec(
+            select(ItemParameter.item_version_id)
+            .where(ItemParameter.calibration_id == cal.id)
+            .order_by(col(ItemParameter.item_version_id))
+            .limit(20)
+        ).all()
+        sittings = s.exec(
+            select(TestSession).where(TestSession.assessment_id == assessment.id, TestSession.status == "finished")
+        ).all()
+        for sitting in sittings:
+            right = round(20 * ((sitting.scale_score or 500.0) - 350.0) / 250.0)  # 0.2 .. 0.8 of them
+            for position, version in enumerate(versions):
+                s.add(
+                    Response(
+                        session_id=int(sitting.id or 0),
+                        item_version_id=int(version),
+                        position=position,
+                        answer={"choice": "A"},
+                        score=int((position * 7) % 20 < right),
+                    )
+                )
+            sitting.assessed, sitting.n_scored = True, len(versions)
+            s.add(sitting)
+    loose = SuppressionRules(
+        school=SuppressionRule(1, 1),
+        region=SuppressionRule(1, 1),
+        subgroup=SuppressionRule(1, 1),
+        region_subgroup=SuppressionRule(1, 1),
+    )
+    with session_scope(engine) as s:
+        build_and_store(session=s, assessment_code="WEB-OPEN", rules=loose, n_pvs=5)

@@ -65,7 +65,7 @@ from web.controllers.student import StudentController
 from web.deps import dependencies
 from web.logging import RequestLogMiddleware, configure_logging, log_unrouted
 from web.openapi import LocalSwaggerPlugin
-from web.profiles import ProfileSource, default_profiles
+from web.profiles import ProfileSource, default_profiles, format_stat
 from web.security import (
     TokenSigner,
     WebSettings,
@@ -114,6 +114,7 @@ def _templates(debug: bool) -> TemplateConfig[JinjaTemplateEngine]:
     env.globals["static"] = static_url
     env.filters["clock"] = clock
     env.filters["beijing"] = beijing
+    env.filters["stat"] = format_stat
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 
 

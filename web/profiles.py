@@ -1,12 +1,11 @@
-"""The one seam between the consoles and the reports: build a node's profile, render it, show it.
+"""The one seam between the consoles and the reports: find a node's stored profile, render it, show it.
 
 The consoles (:mod:`web.controllers.console_tree`, the staff API, the ZIP job) never call a report
 module themselves; they call the :class:`ProfileSource` the app was built with (``app.state.profiles``).
-:class:`SummaryProfiles` serves the node summaries of :mod:`reports.summary` (plain means of the
-sittings' scale scores, participation, levels, the comparison of children) rendered by
-:mod:`reports.render_summary`. When the full profiles of the reports issue exist (plausible
-values, replicate SEs, gaps, strengths), a source built on them replaces this one in
-:func:`default_profiles` and nothing else in the web layer changes.
+:class:`StoredProfiles` reads the profiles an assessment's build keeps in the database
+(:mod:`reports.store`: plausible values, replicate SEs, gaps, comparisons, strengths and weaknesses,
+built once by ``infolit report build`` or the demo) and renders them with the report renderers of
+:mod:`reports.files` (PDF, XLSX, CSV, HTML as far as they are installed).
 
 Scoping is not the source's business: it is handed nodes the acting user may see.
 """
@@ -16,86 +15,127 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from assess.accounts.exceptions import OutOfScope
 from assess.console import jobs
 from assess.console.tree import Node
 from itembank.db import session_scope
-from reports.render_summary import FORMATS, render_summary
-from reports.summary import NodeRef, NodeSummary, SummaryRules, summarize_node
+from reports.files import available_formats
+from reports.profile import Profile, Stat
+from reports.store import load_profile, stored_build
 
-__all__ = ["FORMAT_LABELS", "ProfileSource", "SummaryProfiles", "default_profiles", "zip_school_profiles"]
+__all__ = [
+    "format_stat",
+    "FORMAT_LABELS",
+    "MEDIA_TYPES",
+    "ProfileSource",
+    "Shown",
+    "StoredProfiles",
+    "default_profiles",
+    "zip_school_profiles",
+]
 
-FORMAT_LABELS: dict[str, str] = {"pdf": "PDF 报告", "xlsx": "Excel 表格", "csv": "CSV 数据"}
+FORMAT_LABELS: dict[str, str] = {"pdf": "PDF 报告", "xlsx": "Excel 表格", "csv": "CSV 数据", "html": "网页版"}
 """The download formats as the console names them."""
+MEDIA_TYPES: dict[str, str] = {
+    "pdf": "application/pdf",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+}
+"""Media type of each download format."""
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a console shows for a node: its profile, or why there is none (``note``, Chinese)."""
+
+    profile: Profile | None
+    note: str | None = None
 
 
 class ProfileSource(Protocol):
-    """Builds, renders and shows profiles of nodes of the people tree."""
+    """Finds, renders and shows profiles of nodes of the people tree."""
 
     @property
     def formats(self) -> Mapping[str, str]:
-        """The download formats and their media types (``pdf``, ``xlsx``, ``csv``)."""
+        """The download formats and their media types (``pdf``, ``xlsx``, ``csv``, ...)."""
         ...
 
     @property
     def template(self) -> str:
-        """The template (given ``profile``) that shows a profile as HTML."""
+        """The template (given ``shown``) that shows a profile as HTML."""
         ...
 
-    @property
-    def method_note(self) -> str:
-        """One sentence under a profile on how its numbers were made (Chinese)."""
+    def build(self, *, session: Session, assessment_id: int, node: Node, children: Sequence[Node]) -> Shown:
+        """The profile of ``node`` in one assessment (its children are compared inside it)."""
         ...
 
-    def build(self, *, session: Session, assessment_id: int, node: Node, children: Sequence[Node]) -> Any:
-        """The profile of ``node`` for one assessment, with its children compared."""
+    def render(self, shown: Shown, fmt: str) -> bytes:
+        """The profile as a file of format ``fmt``.
+
+        Raises
+        ------
+        OutOfScope
+            There is no profile to render (answered 404, like anything that does not exist).
+        """
         ...
 
-    def render(self, profile: Any, fmt: str) -> bytes:
-        """The profile as a file of format ``fmt``."""
-        ...
 
-
-def _ref(node: Node) -> NodeRef:
-    return NodeRef(node.kind, node.code, node.name, node.level, node.path)
+_NOT_BUILT = "本次测评的报告尚未生成：测评结束后，由研究人员或管理员生成（infolit report build）。"
+_NOT_IN = "本次测评没有这个单位的参测数据。"
 
 
 @dataclass(frozen=True)
-class SummaryProfiles:
-    """Profiles as node summaries (:mod:`reports.summary`), with the suppression rules given."""
+class StoredProfiles:
+    """Profiles from the assessment's stored build (:mod:`reports.store`)."""
 
-    rules: SummaryRules = field(default_factory=SummaryRules)
-    formats: Mapping[str, str] = field(default_factory=lambda: dict(FORMATS))
-    template: str = "fragments/console/_summary.html"
-    method_note: str = (
-        "平均量表分与达标率按已完成测评学生的量表分（EAP）直接计算，未经加权，不含抽样误差；"
-        "完成人数不足的单位不报告成绩。"
-    )
+    template: str = "fragments/console/_profile.html"
 
-    def build(self, *, session: Session, assessment_id: int, node: Node, children: Sequence[Node]) -> NodeSummary:
-        """The node summary (see :func:`reports.summary.summarize_node`)."""
-        return summarize_node(
-            session=session,
-            assessment_id=assessment_id,
-            node=_ref(node),
-            children=[_ref(c) for c in children],
-            rules=self.rules,
-        )
+    @property
+    def formats(self) -> Mapping[str, str]:
+        """The formats this installation renders, in the order the console offers them."""
+        have = available_formats()
+        return {f: MEDIA_TYPES[f] for f in ("pdf", "xlsx", "csv", "html") if f in have}
 
-    def render(self, profile: Any, fmt: str) -> bytes:
-        """The summary as PDF, XLSX or CSV."""
-        assert isinstance(profile, NodeSummary)
-        return render_summary(profile, fmt)
+    def build(self, *, session: Session, assessment_id: int, node: Node, children: Sequence[Node]) -> Shown:
+        """The node's stored profile (a school's, or a county's, city's or province's), or the reason there is none."""
+        del children  # a stored profile carries its comparison of the groups below it
+        if stored_build(session=session, assessment_id=assessment_id) is None:
+            return Shown(None, _NOT_BUILT)
+        level = "school" if node.kind == "school" else node.level
+        profile = load_profile(session=session, assessment_id=assessment_id, level=level, code=node.code)
+        return Shown(profile, None if profile is not None else _NOT_IN)
+
+    def render(self, shown: Shown, fmt: str) -> bytes:
+        """The profile as PDF, XLSX, CSV or HTML (see :func:`reports.files.available_formats`)."""
+        if shown.profile is None:
+            raise OutOfScope(shown.note or _NOT_IN)
+        renderers = available_formats()
+        if fmt not in renderers:
+            raise OutOfScope("没有这种下载格式。")
+        return renderers[fmt](shown.profile)
+
+
+def format_stat(stat: Stat, *, percent: bool = False, signed: bool = False, digits: int | None = None) -> str:
+    """A number of a profile as the console prints it: ``512.3（±4.1）``, ``68.0%（±2.1）``, or ``—（why）``."""
+    if not stat.reported:
+        return f"—（{stat.suppressed}）" if stat.suppressed else "—"
+    scale = 100.0 if percent else 1.0
+    places = digits if digits is not None else 1
+    sign = "+" if signed else ""
+    unit = "%" if percent else ""
+    return f"{stat.estimate * scale:{sign}.{places}f}{unit}（±{stat.se * scale:.{places}f}）"
 
 
 def default_profiles() -> ProfileSource:
     """The profile source an app gets unless it is handed another."""
-    return SummaryProfiles()
+    return StoredProfiles()
 
 
 def zip_school_profiles(
@@ -112,8 +152,10 @@ def zip_school_profiles(
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for k, school in enumerate(schools):
                 with session_scope(engine) as session:
-                    profile = profiles.build(session=session, assessment_id=assessment_id, node=school, children=())
-                archive.writestr(f"{school.code}_{school.name}.pdf", profiles.render(profile, "pdf"))
+                    shown = profiles.build(session=session, assessment_id=assessment_id, node=school, children=())
+                if shown.profile is not None:  # a school without a profile in the build has no file
+                    fmt = "pdf" if "pdf" in profiles.formats else next(iter(profiles.formats))
+                    archive.writestr(f"{school.code}_{school.name}.{fmt}", profiles.render(shown, fmt))
                 jobs.report_progress(engine=engine, token=token, done=k + 1)
         jobs.finish_job(
             engine=engine,

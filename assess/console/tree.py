@@ -26,6 +26,7 @@ __all__ = [
     "assessments_for",
     "participation",
     "school_node",
+    "schools_under",
 ]
 
 
@@ -88,6 +89,14 @@ def area_view(*, session: Session, actor: Actor, code: str | None = None) -> Are
     return AreaView(
         _area_node(area), trail, tuple(_area_node(a) for a in children), tuple(_school_node(s) for s in schools)
     )
+
+
+def schools_under(*, session: Session, path: str) -> list[Node]:
+    """Every school under the area at ``path`` (a node the caller may see), by code (for a ZIP of their profiles)."""
+    rows = session.exec(
+        select(School).where(col(School.path).startswith(path, autoescape=True)).order_by(col(School.code))
+    ).all()
+    return [_school_node(s) for s in rows]
 
 
 def _trail(session: Session, scope: Scope, area: Area) -> tuple[Node, ...]:

@@ -321,13 +321,14 @@ class ConsoleDb:
 def sqlite_console_world(
     sqlite_world: tuple[Path, World], tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, World, Any]:
-    from tests.console_world import build_console_world
+    from tests.console_world import build_console_world, store_console_profiles
 
     source, world = sqlite_world
     path = tmp_path_factory.mktemp("console-world") / "world.db"
     shutil.copyfile(source, path)
     engine = make_engine(f"sqlite:///{path}")
     console = build_console_world(engine)
+    store_console_profiles(engine)
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
@@ -336,7 +337,7 @@ def sqlite_console_world(
 
 @pytest.fixture(scope="session")
 def pg_console_world(pg_server: pgserver.PgServer, pg_world: tuple[str, World]) -> tuple[str, World, Any]:
-    from tests.console_world import build_console_world
+    from tests.console_world import build_console_world, store_console_profiles
 
     template, world = pg_world
     name = "infolit_console_template"
@@ -346,6 +347,7 @@ def pg_console_world(pg_server: pgserver.PgServer, pg_world: tuple[str, World]) 
     admin.dispose()
     engine = make_engine(pg_server.url(name))
     console = build_console_world(engine)
+    store_console_profiles(engine)
     engine.dispose()
     return name, world, console
 
@@ -390,14 +392,9 @@ def any_cdb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConsoleD
 
 
 def make_console_app(database: Any, tmp_path: Path, **web: Any) -> Litestar:
-    """The app over a console database, with suppression off so the small world's profiles show numbers."""
-    from reports.summary import SummaryRules
-    from scoring.survey import SuppressionRule
-    from web.profiles import SummaryProfiles
-
+    """The app over a console database (whose profiles were stored with suppression off, so they show numbers)."""
     settings = Settings(data_dir=tmp_path / "data", database_url=database.url, secret_key=SECRET, session_minutes=120)
-    loose = SummaryProfiles(rules=SummaryRules(school=SuppressionRule(1, 1), area=SuppressionRule(1, 1)))
-    return create_app(settings=settings, engine=database.engine, web=WebSettings(**web), profiles=loose)
+    return create_app(settings=settings, engine=database.engine, web=WebSettings(**web))
 
 
 def staff_login(client: TestClient[Litestar], username: str, password: str | None = None) -> Any:

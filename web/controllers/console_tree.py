@@ -21,9 +21,8 @@ from assess.accounts.exceptions import OutOfScope
 from assess.accounts.roles import has_permission
 from assess.console import jobs
 from assess.console.results import RESULT_COLUMNS, result_rows
-from assess.console.tree import Node, area_view, participation, school_node
+from assess.console.tree import Node, area_view, participation, school_node, schools_under
 from itembank.tabular import csv_bytes
-from reports.summary import schools_under
 from web.controllers.console_common import Chosen, ChosenAssessment, attachment, go, render
 from web.deps import DbSession
 from web.profiles import FORMAT_LABELS, ProfileSource, zip_school_profiles
@@ -70,9 +69,9 @@ class ConsoleTreeController(Controller):
         chosen: Chosen,
     ) -> Response[Any]:
         view = area_view(session=db, actor=actor, code=code)
-        profile = None
+        shown = None
         if view.node is not None and chosen.current is not None:
-            profile = _profiles(request).build(
+            shown = _profiles(request).build(
                 session=db, assessment_id=_need(chosen), node=view.node, children=_children(view.areas, view.schools)
             )
             audit.record(db, actor, "report.view", target=f"area:{view.node.code}", scope_path=view.node.path)
@@ -81,9 +80,8 @@ class ConsoleTreeController(Controller):
             "view": view,
             "trail": view.trail,
             "top_link": actor.scope.kind == "all",
-            "profile": profile,
+            "shown": shown,
             "profile_template": source.template,
-            "method_note": source.method_note,
             "formats": [(f, FORMAT_LABELS.get(f, f)) for f in source.formats],
             **chosen.context(),
         }
@@ -148,8 +146,8 @@ class ConsoleTreeController(Controller):
         source = _profiles(request)
         if fmt not in source.formats:
             raise OutOfScope("没有这种下载格式。")
-        profile = source.build(session=db, assessment_id=_need(chosen), node=node, children=children)
-        content = source.render(profile, fmt)
+        shown = source.build(session=db, assessment_id=_need(chosen), node=node, children=children)
+        content = source.render(shown, fmt)
         audit.record(
             db,
             actor,
@@ -222,9 +220,7 @@ class ConsoleTreeController(Controller):
         """Start the job that puts every school profile of the area into one ZIP; go to its progress page."""
         view = area_view(session=db, actor=actor, code=code)
         assert view.node is not None
-        schools = [
-            Node(s.kind, s.code, s.name, s.level, s.path) for s in schools_under(session=db, path=view.node.path)
-        ]
+        schools = schools_under(session=db, path=view.node.path)
         token = jobs.start_job(
             session=db,
             actor=actor,
@@ -281,18 +277,17 @@ class ConsoleTreeController(Controller):
     ) -> Response[Any]:
         """A school's page: its profile and downloads (and, for those who run it, its administration)."""
         node, trail = school_node(session=db, actor=actor, code=code)
-        profile = None
+        shown = None
         if chosen.current is not None:
-            profile = _profiles(request).build(session=db, assessment_id=_need(chosen), node=node, children=())
+            shown = _profiles(request).build(session=db, assessment_id=_need(chosen), node=node, children=())
             audit.record(db, actor, "report.view", target=f"school:{node.code}", scope_path=node.path)
         source = _profiles(request)
         context = {
             "node": node,
             "trail": trail,
             "top_link": actor.scope.kind == "all",
-            "profile": profile,
+            "shown": shown,
             "profile_template": source.template,
-            "method_note": source.method_note,
             "formats": [(f, FORMAT_LABELS.get(f, f)) for f in source.formats],
             "manage": has_permission(actor.role, "registration.manage"),
             "monitor": has_permission(actor.role, "monitor.view"),

@@ -24,9 +24,11 @@ from assess.accounts.login import give_second_factor, log_in
 from assess.accounts.models import StaffUserPublic
 from assess.accounts.sessions import revoke_session
 from assess.console.tree import AreaView, Participation, area_view, participation, school_node
+from reports.store import profile_to_dict
 from web.controllers.console_common import ChosenAssessment
 from web.deps import DbSession, Now
 from web.openapi import error_responses
+from web.profiles import Shown
 from web.security import require_json
 from web.staff import CurrentActor, client_of, session_policy, token_of
 
@@ -71,6 +73,18 @@ class MeJson:
 
 _BEARER: list[SecurityRequirement] = [{"BearerToken": []}]
 _REFUSED = error_responses(401, 404)
+
+
+@dataclass(frozen=True)
+class ProfileJson:
+    """A node's profile (the fields of ``reports.profile.Profile``; withheld numbers are null), or why there is none."""
+
+    profile: dict[str, Any] | None
+    note: str | None
+
+
+def _profile_json(shown: Shown) -> ProfileJson:
+    return ProfileJson(None if shown.profile is None else profile_to_dict(shown.profile), shown.note)
 
 
 def _signed(step: Any) -> SignedInJson:
@@ -185,16 +199,17 @@ class StaffApiController(Controller):
         actor: CurrentActor,
         code: FromPath[str],
         chosen: ChosenAssessment,
-    ) -> Any:
+    ) -> ProfileJson | None:
         """An area's profile (with its children compared) in one assessment."""
         view = area_view(session=db, actor=actor, code=code)
         assert view.node is not None
         if chosen.current is None:
             return None
         audit.record(db, actor, "report.view", target=f"area:{view.node.code}", scope_path=view.node.path)
-        return request.app.state.profiles.build(
+        shown = request.app.state.profiles.build(
             session=db, assessment_id=int(chosen.current.id or 0), node=view.node, children=[*view.areas, *view.schools]
         )
+        return _profile_json(shown)
 
     @get(
         "/schools/{code:str}/profile",
@@ -210,15 +225,16 @@ class StaffApiController(Controller):
         actor: CurrentActor,
         code: FromPath[str],
         chosen: ChosenAssessment,
-    ) -> Any:
+    ) -> ProfileJson | None:
         """A school's profile in one assessment."""
         node, _ = school_node(session=db, actor=actor, code=code)
         if chosen.current is None:
             return None
         audit.record(db, actor, "report.view", target=f"school:{node.code}", scope_path=node.path)
-        return request.app.state.profiles.build(
+        shown = request.app.state.profiles.build(
             session=db, assessment_id=int(chosen.current.id or 0), node=node, children=()
         )
+        return _profile_json(shown)
 
     @get("/users", security=_BEARER, responses=_REFUSED, sync_to_thread=False, opt={"access": "users.manage"})
     def users_list(self, db: DbSession, actor: CurrentActor) -> list[StaffUserPublic]:
