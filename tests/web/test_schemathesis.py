@@ -3,7 +3,8 @@
 Every operation of ``/schema/openapi.json`` gets ``EXAMPLES`` requests that fit the schema and
 ``EXAMPLES`` that do not (schemathesis's positive and negative generation: wrong types, missing
 fields, odd headers), sent to the app in process, on SQLite and PostgreSQL. Each is sent as
-generated and again with a bearer token: a signed-in student's whose sitting has started for the student API (generated calls may
+generated and again with a bearer token: a signed-in student's whose sitting has started for the
+student API (generated calls may
 finish or sign it out; the other students' go on), a signed-in staff user's (an admin, a
 researcher, a province bureau) for the staff API, so the checks reach the sitting and the
 consoles' data and not only the 401. No response may be a
