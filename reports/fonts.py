@@ -35,7 +35,9 @@ REGULAR = "InfoLitSans"
 """reportlab name of the regular weight (Noto Sans SC 400)."""
 BOLD = "InfoLitSans-Bold"
 """reportlab name of the bold weight (Noto Sans SC 700)."""
-SVG_FONT_FAMILY = "'Noto Sans SC', 'Noto Sans CJK SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', sans-serif"
+SVG_FONT_FAMILY = (
+    "'Noto Sans SC', 'Noto Sans CJK SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', sans-serif"
+)
 """The font family charts name in SVG (a browser uses the first it has)."""
 
 _PACKAGE = "justmytype_intl_cjk"
@@ -128,7 +130,9 @@ def font_files(*, progress: Callable[[str], None] | None = None) -> FontFiles:
                             progress(f"首次使用：生成中文字体 Noto Sans SC {style}（约 15 秒，只需一次）")
                         _instance(source, _WEIGHTS[style], path)
         except OSError as exc:
-            raise FontUnavailable(f"无法在 {folder} 生成中文字体：{exc}（可用 INFOLIT_FONT_DIR 指定可写的文件夹）") from exc
+            raise FontUnavailable(
+                f"无法在 {folder} 生成中文字体：{exc}（可用 INFOLIT_FONT_DIR 指定可写的文件夹）"
+            ) from exc
     return FontFiles(regular=targets["Regular"], bold=targets["Bold"])
 
 
