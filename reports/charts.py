@@ -90,6 +90,14 @@ class Chart:
 
 
 # ============================================================================================ helpers
+def _drawing(width: float, height: float) -> Drawing:
+    """A drawing whose initial font is ours (reportlab's default would put an unembedded Helvetica in the PDF)."""
+    d = Drawing(width, height)
+    d.initialFontName = REGULAR
+    d.initialFontSize = 8
+    return d
+
+
 def _fit(text: str, width: float, size: float, font: str = REGULAR) -> str:
     """``text`` cut with an ellipsis to fit ``width`` points."""
     if stringWidth(text, font, size) <= width:
@@ -174,7 +182,7 @@ class _Rows:
 
     def draw(self) -> Drawing:
         height = _TOP + len(self.rows) * _ROW_H + _AXIS_H
-        d = Drawing(self.width, height)
+        d = _drawing(self.width, height)
         axis = _Axis(self.lo, self.hi, _LABEL_W, self.width - _VALUE_W)
         bottom = _AXIS_H
         _x_axis(d, axis, bottom, height - _TOP + 4, self.fmt)
@@ -227,7 +235,7 @@ def draw_level_distribution(p: Profile, *, width: float = WIDTH) -> Chart | None
     if not shown:
         return None
     height = 166.0
-    d = Drawing(width, height)
+    d = _drawing(width, height)
     base, top = 30.0, height - 36.0
     peak = max(max(lv.stat.ci_high, lv.stat.estimate) for lv in shown)
     ymax = min(1.0, max(0.25, math.ceil(peak * 10 + 0.5) / 10))
@@ -329,10 +337,10 @@ def draw_percentiles(p: Profile, *, width: float = WIDTH) -> Chart | None:
     bands = {d.band for d in p.level_descriptions}
     cuts = [(d.lower, d.level) for d in p.level_descriptions if len(bands) == 1 and math.isfinite(d.lower)]
     lo, hi = _range([q[10].estimate, q[90].estimate, *(c for c, _ in cuts)], 20.0)
-    height = 92.0
-    d = Drawing(width, height)
+    height = 86.0
+    d = _drawing(width, height)
     axis = _Axis(lo, hi, 20.0, width - 20.0)
-    y, base = 50.0, 22.0
+    y, base = 46.0, 20.0
     _x_axis(d, axis, base, height - 14)
     for value, level in cuts:
         x = axis(value)
@@ -436,7 +444,7 @@ def _caterpillar(shown: Sequence[SchoolPoint], region: float, refs: Sequence[tup
                  width: float) -> Drawing:  # fmt: skip
     """The unnamed caterpillar: x the rank, y the scale score."""
     height = 200.0
-    d = Drawing(width, height)
+    d = _drawing(width, height)
     x0, x1, base, top = 44.0, width - 10.0, 24.0, height - 12.0
     for t in _ticks(lo, hi):
         y = base + (t - lo) / (hi - lo) * (top - base)

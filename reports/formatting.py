@@ -2,7 +2,8 @@
 
 Scale scores and their SEs to one decimal (``428.1``), shares as percentages to one decimal
 (``89.2%``; their SEs in percentage points), differences with their sign (``+12.3``, ``−4.5``
-with a true minus sign), intervals with an en dash (``420.0–436.2``). A withheld number prints as
+with a true minus sign), intervals with an en dash (``420.0–436.2``; a share's interval clipped to 0–100%, where the
+symmetric interval the statistics give can pass the bounds). A withheld number prints as
 ``—`` and, where there is room, its reason. The prose sentences of :mod:`reports.wording` round
 further (whole points, whole percent), as a reader expects in a sentence.
 """
@@ -23,6 +24,7 @@ __all__ = [
     "format_rate",
     "format_se",
     "format_share",
+    "format_signed",
     "format_score",
     "significance_mark",
     "withheld_text",
@@ -34,7 +36,10 @@ WITHHELD = "—"
 """What a withheld number prints as."""
 
 
-def _signed(x: float, digits: int) -> str:
+def format_signed(x: float, digits: int = 1) -> str:
+    """A number with its sign (``+12.3``, ``−4.5``; zero unsigned), ``—`` when not finite."""
+    if not math.isfinite(x):
+        return WITHHELD
     text = f"{abs(x):.{digits}f}"
     if float(text) == 0.0:
         return text
@@ -83,8 +88,8 @@ def format_ci(s: Stat, *, share: bool = False) -> str:
     """The 95% interval ``low–high``."""
     if not s.reported or not (math.isfinite(s.ci_low) and math.isfinite(s.ci_high)):
         return WITHHELD
-    if share:
-        return f"{_num(100 * s.ci_low)}–{_num(100 * s.ci_high)}%"
+    if share:  # a Wald interval of a share can pass 0 or 1; a reader is shown it within 0-100%
+        return f"{_num(100 * max(s.ci_low, 0.0))}–{_num(100 * min(s.ci_high, 1.0))}%"
     return f"{format_score(s.ci_low)}–{format_score(s.ci_high)}"
 
 
@@ -92,7 +97,7 @@ def format_difference(s: Stat, *, share: bool = False) -> str:
     """A difference with its sign: scale points, or a share's in percentage points (``+3.1``)."""
     if not s.reported:
         return WITHHELD
-    return _signed(100 * s.estimate if share else s.estimate, 1)
+    return format_signed(100 * s.estimate if share else s.estimate)
 
 
 def significance_mark(difference: Stat, significant: bool) -> str:
