@@ -24,8 +24,8 @@ the same chart in matplotlib, which matters when 776 profiles carry six charts e
 
 from __future__ import annotations
 
-import html
 import math
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -494,25 +494,61 @@ def draw_profile_charts(p: Profile, *, width: float = WIDTH) -> dict[str, Chart]
 
 
 # ============================================================================================ SVG
+_SVG_NS = "http://www.w3.org/2000/svg"
+_PRESENTATION = {
+    "fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-linecap", "stroke-linejoin",
+    "stroke-dasharray", "stroke-opacity", "font-family", "font-size", "font-weight", "font-style", "clip-path",
+}  # fmt: skip
+
+
+def _presentation(style: str) -> dict[str, str]:
+    """A ``style`` attribute as SVG presentation attributes (which a strict style-src CSP still applies)."""
+    out: dict[str, str] = {}
+    for part in style.split(";"):
+        name, _, value = part.partition(":")
+        name, value = name.strip(), value.strip()
+        if name not in _PRESENTATION or not value:
+            continue
+        if name == "font-family":  # one family for the whole drawing, set on the root; bold where asked
+            if value == BOLD:
+                out["font-weight"] = "bold"
+            continue
+        if name == "font-size":
+            value = value.removesuffix("px")
+        out[name] = value
+    return out
+
+
 def chart_svg(chart: Chart, ident: str) -> str:
     """The chart as an inline ``<svg>`` element for an HTML page.
 
     ``ident`` (unique within the page) prefixes the element's ids. The SVG carries ``role="img"``
-    and is labelled by its ``<title>`` and ``<desc>`` (the chart's title and description); it scales
-    to the width of its container.
+    and is labelled by its ``<title>`` and ``<desc>`` (the chart's title and description). It has
+    no ``style`` attributes: reportlab's are turned into presentation attributes, so the drawing
+    looks the same under the consoles' Content-Security-Policy (``style-src 'self'``), which
+    ignores inline styles. Give ``svg.chart`` ``max-width: 100%; height: auto`` in the page's
+    stylesheet to let it scale with its container.
     """
-    svg = str(renderSVG.drawToString(chart.drawing))
-    svg = svg[svg.index("<svg") :]
-    title, desc = html.escape(chart.title), html.escape(chart.description)
-    svg = svg.replace(
-        "<svg ",
-        f'<svg id="{ident}" class="chart" role="img" aria-labelledby="{ident}-title {ident}-desc" '
-        'style="max-width: 100%; height: auto" ',
-        1,
-    )
-    svg = svg.replace("<title>...</title>", f'<title id="{ident}-title">{title}</title>', 1)
-    svg = svg.replace("<desc>...</desc>", f'<desc id="{ident}-desc">{desc}</desc>', 1)
-    svg = svg.replace('id="clip"', f'id="{ident}-clip"').replace("url(#clip)", f"url(#{ident}-clip)")
-    svg = svg.replace('id="group"', f'id="{ident}-g"')
-    svg = svg.replace(f"font-family: {BOLD};", f"font-family: {SVG_FONT_FAMILY}; font-weight: bold;")
-    return svg.replace(f"font-family: {REGULAR};", f"font-family: {SVG_FONT_FAMILY};").strip()
+    ET.register_namespace("", _SVG_NS)
+    ET.register_namespace("xlink", "http://www.w3.org/1999/xlink")
+    raw = str(renderSVG.drawToString(chart.drawing))
+    root = ET.fromstring(raw[raw.index("<svg") :])
+    for el in root.iter():
+        style = el.attrib.pop("style", None)
+        if style:
+            el.attrib.update(_presentation(style))
+        if el.get("id") in ("clip", "group"):
+            el.set("id", f"{ident}-{el.get('id')}")
+        if el.get("clip-path") == "url(#clip)":
+            el.set("clip-path", f"url(#{ident}-clip)")
+    root.set("id", ident)
+    root.set("font-family", SVG_FONT_FAMILY)
+    root.set("class", "chart")
+    root.set("role", "img")
+    root.set("aria-labelledby", f"{ident}-title {ident}-desc")
+    for tag, text in (("title", chart.title), ("desc", chart.description)):
+        found = root.find(f"{{{_SVG_NS}}}{tag}")
+        label = found if found is not None else ET.SubElement(root, f"{{{_SVG_NS}}}{tag}")
+        label.text = text
+        label.set("id", f"{ident}-{tag}")
+    return ET.tostring(root, encoding="unicode")

@@ -52,7 +52,16 @@ from reports.charts import Chart, draw_profile_charts
 from reports.fonts import BOLD, REGULAR, register_fonts
 from reports.formatting import format_count
 from reports.profile import Profile
-from reports.tables import KeyFigure, Table, key_figures, level_blocks, profile_tables
+from reports.tables import (
+    LEVELS_INTRO,
+    NOTHING_STANDS_OUT,
+    KeyFigure,
+    Table,
+    key_figures,
+    level_blocks,
+    profile_tables,
+    withheld_reason,
+)
 
 __all__ = ["render_profile_pdf"]
 
@@ -335,12 +344,7 @@ def _summary(p: Profile, charts: dict[str, Chart], st: _Styles) -> list[Flowable
     if p.strengths or p.weaknesses:
         out += _bullets(p.strengths, st, "▲") + _bullets(p.weaknesses, st, "▼")
     else:
-        out.append(
-            _p(
-                "各分指标的表现都与按总体水平预期的相符（或作答次数不足以判断），没有显著的相对优势或薄弱之处。",
-                st.body,
-            )
-        )
+        out.append(_p(NOTHING_STANDS_OUT, st.body))
     return out
 
 
@@ -380,9 +384,7 @@ def _details(p: Profile, charts: dict[str, Chart], tables: dict[str, Table], st:
 
 def _levels_and_methods(p: Profile, tables: dict[str, Table], st: _Styles) -> list[Flowable]:
     out: list[Flowable] = [CondPageBreak(160), _p("各水平的学生能做什么", st.h2)]
-    out.append(
-        _p("以下描述来自落在各水平分数范围内的题目（学生有 67% 的把握答对该题的位置），随标定题库而更新。", st.small)
-    )
+    out.append(_p(LEVELS_INTRO, st.small))
     blocks = level_blocks(p)
     bands = sorted({b.band for b in blocks})
     if len(bands) == 1:
@@ -403,9 +405,7 @@ def _levels_and_methods(p: Profile, tables: dict[str, Table], st: _Styles) -> li
 def _withheld(p: Profile, tables: dict[str, Table], st: _Styles) -> list[Flowable]:
     return [
         _p(f"{p.identity.name}：结果不予报告", st.h1),
-        _p(
-            f"原因：{p.suppressed}。为保护学生隐私并保证结果可靠，参测人数不足的学校或区域不报告任何统计结果。", st.body
-        ),
+        _p(withheld_reason(p), st.body),
         Spacer(1, 8),
         *_table(tables["participation"], st),
         _p(p.methods.suppression, st.small),

@@ -30,6 +30,8 @@ from reports.profile import LevelDescription, Profile, Stat
 from reports.wording import who
 
 __all__ = [
+    "LEVELS_INTRO",
+    "NOTHING_STANDS_OUT",
     "SIGNIFICANCE_NOTE",
     "VERDICT_NAMES",
     "KeyFigure",
@@ -49,8 +51,13 @@ __all__ = [
     "spread_table",
     "sub_area_table",
     "sub_indicator_table",
+    "withheld_reason",
 ]
 
+LEVELS_INTRO = "以下描述来自落在各水平分数范围内的题目（学生有 67% 的把握答对该题的位置），随标定题库而更新。"
+"""The line before the described levels."""
+NOTHING_STANDS_OUT = "各分指标的表现都与按总体水平预期的相符（或作答次数不足以判断），没有显著的相对优势或薄弱之处。"
+"""What the summary says when no sub-indicator is a strength or a weakness."""
 SIGNIFICANCE_NOTE = "▲ 显著高于，▼ 显著低于（差异的绝对值大于 1.96 倍标准误）；未标记的差异不显著。"
 """The legend of the significance marks."""
 VERDICT_NAMES = {"strength": "相对优势", "weakness": "相对薄弱", "as_expected": "与预期相符", "too_few": "作答不足"}
@@ -150,7 +157,7 @@ def dimension_table(p: Profile) -> Table:
     for d in p.dimensions:
         r = _stat_row(d.name, d.mean)
         rel = f"{d.reliability:.2f}" if math.isfinite(d.reliability) else WITHHELD
-        rows.append(Row((*r.cells, rel), r.withheld))
+        rows.append(r if r.withheld is not None else Row((*r.cells, rel)))  # the reason names the reliability
     note = f"分维度信度低于 {p.dimensions[0].min_reliability:.2f} 时不报告该维度的平均分。" if p.dimensions else ""
     return Table(
         "dimensions", "各维度平均量表分", ("维度", "平均分", "标准误", "95% 置信区间", "信度"), tuple(rows), 1, note
@@ -441,3 +448,8 @@ def level_blocks(p: Profile) -> tuple[LevelBlock, ...]:
         statements = d.statements or ("标定题库中落在该水平的题目太少，暂无描述。",)
         out.append(LevelBlock(heading, tuple(statements), d.band))
     return tuple(out)
+
+
+def withheld_reason(p: Profile) -> str:
+    """Why a withheld profile carries no numbers, as a sentence."""
+    return f"原因：{p.suppressed}。为保护学生隐私并保证结果可靠，参测人数不足的学校或区域不报告任何统计结果。"
