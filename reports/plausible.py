@@ -34,6 +34,7 @@ from sqlmodel import Session, col, select
 from assess.banks import grade_band
 from assess.models import Response, TestSession
 from assess.scales import LEVELS, cut_scores_for_band
+from assess.scoring_rule import assessed_clause
 from itembank.calibrations import item_params
 from itembank.models import Calibration, Item, ItemParameter, ItemVersion
 from reports.exceptions import NoScores, NotCalibrated
@@ -149,7 +150,7 @@ def load_responses(*, session: Session, tree: PeopleTree) -> AssessmentResponses
         .join(TestSession, col(TestSession.id) == col(Response.session_id))
         .where(
             col(TestSession.assessment_id) == tree.assessment.id,
-            col(TestSession.status) == "finished",
+            assessed_clause(),
             col(Response.score).is_not(None),
             col(Response.pilot).is_(False),
         )

@@ -8,8 +8,9 @@ covariates both start from it.
 
 Who counts as sampled: without a sample design, the schools where the assessment has sessions
 are its schools, and every registered student of the assessment's grades in them was expected to
-sit (a started but unfinished or expired session, or none, is non-response). Students assessed
-are those with a finished, scored session (the latest when a student has several).
+sit (a session never ended, one that ended not assessed, or none, is non-response). Students
+assessed are those whose session counts under :mod:`assess.scoring_rule`: finished or out of time
+with the blueprint's minimum of scored answers (the latest when a student has several).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy.typing as npt
 from sqlmodel import Session, col, select
 
 from assess.models import REGIONS, Area, Assessment, School, Student, TestSession
+from assess.scoring_rule import assessed_clause
 from reports.exceptions import NoScores, UnknownAssessment
 from reports.profile import ProfileLevel
 
@@ -87,7 +89,7 @@ class PeopleTree:
     assessment
         The assessment row.
     student_ids, session_ids
-        Assessed students and their (latest finished, scored) session, sorted by student id.
+        Assessed students and their latest assessed session, sorted by student id.
     grade, girl
         Each assessed student's grade and whether recorded female.
     locale
@@ -148,11 +150,11 @@ def find_assessment(*, session: Session, code: str) -> Assessment:
 
 
 def _scored_sessions(session: Session, assessment_id: int) -> tuple[IntArray, IntArray]:
-    """Student ids and their latest finished, scored session of the assessment, by student id."""
+    """Student ids and their latest assessed session of the assessment (:mod:`assess.scoring_rule`), by student id."""
     rows = session.exec(
         select(TestSession.student_id, TestSession.id).where(
             TestSession.assessment_id == assessment_id,
-            TestSession.status == "finished",
+            assessed_clause(),
             col(TestSession.scale_score).is_not(None),
         )
     ).all()

@@ -60,7 +60,7 @@ def _people(session: Session, *, calibrated: bool = True) -> Assessment:
         session.add(
             TestSession(
                 assessment_id=int(assessment.id or 0), student_id=int(student.id or 0), status="finished",
-                scale_score=500.0, passed=True,
+                scale_score=500.0, passed=True, assessed=True,
             )
         )  # fmt: skip
     session.flush()
