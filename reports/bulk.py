@@ -28,8 +28,8 @@ _NEEDS_FONTS = ("pdf", "html")
 class BulkResult:
     """What a bulk run wrote, and where the time went.
 
-    ``seconds`` is wall-clock time; ``render_seconds[fmt]`` the CPU time spent rendering and writing
-    each format, summed over the workers (per file: divide by ``files_by_format[fmt]``).
+    ``seconds`` is wall-clock time; ``render_seconds[fmt]`` the time the workers spent rendering and
+    writing each format, summed over them (per file: divide by ``files_by_format[fmt]``).
     """
 
     profiles: int

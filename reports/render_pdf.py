@@ -249,20 +249,28 @@ _WIDTHS: dict[str, tuple[float, ...]] = {
 }
 
 
+def _cell(text: str, style: ParagraphStyle, width: float) -> object:
+    """A table cell: the plain string where it fits on one line (cheap to lay out), else a wrapping paragraph."""
+    if stringWidth(text, style.fontName, style.fontSize) <= width - 6:
+        return text
+    return _p(text, style)
+
+
 def _table(t: Table, st: _Styles, width: float = TEXT_W, *, keep: bool = True) -> list[Flowable]:
     """The table with its title and note; withheld rows print their reason across the number columns."""
     fractions = _WIDTHS.get(t.kind) or tuple(1 / len(t.columns) for _ in t.columns)
     widths = [f * width for f in fractions]
     n = len(t.columns)
-    data: list[list[object]] = [
-        [_p(c, st.cell_bold if j < t.label_columns else st.head_right) for j, c in enumerate(t.columns)]
-    ]
+    heads = [st.cell_bold if j < t.label_columns else st.head_right for j in range(n)]
+    data: list[list[object]] = [[_cell(c, heads[j], widths[j]) for j, c in enumerate(t.columns)]]
     commands: list[tuple[Any, ...]] = [
+        ("FONT", (0, 0), (-1, 0), BOLD, 8, 10),
+        ("TEXTCOLOR", (0, 0), (-1, -1), INK),
         ("BACKGROUND", (0, 0), (-1, 0), PALE),
         ("LINEBELOW", (0, 0), (-1, 0), 0.6, NAVY),
         ("LINEBELOW", (0, -1), (-1, -1), 0.6, NAVY),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("ALIGN", (t.label_columns, 1), (-1, -1), "RIGHT"),
+        ("ALIGN", (t.label_columns, 0), (-1, -1), "RIGHT"),
         ("TOPPADDING", (0, 0), (-1, -1), 2),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
         ("LEFTPADDING", (0, 0), (-1, -1), 3),
@@ -270,18 +278,22 @@ def _table(t: Table, st: _Styles, width: float = TEXT_W, *, keep: bool = True) -
     ]
     for k, row in enumerate(t.rows, start=1):
         cell = st.cell_bold if row.strong else st.cell
+        if row.strong:
+            commands.append(("FONT", (0, k), (-1, k), BOLD, 8, 10))
+        labels = [_cell(c, cell, widths[j]) for j, c in enumerate(row.cells[: t.label_columns])]
         if row.withheld is not None:
-            labels = [_p(c, cell) for c in row.cells]
-            first = len(labels)
-            data.append([*labels, _p(f"隐去：{row.withheld}", st.small), *([""] * (n - first - 1))])
-            commands += [("SPAN", (first, k), (-1, k)), ("ALIGN", (first, k), (-1, k), "LEFT")]
+            first = len(row.cells)
+            labels = [_cell(c, cell, widths[j]) for j, c in enumerate(row.cells)]
+            reason = _cell(f"隐去：{row.withheld}", st.small, sum(widths[first:]))
+            data.append([*labels, reason, *([""] * (n - first - 1))])
+            commands += [
+                ("SPAN", (first, k), (-1, k)),
+                ("ALIGN", (first, k), (-1, k), "LEFT"),
+                ("FONT", (first, k), (-1, k), REGULAR, 7.5, 10),
+                ("TEXTCOLOR", (first, k), (-1, k), MUTED),
+            ]
         else:
-            data.append(
-                [_p(c, cell) if j < t.label_columns else c for j, c in enumerate(row.cells)]
-                + [""] * (n - len(row.cells))
-            )
-            if row.strong:
-                commands.append(("FONT", (t.label_columns, k), (-1, k), BOLD, 8, 10))
+            data.append([*labels, *row.cells[t.label_columns :], *([""] * (n - len(row.cells)))])
         if k < len(t.rows):
             commands.append(("LINEBELOW", (0, k), (-1, k), 0.25, RULE))
     table = _grid(data, widths, commands, repeat=1)
