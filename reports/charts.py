@@ -18,7 +18,7 @@ One module for every picture of a profile, so the PDF and the consoles show the 
 Each returns a :class:`Chart` (the drawing, a title and a Chinese description that is the chart's
 alternative text), or ``None`` when there is nothing to draw (every number withheld). Library:
 ``reportlab.graphics``. It draws natively into the PDF (a drawing is a platypus flowable) and to
-SVG with the same geometry; ``bench/charts.py`` measures a few ms per chart against tens of ms for
+SVG with the same geometry; ``bench/renderers.py`` measures a few ms per chart against tens of ms for
 the same chart in matplotlib, which matters when 776 profiles carry six charts each.
 """
 

@@ -8,7 +8,7 @@ column means (:data:`reports.files.CSV_COLUMNS`). Text is written as text, never
 text that a spreadsheet could take for one (:func:`itembank.tabular.looks_like_formula`) also gets
 Excel's quote-prefix style, so it stays text when someone edits the cell.
 
-Library: xlsxwriter, building the workbook in memory. ``bench/xlsx.py`` measured, for a profile
+Library: xlsxwriter, building the workbook in memory. ``bench/renderers.py`` measured, for a profile
 of 40-60 rows: xlsxwriter in memory 11 ms, xlsxwriter ``constant_memory`` 30 ms (it streams rows
 through temporary files, which pays only for far bigger sheets), openpyxl write-only 22-26 ms.
 """

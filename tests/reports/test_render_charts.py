@@ -26,16 +26,6 @@ def _strings(node: Drawing | Group) -> Iterator[str]:
             yield from _strings(item)
 
 
-@pytest.fixture(scope="module")
-def school() -> Profile:
-    return small_profiles().get("school", "32010101")
-
-
-@pytest.fixture(scope="module")
-def county() -> Profile:
-    return small_profiles().get("county", "320101")
-
-
 def test_the_level_chart_shows_each_share_and_the_pass_rate(school: Profile) -> None:
     chart = charts.draw_level_distribution(school)
     assert chart is not None

@@ -19,16 +19,9 @@ from assess.simulate.pipeline import NationalRun
 from itembank.db import make_engine
 from reports.aggregate import ProfileSet, build_assessment_profiles
 from reports.render_xlsx import DATA_SHEET
-from tests.reports.national import copy_national, invoke
+from tests.reports.national import invoke
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def national(
-    national_db: tuple[Path, NationalRun], tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, NationalRun]:
-    return copy_national(national_db, tmp_path_factory.mktemp("render-cli"))
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ import xml.etree.ElementTree as ET
 from dataclasses import replace
 from html.parser import HTMLParser
 
-import pytest
-
 from reports.files import available_formats
 from reports.formatting import format_ci, format_score, format_share
 from reports.profile import Profile
@@ -36,16 +34,6 @@ def _tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
 def _tree(html: str) -> ET.Element:
     """The fragment parsed as XML: it is written well formed, so this must succeed."""
     return ET.fromstring(html)
-
-
-@pytest.fixture(scope="module")
-def school() -> Profile:
-    return small_profiles().get("school", "32010101")
-
-
-@pytest.fixture(scope="module")
-def county() -> Profile:
-    return small_profiles().get("county", "320101")
 
 
 def test_the_fragment_is_one_chinese_section_without_script_or_inline_style(county: Profile) -> None:

@@ -45,16 +45,6 @@ def _pages(pdf: bytes) -> int:
 
 
 @pytest.fixture(scope="module")
-def school() -> Profile:
-    return small_profiles().get("school", "32010101")
-
-
-@pytest.fixture(scope="module")
-def county() -> Profile:
-    return small_profiles().get("county", "320101")
-
-
-@pytest.fixture(scope="module")
 def school_pdf(school: Profile) -> bytes:
     return render_profile_pdf(school)
 

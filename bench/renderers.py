@@ -1,24 +1,33 @@
-"""Benchmark: the profile charts in reportlab.graphics (reports/charts.py) against matplotlib.
+"""Benchmark: the rendering libraries chosen for the reports, against the alternatives.
 
-The same two charts are made both ways, a level-distribution bar chart with interval whiskers and a
-caterpillar of 600 school means with intervals, and each is turned into what the reports need:
-a PDF drawing and an SVG. Then every chart of a school and of a region profile is timed the way the
-PDF uses them. Prints ms per chart.
+Charts: the same two charts both ways, a level-distribution bar chart with interval whiskers and a
+caterpillar of 600 school means with intervals, in reportlab.graphics (reports/charts.py) and in
+matplotlib, each turned into what the reports need (a PDF drawing and an SVG); then every chart of
+a school and of the national profile as the PDF draws them.
 
-    .venv/bin/python bench/charts.py [--repeat 30]
+Workbooks: one profile's XLSX (every row of ``Profile.rows()`` with numbers as numbers, and the
+column dictionary) with xlsxwriter in memory (reports/render_xlsx.py), xlsxwriter in
+constant-memory mode, and openpyxl's write-only mode.
+
+Profiles: the small synthetic assessment of tests/reports/small.py. Prints the median ms of
+``--repeat`` runs of each.
+
+    .venv/bin/python bench/renderers.py [--repeat 30] [--only charts|xlsx]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 
-def _best(fn: Callable[[], object], repeat: int) -> float:
+def _median_ms(fn: Callable[[], object], repeat: int) -> float:
     """Median ms of ``repeat`` runs after one warm-up."""
     fn()
     times = []
@@ -29,6 +38,7 @@ def _best(fn: Callable[[], object], repeat: int) -> float:
     return 1000 * float(np.median(times))
 
 
+# ============================================================================================ charts
 def _fake_profiles() -> tuple[object, object]:
     from tests.reports.small import small_profiles
 
@@ -67,10 +77,8 @@ def _matplotlib_caterpillar(means: np.ndarray, half: np.ndarray, fmt: str) -> by
     return buf.getvalue()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=30)
-    args = parser.parse_args()
+def bench_charts(repeat: int) -> None:
+    """The charts: reportlab.graphics (reports/charts.py) against matplotlib."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -118,9 +126,88 @@ def main() -> None:
         ("all charts of the national profile: draw", lambda: charts.draw_profile_charts(big)),  # type: ignore[arg-type]
     ]
     n_schools = len(big.spread.schools)  # type: ignore[attr-defined]
-    print(f"median of {args.repeat} runs; the national caterpillar has {n_schools} schools")
+    print(f"median of {repeat} runs; the national caterpillar has {n_schools} schools")
     for name, fn in rows:
-        print(f"  {name:<44} {_best(fn, args.repeat):8.2f} ms")
+        print(f"  {name:<44} {_median_ms(fn, repeat):8.2f} ms")
+
+
+# ============================================================================================ workbooks
+def _values(profile: Any) -> list[list[object]]:
+    from reports.files import CSV_COLUMNS
+
+    rows: list[list[object]] = []
+    for r in profile.rows():
+        row: list[object] = []
+        for name, _ in CSV_COLUMNS:
+            v = getattr(r, name)
+            if isinstance(v, float) and not math.isfinite(v):
+                v = None
+            elif isinstance(v, bool):
+                v = "是" if v else "否"
+            row.append(v)
+        rows.append(row)
+    return rows
+
+
+def _openpyxl(profile: Any) -> bytes:
+    from openpyxl import Workbook
+
+    from itembank.tabular import append_xlsx_row
+    from reports.files import CSV_COLUMNS
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("统计")
+    append_xlsx_row(ws, [name for name, _ in CSV_COLUMNS])
+    for row in _values(profile):
+        append_xlsx_row(ws, row)
+    dictionary = wb.create_sheet("数据字典")
+    append_xlsx_row(dictionary, ["column", "meaning"])
+    for row in CSV_COLUMNS:
+        append_xlsx_row(dictionary, list(row))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _xlsxwriter_constant_memory(profile: Any) -> bytes:
+    import xlsxwriter
+
+    from reports.render_xlsx import _data_sheet, _dictionary_sheet
+
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(buf, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    _data_sheet(book, [profile])
+    _dictionary_sheet(book)
+    book.close()
+    return buf.getvalue()
+
+
+def bench_xlsx(repeat: int) -> None:
+    """One profile's workbook: xlsxwriter (in memory, constant-memory) against openpyxl write-only."""
+    from reports.render_xlsx import render_profile_xlsx
+    from tests.reports.small import small_profiles
+
+    profiles = small_profiles()
+    for label, p in (("school", profiles.get("school", "32010101")), ("nation", profiles.get("national", "national"))):
+        n = len(list(p.rows()))
+        xw = _median_ms(lambda p=p: render_profile_xlsx(p), repeat)  # type: ignore[misc]
+        cm = _median_ms(lambda p=p: _xlsxwriter_constant_memory(p), repeat)  # type: ignore[misc]
+        op = _median_ms(lambda p=p: _openpyxl(p), repeat)  # type: ignore[misc]
+        print(
+            f"{label} profile ({n} rows): xlsxwriter in memory {xw:6.2f} ms, constant_memory {cm:6.2f} ms, "
+            f"openpyxl write_only {op:6.2f} ms ({op / xw:.1f}x the first)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--only", choices=("charts", "xlsx"), default=None)
+    args = parser.parse_args()
+    if args.only in (None, "charts"):
+        bench_charts(args.repeat)
+    if args.only in (None, "xlsx"):
+        bench_xlsx(args.repeat)
 
 
 if __name__ == "__main__":

@@ -7,24 +7,24 @@ every profile as PDF and XLSX on ``--workers`` processes. Prints the count, each
 the total from reading to the last file (the budget: under 2 minutes on this 2-core machine) and
 the time per file of each format.
 
-    .venv/bin/python bench/reports.py [--students 50000] [--workers 2] [--database URL --assessment CODE]
+    .venv/bin/python bench/render_reports.py [--students 50000] [--workers 2] [--database URL --assessment CODE]
+
+(Not ``bench/reports.py``: Python puts a script's folder first on ``sys.path``, so a
+``bench/reports.py`` would shadow the ``reports`` package for every script in ``bench/``.)
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import sys
 import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
 
-_HERE = Path(__file__).resolve().parent
-if sys.path and Path(sys.path[0] or ".").resolve() == _HERE:
-    sys.path.pop(0)  # run as bench/reports.py: the package `reports`, not this file, must answer `import reports`
+from sqlmodel import Session
 
-from sqlmodel import Session  # noqa: E402
+_HERE = Path(__file__).resolve().parent
 
 
 def _bench_aggregate() -> ModuleType:
