@@ -55,12 +55,7 @@ def main() -> None:
 
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     with tempfile.TemporaryDirectory() as tmp:
-        if args.database:
-            if not args.assessment:
-                parser.error("--database needs --assessment")
-            url, code = args.database, args.assessment
-        else:
-            url, code = _bench_aggregate()._simulate(args.students, Path(tmp))
+        url, code = _bench_aggregate().open_database(args, parser, Path(tmp))
         engine = make_engine(url)
         t0 = time.perf_counter()
         with Session(engine, expire_on_commit=False) as session:
