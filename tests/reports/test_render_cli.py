@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from assess.models import Assessment
 from assess.simulate.pipeline import NationalRun
 from itembank.db import make_engine
 from reports.aggregate import ProfileSet, build_assessment_profiles
@@ -122,10 +123,23 @@ def test_bad_requests_are_one_line_and_write_nothing(
     path, run = national
     code = run.adaptive_assessment
     withheld = next((p for p in profiles if not p.reported and p.identity.level != "school"), None)
+    engine = make_engine(f"sqlite:///{path}")
+    with Session(engine) as session:  # an operational assessment nobody has sat yet
+        real = session.exec(select(Assessment).where(Assessment.code == code)).one()
+        session.add(Assessment(code="EMPTY1", name="尚未开考的测评", purpose="operational", grades=list(real.grades),
+                               opens_at=real.opens_at, closes_at=real.closes_at,
+                               calibration_id=real.calibration_id))  # fmt: skip
+        session.commit()
+    engine.dispose()
     cases = [
         (["report", "region", "NO-SUCH", "--assessment", code, "--out", str(tmp_path / "r.pdf")], "没有代码为 NO-SUCH"),
         (["report", "school", "X", "--assessment", code, "--out", str(tmp_path / "s.doc")], "unknown format doc"),
         (["report", "all", "--assessment", "NO-SUCH", "--out", str(tmp_path / "all")], "没有代码为 NO-SUCH 的测评"),
+        (["report", "all", "--assessment", "EMPTY1", "--out", str(tmp_path / "all")], "还没有已完成并计分的作答"),
+        (
+            ["report", "school", "X", "--assessment", "EMPTY1", "--out", str(tmp_path / "e.pdf")],
+            "还没有已完成并计分的作答",
+        ),
         (["report", "all", "--assessment", code, "--out", str(tmp_path / "all"), "--format", "pdf,doc"], "doc"),
         (["report", "all", "--assessment", code, "--out", str(tmp_path / "all"), "--workers", "0"], "--workers"),
     ]
