@@ -50,3 +50,26 @@ def test_a_cache_folder_that_cannot_be_written_is_one_clear_error(
     with pytest.raises(FontUnavailable, match="INFOLIT_FONT_DIR"):
         fonts.font_files()
     assert blocker.read_text() == "not a folder"
+
+
+def test_two_builders_at_once_build_each_weight_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import threading
+    import time
+
+    built: list[float] = []
+
+    def slow_instance(_source: Path, weight: float, target: Path) -> None:  # stands in for the 15 s build
+        built.append(weight)
+        time.sleep(0.2)
+        target.write_bytes(b"font")
+
+    monkeypatch.setenv("INFOLIT_FONT_DIR", str(tmp_path))
+    monkeypatch.setattr(fonts, "_instance", slow_instance)
+    results: list[fonts.FontFiles] = []
+    threads = [threading.Thread(target=lambda: results.append(fonts.font_files())) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(built) == [400.0, 700.0]  # the second caller waited on the lock, then found both files
+    assert len(results) == 2 and results[0] == results[1] and results[0].regular.read_bytes() == b"font"
