@@ -38,6 +38,15 @@ def _simulate(students: int, folder: Path) -> tuple[str, str]:
     return url, run.adaptive_assessment
 
 
+def open_database(args: argparse.Namespace, parser: argparse.ArgumentParser, folder: Path) -> tuple[str, str]:
+    """``(url, assessment code)``: ``--database``/``--assessment`` as given, else a run simulated in ``folder``."""
+    if args.database:
+        if not args.assessment:
+            parser.error("--database needs --assessment")
+        return args.database, args.assessment
+    return _simulate(args.students, folder)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=50_000)
@@ -52,12 +61,7 @@ def main() -> None:
     from reports.tree import find_assessment, load_tree
 
     with tempfile.TemporaryDirectory() as tmp:
-        if args.database:
-            if not args.assessment:
-                parser.error("--database needs --assessment")
-            url, code = args.database, args.assessment
-        else:
-            url, code = _simulate(args.students, Path(tmp))
+        url, code = open_database(args, parser, Path(tmp))
         engine = make_engine(url)
         t0 = time.perf_counter()
         with Session(engine, expire_on_commit=False) as session:

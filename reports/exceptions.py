@@ -7,6 +7,7 @@ and is fit to show the user (the CLI prints it as one line).
 from __future__ import annotations
 
 __all__ = [
+    "FontUnavailable",
     "GroupSuppressed",
     "NoScores",
     "NotCalibrated",
@@ -38,3 +39,7 @@ class NoScores(ReportError):
 
 class GroupSuppressed(ReportError):
     """The group asked for is below the suppression threshold: its profile carries no numbers."""
+
+
+class FontUnavailable(ReportError):
+    """The Chinese font the PDFs embed cannot be found or built (its package missing, its cache not writable)."""

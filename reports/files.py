@@ -27,6 +27,7 @@ __all__ = [
     "columns_csv",
     "profile_csv",
     "profiles_csv",
+    "row_cells",
     "write_profile",
     "write_profiles_zip",
 ]
@@ -67,7 +68,11 @@ def _cell(value: object) -> object:
     return value
 
 
-def _row_cells(r: StatisticRow) -> list[object]:
+def row_cells(r: StatisticRow) -> list[object]:
+    """One long-table row as its cells, in :data:`CSV_COLUMNS` order (the CSV and the XLSX hold these).
+
+    Numbers are rounded to 6 decimals, a withheld number is ``""``, significance ``是`` / ``否``.
+    """
     return [_cell(getattr(r, name)) for name, _ in CSV_COLUMNS]
 
 
@@ -75,7 +80,7 @@ def profiles_csv(profiles: Iterable[Profile]) -> bytes:
     """The long table of many profiles (header row first)."""
     rows: list[list[object]] = [[name for name, _ in CSV_COLUMNS]]
     for p in profiles:
-        rows.extend(_row_cells(r) for r in p.rows())
+        rows.extend(row_cells(r) for r in p.rows())
     return csv_bytes(rows)
 
 

@@ -17,31 +17,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from assess.models import Assessment, TestSession
-from assess.simulate.pipeline import NationalRun, run_national_simulation
+from assess.simulate.pipeline import NationalRun
 from itembank.db import make_engine
 from reports.aggregate import ProfileSet, build_assessment_profiles
 from reports.models import PlausibleValue, PlausibleValueRun
 from reports.tree import find_assessment, load_tree
-from web import migrate
-from web.cli import cli
+from tests.reports.national import invoke
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def national(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, NationalRun]]:
-    path = tmp_path_factory.mktemp("national") / "national.db"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate.upgrade(engine)
-    # the smallest run whose bank is deep enough for every band's minimum (bench/demo_minimum.py)
-    run = run_national_simulation(engine, students=2000, field_trial=1000, seed=3)
-    engine.dispose()
-    yield path, run
 
 
 @pytest.fixture(scope="module")
@@ -151,20 +138,6 @@ def test_a_school_profile_equals_a_direct_computation(built: tuple[Engine, Profi
     assert all(d.statements for d in p.level_descriptions if d.n_items)
 
 
-def _invoke(path: Path, args: list[str], monkeypatch: pytest.MonkeyPatch) -> Any:
-    from itembank import db, settings
-
-    monkeypatch.setenv("INFOLIT_DATABASE_URL", f"sqlite:///{path}")
-    settings.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    try:
-        return CliRunner().invoke(cli, args, catch_exceptions=False)
-    finally:
-        db.get_engine().dispose()
-        settings.get_settings.cache_clear()
-        db.get_engine.cache_clear()
-
-
 def test_the_cli_writes_profiles_and_refuses_bad_requests_with_one_line(
     national: tuple[Path, NationalRun],
     built: tuple[Engine, ProfileSet],
@@ -175,7 +148,7 @@ def test_the_cli_writes_profiles_and_refuses_bad_requests_with_one_line(
     _, profiles = built
     code = run.adaptive_assessment
     out = tmp_path / "out"
-    res = _invoke(path, ["report", "build", code, "--out", str(out), "--level", "county,national"], monkeypatch)
+    res = invoke(path, ["report", "build", code, "--out", str(out), "--level", "county,national"], monkeypatch)
     assert res.exit_code == 0, res.output
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.csv"))
     assert "national/national.csv" in written and "profiles.csv" in written and "columns.csv" in written
@@ -190,10 +163,10 @@ def test_the_cli_writes_profiles_and_refuses_bad_requests_with_one_line(
         (["report", "build", code, "--out", str(tmp_path / "z"), "--format", "doc"], "unknown format doc"),
         (["report", "build", code, "--out", str(tmp_path / "z"), "--level", "village"], "unknown level village"),
     ):
-        res = _invoke(path, args, monkeypatch)
+        res = invoke(path, args, monkeypatch)
         assert res.exit_code != 0 and message in res.output, res.output
     assert not (tmp_path / "x.csv").exists() and not (tmp_path / "y").exists() and not (tmp_path / "z").exists()
-    res = _invoke(path, ["report", "pvs", code], monkeypatch)
+    res = invoke(path, ["report", "pvs", code], monkeypatch)
     assert res.exit_code == 0 and "每人 5 个合理值" in res.output  # current: not drawn again
     # every school profile of one county as one ZIP
     county = profiles.at("county")[0]
@@ -204,12 +177,12 @@ def test_the_cli_writes_profiles_and_refuses_bad_requests_with_one_line(
     }
     archive = tmp_path / "county.zip"
     args = ["report", "build", code, "--zip", str(archive), "--within", county.identity.code, "--level", "school"]
-    res = _invoke(path, args, monkeypatch)
+    res = invoke(path, args, monkeypatch)
     assert res.exit_code == 0, res.output
     with zipfile.ZipFile(archive) as zf:
         names = set(zf.namelist())
     assert names == {f"school/{s}.csv" for s in schools} | {"profiles.csv", "columns.csv"}
-    res = _invoke(
+    res = invoke(
         path, ["report", "build", code, "--zip", str(tmp_path / "a.zip"), "--out", str(tmp_path / "a")], monkeypatch
     )
     assert res.exit_code != 0 and "give one of --out DIR or --zip FILE" in res.output
@@ -259,6 +232,6 @@ def test_a_school_below_the_threshold_is_refused_and_nothing_is_written(
     engine.dispose()
     target = tmp_path / "school.csv"
     args = ["report", "school", school_code, "--assessment", run.adaptive_assessment, "--out", str(target)]
-    res = _invoke(copy, args, monkeypatch)
+    res = invoke(copy, args, monkeypatch)
     assert res.exit_code != 0 and "学生不足10人（5人），不生成报告" in res.output, res.output
     assert not target.exists()

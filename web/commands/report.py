@@ -1,10 +1,12 @@
 """``infolit report``: plausible values and school and regional profiles of an assessment.
 
-``report pvs`` draws (or redraws) an assessment's plausible values; ``report build`` writes every
-profile (or those of some levels) into a folder; ``report school`` and ``report region`` write one
-profile to a file. Options are checked before anything is computed, and a file is written whole
-or not at all: an unknown code, an assessment without scores or a group below its threshold is
-one line on stderr and a non-zero exit, with nothing written.
+``report pvs`` draws (or redraws) an assessment's plausible values; ``report all`` writes every
+school and region profile as PDF and XLSX into a folder (``--workers N`` processes);
+``report build`` writes every profile (or those of some levels, in any formats) into a folder or
+one ZIP; ``report school`` and ``report region`` write one profile to a file (the format from
+``--format`` or the file's suffix). Options are checked before anything is computed, and a file
+is written whole or not at all: an unknown code, an assessment without scores or a group below its
+threshold is one line on stderr and a non-zero exit, with nothing written.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from itembank.db import get_engine, session_scope
 
 if TYPE_CHECKING:  # types only: --help loads no aggregation code
     from reports.aggregate import ProfileSet
+    from reports.bulk import BulkResult
     from reports.profile import Profile
 
 __all__ = ["report_group"]
@@ -81,9 +84,6 @@ def _build(
     from reports.exceptions import ReportError
     from reports.store import build_and_store
 
-    def say(msg: str) -> None:
-        click.echo(f"  {msg}", err=True)
-
     try:
         with session_scope(get_engine()) as session:
             if store:
@@ -93,7 +93,7 @@ def _build(
                 )[0]  # fmt: skip
             return build_assessment_profiles(
                 session=session, assessment_code=assessment, levels=levels, design=design,  # type: ignore[arg-type]
-                show_school_names=not hide_names, previous_code=previous, linking_error=link, progress=say,
+                show_school_names=not hide_names, previous_code=previous, linking_error=link, progress=_say,
             )  # fmt: skip
     except ReportError as exc:
         raise click.ClickException(str(exc)) from None
@@ -132,16 +132,21 @@ def pvs_command(assessment: str, n_pvs: int, seed: int, redraw: bool) -> None:
     )
 
 
-def _write_all(profiles: Sequence[Profile], out: Path, formats: list[str]) -> int:
-    from reports.files import available_formats, write_profile
+def _say(msg: str) -> None:
+    click.echo(f"  {msg}", err=True)
 
-    have = available_formats()
-    written = 0
-    for p in tqdm(profiles, desc="写出报告", unit="份", leave=False, disable=len(profiles) < 20):
-        for fmt in formats:
-            write_profile(p, out / p.identity.level / f"{p.identity.code}.{fmt}", have[fmt])
-            written += 1
-    return written
+
+def _write_all(profiles: Sequence[Profile], out: Path, formats: list[str], workers: int = 1) -> BulkResult:
+    from reports.bulk import write_profile_files
+    from reports.exceptions import ReportError
+
+    with tqdm(total=len(profiles), desc="写出报告", unit="份", leave=False, disable=len(profiles) < 20) as bar:
+        try:
+            return write_profile_files(
+                profiles, out, formats, workers=workers, progress=lambda _k: bar.update(1), font_progress=_say
+            )
+        except ReportError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 def _within(profiles: Sequence[Profile], code: str | None) -> list[Profile]:
@@ -167,9 +172,11 @@ def _within(profiles: Sequence[Profile], code: str | None) -> list[Profile]:
 @click.option("--hide-school-names", is_flag=True, help="Leave school names out of regional profiles.")
 @click.option("--previous", default=None, help="Code of the previous round, for the change since then.")
 @click.option("--linking-error", type=click.FloatRange(min=0.0), default=0.0, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1, max=64), default=1, show_default=True,
+              help="Processes rendering in parallel (with --out).")  # fmt: skip
 def build_command(
     assessment: str, out: Path | None, zip_path: Path | None, level: str | None, within: str | None, fmt: str,
-    design: str, hide_school_names: bool, previous: str | None, linking_error: float,
+    design: str, hide_school_names: bool, previous: str | None, linking_error: float, workers: int,
 ) -> None:  # fmt: skip
     """Build every profile of ASSESSMENT (each school and region), keep them for the consoles, write them.
 
@@ -180,7 +187,7 @@ def build_command(
     what each column means. ``--within 320101 --level school
     --zip FILE`` gives every school profile of a county as one ZIP.
     """
-    from reports.files import columns_csv, profiles_csv, write_profile, write_profiles_zip
+    from reports.files import write_profiles_zip
 
     if out is not None and zip_path is not None:
         raise click.UsageError("give one of --out DIR or --zip FILE, not both")
@@ -201,14 +208,14 @@ def build_command(
         )
         return
     if zip_path is not None:
+        _fonts_ready(formats)
         with tqdm(total=len(profiles), desc="写出报告", unit="份", leave=False) as bar:
             n = write_profiles_zip(profiles, zip_path, formats, progress=lambda _k: bar.update(1))
         where = zip_path
     else:
         assert out is not None
-        n = _write_all(profiles, out, formats)
-        write_profile(profiles[0], out / "profiles.csv", lambda _p: profiles_csv(profiles))
-        write_profile(profiles[0], out / "columns.csv", lambda _p: columns_csv())
+        n = _write_all(profiles, out, formats, workers).files
+        _write_tables(profiles, out)
         where = out
     click.echo(
         f"测评 {assessment}：{len(profiles)} 份报告（其中 {withheld} 份因人数不足隐去数字）{kept}，"
@@ -216,9 +223,67 @@ def build_command(
     )
 
 
-def _one(kind: str, code: str, assessment: str | None, fmt: str, out: Path, design: str, hide: bool) -> None:
+def _fonts_ready(formats: Sequence[str]) -> None:
+    """Build the Chinese fonts now (once per machine, with a message) if a format needs them."""
+    if not any(f in ("pdf", "html") for f in formats):
+        return
+    from reports.exceptions import ReportError
+    from reports.fonts import font_files
+
+    try:
+        font_files(progress=_say)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _write_tables(profiles: Sequence[Profile], out: Path) -> None:
+    """OUT/profiles.csv (every number of every profile) and OUT/columns.csv (what each column means)."""
+    from reports.files import columns_csv, profiles_csv, write_profile
+
+    write_profile(profiles[0], out / "profiles.csv", lambda _p: profiles_csv(profiles))
+    write_profile(profiles[0], out / "columns.csv", lambda _p: columns_csv())
+
+
+@report_group.command("all")
+@click.option("--assessment", default=None, help="Assessment code (default: the newest operational one).")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write.")
+@click.option("--format", "fmt", default="pdf,xlsx", show_default=True, help="Formats, comma-separated.")
+@click.option("--workers", type=click.IntRange(min=1, max=64), default=1, show_default=True,
+              help="Processes rendering in parallel.")  # fmt: skip
+@click.option("--design", type=click.Choice(_DESIGNS), default="auto", show_default=True, help="Replicate design.")
+@click.option("--hide-school-names", is_flag=True, help="Leave school names out of regional profiles.")
+def all_command(
+    assessment: str | None, out: Path, fmt: str, workers: int, design: str, hide_school_names: bool
+) -> None:
+    """Every school and region profile of the assessment, PDF and XLSX, into OUT/LEVEL/CODE.FORMAT.
+
+    OUT/profiles.csv and OUT/columns.csv hold every number as one long table and its dictionary.
+    A profile below its threshold is written too: its PDF says why it carries no numbers.
+    """
+    formats = _formats(fmt)
+    code = _assessment_code(assessment)
+    t0 = time.perf_counter()
+    result = _build(code, None, design, hide_school_names, None, 0.0)
+    t_build = time.perf_counter() - t0
+    profiles = list(result)
+    done = _write_all(profiles, out, formats, workers)
+    _write_tables(profiles, out)
+    withheld = sum(1 for p in profiles if not p.reported)
+    per_file = "，".join(
+        f"{f} {1000 * done.render_seconds[f] / max(1, done.files_by_format[f]):.0f} 毫秒/份" for f in formats
+    )
+    click.echo(
+        f"测评 {code}：{len(profiles)} 份报告（其中 {withheld} 份因人数不足隐去数字），{done.files} 个文件"
+        f"（{done.bytes / 2**20:.1f} MiB）写入 {out}；统计 {t_build:.1f} 秒，写出 {done.seconds:.1f} 秒"
+        f"（{done.workers} 个进程；{per_file}）"
+    )
+
+
+def _one(kind: str, code: str, assessment: str | None, fmt: str | None, out: Path, design: str, hide: bool) -> None:
     from reports.files import available_formats, write_profile
 
+    if fmt is None:  # from the file's suffix: x.pdf is a PDF
+        fmt = out.suffix.lstrip(".").lower() or "csv"
     formats = _formats(fmt)
     if len(formats) != 1:
         raise click.BadParameter(f"one format for one file, got {', '.join(formats)}")
@@ -228,6 +293,7 @@ def _one(kind: str, code: str, assessment: str | None, fmt: str, out: Path, desi
     p = _school(result, code) if kind == "school" else _region(result, code)
     if not p.reported:
         raise click.ClickException(f"{p.identity.level_name} {p.identity.name}（{code}）{p.suppressed}，不生成报告")
+    _fonts_ready(formats)
     size = write_profile(p, out, available_formats()[formats[0]])
     click.echo(f"{p.identity.level_name} {p.identity.name}（{code}）：{out}，{size:,} 字节")
 
@@ -251,10 +317,10 @@ def _region(result: ProfileSet, code: str) -> Profile:
 @report_group.command("school")
 @click.argument("code")
 @click.option("--assessment", default=None, help="Assessment code (default: the newest operational one).")
-@click.option("--format", "fmt", default="csv", show_default=True)
+@click.option("--format", "fmt", default=None, help="pdf, xlsx, csv or html (default: from the suffix of OUT).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--design", type=click.Choice(_DESIGNS), default="auto", show_default=True)
-def school_command(code: str, assessment: str | None, fmt: str, out: Path, design: str) -> None:
+def school_command(code: str, assessment: str | None, fmt: str | None, out: Path, design: str) -> None:
     """Write the profile of the school CODE to OUT."""
     _one("school", code, assessment, fmt, out, design, False)
 
@@ -262,12 +328,12 @@ def school_command(code: str, assessment: str | None, fmt: str, out: Path, desig
 @report_group.command("region")
 @click.argument("code")
 @click.option("--assessment", default=None, help="Assessment code (default: the newest operational one).")
-@click.option("--format", "fmt", default="csv", show_default=True)
+@click.option("--format", "fmt", default=None, help="pdf, xlsx, csv or html (default: from the suffix of OUT).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--design", type=click.Choice(_DESIGNS), default="auto", show_default=True)
 @click.option("--hide-school-names", is_flag=True, help="Leave school names out.")
 def region_command(
-    code: str, assessment: str | None, fmt: str, out: Path, design: str, hide_school_names: bool
+    code: str, assessment: str | None, fmt: str | None, out: Path, design: str, hide_school_names: bool
 ) -> None:
     """Write the profile of the region CODE (county, city, province, east/central/west or national) to OUT."""
     _one("region", code, assessment, fmt, out, design, hide_school_names)
