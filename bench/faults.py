@@ -48,7 +48,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
+sys.path.append(str(REPO / "bench"))  # after the repository: bench/reports.py is not the reports package
 
 import load  # noqa: E402 - bench/load.py: its preparation, server start and HTTP client
 

@@ -17,6 +17,12 @@ Profiles: the small synthetic assessment of tests/reports/small.py. Prints the m
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path as _Path
+
+# the repository first: this folder holds bench/reports.py, which must not stand in for the reports package
+sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
+
 import argparse
 import io
 import math

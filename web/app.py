@@ -51,6 +51,7 @@ from sqlalchemy.engine import Engine
 from assess.throttle import LoginGuard
 from itembank.db import WalCheckpointer, get_engine, make_engine
 from itembank.settings import Settings, get_settings
+from reports.render_html import profile_html
 from web.access import check_access
 from web.controllers.api import ApiController
 from web.controllers.console_admin import ConsoleAdminController, beijing
@@ -63,9 +64,9 @@ from web.controllers.health import healthz
 from web.controllers.staff_api import StaffApiController
 from web.controllers.student import StudentController
 from web.deps import dependencies
-from web.logging import RequestLogMiddleware, configure_logging, log_unrouted
+from web.logging import RequestLogMiddleware, configure_logging, log_event, log_unrouted
 from web.openapi import LocalSwaggerPlugin
-from web.profiles import ProfileSource, default_profiles, format_stat
+from web.profiles import ProfileSource, default_profiles
 from web.security import (
     TokenSigner,
     WebSettings,
@@ -114,7 +115,7 @@ def _templates(debug: bool) -> TemplateConfig[JinjaTemplateEngine]:
     env.globals["static"] = static_url
     env.filters["clock"] = clock
     env.filters["beijing"] = beijing
-    env.filters["stat"] = format_stat
+    env.globals["profile_html"] = profile_html  # a stored profile as the reports' HTML fragment
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 
 
@@ -124,11 +125,24 @@ def _refuse_odd_path(request: Request[Any, Any, Any]) -> None:
         raise NotFoundException()
 
 
+def _warm_fonts() -> None:
+    """Build the report fonts now, so the first profile page or PDF does not wait for them."""
+    from reports.exceptions import ReportError
+    from reports.fonts import font_files
+
+    try:
+        font_files()
+    except ReportError as exc:  # a profile page will say the same when asked for
+        log_event("fonts_unavailable", error=str(exc))
+
+
 async def _startup(app: Litestar) -> None:
     # bound to this event loop: at most four argon2 verifications at once per worker
     app.state.verify_slots = anyio.CapacityLimiter(4)
     # console jobs (a ZIP of profiles) run one at a time per worker, beside the requests
     app.state.jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infolit-job")
+    # the reports' Chinese fonts are built once per machine (about 30 s): first, before any ZIP job
+    app.state.jobs.submit(_warm_fonts)
     # SQLite: the WAL is checkpointed in a thread, never inside a request's commit
     app.state.checkpointer = WalCheckpointer(app.state.engine).start()
     # abandoned sittings are closed and scored now and then (assess.expiry)

@@ -26,11 +26,10 @@ from assess.console import jobs
 from assess.console.tree import Node
 from itembank.db import session_scope
 from reports.files import available_formats
-from reports.profile import Profile, Stat
+from reports.profile import Profile
 from reports.store import load_profile, stored_build
 
 __all__ = [
-    "format_stat",
     "FORMAT_LABELS",
     "MEDIA_TYPES",
     "ProfileSource",
@@ -120,17 +119,6 @@ class StoredProfiles:
         if fmt not in renderers:
             raise OutOfScope("没有这种下载格式。")
         return renderers[fmt](shown.profile)
-
-
-def format_stat(stat: Stat, *, percent: bool = False, signed: bool = False, digits: int | None = None) -> str:
-    """A number of a profile as the console prints it: ``512.3（±4.1）``, ``68.0%（±2.1）``, or ``—（why）``."""
-    if not stat.reported:
-        return f"—（{stat.suppressed}）" if stat.suppressed else "—"
-    scale = 100.0 if percent else 1.0
-    places = digits if digits is not None else 1
-    sign = "+" if signed else ""
-    unit = "%" if percent else ""
-    return f"{stat.estimate * scale:{sign}.{places}f}{unit}（±{stat.se * scale:.{places}f}）"
 
 
 def default_profiles() -> ProfileSource:

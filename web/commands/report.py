@@ -89,7 +89,7 @@ def _build(
             if store:
                 return build_and_store(
                     session=session, assessment_code=assessment, design=design,  # type: ignore[arg-type]
-                    previous_code=previous, linking_error=link, progress=say,
+                    previous_code=previous, linking_error=link, progress=_say,
                 )[0]  # fmt: skip
             return build_assessment_profiles(
                 session=session, assessment_code=assessment, levels=levels, design=design,  # type: ignore[arg-type]
@@ -184,8 +184,8 @@ def build_command(
     where the bureau and school consoles read it; with --out DIR they are also written into
     OUT/LEVEL/CODE.FORMAT (or with --zip FILE into one ZIP). OUT/profiles.csv holds every number
     of every profile as one long table (one row per group and statistic), OUT/columns.csv says
-    what each column means. ``--within 320101 --level school
-    --zip FILE`` gives every school profile of a county as one ZIP.
+    what each column means. ``--within 320101 --level school --zip FILE`` gives every school
+    profile of a county as one ZIP.
     """
     from reports.files import write_profiles_zip
 
@@ -258,12 +258,13 @@ def all_command(
     """Every school and region profile of the assessment, PDF and XLSX, into OUT/LEVEL/CODE.FORMAT.
 
     OUT/profiles.csv and OUT/columns.csv hold every number as one long table and its dictionary.
-    A profile below its threshold is written too: its PDF says why it carries no numbers.
+    A profile below its threshold is written too: its PDF says why it carries no numbers. The
+    profiles are also kept in the database for the consoles (unless --hide-school-names).
     """
     formats = _formats(fmt)
     code = _assessment_code(assessment)
     t0 = time.perf_counter()
-    result = _build(code, None, design, hide_school_names, None, 0.0)
+    result = _build(code, None, design, hide_school_names, None, 0.0, store=not hide_school_names)
     t_build = time.perf_counter() - t0
     profiles = list(result)
     done = _write_all(profiles, out, formats, workers)

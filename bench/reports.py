@@ -7,13 +7,19 @@ every profile as PDF and XLSX on ``--workers`` processes. Prints the count, each
 the total from reading to the last file (the budget: under 2 minutes on this 2-core machine) and
 the time per file of each format.
 
-    .venv/bin/python bench/render_reports.py [--students 50000] [--workers 2] [--database URL --assessment CODE]
+    .venv/bin/python bench/reports.py [--students 50000] [--workers 2] [--database URL --assessment CODE]
 
-(Not ``bench/reports.py``: Python puts a script's folder first on ``sys.path``, so a
-``bench/reports.py`` would shadow the ``reports`` package for every script in ``bench/``.)
+(Python puts a script's folder first on ``sys.path``, where this file would stand in for the
+``reports`` package: every script in ``bench/`` therefore puts the repository first.)
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path as _Path
+
+# the repository first: this folder holds bench/reports.py, which must not stand in for the reports package
+sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
 
 import argparse
 import importlib.util
