@@ -196,7 +196,7 @@ def test_a_build_of_every_profile_is_kept_for_the_consoles(
     path, run = national
     copy = tmp_path / "copy.db"
     shutil.copyfile(path, copy)
-    res = _invoke(copy, ["report", "build", run.adaptive_assessment], monkeypatch)
+    res = invoke(copy, ["report", "build", run.adaptive_assessment], monkeypatch)
     assert res.exit_code == 0 and "已保存供控制台查看" in res.output, res.output
     engine = make_engine(f"sqlite:///{copy}")
     with Session(engine) as session:
@@ -209,7 +209,7 @@ def test_a_build_of_every_profile_is_kept_for_the_consoles(
         assert nation is not None and nation.reported and nation.participation.students_assessed == tree.n_students
     engine.dispose()
     # a partial build is written, not kept; it needs somewhere to go
-    res = _invoke(copy, ["report", "build", run.adaptive_assessment, "--level", "school"], monkeypatch)
+    res = invoke(copy, ["report", "build", run.adaptive_assessment, "--level", "school"], monkeypatch)
     assert res.exit_code != 0 and "give --out DIR or --zip FILE" in res.output
 
 
