@@ -71,7 +71,7 @@ class ProfileSource(Protocol):
         """The template (given ``shown``) that shows a profile as HTML."""
         ...
 
-    def build(self, *, session: Session, assessment_id: int, node: Node, children: Sequence[Node]) -> Shown:
+    def build(self, *, session: Session, assessment_id: int, node: Node) -> Shown:
         """The profile of ``node`` in one assessment (its children are compared inside it)."""
         ...
 
@@ -102,9 +102,8 @@ class StoredProfiles:
         have = available_formats()
         return {f: MEDIA_TYPES[f] for f in ("pdf", "xlsx", "csv", "html") if f in have}
 
-    def build(self, *, session: Session, assessment_id: int, node: Node, children: Sequence[Node]) -> Shown:
+    def build(self, *, session: Session, assessment_id: int, node: Node) -> Shown:
         """The node's stored profile (a school's, or a county's, city's or province's), or the reason there is none."""
-        del children  # a stored profile carries its comparison of the groups below it
         if stored_build(session=session, assessment_id=assessment_id) is None:
             return Shown(None, _NOT_BUILT)
         level = "school" if node.kind == "school" else node.level
@@ -140,7 +139,7 @@ def zip_school_profiles(
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for k, school in enumerate(schools):
                 with session_scope(engine) as session:
-                    shown = profiles.build(session=session, assessment_id=assessment_id, node=school, children=())
+                    shown = profiles.build(session=session, assessment_id=assessment_id, node=school)
                 if shown.profile is not None:  # a school without a profile in the build has no file
                     fmt = "pdf" if "pdf" in profiles.formats else next(iter(profiles.formats))
                     archive.writestr(f"{school.code}_{school.name}.{fmt}", profiles.render(shown, fmt))

@@ -42,10 +42,6 @@ def _need(chosen: Chosen) -> int:
     return int(chosen.current.id or 0)
 
 
-def _children(view_areas: tuple[Node, ...], view_schools: tuple[Node, ...]) -> list[Node]:
-    return [*view_areas, *view_schools]
-
-
 class ConsoleTreeController(Controller):
     """Areas and schools: pages, downloads, participation, jobs."""
 
@@ -72,7 +68,7 @@ class ConsoleTreeController(Controller):
         shown = None
         if view.node is not None and chosen.current is not None:
             shown = _profiles(request).build(
-                session=db, assessment_id=_need(chosen), node=view.node, children=_children(view.areas, view.schools)
+                session=db, assessment_id=_need(chosen), node=view.node
             )
             audit.record(db, actor, "report.view", target=f"area:{view.node.code}", scope_path=view.node.path)
         source = _profiles(request)
@@ -139,14 +135,13 @@ class ConsoleTreeController(Controller):
         db: DbSession,
         actor: CurrentActor,
         node: Node,
-        children: list[Node],
         fmt: str,
         chosen: Chosen,
     ) -> Response[Any]:
         source = _profiles(request)
         if fmt not in source.formats:
             raise OutOfScope("没有这种下载格式。")
-        shown = source.build(session=db, assessment_id=_need(chosen), node=node, children=children)
+        shown = source.build(session=db, assessment_id=_need(chosen), node=node)
         content = source.render(shown, fmt)
         audit.record(
             db,
@@ -172,15 +167,7 @@ class ConsoleTreeController(Controller):
         """An area's profile as PDF, XLSX or CSV."""
         view = area_view(session=db, actor=actor, code=code)
         assert view.node is not None
-        return self._download(
-            request,
-            db,
-            actor,
-            view.node,
-            _children(view.areas, view.schools),
-            fmt,
-            chosen,
-        )
+        return self._download(request, db, actor, view.node, fmt, chosen)
 
     def _results(self, db: DbSession, actor: CurrentActor, node: Node, chosen: Chosen) -> Response[Any]:
         rows = result_rows(session=db, actor=actor, assessment_id=_need(chosen), path=node.path)
@@ -279,7 +266,7 @@ class ConsoleTreeController(Controller):
         node, trail = school_node(session=db, actor=actor, code=code)
         shown = None
         if chosen.current is not None:
-            shown = _profiles(request).build(session=db, assessment_id=_need(chosen), node=node, children=())
+            shown = _profiles(request).build(session=db, assessment_id=_need(chosen), node=node)
             audit.record(db, actor, "report.view", target=f"school:{node.code}", scope_path=node.path)
         source = _profiles(request)
         context = {
@@ -307,7 +294,7 @@ class ConsoleTreeController(Controller):
     ) -> Response[Any]:
         """A school's profile as PDF, XLSX or CSV."""
         node, _ = school_node(session=db, actor=actor, code=code)
-        return self._download(request, db, actor, node, [], fmt, chosen)
+        return self._download(request, db, actor, node, fmt, chosen)
 
     @get("/schools/{code:str}/results.csv", sync_to_thread=False, opt={"access": "school.profile"})
     def school_results(

@@ -207,7 +207,7 @@ class StaffApiController(Controller):
             return None
         audit.record(db, actor, "report.view", target=f"area:{view.node.code}", scope_path=view.node.path)
         shown = request.app.state.profiles.build(
-            session=db, assessment_id=int(chosen.current.id or 0), node=view.node, children=[*view.areas, *view.schools]
+            session=db, assessment_id=int(chosen.current.id or 0), node=view.node
         )
         return _profile_json(shown)
 
@@ -232,7 +232,7 @@ class StaffApiController(Controller):
             return None
         audit.record(db, actor, "report.view", target=f"school:{node.code}", scope_path=node.path)
         shown = request.app.state.profiles.build(
-            session=db, assessment_id=int(chosen.current.id or 0), node=node, children=()
+            session=db, assessment_id=int(chosen.current.id or 0), node=node
         )
         return _profile_json(shown)
 
