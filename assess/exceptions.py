@@ -8,6 +8,7 @@ caller handing the CAT engine arrays that do not fit, a bug, never a user's inpu
 from __future__ import annotations
 
 __all__ = [
+    "AdministrationRefused",
     "AnswerRejected",
     "AssessError",
     "BankFileError",
@@ -117,6 +118,10 @@ class RegistrationError(AssessError, ValueError):
     def total(self) -> int:
         """How many problems the file has (listed and left out)."""
         return len(self.problems) + self.more
+
+
+class AdministrationRefused(AssessError, ValueError):
+    """An assessment cannot be opened or closed as asked (not ready to be sat, already open, already closed)."""
 
 
 class ExposureRefused(AssessError, ValueError):

@@ -14,7 +14,9 @@ leaves every sitting either open or ended and scored. Several workers may sweep 
 sitting another one ended meanwhile is skipped.
 
 ``infolit sessions expire`` runs it once; ``infolit serve`` runs it now and then
-(``INFOLIT_EXPIRE_EVERY_SECONDS``).
+(``INFOLIT_EXPIRE_EVERY_SECONDS``). Closing an assessment's window
+(:func:`assess.administration.close_assessment`) ends its open sittings the same way, with
+:func:`expire_open_sittings`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from assess.full_path import finish_session
 from assess.models import Assessment, TestSession
 from itembank.db import session_scope
 
-__all__ = ["Expired", "expire_overdue"]
+__all__ = ["Expired", "expire_open_sittings", "expire_overdue"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,41 @@ def expire_overdue(
         if limit is not None:
             query = query.limit(limit)
         due = [int(i) for i in session.exec(query).all() if i is not None]
+    expired, assessed = _end_each(engine, due, now)
+    with session_scope(engine) as session:
+        running = int(session.exec(running_query).one())
+    return Expired(expired, assessed, running)
+
+
+def expire_open_sittings(*, engine: Engine, assessment_id: int, now: datetime) -> Expired:
+    """End every sitting of one assessment still in progress, whatever its deadline, scored on its answers.
+
+    For a window that closes: the caller has already moved the sittings' deadlines to ``now`` in
+    the transaction that closed the window, so no answer is accepted after it (the fast path's
+    guard checks the deadline) and none can arrive while a sitting is scored.
+    """
+    with session_scope(engine) as session:
+        due = [
+            int(i)
+            for i in session.exec(
+                select(TestSession.id)
+                .where(TestSession.assessment_id == assessment_id, TestSession.status == "in_progress")
+                .order_by(col(TestSession.id))
+            ).all()
+            if i is not None
+        ]
+    expired, assessed = _end_each(engine, due, now)
+    with session_scope(engine) as session:
+        running = session.exec(
+            select(func.count(col(TestSession.id))).where(
+                TestSession.assessment_id == assessment_id, TestSession.status == "in_progress"
+            )
+        ).one()
+    return Expired(expired, assessed, int(running))
+
+
+def _end_each(engine: Engine, due: list[int], now: datetime) -> tuple[int, int]:
+    """End the sittings ``due``, each in a transaction of its own; how many were ended and how many assessed."""
     expired = assessed = 0
     for ts_id in due:
         with session_scope(engine) as session:
@@ -88,6 +125,4 @@ def expire_overdue(
             finish_session(session=session, test_session=ts, now=now, status="expired")
             expired += 1
             assessed += bool(ts.assessed)
-    with session_scope(engine) as session:
-        running = int(session.exec(running_query).one())
-    return Expired(expired, assessed, running)
+    return expired, assessed

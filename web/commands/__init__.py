@@ -63,6 +63,11 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "users_group",
         "Staff accounts: create, list, disable, enable, reset passwords; the roles.",
     ),
+    "assessment": LazyCommand(
+        "web.commands.assessments",
+        "assessment_group",
+        "Testing rounds: create one from an assessment file, list them, open and close their windows.",
+    ),
     "calibrate": LazyCommand(
         "web.commands.scoring",
         "calibrate_command",
