@@ -100,6 +100,9 @@ ACCESS: dict[str, Rule] = {
     # ---- administration
     "users.manage": _r("node", "users.manage", "accounts: list, create, disable, enable, reset (bureaus: schools)"),
     "audit.view": _r("none", "audit.view", "the audit log"),
+    "assessments.manage": _r(
+        "none", "assessments.manage", "testing rounds: list, create from an assessment file, open and close windows"
+    ),
 }
 """Every route's rule, by the name its handler's ``opt["access"]`` gives."""
 

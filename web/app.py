@@ -55,6 +55,7 @@ from reports.render_html import profile_html
 from web.access import check_access
 from web.controllers.api import ApiController
 from web.controllers.console_admin import ConsoleAdminController, beijing
+from web.controllers.console_assessments import ConsoleAssessmentsController
 from web.controllers.console_auth import ConsoleAuthController
 from web.controllers.console_common import console_exception_handlers, provide_chosen
 from web.controllers.console_school import ConsoleSchoolController
@@ -180,6 +181,7 @@ def _routers() -> list[Router]:
                 ConsoleTreeController,
                 ConsoleSchoolController,
                 ConsoleAdminController,
+                ConsoleAssessmentsController,
                 StaffApiController,
             ],
             dependencies={

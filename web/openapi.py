@@ -56,6 +56,7 @@ class ErrorOut:
     status_code: int
     error: str
     detail: str
+    problems: list[str] | None = None  # a refused file (an assessment file): every problem with its place
 
 
 _MEANINGS = {

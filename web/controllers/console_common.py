@@ -27,7 +27,7 @@ from assess.accounts.exceptions import AccountError, AccountInvalid, Forbidden, 
 from assess.accounts.roles import has_permission, role
 from assess.accounts.scope import Actor
 from assess.console.tree import assessments_for
-from assess.exceptions import AssessError, LoginFailed, RegistrationError
+from assess.exceptions import AdministrationRefused, AssessError, LoginFailed, RegistrationError
 from assess.models import Area, Assessment, School
 from web.controllers.errors import exception_handlers, handle
 from web.controllers.pages import is_htmx, page
@@ -87,6 +87,8 @@ def me_of(session: DbSession, actor: Actor, path: str) -> Me:
         items.append((f"/console/schools/{code}/monitor", "考场监控"))
     if has_permission(actor.role, "tree.view"):
         items.append(("/console/areas", "地区与学校"))
+    if has_permission(actor.role, "assessments.manage"):
+        items.append(("/console/assessments", "测评批次"))
     if has_permission(actor.role, "users.manage"):
         items.append(("/console/users", "账号管理"))
     if has_permission(actor.role, "audit.view"):
@@ -174,6 +176,8 @@ def _status(exc: Exception) -> int:
         return 404
     if isinstance(exc, RegistrationError):
         return 422
+    if isinstance(exc, AdministrationRefused):
+        return 409
     if isinstance(exc, AccountInvalid | AccountError | AssessError):
         return 400
     return exc.status_code if isinstance(exc, HTTPException) else 500
@@ -203,7 +207,10 @@ def console_error(request: Request[Any, Any, State], exc: Exception) -> Response
         message = str(exc)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, StaffThrottled) else None
     if api:
-        body = {"status_code": status, "error": type(exc).__name__, "detail": message}
+        body: dict[str, Any] = {"status_code": status, "error": type(exc).__name__, "detail": message}
+        problems = getattr(exc, "problems", None)
+        if isinstance(problems, list):  # a file's problems (an assessment file): every one, not just the first
+            body["problems"] = [str(p) for p in problems]
         return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
     response = page(
         request,

@@ -11,6 +11,7 @@ check. Every answer is scoped exactly like the console: a node outside the calle
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
@@ -19,11 +20,13 @@ from litestar.datastructures import State
 from litestar.openapi.spec import SecurityRequirement
 from litestar.params import FromPath, JSONBody
 
+from assess import administration
 from assess.accounts import audit, users
 from assess.accounts.login import give_second_factor, log_in
 from assess.accounts.models import StaffUserPublic
 from assess.accounts.sessions import revoke_session
 from assess.console.tree import AreaView, Participation, area_view, participation, school_node
+from itembank.db import session_scope
 from reports.store import profile_to_dict
 from web.controllers.console_common import ChosenAssessment
 from web.deps import DbSession, Now
@@ -69,6 +72,31 @@ class MeJson:
     role: str
     scope_kind: str
     scope_path: str
+
+
+@dataclass(frozen=True)
+class AssessmentFileIn:
+    """``POST /api/v1/staff/assessments`` body: an assessment file's text (TOML, or JSON with a ``.json`` name)."""
+
+    content: str
+    filename: str = "assessment.toml"
+
+
+@dataclass(frozen=True)
+class OpenIn:
+    """``POST /api/v1/staff/assessments/{code}/open`` body: optionally a new closing time (ISO 8601 with offset)."""
+
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClosedJson:
+    """What closing a window did: the round now, the sittings ended (of which assessed), any left open."""
+
+    assessment: administration.AssessmentSummary
+    expired: int
+    assessed: int
+    running: int
 
 
 _BEARER: list[SecurityRequirement] = [{"BearerToken": []}]
@@ -206,9 +234,7 @@ class StaffApiController(Controller):
         if chosen.current is None:
             return None
         audit.record(db, actor, "report.view", target=f"area:{view.node.code}", scope_path=view.node.path)
-        shown = request.app.state.profiles.build(
-            session=db, assessment_id=int(chosen.current.id or 0), node=view.node
-        )
+        shown = request.app.state.profiles.build(session=db, assessment_id=int(chosen.current.id or 0), node=view.node)
         return _profile_json(shown)
 
     @get(
@@ -231,12 +257,65 @@ class StaffApiController(Controller):
         if chosen.current is None:
             return None
         audit.record(db, actor, "report.view", target=f"school:{node.code}", scope_path=node.path)
-        shown = request.app.state.profiles.build(
-            session=db, assessment_id=int(chosen.current.id or 0), node=node
-        )
+        shown = request.app.state.profiles.build(session=db, assessment_id=int(chosen.current.id or 0), node=node)
         return _profile_json(shown)
 
     @get("/users", security=_BEARER, responses=_REFUSED, sync_to_thread=False, opt={"access": "users.manage"})
     def users_list(self, db: DbSession, actor: CurrentActor) -> list[StaffUserPublic]:
         """The accounts the caller manages."""
         return users.list_users(session=db, actor=actor)
+
+    # ------------------------------------------------------------------------------ testing rounds
+    @get(
+        "/assessments", security=_BEARER, responses=error_responses(401, 403), sync_to_thread=False,
+        opt={"access": "assessments.manage"},
+    )  # fmt: skip
+    def assessments(self, db: DbSession, actor: CurrentActor, now: Now) -> list[administration.AssessmentSummary]:
+        """Every testing round: its window and state, each band's design, where its sittings stand."""
+        return administration.list_assessments(session=db, actor=actor, now=now)
+
+    @post(
+        "/assessments", status_code=201, guards=[require_json], security=_BEARER,
+        responses=error_responses(400, 401, 403, 415), opt={"access": "assessments.manage"},
+    )  # fmt: skip
+    async def assessment_create(
+        self, request: Request[Any, Any, State], actor: CurrentActor, now: Now, data: JSONBody[AssessmentFileIn]
+    ) -> administration.AssessmentSummary:
+        """Create a round from an assessment file; a file with problems is a 400 listing every one, nothing written."""
+
+        def make() -> administration.AssessmentSummary:
+            with session_scope(request.app.state.engine) as db:
+                return administration.create_assessment(
+                    session=db,
+                    actor=actor,
+                    content=data.content.encode("utf-8", "surrogatepass"),
+                    filename=data.filename,
+                    now=now,
+                )
+
+        return await anyio.to_thread.run_sync(make)
+
+    @post(
+        "/assessments/{code:str}/open", status_code=200, guards=[require_json], security=_BEARER,
+        responses=error_responses(400, 401, 403, 404, 409, 415), sync_to_thread=False,
+        opt={"access": "assessments.manage"},
+    )  # fmt: skip
+    def assessment_open(
+        self, db: DbSession, actor: CurrentActor, now: Now, code: FromPath[str], data: JSONBody[OpenIn]
+    ) -> administration.AssessmentSummary:
+        """Open a round's window now (``until``: and move its closing time), after checking it can be sat."""
+        return administration.open_assessment(session=db, actor=actor, code=code, now=now, until=data.until)
+
+    @post(
+        "/assessments/{code:str}/close", status_code=200, security=_BEARER,
+        responses=error_responses(401, 403, 404, 409), opt={"access": "assessments.manage"},
+    )  # fmt: skip
+    async def assessment_close(
+        self, request: Request[Any, Any, State], actor: CurrentActor, now: Now, code: FromPath[str]
+    ) -> ClosedJson:
+        """Close a round's window now: its open sittings end, scored on what they answered."""
+        engine = request.app.state.engine
+        done = await anyio.to_thread.run_sync(
+            lambda: administration.close_assessment(engine=engine, actor=actor, code=code, now=now)
+        )
+        return ClosedJson(done.assessment, done.expired, done.assessed, done.running)
