@@ -258,7 +258,7 @@ def parse_assessment_file(data: Mapping[str, Any]) -> AssessmentFile:
         if isinstance(limit, int) and timedelta(minutes=limit) > closes - opens:
             problems.append("window：开放时间比测评时限还短")
     if problems:
-        raise AssessmentFileError(problems)
+        raise AssessmentFileError(list(dict.fromkeys(problems)))
     assert opens is not None and closes is not None
     return AssessmentFile(
         code=code,
@@ -282,16 +282,62 @@ def _booklets(value: Any, where: str, problems: list[str]) -> tuple[tuple[str, .
     return tuple(tuple(b) for b in value)
 
 
+_LIMITS = {"min_items": 200, "max_items": 200, "time_limit_minutes": 600, "pilot_items": 20, "randomesque_k": 50}
+"""Upper bounds of a blueprint's counts (a national test has 20-40 items and 40-60 minutes)."""
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _shape_problems(where: str, table: Mapping[str, Any]) -> list[str]:
+    """What :func:`assess.blueprints.parse_blueprint` takes on trust: the bounds, the rules' fields, ``start_theta``."""
+    problems = [
+        f"{where}.{key}：最多 {limit}"
+        for key, limit in _LIMITS.items()
+        if _count(table.get(key)) and table[key] > limit
+    ]
+    start = table.get("start_theta", {})
+    if not isinstance(start, Mapping) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and -4 <= v <= 4 for v in start.values()
+    ):
+        problems.append(f'{where}.start_theta：应为按年级的起始能力（-4 到 4），如 {{ "8" = 0.0 }}')
+    for name in ("content", "sub_content"):
+        rules = table.get(name, [])
+        if not isinstance(rules, list):
+            problems.append(f"{where}.{name}：应为内容约束的列表")
+            continue
+        for i, rule in enumerate(rules):
+            if not isinstance(rule, Mapping):
+                continue  # parse_blueprint names it
+            for key in ("min_items", "max_items"):
+                if key in rule and rule[key] is not None and not _count(rule[key]):
+                    problems.append(f"{where}.{name}[{i}].{key}：应为非负整数")
+            share = rule.get("target_share")
+            if share is not None and (
+                not isinstance(share, int | float) or isinstance(share, bool) or not 0 <= share <= 1
+            ):
+                problems.append(f"{where}.{name}[{i}].target_share：应为 0 到 1 之间的数")
+    return problems
+
+
 def _design(where: str, table: dict[str, Any], problems: list[str]) -> BandDesign | None:
     """A band's design from its merged table, or ``None`` with the problems added."""
     table = dict(table)
     raw_booklets = table.pop("booklets", None)
+    shape = _shape_problems(where, table)
+    if shape:
+        problems.extend(shape)
+        return None
     try:
         spec = parse_blueprint(table)
     except BlueprintError as exc:
         for p in exc.problems:  # a field's problem names the field; the engine's own checks do not
             inner = p.removeprefix("blueprint: ")
             problems.append(f"{where}.{p}" if inner == p else f"{where}：{inner}")
+        return None
+    except (TypeError, ValueError, AttributeError) as exc:  # a value of a kind no check above foresaw
+        problems.append(f"{where}：测评方案无效（{exc}）")
         return None
     if spec.time_limit_minutes < 1:
         problems.append(f"{where}.time_limit_minutes：至少 1 分钟")

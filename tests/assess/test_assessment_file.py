@@ -218,3 +218,29 @@ def test_the_example_file_passes_both_checks(bank: Engine) -> None:
     with Session(bank) as s:
         checked = check_against_bank(session=s, file=f)
     assert checked.file.code == "EX1" and checked.modes == ("adaptive",)
+
+
+@pytest.mark.parametrize(
+    ("blueprint", "expected"),
+    [
+        ({"start_theta": [1]}, "blueprint.start_theta：应为按年级的起始能力"),
+        ({"start_theta": {"8": "a"}}, "blueprint.start_theta"),
+        ({"content": [{"area": "D1", "min_items": "x"}]}, "blueprint.content[0].min_items：应为非负整数"),
+        ({"content": {"D1": 2}}, "blueprint.content：应为内容约束的列表"),
+        ({"sub_content": [{"area": "D1.1", "target_share": "x"}]}, "target_share：应为 0 到 1 之间的数"),
+        ({"max_items": 10**12}, "blueprint.max_items：最多 200"),
+        ({"mode": "booklets", "booklets": "x"}, "blueprint.booklets：应为题本列表"),
+        ({"booklets": [["D1.1-011"]]}, '只有 mode = "booklets" 的设计才有题本'),
+    ],
+)
+def test_values_of_the_wrong_kind_are_problems_not_crashes(blueprint: dict[str, object], expected: str) -> None:
+    doc = {
+        "code": "X",
+        "name": "n",
+        "grades": [8],
+        "window": {"opens": "2026-01-01T08:00", "closes": "2026-02-01T08:00"},
+        "blueprint": blueprint,
+    }
+    with pytest.raises(AssessmentFileError) as caught:
+        parse_assessment_file(doc)
+    assert any(expected in p for p in caught.value.problems), caught.value.problems
