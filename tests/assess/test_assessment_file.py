@@ -180,16 +180,16 @@ def test_the_bank_check_lists_every_problem(bank: Engine) -> None:
 
 def test_lengths_and_content_minima_the_bank_cannot_give_are_refused(bank: Engine) -> None:
     text = (
-        GOOD.replace("max_items = 12", "max_items = 900")
-        .replace("max_items = 10", "max_items = 900")
-        .replace("min_items = 2,", "min_items = 300,")
+        GOOD.replace("max_items = 12", "max_items = 200")
+        .replace("max_items = 10", "max_items = 200")
+        .replace("min_items = 2,", "min_items = 60,")
     )
     f = parse_assessment_file(read_assessment_file(text.encode()))
     with Session(bank) as s, pytest.raises(AssessmentFileError) as caught:
         check_against_bank(session=s, file=f)
     joined = "\n".join(caught.value.problems)
     assert "bands.7-9.max_items：年级段 7-9 只有" in joined
-    assert "维度 D1 只有" in joined and "少于最少 300 道" in joined
+    assert "维度 D1 只有" in joined and "少于最少 60 道" in joined
 
 
 def test_an_unpublished_calibration_cannot_score_an_operational_round(bank: Engine) -> None:
