@@ -175,7 +175,7 @@ def test_a_school_registers_prints_tickets_and_watches_a_student(
     tab.page.get_by_label("登记表文件").set_input_files(str(_roster(tmp_path / "名单.csv", bad=True)))
     tab.page.get_by_role("button", name="上传并检查").click()
     tab.page.locator("#problems").wait_for()
-    assert "row 4, grade" in tab.page.locator("#problems").inner_text()
+    assert "第 4 行 · 年级（grade）" in tab.page.locator("#problems").inner_text()
     tab.look("22-roster-problems")
     tab.page.get_by_label("登记表文件").set_input_files(str(_roster(tmp_path / "名单.csv", bad=False)))
     tab.page.get_by_role("button", name="上传并检查").click()

@@ -140,7 +140,7 @@ def test_a_school_registers_a_roster_prints_tickets_and_its_students_log_in(cdb:
         staff_login(client, "school2")
         report = _upload(client, _csv(*bad))
         assert report.status_code == 422  # type: ignore[attr-defined]
-        assert "row 4, gender" in report.text and "未写入任何数据" in report.text  # type: ignore[attr-defined]
+        assert "第 4 行 · 性别（gender）" in report.text and "未写入任何数据" in report.text  # type: ignore[attr-defined]
         with Session(cdb.engine) as s:
             assert s.exec(select(Student).where(col(Student.code).like("NEW-%"))).all() == []
         staged = _upload(client, _csv(*rows))

@@ -27,6 +27,7 @@ from reports.tickets import render_tickets
 from web.controllers.console_common import ChosenAssessment, attachment, go, render
 from web.deps import DbSession, Now
 from web.forms import field
+from web.registration_text import chinese_problem
 from web.staff import CurrentActor
 
 __all__ = ["ConsoleSchoolController"]
@@ -41,11 +42,6 @@ def _login_url(request: Request[Any, Any, State]) -> str:
 def _throttle(request: Request[Any, Any, State]) -> ThrottleRule:
     web = request.app.state.web
     return ThrottleRule(limit=web.login_max_failures, window_seconds=web.login_window_seconds)
-
-
-def _split(problem: str) -> tuple[str, str]:
-    where, sep, what = problem.partition(": ")
-    return (where, what) if sep else ("", problem)
 
 
 class ConsoleSchoolController(Controller):
@@ -178,7 +174,7 @@ class ConsoleSchoolController(Controller):
                 now=now,
             )
         except RegistrationError as exc:
-            problems = [_split(p) for p in exc.problems]
+            problems = [chinese_problem(p) for p in exc.problems]
             return self._roster_page(
                 request,
                 db,
