@@ -86,6 +86,9 @@ ACCESS: dict[str, Rule] = {
     "area.view": _r("node", "tree.view", "an area, its child areas and schools"),
     "area.profile": _r("node", "tree.view profiles.view", "an area's profile, its comparison table and downloads"),
     "area.participation": _r("node", "tree.view participation.view", "participation per school during a window"),
+    "national.profile": _r(
+        "none", "tree.view profiles.view", "the nation's profile and downloads (an unrestricted scope only: else 404)"
+    ),
     "area.zip": _r("node", "tree.view profiles.view", "every school profile of an area as one ZIP (a job)"),
     "area.results": _r("node", "tree.view profiles.view", "an area's result rows under pseudonyms, as CSV"),
     # ---- a school's page (anyone who sees profiles, within scope)

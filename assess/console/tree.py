@@ -24,6 +24,7 @@ __all__ = [
     "Participation",
     "area_view",
     "assessments_for",
+    "national_node",
     "participation",
     "school_node",
     "schools_under",
@@ -89,6 +90,24 @@ def area_view(*, session: Session, actor: Actor, code: str | None = None) -> Are
     return AreaView(
         _area_node(area), trail, tuple(_area_node(a) for a in children), tuple(_school_node(s) for s in schools)
     )
+
+
+NATIONAL = Node("area", "national", "全国", "national", "/")
+"""The nation as a node: its profile is the build's ``national`` one (no row of the area table)."""
+
+
+def national_node(*, actor: Actor) -> Node:
+    """The nation, for an actor who sees everything (admins, researchers).
+
+    Raises
+    ------
+    OutOfScope
+        The actor's scope is one area or school: the nation is outside it, as any other area is.
+    """
+    actor.require("profiles.view")
+    if actor.scope.kind != "all":
+        raise OutOfScope("没有找到这个地区（或不在你的管理范围内）。")
+    return NATIONAL
 
 
 def schools_under(*, session: Session, path: str) -> list[Node]:

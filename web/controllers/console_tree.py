@@ -21,7 +21,7 @@ from assess.accounts.exceptions import OutOfScope
 from assess.accounts.roles import has_permission
 from assess.console import jobs
 from assess.console.results import RESULT_COLUMNS, result_rows
-from assess.console.tree import Node, area_view, participation, school_node, schools_under
+from assess.console.tree import Node, area_view, national_node, participation, school_node, schools_under
 from itembank.tabular import csv_bytes
 from web.controllers.console_common import Chosen, ChosenAssessment, attachment, go, render
 from web.deps import DbSession
@@ -66,11 +66,11 @@ class ConsoleTreeController(Controller):
     ) -> Response[Any]:
         view = area_view(session=db, actor=actor, code=code)
         shown = None
-        if view.node is not None and chosen.current is not None:
-            shown = _profiles(request).build(
-                session=db, assessment_id=_need(chosen), node=view.node
-            )
-            audit.record(db, actor, "report.view", target=f"area:{view.node.code}", scope_path=view.node.path)
+        # the root of an unrestricted actor shows the nation's profile; an area its own
+        node = view.node if view.node is not None else national_node(actor=actor) if code is None else None
+        if node is not None and chosen.current is not None and has_permission(actor.role, "profiles.view"):
+            shown = _profiles(request).build(session=db, assessment_id=_need(chosen), node=node)
+            audit.record(db, actor, "report.view", target=f"area:{node.code}", scope_path=node.path)
         source = _profiles(request)
         context = {
             "view": view,
@@ -153,6 +153,18 @@ class ConsoleTreeController(Controller):
         )
         name = f"{node.code}_{node.name}_{chosen.current.code if chosen.current else ''}.{fmt}"
         return attachment(content, name, source.formats[fmt])
+
+    @get("/national/download/{fmt:str}", sync_to_thread=False, opt={"access": "national.profile"})
+    def national_download(
+        self,
+        request: Request[Any, Any, State],
+        db: DbSession,
+        actor: CurrentActor,
+        fmt: FromPath[str],
+        chosen: ChosenAssessment,
+    ) -> Response[Any]:
+        """The nation's profile as PDF, XLSX or CSV (admins and researchers: every other scope answers 404)."""
+        return self._download(request, db, actor, national_node(actor=actor), fmt, chosen)
 
     @get("/areas/{code:str}/download/{fmt:str}", sync_to_thread=False, opt={"access": "area.profile"})
     def area_download(
