@@ -9,28 +9,19 @@ answered. Every change is written to the audit log as ``cli:<login name>``.
 
 from __future__ import annotations
 
-import getpass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import click
 
-from assess.accounts.scope import Actor
 from assess.exceptions import AssessError
 from itembank.db import get_engine, session_scope
 from itembank.models import utcnow
+from web.commands.operator import operator as _operator
 
 __all__ = ["assessment_group"]
 
 _BEIJING = timezone(timedelta(hours=8), "CST")
-
-
-def _operator() -> Actor:
-    try:
-        name = getpass.getuser()
-    except (KeyError, OSError):  # no login name (a container without a passwd entry)
-        name = "operator"
-    return Actor.command_line(name)
 
 
 def _local(value: datetime) -> str:

@@ -10,15 +10,19 @@ PINs.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
+from sqlmodel import select
 from tqdm import tqdm
 
+from assess.accounts import audit
 from assess.exceptions import RegistrationError
+from assess.models import School, Student
 from assess.registration import (
     IssuedTicket,
     list_students,
@@ -31,6 +35,7 @@ from assess.registration import (
 from itembank.db import session_scope
 from reports.tickets import render_tickets, tickets_csv, write_private
 from web.commands.items import display_width
+from web.commands.operator import operator
 
 __all__ = ["DEFAULT_LOGIN_URL", "people_group"]
 
@@ -168,6 +173,18 @@ def import_command(
     try:
         with session_scope() as session, _hash_bar("hashing PINs") as bar:
             summary = register_students(session=session, rows=registration, assessment=assessment, progress=bar)
+            audit.record(
+                session,
+                operator(),
+                "registration.import",
+                target=f"file:{file.name}",
+                detail={
+                    "sha256": hashlib.sha256(file.read_bytes()).hexdigest(),
+                    "students_created": summary.students_created,
+                    "students_unchanged": summary.students_unchanged,
+                    "schools_created": summary.schools_created,
+                },
+            )
             if summary.tickets:
                 _write_cards(
                     summary.tickets,
@@ -245,6 +262,15 @@ def tickets_command(
                 cards = school_tickets(session=session, school_code=school_code, grade=grade, class_name=class_name)
             if not cards:
                 raise click.ClickException(f"school {school_code} has no students that match")
+            school = session.exec(select(School).where(School.code == school_code)).first()
+            audit.record(
+                session,
+                operator(),
+                "tickets.print",
+                target=f"school:{school_code}" + (f"/class:{class_name}" if class_name else ""),
+                scope_path=school.path if school is not None else "",
+                detail={"cards": len(cards), "new_pins": len(cards) if new_pins else 0, "grade": grade},
+            )
             _write_cards(cards, pdf=out, csv_out=csv_out, login_url=login_url, title=title or _TITLE, written=written)
     except LookupError as exc:
         raise click.ClickException(str(exc.args[0]) if exc.args else str(exc)) from None
@@ -296,6 +322,15 @@ def unlock_command(ticket: str) -> None:
     try:
         with session_scope() as session:
             had = unlock_student(session=session, ticket=ticket)
+            student = session.exec(select(Student).where(Student.ticket == ticket.strip())).first()
+            audit.record(
+                session,
+                operator(),
+                "student.unlock",
+                target=f"student:{student.code}" if student is not None else "ticket",
+                scope_path=student.path if student is not None else "",
+                detail={"had_failures": had},
+            )
     except NotFound as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"ticket {ticket.strip()}: {'unlocked' if had else 'had no failed logins'}; the student may log in now")

@@ -87,10 +87,19 @@ def _build(
     try:
         with session_scope(get_engine()) as session:
             if store:
-                return build_and_store(
+                built = build_and_store(
                     session=session, assessment_code=assessment, design=design,  # type: ignore[arg-type]
                     previous_code=previous, linking_error=link, progress=_say,
                 )[0]  # fmt: skip
+                from assess.accounts import audit
+                from web.commands.operator import operator
+
+                # the stored build is what the consoles serve: publishing, in the log with the build
+                audit.record(
+                    session, operator(), "report.publish", target=f"assessment:{assessment}",
+                    detail={"design": design, "previous": previous},
+                )  # fmt: skip
+                return built
             return build_assessment_profiles(
                 session=session, assessment_code=assessment, levels=levels, design=design,  # type: ignore[arg-type]
                 show_school_names=not hide_names, previous_code=previous, linking_error=link, progress=_say,
