@@ -148,3 +148,48 @@ def test_the_staff_api_creates_opens_and_closes(cdb: ConsoleDb, tmp_path: Path) 
         bureau = client.post("/api/v1/staff/login", json={"username": "prov99", "password": PASSWORD}).json()["token"]
         refused = client.get("/api/v1/staff/assessments", headers={"Authorization": f"Bearer {bureau}"})
         assert refused.status_code == 403
+
+
+def test_an_answer_sent_after_the_close_is_refused_and_the_sitting_is_scored_on_the_rest(
+    cdb: ConsoleDb, tmp_path: Path
+) -> None:
+    from assess.models import Response
+    from tests.web.test_student_api import bearer, some_answer
+
+    app = make_console_app(cdb, tmp_path)
+    with TestClient(app) as client:
+        for pupil in cdb.world.pupils:  # one the console world has not started
+            login = client.post("/api/v1/login", json={"ticket": pupil.ticket, "pin": pupil.pin}).json()
+            if login["status"] == "not_started":
+                break
+        else:
+            pytest.fail("no pupil left to start")
+        started = client.post("/api/v1/start", headers=bearer(login["token"])).json()
+        token, state = started["token"], started["sitting"]
+        for _ in range(2):  # two answers: the worker's fast path now holds the sitting
+            answered = client.post(
+                "/api/v1/answer",
+                headers=bearer(token),
+                json={"item_id": state["item"]["id"], "answer": some_answer(state["item"])},
+            )
+            assert answered.status_code == 200, answered.text
+            state = answered.json()
+        staff = client.post("/api/v1/staff/login", json={"username": "root", "password": PASSWORD}).json()["token"]
+        closed = client.post(f"/api/v1/staff/assessments/{cdb.console.assessment_code}/close", headers=bearer(staff))
+        assert closed.status_code == 200 and closed.json()["expired"] >= 1
+        late = client.post(
+            "/api/v1/answer",
+            headers=bearer(token),
+            json={"item_id": state["item"]["id"], "answer": some_answer(state["item"])},
+        )
+        assert late.status_code == 409, late.text
+    with Session(cdb.engine) as s:
+        assert s.exec(select(TestSession).where(TestSession.status == "in_progress")).all() == []
+        mine = s.exec(
+            select(TestSession).where(
+                TestSession.assessment_id == cdb.console.assessment_id, TestSession.student_id == pupil.id
+            )
+        ).one()
+        assert mine.status == "expired"
+        assert len(s.exec(select(Response).where(Response.session_id == mine.id)).all()) == 2  # the late one is not
+        assert mine.assessed is False  # two answers: fewer than the blueprint's minimum, kept but not assessed
