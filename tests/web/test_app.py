@@ -69,7 +69,9 @@ def test_openapi_documents_the_refusals(client: TestClient[Litestar]) -> None:
             assert body == {"$ref": "#/components/schemas/ErrorOut"}, (path, code)
     login = schema["paths"]["/api/v1/login"]["post"]["responses"]
     assert {"400", "401", "403", "409", "415", "429"} <= set(login)
-    assert set(schema["components"]["schemas"]["ErrorOut"]["properties"]) == {"status_code", "error", "detail"}
+    error_out = schema["components"]["schemas"]["ErrorOut"]
+    assert set(error_out["properties"]) == {"status_code", "error", "detail", "problems"}  # problems: a refused file's
+    assert set(error_out["required"]) == {"status_code", "error", "detail"}
 
 
 def test_the_schema_page_loads_nothing_from_another_site(client: TestClient[Litestar]) -> None:
