@@ -161,6 +161,8 @@ def read_assessment_file(content: bytes, *, filename: str = "") -> dict[str, Any
         raise AssessmentFileError([f"JSON 格式错误：第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise AssessmentFileError([f"TOML 格式错误：{exc}"]) from None
+    except RecursionError:  # both parsers recurse into nested arrays and tables
+        raise AssessmentFileError(["文件嵌套太深（测评文件最多几层表和列表）"]) from None
     if not isinstance(data, dict):
         raise AssessmentFileError(["文件的最外层必须是一个表（TOML）或对象（JSON）"])
     return data

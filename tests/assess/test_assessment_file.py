@@ -116,6 +116,8 @@ booklets = [["D1.1-011"]]
         ("code = '测'".encode("gbk"), "a.toml", "不是 UTF-8"),
         (b"[1, 2]", "a.json", "最外层必须是一个表"),
         (b"#" * (300 * 1024), "a.toml", "文件太大"),
+        (b"[" * 100_000, "a.json", "嵌套太深"),
+        (b"x = " + b"[" * 100_000, "a.toml", "嵌套太深"),
     ],
 )
 def test_unreadable_files_are_one_clear_problem(content: bytes, filename: str, expected: str) -> None:

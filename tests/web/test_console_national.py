@@ -9,7 +9,7 @@ from litestar.testing import TestClient
 from sqlmodel import Session, select
 
 from assess.accounts.models import AuditEvent
-from tests.console_world import FAR_MARKERS
+from tests.console_world import FAR_MARKERS, PASSWORD
 from tests.web.conftest import ConsoleDb, make_console_app, staff_login
 
 
@@ -25,6 +25,9 @@ def test_the_root_shows_the_nations_profile_and_its_downloads(cdb: ConsoleDb, tm
         assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
         assert "全国" in csv.content.decode("utf-8-sig")
         assert client.get("/console/national/download/exe").status_code == 404
+        token = client.post("/api/v1/staff/login", json={"username": username, "password": PASSWORD}).json()["token"]
+        api = client.get("/api/v1/staff/national/profile", headers={"Authorization": f"Bearer {token}"})
+        assert api.status_code == 200 and api.json()["profile"]["identity"]["level"] == "national"
     with Session(cdb.engine) as s:
         targets = [e.target for e in s.exec(select(AuditEvent).where(AuditEvent.actor == username)).all()]
     assert "area:national" in targets
@@ -35,6 +38,9 @@ def test_a_bureau_or_a_school_cannot_reach_the_nations_profile(cdb: ConsoleDb, t
     app = make_console_app(cdb, tmp_path)
     with TestClient(app) as client:
         staff_login(client, username)
+        token = client.post("/api/v1/staff/login", json={"username": username, "password": PASSWORD}).json()["token"]
+        api = client.get("/api/v1/staff/national/profile", headers={"Authorization": f"Bearer {token}"})
+        assert api.status_code in (403, 404) and "national" not in api.text.replace("NotFound", "")
         refused = client.get("/console/national/download/csv")
         assert refused.status_code in (403, 404)
         assert not any(marker in refused.text for marker in FAR_MARKERS)

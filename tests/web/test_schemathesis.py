@@ -49,6 +49,7 @@ OPERATIONS = [
     ("GET", "/api/v1/staff/areas/{code}/profile"),
     ("GET", "/api/v1/staff/schools/{code}/profile"),
     ("GET", "/api/v1/staff/users"),
+    ("GET", "/api/v1/staff/national/profile"),
     ("GET", "/api/v1/staff/assessments"),
     ("POST", "/api/v1/staff/assessments"),
     ("POST", "/api/v1/staff/assessments/{code}/open"),

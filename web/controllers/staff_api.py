@@ -25,7 +25,7 @@ from assess.accounts import audit, users
 from assess.accounts.login import give_second_factor, log_in
 from assess.accounts.models import StaffUserPublic
 from assess.accounts.sessions import revoke_session
-from assess.console.tree import AreaView, Participation, area_view, participation, school_node
+from assess.console.tree import AreaView, Participation, area_view, national_node, participation, school_node
 from itembank.db import session_scope
 from reports.store import profile_to_dict
 from web.controllers.console_common import ChosenAssessment
@@ -235,6 +235,24 @@ class StaffApiController(Controller):
             return None
         audit.record(db, actor, "report.view", target=f"area:{view.node.code}", scope_path=view.node.path)
         shown = request.app.state.profiles.build(session=db, assessment_id=int(chosen.current.id or 0), node=view.node)
+        return _profile_json(shown)
+
+    @get(
+        "/national/profile",
+        security=_BEARER,
+        responses=_REFUSED,
+        sync_to_thread=False,
+        opt={"access": "national.profile"},
+    )
+    def national_profile(
+        self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor, chosen: ChosenAssessment
+    ) -> ProfileJson | None:
+        """The nation's profile in one assessment (admins and researchers; any narrower scope: 404)."""
+        node = national_node(actor=actor)
+        if chosen.current is None:
+            return None
+        audit.record(db, actor, "report.view", target=f"area:{node.code}", scope_path=node.path)
+        shown = request.app.state.profiles.build(session=db, assessment_id=int(chosen.current.id or 0), node=node)
         return _profile_json(shown)
 
     @get(
