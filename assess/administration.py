@@ -365,15 +365,7 @@ def close_assessment(*, engine: Engine, actor: Actor, code: str, now: datetime) 
             row.closes_at = now
             row.opens_at = min(aware_utc(row.opens_at), now)
             session.add(row)
-        session.execute(
-            update(TestSession)
-            .where(
-                col(TestSession.assessment_id) == row.id,
-                col(TestSession.status) == "in_progress",
-                or_(col(TestSession.deadline).is_(None), col(TestSession.deadline) > now),
-            )
-            .values(deadline=now)
-        )
+        _end_deadlines(session, int(row.id or 0), now)
         audit.record(
             session,
             actor,
@@ -384,6 +376,25 @@ def close_assessment(*, engine: Engine, actor: Actor, code: str, now: datetime) 
         )
         aid = int(row.id or 0)
     done = expire_open_sittings(engine=engine, assessment_id=aid, now=now)
+    expired, assessed = done.expired, done.assessed
+    if done.running:  # a sitting started by a request that checked the window just before it closed
+        with session_scope(engine) as session:
+            _end_deadlines(session, aid, now)
+        done = expire_open_sittings(engine=engine, assessment_id=aid, now=now)
+        expired, assessed = expired + done.expired, assessed + done.assessed
     with session_scope(engine) as session:
         summary = _summaries(session, [_find(session, code)], now)[0]
-    return Closed(summary, done.expired, done.assessed, done.running)
+    return Closed(summary, expired, assessed, done.running)
+
+
+def _end_deadlines(session: Session, assessment_id: int, now: datetime) -> None:
+    """Move the deadline of every open sitting of the assessment to ``now`` (none is accepted after it)."""
+    session.execute(
+        update(TestSession)
+        .where(
+            col(TestSession.assessment_id) == assessment_id,
+            col(TestSession.status) == "in_progress",
+            or_(col(TestSession.deadline).is_(None), col(TestSession.deadline) > now),
+        )
+        .values(deadline=now)
+    )
