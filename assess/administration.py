@@ -18,6 +18,7 @@ blueprint's minimum of scored answers is assessed, one with fewer is kept but no
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -89,12 +90,16 @@ class AssessmentSummary:
 
 @dataclass(frozen=True)
 class Closed:
-    """What closing did: the round now, the sittings ended (of which assessed), and any still open."""
+    """What closing did: the round now, the sittings ended (of which assessed), and any still open.
+
+    ``queued``: sittings handed to the background to be scored (their answers are closed already).
+    """
 
     assessment: AssessmentSummary
     expired: int
     assessed: int
     running: int
+    queued: int = 0
 
 
 def _status(a: Assessment, now: datetime) -> str:
@@ -334,7 +339,15 @@ def open_assessment(
     return _summaries(session, [row], now)[0]
 
 
-def close_assessment(*, engine: Engine, actor: Actor, code: str, now: datetime) -> Closed:
+def close_assessment(
+    *,
+    engine: Engine,
+    actor: Actor,
+    code: str,
+    now: datetime,
+    background: Callable[[Callable[[], object]], object] | None = None,
+    inline_limit: int = 200,
+) -> Closed:
     """Close a round's window now: its open sittings end, scored on what they answered.
 
     The window and the sittings' deadlines move to ``now`` in one transaction with the audit
@@ -342,6 +355,12 @@ def close_assessment(*, engine: Engine, actor: Actor, code: str, now: datetime) 
     (:func:`assess.expiry.expire_open_sittings`), so a close that stops half way leaves every
     sitting either still open past its deadline (the next sweep or page ends it) or ended and
     scored. Closing a closed round again only ends sittings left open.
+
+    ``background`` (an executor's ``submit``): with more than ``inline_limit`` open sittings the
+    scoring is handed to it and the call returns once the window is closed (``Closed.queued``
+    counts them; about 5-11 ms a sitting, ``bench/close_window.py``), so a web request does not
+    wait for thousands of them. Their deadlines have moved already: no answer is taken meanwhile,
+    and should the background stop first, the workers' sweep of abandoned sittings ends them.
 
     Raises
     ------
@@ -375,6 +394,19 @@ def close_assessment(*, engine: Engine, actor: Actor, code: str, now: datetime) 
             now=now,
         )
         aid = int(row.id or 0)
+    if background is not None and open_sittings > inline_limit:
+        background(lambda: _score_closed(engine, aid, now))
+        with session_scope(engine) as session:
+            summary = _summaries(session, [_find(session, code)], now)[0]
+        return Closed(summary, 0, 0, int(open_sittings), queued=int(open_sittings))
+    expired, assessed, running = _score_closed(engine, aid, now)
+    with session_scope(engine) as session:
+        summary = _summaries(session, [_find(session, code)], now)[0]
+    return Closed(summary, expired, assessed, running)
+
+
+def _score_closed(engine: Engine, aid: int, now: datetime) -> tuple[int, int, int]:
+    """End and score a closed window's open sittings: how many ended, were assessed, are still open."""
     done = expire_open_sittings(engine=engine, assessment_id=aid, now=now)
     expired, assessed = done.expired, done.assessed
     if done.running:  # a sitting started by a request that checked the window just before it closed
@@ -382,9 +414,7 @@ def close_assessment(*, engine: Engine, actor: Actor, code: str, now: datetime) 
             _end_deadlines(session, aid, now)
         done = expire_open_sittings(engine=engine, assessment_id=aid, now=now)
         expired, assessed = expired + done.expired, assessed + done.assessed
-    with session_scope(engine) as session:
-        summary = _summaries(session, [_find(session, code)], now)[0]
-    return Closed(summary, expired, assessed, done.running)
+    return expired, assessed, done.running
 
 
 def _end_deadlines(session: Session, assessment_id: int, now: datetime) -> None:

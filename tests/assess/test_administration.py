@@ -151,3 +151,21 @@ def test_closing_expires_open_sittings_and_scores_what_they_answered(published: 
             start_session(session=s, assessment=a, student=late, device="d9", now=now + timedelta(seconds=1))
     with pytest.raises(AdministrationRefused, match="已经结束"):
         close_assessment(engine=engine, actor=ADMIN, code="A1", now=now + timedelta(seconds=5))
+
+
+def test_many_open_sittings_are_scored_in_the_background(published: Live) -> None:
+    engine, aid, students = published
+    for student in students[:2]:
+        _take_test(engine, aid, student, seed=student, interrupt_at=3)
+    queued: list[object] = []
+    now = utcnow()
+    done = close_assessment(engine=engine, actor=ADMIN, code="A1", now=now, background=queued.append, inline_limit=1)
+    assert (done.queued, done.expired, done.assessment.status) == (2, 0, "closed") and len(queued) == 1
+    with Session(engine) as s:  # closed to answers already: every deadline is the close
+        open_now = s.exec(select(TestSession).where(TestSession.status == "in_progress")).all()
+        assert len(open_now) == 2 and all(aware_utc(ts.deadline) == now for ts in open_now)
+    job = queued[0]
+    assert callable(job)
+    assert job() == (2, 0, 0)  # ended, assessed (two answers: too few), left open
+    with Session(engine) as s:
+        assert {ts.status for ts in s.exec(select(TestSession)).all()} == {"expired"}

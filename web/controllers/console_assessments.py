@@ -7,6 +7,7 @@ with htmx the open and close buttons swap only the list's card.
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -154,10 +155,13 @@ class ConsoleAssessmentsController(Controller):
     ) -> Response[Any]:
         """Close a round's window now: its open sittings end and are scored on what they answered."""
         engine = request.app.state.engine
+        executor: Executor = request.app.state.jobs
 
         def close() -> administration.Closed | AdministrationRefused:
-            try:
-                return administration.close_assessment(engine=engine, actor=actor, code=code, now=now)
+            try:  # thousands of open sittings are scored in the background, not in this request
+                return administration.close_assessment(
+                    engine=engine, actor=actor, code=code, now=now, background=executor.submit
+                )
             except AdministrationRefused as exc:
                 return exc
 
@@ -166,7 +170,10 @@ class ConsoleAssessmentsController(Controller):
             if isinstance(done, AdministrationRefused):
                 return self._page(request, db, actor, now, status_code=409, error=str(done))
             message = (
-                f"测评 {done.assessment.code} 已关闭；结束了 {done.expired} 场未交卷的作答，"
+                f"测评 {done.assessment.code} 已关闭；{done.queued} 场未交卷的作答已停止，"
+                "正在后台计分（刷新本页可查看）。"
+                if done.queued
+                else f"测评 {done.assessment.code} 已关闭；结束了 {done.expired} 场未交卷的作答，"
                 f"其中 {done.assessed} 场达到最少题数并计分。"
             )
             return self._page(request, db, actor, now, message=message)

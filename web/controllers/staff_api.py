@@ -91,12 +91,13 @@ class OpenIn:
 
 @dataclass(frozen=True)
 class ClosedJson:
-    """What closing a window did: the round now, the sittings ended (of which assessed), any left open."""
+    """What closing a window did: the round now, the sittings ended (of which assessed), any left open or queued."""
 
     assessment: administration.AssessmentSummary
     expired: int
     assessed: int
     running: int
+    queued: int = 0  # more than 200 open sittings: scored in the background (their answers are closed)
 
 
 _BEARER: list[SecurityRequirement] = [{"BearerToken": []}]
@@ -332,8 +333,10 @@ class StaffApiController(Controller):
         self, request: Request[Any, Any, State], actor: CurrentActor, now: Now, code: FromPath[str]
     ) -> ClosedJson:
         """Close a round's window now: its open sittings end, scored on what they answered."""
-        engine = request.app.state.engine
+        engine, executor = request.app.state.engine, request.app.state.jobs
         done = await anyio.to_thread.run_sync(
-            lambda: administration.close_assessment(engine=engine, actor=actor, code=code, now=now)
+            lambda: administration.close_assessment(
+                engine=engine, actor=actor, code=code, now=now, background=executor.submit
+            )
         )
-        return ClosedJson(done.assessment, done.expired, done.assessed, done.running)
+        return ClosedJson(done.assessment, done.expired, done.assessed, done.running, done.queued)
