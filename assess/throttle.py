@@ -265,7 +265,10 @@ _READ = (
     "ORDER BY ts.started_at DESC"
 )
 """The ticket's student (the exact ticket or its upper case) and its sittings, newest first."""
-_SQLITE_READ = _READ.format(counted="", join="")
+_SQLITE_READ = _READ.format(
+    counted="t.window_start, t.failures, c.window_start, c.failures,",
+    join="LEFT JOIN login_failure AS t ON t.subject = :subject LEFT JOIN login_failure AS c ON c.subject = :client",
+)
 _POSTGRES_READ = f"WITH counted AS ({_COUNT}) " + _READ.format(
     counted="counted.failures, counted.window_start,", join="LEFT JOIN counted ON true"
 )
@@ -451,23 +454,43 @@ class LoginGuard:
         sqlite = line.dialect == "sqlite"
         try:
             if sqlite:
+                # the write lock first: every login's read-check-write runs alone, so the attempt
+                # is written only when it must be (a wrong PIN, a count to keep); a right PIN on a
+                # ticket without a record writes nothing at all
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                 except conn.OperationalError as exc:  # another connection writes: not now
                     if "locked" in str(exc) or "busy" in str(exc):
                         raise _Busy from exc
                     raise
-                counted = conn.execute(line.sql["count"], params).fetchone()
-                rows = conn.execute(line.sql["sqlite_read"], params).fetchall()
+                found = conn.execute(line.sql["sqlite_read"], params).fetchall()
+                t_start, t_count, c_start, c_count = found[0][:4]
+                rows = [r[4:] for r in found]
+                over = c_count is not None and c_count >= clients.limit and c_start > params["client_stale"]
+                if over and not force:
+                    raise _NotCounted
+                if t_count is None or t_start <= params["stale"]:
+                    count, window_start = 1, now
+                else:
+                    count, window_start = int(t_count) + 1, float(t_start)
+                recorded = t_count is not None
             else:
-                cursor = conn.execute(line.sql["postgres_read"], params)
-                found = cursor.fetchall()
-                counted = None if not found or found[0][0] is None else found[0][:2]
+                found = conn.execute(line.sql["postgres_read"], params).fetchall()
+                if found[0][0] is None:
+                    raise _NotCounted
+                count, window_start = int(found[0][0]), float(found[0][1])
                 rows = [r[2:] for r in found]
-            if counted is None:
-                raise _NotCounted
-            count, window_start = int(counted[0]), float(counted[1])
+                recorded = True
+            written = not sqlite  # PostgreSQL counted it in the read
+
+            def write_count() -> None:
+                nonlocal written
+                if not written:
+                    conn.execute(line.sql["count"], {**params, "force": True})
+                    written = True
+
             if count > tickets.limit:
+                write_count()
                 if sqlite:
                     conn.commit()
                 wait = tickets.until_window_end(window_start)
@@ -475,10 +498,13 @@ class LoginGuard:
             owner = _owner(rows, ticket)
             verified = check(owner)
             if verified is True:
-                conn.execute(line.sql["clear"], {"subject": params["subject"]})
-            elif verified is False:
-                fail = {"subject": params["client"], "now": client_now, "stale": client_now - clients.window}
-                conn.execute(line.sql["fail"], fail)
+                if recorded:
+                    conn.execute(line.sql["clear"], {"subject": params["subject"]})
+            else:  # a wrong PIN, or one to check after the claim: the attempt stays counted
+                write_count()
+                if verified is False:
+                    fail = {"subject": params["client"], "now": client_now, "stale": client_now - clients.window}
+                    conn.execute(line.sql["fail"], fail)
             if now - tickets._swept >= tickets.window:  # forget windows long past, now and then
                 tickets._swept = now
                 conn.execute(line.sql["sweep"], {"before": now - 2 * tickets.window})
