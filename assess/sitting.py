@@ -191,8 +191,9 @@ def open_sitting(*, session: Session, student: Student, device: str, now: dateti
 KEPT_SECONDS = 10.0
 """How long a worker keeps the assessments, their blueprints and the grade bands for logins.
 
-They change only when an administrator opens, closes or sets up an assessment, so a login may
-see such a change up to this late; starting and answering read the database as before."""
+They change only when an administrator opens, closes or sets up an assessment. A login that
+would be refused reads them afresh first; one offered an assessment closed within these seconds
+is refused at the start, which reads the window from the database, as answering does."""
 
 
 @dataclass(frozen=True)
@@ -221,10 +222,10 @@ _KEPT: weakref.WeakKeyDictionary[Engine, _Kept] = weakref.WeakKeyDictionary()
 _KEPT_LOCK = threading.Lock()
 
 
-def _kept(engine: Engine) -> _Kept:
+def _kept(engine: Engine, *, fresh: bool = False) -> _Kept:
     now = time.monotonic()
     kept = _KEPT.get(engine)
-    if kept is not None and now - kept.at < KEPT_SECONDS:
+    if kept is not None and now - kept.at < KEPT_SECONDS and not fresh:
         return kept
     with session_scope(engine) as session:
         windows = tuple(
@@ -267,6 +268,9 @@ def open_sitting_of(
     A sitting in progress is moved to ``device`` as :func:`open_sitting` does (in a transaction
     of its own). Otherwise the assessment is chosen from what this worker keeps
     (:data:`KEPT_SECONDS`) and nothing is read; the result carries its position (not started).
+    A refusal is decided on a fresh read, so an assessment opened a moment ago lets the student
+    in at once; one closed a moment ago may still be offered, and starting it is then refused
+    (the start reads the window from the database).
 
     Raises
     ------
@@ -279,16 +283,19 @@ def open_sitting_of(
                 student = session.get(Student, student_id)
                 assert student is not None
                 return open_sitting(session=session, student=student, device=device, now=now)
-    kept = _kept(engine)
-    band = _band(engine, kept, grade)
-    mine = [w for w in kept.windows if grade in w.grades and (w.id, band) in kept.with_blueprint]
     sat = {ts.assessment_id for ts in sittings}
-    open_now = [w for w in mine if w.opens_at <= now <= w.closes_at]
-    for w in open_now:
-        if w.id not in sat:
-            spec = _spec(engine, kept, w.id, band)
-            shown = Position(None, "not_started", 0, None, None, None, spec, w.name)
-            return Opened(student_id, w.id, None, device, "not_started", shown)
+    kept = _kept(engine)
+    for fresh in (False, True):
+        if fresh:  # a refusal is never made on what was kept: an assessment opened just now counts
+            kept = _kept(engine, fresh=True)
+        band = _band(engine, kept, grade)
+        mine = [w for w in kept.windows if grade in w.grades and (w.id, band) in kept.with_blueprint]
+        open_now = [w for w in mine if w.opens_at <= now <= w.closes_at]
+        for w in open_now:
+            if w.id not in sat:
+                spec = _spec(engine, kept, w.id, band)
+                shown = Position(None, "not_started", 0, None, None, None, spec, w.name)
+                return Opened(student_id, w.id, None, device, "not_started", shown)
     if open_now:
         raise TestFinished("你已经完成了本次测评，不能再次作答。感谢你的认真参与！")
     upcoming = [w for w in mine if w.opens_at > now]

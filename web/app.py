@@ -49,6 +49,7 @@ from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import configure_mappers
 
 from assess.throttle import LoginGuard
 from itembank.db import WalCheckpointer, get_engine, make_engine
@@ -149,6 +150,8 @@ async def _startup(app: Litestar) -> None:
     app.state.checkpointer = WalCheckpointer(app.state.engine).start()
     # abandoned sittings are closed and scored now and then (assess.expiry)
     app.state.sweeper = ExpirySweeper(app.state.engine, app.state.web.expire_every_seconds).start()
+    # the ORM's mappers are configured on their first query: now, not in the first login's request
+    configure_mappers()
     # what start-up built (modules, routes, templates) lives as long as the worker: out of the
     # collector's way, so a full collection during a login wave walks only what requests made
     gc.collect()
