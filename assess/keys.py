@@ -139,9 +139,16 @@ def get_server_keys() -> ServerKeys:
         No key is configured for a server database, or the configured text is malformed.
     """
     settings = get_settings()
+    data_dir = settings.data_dir
     return _load(
         os.environ.get("INFOLIT_SERVER_KEYS"),
         os.environ.get("INFOLIT_SERVER_KEYS_FILE"),
-        str(settings.data_dir.resolve()),
+        _resolved(str(data_dir), "" if data_dir.is_absolute() else os.getcwd()),
         settings.is_sqlite,
     )
+
+
+@lru_cache(maxsize=8)
+def _resolved(data_dir: str, cwd: str) -> str:
+    """The data folder resolved (a walk of the file system: once per folder, not per login)."""
+    return str((Path(cwd) / data_dir).resolve())

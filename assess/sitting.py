@@ -7,6 +7,10 @@ or raises an :class:`~assess.exceptions.AssessError` that changed nothing.
 :func:`open_sitting`
     At login: which assessment the student sits now, and a sitting under way moved to the new
     device.
+:func:`open_sitting_of`
+    The same for a student the login has read already (:class:`assess.throttle.TicketOwner`, its
+    sittings in the same query): no query at all for a student who has not started, since the
+    assessments, blueprints and grade bands are kept in-process for :data:`KEPT_SECONDS`.
 :func:`present`
     The sitting now (a sitting past its deadline is finished and scored on the way).
 :func:`start`
@@ -35,7 +39,11 @@ a device that lost the sitting to another login is refused.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
@@ -59,6 +67,7 @@ from assess.exceptions import (
 from assess.full_path import current_item, finish_session, start_session, submit_answer
 from assess.models import Assessment, BlueprintRow, RevokedDevice, Student, TestSession
 from assess.position import Position, is_row_id
+from assess.throttle import SittingRow
 from itembank.db import aware_utc, session_scope
 
 __all__ = [
@@ -70,7 +79,9 @@ __all__ = [
     "check_signed_in",
     "finish",
     "format_local",
+    "KEPT_SECONDS",
     "open_sitting",
+    "open_sitting_of",
     "present",
     "sign_out",
     "start",
@@ -109,7 +120,9 @@ class Opened:
     """A sitting opened at login.
 
     ``test_session_id`` is set when a sitting exists already (it was moved to ``device``);
-    ``status`` is ``not_started``, ``in_progress``, ``finished`` or ``expired``.
+    ``status`` is ``not_started``, ``in_progress``, ``finished`` or ``expired``. ``position`` is
+    where the sitting stands for this device, when the service knows it already (what
+    :func:`present` would answer right after the login).
     """
 
     student_id: int
@@ -117,6 +130,7 @@ class Opened:
     test_session_id: int | None
     device: str
     status: str
+    position: Position | None = field(default=None, compare=False)
 
 
 # ============================================================================================ opening
@@ -150,7 +164,7 @@ def open_sitting(*, session: Session, student: Student, device: str, now: dateti
             assessment = session.get(Assessment, ts.assessment_id)
             assert assessment is not None
             shown = start_session(session=session, assessment=assessment, student=student, device=device, now=now)
-            return Opened(sid, ts.assessment_id, ts.id, device, shown.status)
+            return Opened(sid, ts.assessment_id, ts.id, device, shown.status, shown)
     band = band_of_grade(student.grade, session=session)
     with_blueprint = set(session.exec(select(BlueprintRow.assessment_id).where(BlueprintRow.grade_band == band)).all())
     mine = [
@@ -168,6 +182,125 @@ def open_sitting(*, session: Session, student: Student, device: str, now: dateti
     upcoming = [a for a in mine if aware_utc(a.opens_at) > now]
     if upcoming:
         first = min(upcoming, key=lambda a: aware_utc(a.opens_at))
+        raise WindowClosed(
+            f"测评还没有开始。开放时间：{format_local(first.opens_at)} 至 {format_local(first.closes_at)}。"
+        )
+    raise WindowClosed("现在没有向你开放的测评（测评已经结束或尚未安排）。如有疑问，请联系老师。")
+
+
+KEPT_SECONDS = 10.0
+"""How long a worker keeps the assessments, their blueprints and the grade bands for logins.
+
+They change only when an administrator opens, closes or sets up an assessment. A login that
+would be refused reads them afresh first; one offered an assessment closed within these seconds
+is refused at the start, which reads the window from the database, as answering does."""
+
+
+@dataclass(frozen=True)
+class _Window:
+    """An assessment as a login needs it."""
+
+    id: int
+    name: str
+    opens_at: datetime
+    closes_at: datetime
+    grades: frozenset[int]
+
+
+@dataclass
+class _Kept:
+    """What logins read from the database, kept a few seconds (per process and engine)."""
+
+    at: float
+    windows: tuple[_Window, ...]  # by closing time
+    with_blueprint: frozenset[tuple[int, str]]  # (assessment, band)
+    bands: dict[int, str] = field(default_factory=dict)  # grade -> band code
+    specs: dict[tuple[int, str], BlueprintSpec] = field(default_factory=dict)
+
+
+_KEPT: weakref.WeakKeyDictionary[Engine, _Kept] = weakref.WeakKeyDictionary()
+_KEPT_LOCK = threading.Lock()
+
+
+def _kept(engine: Engine, *, fresh: bool = False) -> _Kept:
+    now = time.monotonic()
+    kept = _KEPT.get(engine)
+    if kept is not None and now - kept.at < KEPT_SECONDS and not fresh:
+        return kept
+    with session_scope(engine) as session:
+        windows = tuple(
+            _Window(int(a.id or 0), a.name, aware_utc(a.opens_at), aware_utc(a.closes_at), frozenset(a.grades or []))
+            for a in session.exec(select(Assessment).order_by(col(Assessment.closes_at))).all()
+        )
+        with_blueprint = frozenset(
+            (int(aid), str(band))
+            for aid, band in session.exec(select(BlueprintRow.assessment_id, BlueprintRow.grade_band)).all()
+        )
+    kept = _Kept(now, windows, with_blueprint)
+    with _KEPT_LOCK:
+        _KEPT[engine] = kept
+    return kept
+
+
+def _band(engine: Engine, kept: _Kept, grade: int) -> str:
+    band = kept.bands.get(grade)
+    if band is None:
+        with session_scope(engine) as session:
+            band = band_of_grade(grade, session=session)
+        kept.bands[grade] = band
+    return band
+
+
+def _spec(engine: Engine, kept: _Kept, assessment_id: int, band: str) -> BlueprintSpec:
+    spec = kept.specs.get((assessment_id, band))
+    if spec is None:
+        with session_scope(engine) as session:
+            spec = spec_for(session, assessment_id, band)
+        kept.specs[(assessment_id, band)] = spec
+    return spec
+
+
+def open_sitting_of(
+    *, engine: Engine, student_id: int, grade: int, sittings: Sequence[SittingRow], device: str, now: datetime
+) -> Opened:
+    """:func:`open_sitting` for a student already read, with its sittings (newest first).
+
+    A sitting in progress is moved to ``device`` as :func:`open_sitting` does (in a transaction
+    of its own). Otherwise the assessment is chosen from what this worker keeps
+    (:data:`KEPT_SECONDS`) and nothing is read; the result carries its position (not started).
+    A refusal is decided on a fresh read, so an assessment opened a moment ago lets the student
+    in at once; one closed a moment ago may still be offered, and starting it is then refused
+    (the start reads the window from the database).
+
+    Raises
+    ------
+    TestFinished, WindowClosed
+        As :func:`open_sitting`.
+    """
+    for ts in sittings:
+        if ts.status == "in_progress":
+            with session_scope(engine) as session:
+                student = session.get(Student, student_id)
+                assert student is not None
+                return open_sitting(session=session, student=student, device=device, now=now)
+    sat = {ts.assessment_id for ts in sittings}
+    kept = _kept(engine)
+    for fresh in (False, True):
+        if fresh:  # a refusal is never made on what was kept: an assessment opened just now counts
+            kept = _kept(engine, fresh=True)
+        band = _band(engine, kept, grade)
+        mine = [w for w in kept.windows if grade in w.grades and (w.id, band) in kept.with_blueprint]
+        open_now = [w for w in mine if w.opens_at <= now <= w.closes_at]
+        for w in open_now:
+            if w.id not in sat:
+                spec = _spec(engine, kept, w.id, band)
+                shown = Position(None, "not_started", 0, None, None, None, spec, w.name)
+                return Opened(student_id, w.id, None, device, "not_started", shown)
+    if open_now:
+        raise TestFinished("你已经完成了本次测评，不能再次作答。感谢你的认真参与！")
+    upcoming = [w for w in mine if w.opens_at > now]
+    if upcoming:
+        first = min(upcoming, key=lambda w: w.opens_at)
         raise WindowClosed(
             f"测评还没有开始。开放时间：{format_local(first.opens_at)} 至 {format_local(first.closes_at)}。"
         )

@@ -20,15 +20,32 @@ seconds across all tickets. The address is checked inside the caller's verificat
 concurrent attempts overshoot the limit by at most the number of verifications running at once.
 
 Rows of windows long past are swept now and then.
+
+The login itself takes :meth:`LoginGuard.claim`: the attempt counted, the address's record and the
+ticket's student (with its sittings) read, the PIN checked and the ticket's count cleared (or the
+address's failure counted) as one unit, on a driver connection the guard keeps. On SQLite that is
+one write transaction (``BEGIN IMMEDIATE``: the count, the read, the check and the clear see no
+other login's writes in between); a lock held by another worker's login is waited for on the event
+loop, a millisecond at a time, not in SQLite's busy handler, which sleeps the whole worker in steps
+that grow to 100 ms. On PostgreSQL, in autocommit, the count and the read are one statement (a
+data-modifying ``WITH``) and the clear or the failure a second one: two round trips, where the
+separate steps took seven or more. That connection commits without waiting for the WAL flush
+(``synchronous_commit = off``, for the throttle's own rows only): a crash of PostgreSQL can forget
+the attempts of its last fraction of a second (a guesser gains at most those few tries per
+crash), and the counts stay atomic, since a commit is visible to every worker at once either way.
 """
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import delete, text, update
+import anyio
+from sqlalchemy import delete, event, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -37,9 +54,12 @@ from assess.models import LoginFailure, Student
 
 __all__ = [
     "Admitted",
+    "Claimed",
     "LoginGuard",
     "LoginThrottle",
     "Record",
+    "SittingRow",
+    "TicketOwner",
     "ticket_key",
     "unlock_student",
 ]
@@ -179,6 +199,182 @@ class LoginThrottle:
             conn.execute(delete(LoginFailure).where(col(LoginFailure.subject) == self.subject(key)))
 
 
+@dataclass(frozen=True)
+class SittingRow:
+    """One of a student's test sessions, as the login reads it (newest first)."""
+
+    id: int
+    assessment_id: int
+    status: str
+
+
+@dataclass(frozen=True)
+class TicketOwner:
+    """The student a ticket names, as the login needs it: id, grade, PIN hash and sittings."""
+
+    student_id: int
+    grade: int
+    pin_hash: str
+    sittings: tuple[SittingRow, ...]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A login attempt counted and checked (:meth:`LoginGuard.claim`).
+
+    ``verified``: ``True`` (the ticket's count is cleared), ``False`` (the address's failure is
+    counted), ``None`` (``check`` could not decide here: an argon2 hash, checked by the caller,
+    who then calls :meth:`LoginGuard.succeeded` or :meth:`LoginGuard.failed`).
+    """
+
+    admitted: Admitted
+    owner: TicketOwner | None
+    verified: bool | None
+
+
+class _Busy(Exception):
+    """SQLite: another connection holds the write lock (try again shortly)."""
+
+
+class _Broken(Exception):
+    """PostgreSQL: the connection broke (it is discarded; the attempt is made once more on a new one)."""
+
+
+class _NotCounted(Exception):
+    """The address is past its limit: the attempt was not counted (the backoff decides)."""
+
+
+_PARAM = re.compile(r":([a-z_]+)")
+
+_COUNT = (
+    "INSERT INTO login_failure (subject, window_start, failures, next_at) "
+    "SELECT :subject, :now, 1, 0 WHERE :force OR NOT EXISTS (SELECT 1 FROM login_failure "
+    "WHERE subject = :client AND failures >= :client_limit AND window_start > :client_stale) "
+    "ON CONFLICT (subject) DO UPDATE SET "
+    "failures = CASE WHEN login_failure.window_start <= :stale THEN 1 ELSE login_failure.failures + 1 END, "
+    "next_at = CASE WHEN login_failure.window_start <= :stale THEN 0 ELSE login_failure.next_at END, "
+    "window_start = CASE WHEN login_failure.window_start <= :stale THEN :now ELSE login_failure.window_start END "
+    "RETURNING failures, window_start"
+)
+"""Count an attempt on the ticket, unless the address is past its limit (then nothing is written)."""
+_READ = (
+    "SELECT {counted} s.id, s.ticket, s.grade, s.pin_hash, ts.id, ts.assessment_id, ts.status "
+    "FROM (SELECT 1 AS one) AS one {join} "
+    "LEFT JOIN student AS s ON s.ticket IN (:ticket, :upper) "
+    "LEFT JOIN test_session AS ts ON ts.student_id = s.id "
+    "ORDER BY ts.started_at DESC"
+)
+"""The ticket's student (the exact ticket or its upper case) and its sittings, newest first."""
+_SQLITE_READ = _READ.format(
+    counted="t.window_start, t.failures, c.window_start, c.failures,",
+    join="LEFT JOIN login_failure AS t ON t.subject = :subject LEFT JOIN login_failure AS c ON c.subject = :client",
+)
+_POSTGRES_READ = f"WITH counted AS ({_COUNT}) " + _READ.format(
+    counted="counted.failures, counted.window_start,", join="LEFT JOIN counted ON true"
+)
+_CLEAR = "DELETE FROM login_failure WHERE subject = :subject"
+_FAIL = (
+    "INSERT INTO login_failure (subject, window_start, failures, next_at) VALUES (:subject, :now, 1, 0) "
+    "ON CONFLICT (subject) DO UPDATE SET "
+    "failures = CASE WHEN login_failure.window_start <= :stale THEN 1 ELSE login_failure.failures + 1 END, "
+    "next_at = CASE WHEN login_failure.window_start <= :stale THEN 0 ELSE login_failure.next_at END, "
+    "window_start = CASE WHEN login_failure.window_start <= :stale THEN :now ELSE login_failure.window_start END"
+)
+_SWEEP = "DELETE FROM login_failure WHERE window_start < :before"
+
+
+def _for(dialect: str, sql: str) -> str:
+    """``:name`` parameters as the driver wants them (``%(name)s`` for psycopg)."""
+    return sql if dialect == "sqlite" else _PARAM.sub(r"%(\1)s", sql)
+
+
+class _Line:
+    """The guard's own driver connection (checked out of the pool once, used under ``lock``).
+
+    SQLite: busy timeout 0 (the guard waits for the write lock itself, on the event loop).
+    PostgreSQL: autocommit and ``synchronous_commit = off``. Given back (settings restored) by
+    :meth:`close`, and when the engine is disposed.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.lock = threading.Lock()
+        self.raw: Any = None
+        self.sql = {name: _for(self.dialect, sql) for name, sql in _STATEMENTS.items()}
+        event.listen(engine, "engine_disposed", lambda _engine: self.close(invalidate=True))
+
+    def connection(self) -> Any:
+        """The driver connection (call under ``lock``)."""
+        if self.raw is None:
+            raw = self.engine.raw_connection()
+            driver: Any = raw.driver_connection
+            try:
+                if self.dialect == "sqlite":
+                    driver.execute("PRAGMA busy_timeout=0")
+                else:
+                    driver.autocommit = True
+                    driver.execute("SET synchronous_commit = off")
+            except BaseException:
+                raw.invalidate()
+                raise
+            self.raw = raw
+        return self.raw.driver_connection
+
+    def close(self, *, invalidate: bool = False) -> None:
+        """Give the connection back to the pool as the pool hands connections out (or discard it)."""
+        with self.lock:
+            raw, self.raw = self.raw, None
+            if raw is None:
+                return
+            if not invalidate:
+                try:
+                    driver: Any = raw.driver_connection
+                    if self.dialect == "sqlite":
+                        driver.execute("PRAGMA busy_timeout=30000")
+                    else:
+                        driver.execute("RESET synchronous_commit")
+                        driver.autocommit = False
+                except Exception:  # noqa: BLE001 - cannot be reset: do not give it back
+                    invalidate = True
+            if invalidate:
+                raw.invalidate()
+            raw.close()
+
+    def broken(self, exc: BaseException) -> bool:
+        """Whether ``exc`` left the connection unusable (then it is discarded)."""
+        dialect = self.engine.dialect
+        raw = self.raw
+        gone = isinstance(exc, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
+            exc, None if raw is None else raw.driver_connection, None
+        )
+        if gone and raw is not None:
+            self.raw = None
+            raw.invalidate()
+        return gone
+
+
+_STATEMENTS = {
+    "count": _COUNT,
+    "sqlite_read": _SQLITE_READ,
+    "postgres_read": _POSTGRES_READ,
+    "clear": _CLEAR,
+    "fail": _FAIL,
+    "sweep": _SWEEP,
+}
+
+
+def _owner(rows: list[tuple[Any, ...]], ticket: str) -> TicketOwner | None:
+    """The student of ``rows`` (the exact ticket before its upper case) with its sittings."""
+    students = {row[1]: row for row in rows if row[0] is not None}
+    chosen = students.get(ticket) or next(iter(students.values()), None)
+    if chosen is None:
+        return None
+    sid = int(chosen[0])
+    sittings = tuple(SittingRow(int(r[4]), int(r[5]), str(r[6])) for r in rows if r[0] == sid and r[4] is not None)
+    return TicketOwner(sid, int(chosen[2]), str(chosen[3] or ""), sittings)
+
+
 def _minutes(seconds: int) -> int:
     return max(1, (seconds + 59) // 60)
 
@@ -189,6 +385,143 @@ class LoginGuard:
 
     per_ticket: LoginThrottle
     per_client: LoginThrottle
+    _line: _Line = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._line = _Line(self.per_ticket.engine)
+
+    def close(self) -> None:
+        """Give the guard's connection back to the pool (at shutdown; it is taken again when needed)."""
+        self._line.close()
+
+    async def claim(self, ticket: str, client: str, check: Callable[[TicketOwner | None], bool | None]) -> Claimed:
+        """A login attempt as one unit: count it, read the ticket's student, ``check``, clear or fail.
+
+        ``check`` gets the ticket's student (``None``: no such ticket) and says whether the PIN is
+        right (``None``: it cannot say here, see :class:`Claimed`); it runs after the attempt is
+        counted and before the count is cleared, in the same transaction on SQLite. An address past
+        its limit first claims a backoff slot (:meth:`check_client`), as before.
+
+        Raises
+        ------
+        LoginThrottled
+            The address must wait, or the ticket has had its tries in this window (``check`` is not
+            called).
+        """
+        force = retried = False
+        delay = 0.0005
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                with self._line.lock:
+                    return self._claim_once(ticket, client, check, force=force)
+            except _Busy:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the database stayed locked for 30 s") from None
+                await anyio.sleep(delay)  # the event loop serves other requests meanwhile
+                delay = min(2 * delay, 0.004)
+            except _NotCounted:
+                self.check_client(client)  # raises, or claims the address's next slot
+                force = True
+            except _Broken as exc:  # at worst the attempt is counted twice: stricter, never looser
+                if retried:
+                    raise exc.__cause__ or exc from None
+                retried = True
+
+    def _claim_once(
+        self, ticket: str, client: str, check: Callable[[TicketOwner | None], bool | None], *, force: bool
+    ) -> Claimed:
+        line, tickets, clients = self._line, self.per_ticket, self.per_client
+        now, client_now = tickets._clock(), clients._clock()
+        key = ticket_key(ticket)
+        params = {
+            "subject": tickets.subject(key),
+            "now": now,
+            "stale": now - tickets.window,
+            "force": force,
+            "client": clients.subject(client),
+            "client_limit": clients.limit,
+            "client_stale": client_now - clients.window,
+            "ticket": ticket,
+            "upper": ticket.upper(),
+        }
+        try:
+            conn = line.connection()
+        except BaseException as exc:
+            if line.dialect == "sqlite" and "locked" in str(exc):
+                raise _Busy from exc
+            raise
+        sqlite = line.dialect == "sqlite"
+        try:
+            if sqlite:
+                # the write lock first: every login's read-check-write runs alone, so the attempt
+                # is written only when it must be (a wrong PIN, a count to keep); a right PIN on a
+                # ticket without a record writes nothing at all
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                except conn.OperationalError as exc:  # another connection writes: not now
+                    if "locked" in str(exc) or "busy" in str(exc):
+                        raise _Busy from exc
+                    raise
+                found = conn.execute(line.sql["sqlite_read"], params).fetchall()
+                t_start, t_count, c_start, c_count = found[0][:4]
+                rows = [r[4:] for r in found]
+                over = c_count is not None and c_count >= clients.limit and c_start > params["client_stale"]
+                if over and not force:
+                    raise _NotCounted
+                if t_count is None or t_start <= params["stale"]:
+                    count, window_start = 1, now
+                else:
+                    count, window_start = int(t_count) + 1, float(t_start)
+                recorded = t_count is not None
+            else:
+                found = conn.execute(line.sql["postgres_read"], params).fetchall()
+                if found[0][0] is None:
+                    raise _NotCounted
+                count, window_start = int(found[0][0]), float(found[0][1])
+                rows = [r[2:] for r in found]
+                recorded = True
+            written = not sqlite  # PostgreSQL counted it in the read
+
+            def write_count() -> None:
+                nonlocal written
+                if not written:
+                    conn.execute(line.sql["count"], {**params, "force": True})
+                    written = True
+
+            if count > tickets.limit:
+                write_count()
+                if sqlite:
+                    conn.commit()
+                wait = tickets.until_window_end(window_start)
+                raise LoginThrottled(f"尝试次数太多，请 {_minutes(wait)} 分钟后再试，或请老师帮忙。", wait)
+            owner = _owner(rows, ticket)
+            verified = check(owner)
+            if verified is True:
+                if recorded:
+                    conn.execute(line.sql["clear"], {"subject": params["subject"]})
+            else:  # a wrong PIN, or one to check after the claim: the attempt stays counted
+                write_count()
+                if verified is False:
+                    fail = {"subject": params["client"], "now": client_now, "stale": client_now - clients.window}
+                    conn.execute(line.sql["fail"], fail)
+            if now - tickets._swept >= tickets.window:  # forget windows long past, now and then
+                tickets._swept = now
+                conn.execute(line.sql["sweep"], {"before": now - 2 * tickets.window})
+            if sqlite:
+                conn.commit()
+            return Claimed(Admitted(count, max(0, tickets.limit - count)), owner, verified)
+        except BaseException as exc:
+            if sqlite and conn.in_transaction:
+                try:
+                    conn.rollback()
+                except Exception:  # noqa: BLE001 - unusable: discard it
+                    line.broken(exc)
+            elif not sqlite and line.broken(exc):
+                raise _Broken from exc
+            if sqlite and isinstance(exc, conn.OperationalError) and "locked" in str(exc):
+                raise _Busy from exc  # nothing was committed: the whole attempt again
+            raise
 
     @classmethod
     def create(

@@ -3,6 +3,8 @@
     python bench/load.py                          # 500 students, SQLite, 1 worker
     python bench/load.py --db postgres --workers 2
     python bench/load.py --students 200 --think 0.5
+    python bench/load.py --waves 6 --workers 2            # login waves only (issue 15's figure)
+    python bench/load.py --waves 6 --workers 4 --db postgres
 
 What it does
 ------------
@@ -22,6 +24,13 @@ What it does
 5. Counts the answers acknowledged (HTTP 200) against the rows stored: they must match.
 6. Serves a bare Litestar JSON endpoint the same way and measures its requests per second with
    the same client, as the ceiling of the HTTP stack on this machine.
+
+With ``--waves K`` it runs login waves only: K waves, each of N students not yet logged in
+(connected first, so a wave measures logins, not TCP handshakes), all sending their login at
+once; per wave it prints the wall-clock time, p50/p99/max latency, the server's CPU per login
+(the app workers; on PostgreSQL its backends too, apart) and the machine's load average. The
+target is p99 < 1 s in every wave. ``bench/login.py --round-trips`` counts the database round
+trips of one login.
 
 The client (one asyncio process with a minimal HTTP/1.1 keep-alive client per student, or httpx
 with ``--client httpx``) runs on the same 2 cores and takes its share of the CPU: the figures are
@@ -60,6 +69,7 @@ except ImportError:  # pragma: no cover
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(coro) if uvloop is not None else asyncio.run(coro)
 
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -94,7 +104,9 @@ class Prepared:
     pg: Any = None  # the throwaway PostgreSQL server (tests/pgserver.PgServer), when --db postgres
 
 
-def prepare(db: str, n_students: int, workdir: Path, *, legacy_pins: bool = False) -> Prepared:
+def prepare(
+    db: str, n_students: int, workdir: Path, *, legacy_pins: bool = False, total: int | None = None
+) -> Prepared:
     from sqlmodel import select
 
     from assess.keys import new_key_text
@@ -162,7 +174,7 @@ def prepare(db: str, n_students: int, workdir: Path, *, legacy_pins: bool = Fals
             pin_hash = PasswordHasher(**LEGACY_PIN_HASH_PARAMETERS).hash(PIN)
         else:
             pin_hash = pin_hasher().hash(PIN)  # what registration stores
-        tickets = [f"B{i:08d}" for i in range(2 * n_students)]
+        tickets = [f"B{i:08d}" for i in range(2 * n_students if total is None else total)]
         rows = [
             {
                 "code": f"BENCH{i:06d}",
@@ -286,6 +298,17 @@ def cpu_seconds(pid: int) -> float:
         except (FileNotFoundError, ProcessLookupError, IndexError):
             continue
     return total
+
+
+def _spy(out: str, pid: int) -> Any:
+    """Start py-spy sampling ``pid`` and its children into ``out`` (collapsed stacks); SIGINT ends it."""
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return subprocess.Popen(
+        [exe, "record", "-p", str(pid), "-o", out, "--format", "raw", "--rate", "250"]
+        + ["--nonblocking", "--subprocesses"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def stop_server(proc: Any) -> None:
@@ -514,6 +537,106 @@ async def run_students(
     return tally
 
 
+@dataclass
+class Wave:
+    """One login wave: latencies, wall-clock, CPU of the server (and PostgreSQL), the load average."""
+
+    login_ms: list[float]
+    seconds: float
+    server_cpu: float
+    db_cpu: float
+    client_cpu: float
+    load_before: float
+    load_after: float
+    errors: dict[str, int]
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+async def login_wave(base: str, tickets: list[str], kind: str, server_pid: int, db_pid: int | None) -> Wave:
+    """All ``tickets`` log in at once (each on its own connection, opened beforehand)."""
+    tally = Tally()
+    clients = [CLIENTS[kind](base) for _ in tickets]
+    try:
+        for c in clients:
+            await c.request("GET", "/healthz")
+        load0 = load_average()
+        server0, db0 = cpu_seconds(server_pid), cpu_seconds(db_pid) if db_pid else 0.0
+        client0 = time.process_time()
+        t0 = time.perf_counter()
+        await asyncio.gather(*(log_in(c, t, tally) for c, t in zip(clients, tickets, strict=True)))
+        seconds = time.perf_counter() - t0
+        server = cpu_seconds(server_pid) - server0
+        db_cpu = cpu_seconds(db_pid) - db0 if db_pid else 0.0
+        client = time.process_time() - client0
+    finally:
+        for c in clients:
+            await c.aclose()
+    return Wave(tally.login_ms, seconds, server, db_cpu, client, load0, load_average(), tally.errors)
+
+
+def run_waves(args: argparse.Namespace) -> int:
+    """``--waves K``: K login waves of ``--students`` each, nothing else; 0 if every wave met p99 < 1 s."""
+    n, k = args.students, args.waves
+    workdir = Path(tempfile.mkdtemp(prefix="infolit-waves-"))
+    print(
+        f"login waves: {k} waves of {n} students at once, {args.workers} worker(s), {args.db}, {args.client} client, "
+        f"on {os.cpu_count()} CPUs; load average {Path('/proc/loadavg').read_text().split()[:3]}"
+    )
+    t0 = time.perf_counter()
+    prepared = prepare(args.db, n, workdir, legacy_pins=args.legacy_pins, total=n * k)
+    print(f"  prepared {len(prepared.tickets)} students in {time.perf_counter() - t0:.1f} s ({workdir})")
+    env = {
+        "INFOLIT_DATABASE_URL": prepared.url,
+        "INFOLIT_SECRET_KEY": "bench-secret-key-of-at-least-32-bytes",
+        "INFOLIT_DATA_DIR": str(workdir),
+        "INFOLIT_LOGIN_MAX_FAILURES_PER_IP": "100000",
+    }
+    waves: list[Wave] = []
+    try:
+        proc, base = start_server("web.app:create_app", env, args.workers, workdir / "server.log", factory=True)
+        try:
+            time.sleep(1.0)  # let every worker finish starting up
+            spy = _spy(args.spy, proc.pid) if args.spy else None
+            for i in range(k):
+                wave = _run(
+                    login_wave(base, prepared.tickets[i * n : (i + 1) * n], args.client, proc.pid, prepared.db_pid)
+                )
+                waves.append(wave)
+                ms = wave.login_ms
+                db = f", PostgreSQL {1000 * wave.db_cpu / n:.2f} ms" if prepared.db_pid else ""
+                print(
+                    f"  wave {i + 1}: {n} logins in {wave.seconds:.2f} s; latency ms p50 {q(ms, 50):.0f}  "
+                    f"p99 {q(ms, 99):.0f}  max {max(ms, default=0):.0f}; CPU per login: server "
+                    f"{1000 * wave.server_cpu / n:.2f} ms{db}, client {1000 * wave.client_cpu / n:.2f} ms; "
+                    f"load {wave.load_before:.2f} -> {wave.load_after:.2f}"
+                    + (f"; errors {wave.errors}" if wave.errors else "")
+                )
+                time.sleep(1.0)
+            if spy is not None:
+                spy.send_signal(2)
+                spy.wait(timeout=60)
+                print(f"  server profile of the waves (py-spy, collapsed stacks): {args.spy}")
+        finally:
+            stop_server(proc)
+    finally:
+        for fn in prepared.cleanup:
+            fn()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    p99s = [q(w.login_ms, 99) for w in waves]
+    met = sum(p < 1000 for p in p99s)
+    ok = met == len(waves) and not any(w.errors for w in waves)
+    print(
+        f"  target p99 < 1 s in every wave: {'met' if ok else 'MISSED'} ({met} of {len(waves)} waves; "
+        f"p99 {min(p99s):.0f}-{max(p99s):.0f} ms)"
+    )
+    return 0 if ok else 1
+
+
 async def hammer(base: str, path: str, concurrency: int, seconds: float, kind: str) -> tuple[int, float]:
     count = 0
     end = time.perf_counter() + seconds
@@ -592,7 +715,12 @@ def main(argv: list[str] | None = None) -> int:
         "--legacy-pins", action="store_true", help="store argon2id PIN hashes (as before the keyed hash) to compare"
     )
     parser.add_argument("--spy", metavar="FILE", help="record a py-spy profile of the server's flat-out run to FILE")
+    parser.add_argument(
+        "--waves", type=int, default=0, metavar="K", help="login waves only: K waves of --students logins at once"
+    )
     args = parser.parse_args(argv)
+    if args.waves:
+        return run_waves(args)
 
     workdir = Path(tempfile.mkdtemp(prefix="infolit-load-"))
     print(
@@ -617,15 +745,8 @@ def main(argv: list[str] | None = None) -> int:
             wave_pid = proc.pid  # its CPU and its workers'
             paced = _run(run_students(base, paced_tickets, args.think, args.seed, args.client, wave_pid=wave_pid))
             report(f"paced run (think ~{args.think:g} s per item)", paced)
-            spy = None
-            if args.spy:  # sample the server during the flat-out run (one worker: uvicorn's own process)
-                exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-                spy = subprocess.Popen(
-                    [exe, "record", "-p", str(proc.pid), "-o", args.spy, "--format", "raw", "--rate", "250"]
-                    + ["--nonblocking", "--subprocesses"],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+            # sample the server during the flat-out run (one worker: uvicorn's own process)
+            spy = _spy(args.spy, proc.pid) if args.spy else None
             flat = _run(run_students(base, flat_tickets, 0.0, args.seed + 1, args.client, proc.pid, prepared.db_pid))
             if spy is not None:
                 spy.send_signal(2)

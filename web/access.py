@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
 from litestar.connection import ASGIConnection
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
@@ -129,8 +130,12 @@ def rule_of(handler: BaseRouteHandler) -> tuple[str, Rule] | None:
     return name, ACCESS[name]
 
 
-def check_access(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def check_access(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """The app's guard: the route's rule must exist and the signed-in staff user's role must pass it.
+
+    A coroutine, so a public route (every student request) is decided on the event loop: Litestar
+    runs a plain-function guard in a worker thread, and that hop cost more than the decision.
+    A staff route's session is looked up in the database, in a worker thread as before.
 
     Raises
     ------
@@ -149,6 +154,10 @@ def check_access(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRo
     _, rule = found
     if rule.public:
         return
+    await anyio.to_thread.run_sync(_check_staff, connection, rule)
+
+
+def _check_staff(connection: ASGIConnection[Any, Any, Any, Any], rule: Rule) -> None:
     from web.staff import current_actor  # the guard runs per request; the module imports web.deps
 
     signed = current_actor(connection)

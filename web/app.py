@@ -28,6 +28,7 @@ sharing ``INFOLIT_SECRET_KEY`` and ``INFOLIT_DATABASE_URL`` can serve one assess
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -44,9 +45,11 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import configure_mappers
 
 from assess.throttle import LoginGuard
 from itembank.db import WalCheckpointer, get_engine, make_engine
@@ -148,9 +151,16 @@ async def _startup(app: Litestar) -> None:
     app.state.checkpointer = WalCheckpointer(app.state.engine).start()
     # abandoned sittings are closed and scored now and then (assess.expiry)
     app.state.sweeper = ExpirySweeper(app.state.engine, app.state.web.expire_every_seconds).start()
+    # the ORM's mappers are configured on their first query: now, not in the first login's request
+    configure_mappers()
+    # what start-up built (modules, routes, templates) lives as long as the worker: out of the
+    # collector's way, so a full collection during a login wave walks only what requests made
+    gc.collect()
+    gc.freeze()
 
 
 async def _shutdown(app: Litestar) -> None:
+    app.state.login_guard.close()  # its kept connection goes back to the pool
     sweeper = app.state.get("sweeper")
     if sweeper is not None:
         await anyio.to_thread.run_sync(sweeper.stop)
@@ -191,6 +201,31 @@ def _routers() -> list[Router]:
             exception_handlers=console_exception_handlers(),
         ),
     ]
+
+
+def _chain(guards: tuple[Any, ...]) -> Any:
+    async def run_guards(connection: Any, handler: Any) -> None:
+        for guard in guards:
+            await guard(connection, handler)
+
+    return run_guards
+
+
+def _guards_in_one_call(app: Litestar) -> Litestar:
+    """Run each route's guards as one: Litestar hands every guard its own copy of the route handler.
+
+    A student API route has three (the access rule, the cross-site refusal, the JSON check), and
+    three copies of a handler cost more than the three checks (22 us each). The guards now share
+    one copy, in the same order; none of them changes the handler.
+    """
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            guards = handler.resolve_guards()
+            if len(guards) > 1:
+                handler._resolved_guards = [_chain(tuple(guards))]
+    return app
 
 
 def create_app(
@@ -246,7 +281,7 @@ def create_app(
             "sweeper": None,
         }
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=_routers(),
         guards=[check_access],
         dependencies=dependencies(),
@@ -277,3 +312,4 @@ def create_app(
         debug=settings.debug,
         state=state,
     )
+    return _guards_in_one_call(app)

@@ -1,13 +1,14 @@
 """Student login: test ticket + PIN (a keyed hash), the throttle, and the sitting to open.
 
-:func:`login` is the whole login, for the pages and the JSON API alike. It asks the address's
-throttle, counts the attempt on the ticket *before* the check (:class:`assess.throttle.LoginGuard`:
-guesses sent at once cannot pass together), looks the ticket up and checks the PIN against the
-stored keyed hash (:mod:`assess.pins`: microseconds, on the event loop). An argon2 hash from before
-the keyed scheme is checked in a worker thread, at most ``limiter`` at once (so the event loop
-keeps serving answers while a KDF runs), and then replaced by a keyed one. Then it opens the
-sitting (:func:`assess.sitting.open_sitting`: the assessment the student sits now, and a sitting
-already under way moved to this new device).
+:func:`login` is the whole login, for the pages and the JSON API alike. One claim of the guard
+(:meth:`assess.throttle.LoginGuard.claim`) asks the address's throttle, counts the attempt on the
+ticket *before* the check (guesses sent at once cannot pass together), reads the ticket's student
+with its sittings, checks the PIN against the stored keyed hash (:mod:`assess.pins`: microseconds,
+on the event loop) and clears the ticket's count, as one unit. An argon2 hash from before the
+keyed scheme is checked after the claim in a worker thread, at most ``limiter`` at once (so the
+event loop keeps serving answers while a KDF runs), and then replaced by a keyed one. Then it
+opens the sitting (:func:`assess.sitting.open_sitting_of`: the assessment the student sits now,
+from what the worker keeps, and a sitting already under way moved to this new device).
 
 An unknown ticket, a ticket without a PIN and a wrong PIN get **one message at one cost**: the
 PIN is checked against a dummy keyed hash (:func:`assess.pins.dummy_pin_hash`) and the attempt is
@@ -19,20 +20,16 @@ reason is logged (``login_refused``, never the ticket or the PIN). Every refusal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import anyio
 import anyio.to_thread
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 
 from assess import pins
 from assess.exceptions import LoginFailed, LoginThrottled
-from assess.models import Student
-from assess.sitting import Opened, open_sitting
-from assess.throttle import LoginGuard, LoginThrottle
-from itembank.db import session_scope
+from assess.sitting import Opened, open_sitting_of
+from assess.throttle import LoginGuard, LoginThrottle, TicketOwner
 from web.logging import log_event
 from web.security import new_device_token
 
@@ -50,29 +47,6 @@ def normalise_ticket(ticket: str) -> str:
 def _printable(text: str) -> bool:
     """No control characters (a NUL cannot even be sent to PostgreSQL)."""
     return all(ch >= " " and ch != "\x7f" for ch in text)
-
-
-@dataclass(frozen=True)
-class _Found:
-    student: Student  # detached, every column loaded: the sitting's session takes it over without a query
-
-    @property
-    def student_id(self) -> int:
-        return int(self.student.id or 0)
-
-    @property
-    def pin_hash(self) -> str:
-        return str(self.student.pin_hash or "")
-
-
-def _find(engine: Engine, ticket: str) -> _Found | None:
-    with session_scope(engine) as session:
-        row = session.exec(select(Student).where(Student.ticket == ticket)).first()
-        if row is None and ticket != ticket.upper():
-            row = session.exec(select(Student).where(Student.ticket == ticket.upper())).first()
-    if row is None or row.id is None:
-        return None
-    return _Found(row)
 
 
 async def _verify(stored: str, pin: str, limiter: anyio.CapacityLimiter | None) -> bool:
@@ -120,29 +94,46 @@ async def login(
     if len(ticket) > 32 or len(pin) > 64 or not _printable(ticket) or not _printable(pin):
         _refused("malformed", client, via)
         raise LoginFailed(WRONG)
+    dummy = pins.dummy_pin_hash()
+
+    def check(owner: TicketOwner | None) -> bool | None:
+        # inside the guard's claim: counted before, cleared (or the address's failure counted) after
+        stored = owner.pin_hash if owner is not None and owner.pin_hash else dummy
+        if pins.is_legacy_hash(stored):
+            return None  # an argon2 hash of before: checked below, off the event loop
+        return pins.verify_pin(stored, pin) and owner is not None and bool(owner.pin_hash)
+
     try:
-        guard.check_client(client)
-        admitted = guard.admit(ticket)
+        claimed = await guard.claim(ticket, client, check)
     except LoginThrottled:
         _refused("throttled", client, via)
         raise
-    found = _find(engine, ticket)
-    known = found is not None and bool(found.pin_hash)
-    stored = found.pin_hash if found is not None and known else pins.dummy_pin_hash()
-    ok = await _verify(stored, pin, limiter) and known
+    owner, ok = claimed.owner, claimed.verified
+    if ok is None:  # the slow hash, in a worker thread (``limiter`` at most at once)
+        assert owner is not None
+        ok = await _verify(owner.pin_hash, pin, limiter)
+        if ok:
+            guard.succeeded(ticket)
+        else:
+            guard.failed(client)
     if not ok:
-        guard.failed(client)
-        reason = "unknown_ticket" if found is None else "no_pin" if not known else "wrong_pin"
-        _refused(reason, client, via, None if found is None else found.student_id)
-        hint = f"还可以再试 {admitted.left} 次。" if 0 < admitted.left <= 3 else ""
-        if admitted.left == 0:
+        known = owner is not None and bool(owner.pin_hash)
+        reason = "unknown_ticket" if owner is None else "no_pin" if not known else "wrong_pin"
+        _refused(reason, client, via, None if owner is None else owner.student_id)
+        left = claimed.admitted.left
+        hint = f"还可以再试 {left} 次。" if 0 < left <= 3 else ""
+        if left == 0:
             hint = "尝试次数太多，请稍后再试，或请老师帮忙。"
         raise LoginFailed(WRONG + hint)
-    assert found is not None
-    guard.succeeded(ticket)
-    if pins.needs_rehash(found.pin_hash):  # argon2, or a key no longer current: keyed from now on
+    assert owner is not None
+    if pins.needs_rehash(owner.pin_hash):  # argon2, or a key no longer current: keyed from now on
         with engine.begin() as conn:
-            pins.upgrade_pin_hash(conn, student_id=found.student_id, old_hash=found.pin_hash, pin=pin)
-    with session_scope(engine) as session:
-        student = session.merge(found.student, load=False)  # loaded above: no second SELECT
-        return open_sitting(session=session, student=student, device=new_device_token(), now=now)
+            pins.upgrade_pin_hash(conn, student_id=owner.student_id, old_hash=owner.pin_hash, pin=pin)
+    return open_sitting_of(
+        engine=engine,
+        student_id=owner.student_id,
+        grade=owner.grade,
+        sittings=owner.sittings,
+        device=new_device_token(),
+        now=now,
+    )

@@ -109,8 +109,10 @@ class ApiController(Controller):
             int(now.timestamp()) + state.settings.session_minutes * 60,
         )
         log_event("login", student=result.student_id, assessment=result.assessment_id, status=result.status, api=True)
-        with session_scope(state.engine) as db:
-            shown = sitting.present(session=db, holder=token, now=now)
+        shown = result.position  # known at login (nothing to read again), else read now
+        if shown is None:
+            with session_scope(state.engine) as db:
+                shown = sitting.present(session=db, holder=token, now=now)
         return LoginOut(state.signer.sign(token), shown.status, shown.assessment_name, sitting_view(shown))
 
     @post("/start", status_code=200, security=_BEARER, sync_to_thread=False, responses=error_responses(401, 403, 409))
