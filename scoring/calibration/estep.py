@@ -133,9 +133,9 @@ class EStep:
                 keep = remap[ind] >= 0
                 rows, cols = rows[keep], remap[ind[keep]]
                 width = self.pos_cols.size
-            yd = np.zeros((stop - start, width), dtype=self.dtype)
-            yd[rows, cols] = 1
-            chunk["y"] = yd
+            yt = np.zeros((width, stop - start), dtype=self.dtype)  # columns x persons: both products
+            yt[cols, rows] = 1  # then run on contiguous operands (twice as fast as persons x columns)
+            chunk["yt"] = yt
         chunk["w"] = None if weights is None else np.asarray(weights[start:stop], dtype=self.dtype)
         if self.n_groups > 1:
             g = gidx[start:stop]
@@ -162,9 +162,8 @@ class EStep:
         Shape ``(Q, n)`` in the node-major layouts, ``(n, Q)`` in the sparse one.
         """
         lp, const = prepared
-        y = chunk["y"]
         if self.node_major:
-            ll = lp @ y.T
+            ll = lp @ chunk["yt"]
             if self.n_groups == 1:
                 ll += (logprior[0] if const is None else logprior[0] + const)[:, None]
             else:
@@ -172,7 +171,7 @@ class EStep:
                 if const is not None:
                     ll += const[:, None]
             return ll
-        ll = y @ lp
+        ll = chunk["y"] @ lp
         ll += logprior[0] if self.n_groups == 1 else logprior[chunk["g"]]
         if const is not None:
             ll += const
@@ -201,7 +200,7 @@ class EStep:
         q = post.shape[0] if self.node_major else post.shape[1]
         ng = np.zeros((self.n_groups, q))
         if self.node_major:
-            cnt = (post @ chunk["y"]).T
+            cnt = chunk["yt"] @ post.T
             if self.n_groups == 1:
                 ng[0] = post.sum(axis=1)
             else:
@@ -274,6 +273,15 @@ class EStep:
         a, b = chunk["start"], chunk["stop"]
         ip = self.indptr[a : b + 1] - self.indptr[a]
         return np.repeat(np.arange(b - a), np.diff(ip)), self.cats[self.indptr[a] : self.indptr[b]]
+
+    def chunk_indicators_t(self, chunk: dict[str, Any]) -> Any:
+        """Full (all categories) dense 0/1 indicators of a chunk, columns x persons, in the engine's precision."""
+        if self.mode == "dense":
+            return chunk["yt"]
+        rows, cols = self.chunk_responses(chunk)
+        yt = np.zeros((self.n_cols, chunk["stop"] - chunk["start"]), dtype=self.dtype)
+        yt[cols, rows] = 1
+        return yt
 
     def chunk_indicators(self, chunk: dict[str, Any]) -> Any:
         """Full (all categories) sparse indicators of a chunk, a ``scipy.sparse.csr_matrix``."""
