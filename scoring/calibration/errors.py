@@ -169,11 +169,10 @@ def _xpd_information(layout: ParameterLayout, x: FloatArray, engine: EStep) -> F
     lat_grad = _latent_score_weights(layout, mean, sd)
     p = layout.size
     info = np.zeros((p, p))
-    prepared = engine.prepare(layout.logp(psis))
-    lpr = latent_logprior(layout.nodes, mean, sd).astype(engine.dtype)
+    prepared = engine.prepare(layout.logp(psis), latent_logprior(layout.nodes, mean, sd))
     glog_e = glog.astype(engine.dtype)
     for chunk in engine.chunks:
-        post, _ = engine.posterior(chunk, prepared, lpr)
+        post, _ = engine.posterior(chunk, prepared)
         if engine.mode == "sparse":
             post = np.asarray(post, dtype=np.float64)  # (n, Q)
             scores_t = _item_scores_by_column(engine, chunk, post, glog, pcol, p).T

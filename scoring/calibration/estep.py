@@ -29,7 +29,6 @@ application of an EM algorithm. *Psychometrika*, 46, 443-459.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -99,6 +98,10 @@ class EStep:
         self.dtype: type[np.floating[Any]] = np.float32 if precision == "single" else np.float64
         self.mode = _choose_mode(n, n_items, n_cols, nnz)
         self.node_major = self.mode != "sparse"
+        # Node-major with one group: the indicators get a last row of ones, so the first product
+        # adds the log prior (and the reduced layout's constant) and the second sums the posterior
+        # over the persons, with no pass of their own.
+        self.ones_row = self.node_major and n_groups == 1
         item_of_col = np.repeat(np.arange(n_items), np.diff(offsets))
         is_zero = np.zeros(n_cols, dtype=bool)
         is_zero[offsets[:-1]] = True
@@ -133,8 +136,10 @@ class EStep:
                 keep = remap[ind] >= 0
                 rows, cols = rows[keep], remap[ind[keep]]
                 width = self.pos_cols.size
-            yt = np.zeros((width, stop - start), dtype=self.dtype)  # columns x persons: both products
-            yt[cols, rows] = 1  # then run on contiguous operands (twice as fast as persons x columns)
+            yt = np.zeros((width + self.ones_row, stop - start), dtype=self.dtype)  # columns x persons:
+            yt[cols, rows] = 1  # both products run on contiguous operands (twice as fast as persons x columns)
+            if self.ones_row:
+                yt[-1] = 1
             chunk["yt"] = yt
         chunk["w"] = None if weights is None else np.asarray(weights[start:stop], dtype=self.dtype)
         if self.n_groups > 1:
@@ -143,43 +148,52 @@ class EStep:
             chunk["gsel"] = [np.nonzero(g == k)[0] for k in range(self.n_groups)]
         return chunk
 
-    def prepare(self, logp: FloatArray, dtype: Any = None) -> tuple[Any, Any]:
-        """The matrix the chunk indicators multiply, and a constant per node (reduced layout).
+    def prepare(self, logp: FloatArray, logprior: Any, dtype: Any = None) -> tuple[Any, Any]:
+        """The matrix the chunk indicators multiply, and what :meth:`log_likelihoods` still adds per node.
 
-        Node-major layouts get ``log P.T`` (nodes x columns), the sparse one ``log P``.
+        Node-major layouts get ``log P.T`` (nodes x columns), the sparse one ``log P``. With the
+        row of ones (one group, node-major) the log prior and the reduced layout's constant are its
+        last column and nothing is left to add (``None``); otherwise the second item is ``(log
+        prior, constant or None)``.
         """
         dtype = self.dtype if dtype is None else dtype
         const = None
         if self.mode == "reduced":
-            const = logp[self.offsets[:-1]].sum(axis=0).astype(dtype)
+            const = logp[self.offsets[:-1]].sum(axis=0)
             logp = logp[self.pos_cols] - logp[self.zero_of_pos]
+        if self.ones_row:
+            extra = logprior[0] if const is None else logprior[0] + const
+            lp = np.concatenate([logp.T, np.asarray(extra)[:, None]], axis=1)
+            return np.ascontiguousarray(lp, dtype=dtype), None
         lp = logp.T if self.node_major else logp
-        return np.ascontiguousarray(lp, dtype=dtype), const
+        add = (np.asarray(logprior, dtype=dtype), None if const is None else const.astype(dtype))
+        return np.ascontiguousarray(lp, dtype=dtype), add
 
-    def log_likelihoods(self, chunk: dict[str, Any], prepared: tuple[Any, Any], logprior: Any) -> Any:
+    def log_likelihoods(self, chunk: dict[str, Any], prepared: tuple[Any, Any]) -> Any:
         """Log-likelihood plus log prior of every person of a chunk at every node.
 
         Shape ``(Q, n)`` in the node-major layouts, ``(n, Q)`` in the sparse one.
         """
-        lp, const = prepared
+        lp, add = prepared
         if self.node_major:
             ll = lp @ chunk["yt"]
-            if self.n_groups == 1:
-                ll += (logprior[0] if const is None else logprior[0] + const)[:, None]
-            else:
-                ll += logprior[chunk["g"]].T
-                if const is not None:
-                    ll += const[:, None]
+            if add is None:
+                return ll
+            logprior, const = add  # several groups (one group has the row of ones)
+            ll += logprior[chunk["g"]].T
+            if const is not None:
+                ll += const[:, None]
             return ll
+        logprior, const = add
         ll = chunk["y"] @ lp
         ll += logprior[0] if self.n_groups == 1 else logprior[chunk["g"]]
         if const is not None:
             ll += const
         return ll
 
-    def posterior(self, chunk: dict[str, Any], prepared: tuple[Any, Any], logprior: Any) -> tuple[Any, FloatArray]:
+    def posterior(self, chunk: dict[str, Any], prepared: tuple[Any, Any]) -> tuple[Any, FloatArray]:
         """Normalised posterior of a chunk (oriented as :meth:`log_likelihoods`) and each person's log marginal."""
-        ll = self.log_likelihoods(chunk, prepared, logprior)
+        ll = self.log_likelihoods(chunk, prepared)
         axis = 0 if self.node_major else 1
         m = ll.max(axis=axis, keepdims=True)
         ll -= m
@@ -189,8 +203,8 @@ class EStep:
         lmarg = m.reshape(-1).astype(np.float64) + np.log(s.reshape(-1).astype(np.float64))
         return ll, lmarg
 
-    def _one(self, chunk: dict[str, Any], prepared: tuple[Any, Any], lpr: Any) -> tuple[float, Any, FloatArray]:
-        post, lmarg = self.posterior(chunk, prepared, lpr)
+    def _one(self, chunk: dict[str, Any], prepared: tuple[Any, Any]) -> tuple[float, Any, FloatArray]:
+        post, lmarg = self.posterior(chunk, prepared)
         w = chunk["w"]
         if w is not None:
             total = float(np.dot(lmarg, w))
@@ -200,14 +214,14 @@ class EStep:
         q = post.shape[0] if self.node_major else post.shape[1]
         ng = np.zeros((self.n_groups, q))
         if self.node_major:
-            cnt = chunk["yt"] @ post.T
-            if self.n_groups == 1:
-                ng[0] = post.sum(axis=1)
-            else:
-                for k, sel in enumerate(chunk["gsel"]):
-                    if sel.size:
-                        ng[k] = post[:, sel].sum(axis=1)
-            return total, cnt, ng
+            both = post @ chunk["yt"].T  # (Q, columns): faster than its transpose
+            if self.ones_row:
+                ng[0] = both[:, -1]
+                return total, both[:, :-1].T, ng
+            for k, sel in enumerate(chunk["gsel"]):  # several groups
+                if sel.size:
+                    ng[k] = post[:, sel].sum(axis=1)
+            return total, both.T, ng
         cnt = chunk["y"].T @ post
         if self.n_groups == 1:
             ng[0] = post.sum(axis=0)
@@ -220,17 +234,18 @@ class EStep:
     def run(self, logp: FloatArray, logprior: FloatArray) -> tuple[float, FloatArray, FloatArray]:
         """Marginal log-likelihood, expected category counts (C, Q) and group node counts (G, Q)."""
         t0 = time.perf_counter()
-        prepared = self.prepare(logp)
-        lpr = np.asarray(logprior, dtype=self.dtype)
+        prepared = self.prepare(logp, logprior)
         q = logp.shape[1]
         cnt = np.zeros((self.pos_cols.size if self.mode == "reduced" else self.n_cols, q))
         ng = np.zeros((self.n_groups, q))
         total = 0.0
         if self.threads > 1 and len(self.chunks) > 1:
+            from concurrent.futures import ThreadPoolExecutor  # imported when asked for (start-up)
+
             with ThreadPoolExecutor(self.threads) as pool:
-                results = list(pool.map(lambda ch: self._one(ch, prepared, lpr), self.chunks))
+                results = list(pool.map(lambda ch: self._one(ch, prepared), self.chunks))
         else:
-            results = [self._one(chunk, prepared, lpr) for chunk in self.chunks]
+            results = [self._one(chunk, prepared) for chunk in self.chunks]
         for tot, c, g in results:
             total += tot
             cnt += c
@@ -251,11 +266,11 @@ class EStep:
         """Marginal log-likelihood evaluated in float64 (for reporting after a float32 run)."""
         if self.dtype == np.float64:
             return self.run(logp, logprior)[0]
-        prepared = self.prepare(logp, np.float64)
+        prepared = self.prepare(logp, logprior, np.float64)
         axis = 0 if self.node_major else 1
         total = 0.0
         for chunk in self.chunks:
-            ll = self.log_likelihoods(chunk, prepared, logprior)
+            ll = self.log_likelihoods(chunk, prepared)
             m = ll.max(axis=axis, keepdims=True)
             ll -= m
             np.exp(ll, out=ll)
@@ -277,7 +292,7 @@ class EStep:
     def chunk_indicators_t(self, chunk: dict[str, Any]) -> Any:
         """Full (all categories) dense 0/1 indicators of a chunk, columns x persons, in the engine's precision."""
         if self.mode == "dense":
-            return chunk["yt"]
+            return chunk["yt"][: self.n_cols]
         rows, cols = self.chunk_responses(chunk)
         yt = np.zeros((self.n_cols, chunk["stop"] - chunk["start"]), dtype=self.dtype)
         yt[cols, rows] = 1
