@@ -17,6 +17,12 @@ Both estimates are compared with the generating parameters.
 ``--blas-threads`` (default 1, as in bench/calibrate.py) sets OPENBLAS_NUM_THREADS for every
 subprocess, girth's included: on a shared 2-core machine multi-threaded OpenBLAS spins against
 other processes. Run it with ``PYTHONPATH=<another checkout>`` to time that checkout instead.
+
+Bytecode: an installed command runs from compiled bytecode (pip compiles it at install; an
+editable install writes ``__pycache__`` on its first run). A shell with PYTHONDONTWRITEBYTECODE
+set (the helpers' sandbox sets it) would instead recompile every project module on every run,
+about 60 ms here. So the subprocesses run without that variable and every command gets one
+untimed warm-up run first; ``--no-bytecode`` keeps the variable and times the recompiling runs.
 """
 
 from __future__ import annotations
@@ -44,13 +50,14 @@ def infolit_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "web.cli"]
 
 
-def wall_times(cmd: list[str], repeats: int, env: dict[str, str]) -> list[float]:
-    """Wall time of ``repeats`` runs of ``cmd`` (each must succeed)."""
+def wall_times(cmd: list[str], repeats: int, env: dict[str, str], warm_up: bool = True) -> list[float]:
+    """Wall time of ``repeats`` runs of ``cmd`` (each must succeed), after an untimed warm-up run."""
     times = []
-    for _ in range(repeats):
+    for i in range(repeats + warm_up):
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        times.append(time.perf_counter() - t0)
+        if i >= warm_up:
+            times.append(time.perf_counter() - t0)
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}{proc.stderr}")
     return times
@@ -119,6 +126,9 @@ def main() -> None:
     parser.add_argument("--per-person", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--blas-threads", type=int, default=1, help="OPENBLAS_NUM_THREADS of every subprocess")
+    parser.add_argument(
+        "--no-bytecode", action="store_true", help="keep PYTHONDONTWRITEBYTECODE (every run recompiles the project)"
+    )
     parser.add_argument("--girth", metavar="NPY", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.girth:
@@ -127,11 +137,14 @@ def main() -> None:
 
     env = dict(os.environ)
     env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(args.blas_threads)
+    if not args.no_bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     infolit = infolit_command()
     print(
         f"# bench/cli.py  {time.strftime('%Y-%m-%d %H:%M')}  python {platform.python_version()}  "
         f"numpy {np.__version__}  cpus {os.cpu_count()}  load {os.getloadavg()[0]:.1f}  "
-        f"OPENBLAS_NUM_THREADS={args.blas_threads}"
+        f"OPENBLAS_NUM_THREADS={args.blas_threads}  "
+        + ("bytecode: recompiled every run" if args.no_bytecode else "bytecode: cached (one warm-up run each)")
         + (f"  PYTHONPATH={env['PYTHONPATH']}" if env.get("PYTHONPATH") else "")
     )
     help_times = wall_times([*infolit, "--help"], args.repeats, env)

@@ -169,10 +169,12 @@ def _xpd_information(layout: ParameterLayout, x: FloatArray, engine: EStep) -> F
     lat_grad = _latent_score_weights(layout, mean, sd)
     p = layout.size
     info = np.zeros((p, p))
-    prepared = engine.prepare(layout.logp(psis), latent_logprior(layout.nodes, mean, sd))
+    logp, logprior = layout.logp(psis), latent_logprior(layout.nodes, mean, sd)
+    kept = engine.kept_posteriors(logp, logprior)  # from the log-likelihood pass at the estimates
+    prepared = engine.prepare(logp, logprior)
     glog_e = glog.astype(engine.dtype)
-    for chunk in engine.chunks:
-        post, _ = engine.posterior(chunk, prepared)
+    for i, chunk in enumerate(engine.chunks):
+        post = kept[i] if kept is not None else engine.posterior(chunk, prepared)[0]
         if engine.mode == "sparse":
             post = np.asarray(post, dtype=np.float64)  # (n, Q)
             scores_t = _item_scores_by_column(engine, chunk, post, glog, pcol, p).T

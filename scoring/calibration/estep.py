@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SINGLE_ABOVE", "EStep"]
+__all__ = ["KEEP_POSTERIORS", "SINGLE_ABOVE", "EStep"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -45,6 +45,10 @@ SINGLE_ABOVE = 500_000
 Measured on 30,000 persons x 30 of 48 items (900,000 responses): float32 moves the estimates by
 1e-6 (their standard errors are about 0.03) and makes an E-step two to three times faster
 (numpy's float32 ``exp`` is vectorised, its float64 one is not on this machine)."""
+
+
+KEEP_POSTERIORS = 16_000_000
+"""The log-likelihood pass at the estimates keeps its posteriors (persons x nodes values) up to this many."""
 
 
 class EStep:
@@ -115,6 +119,7 @@ class EStep:
         ]
         self.n_calls = 0
         self.seconds = 0.0
+        self._kept: tuple[FloatArray, FloatArray, list[Any]] | None = None
 
     def _chunk(self, start: int, stop: int, weights: FloatArray | None, gidx: IntArray) -> dict[str, Any]:
         """The indicators (in the layout's form), weights and groups of persons ``start..stop - 1``."""
@@ -263,21 +268,38 @@ class EStep:
         return total, counts, ng
 
     def loglik_double(self, logp: FloatArray, logprior: FloatArray) -> float:
-        """Marginal log-likelihood evaluated in float64 (for reporting after a float32 run)."""
-        if self.dtype == np.float64:
-            return self.run(logp, logprior)[0]
+        """Marginal log-likelihood evaluated in float64 (for reporting after a float32 run).
+
+        The posteriors of this pass are kept (in the engine's precision, when they take at most
+        :data:`KEEP_POSTERIORS` values): the standard errors that follow are taken at the same
+        point and use them through :meth:`kept_posteriors` instead of another pass.
+        """
         prepared = self.prepare(logp, logprior, np.float64)
         axis = 0 if self.node_major else 1
+        keep = self.n * logp.shape[1] <= KEEP_POSTERIORS
         total = 0.0
+        posts = []
         for chunk in self.chunks:
             ll = self.log_likelihoods(chunk, prepared)
             m = ll.max(axis=axis, keepdims=True)
             ll -= m
             np.exp(ll, out=ll)
-            lmarg = m.reshape(-1) + np.log(ll.sum(axis=axis))
+            s = ll.sum(axis=axis, keepdims=True)
+            lmarg = m.reshape(-1) + np.log(s.reshape(-1))
             w = chunk["w"]
             total += float(lmarg.sum()) if w is None else float(np.dot(lmarg, w.astype(np.float64)))
+            if keep:
+                ll /= s
+                posts.append(ll.astype(self.dtype, copy=False))
+        self._kept = (logp.copy(), np.array(logprior, dtype=np.float64), posts) if keep else None
         return total
+
+    def kept_posteriors(self, logp: FloatArray, logprior: FloatArray) -> list[Any] | None:
+        """The posteriors of every chunk kept by :meth:`loglik_double`, if it ran at this log P and prior."""
+        kept = self._kept
+        if kept is None or not (np.array_equal(kept[0], logp) and np.array_equal(kept[1], logprior)):
+            return None
+        return kept[2]
 
     def in_double(self, weights: FloatArray | None, gidx: IntArray, chunk_rows: int | None) -> EStep:
         """The same E-step in float64 on one thread (for the observed information)."""

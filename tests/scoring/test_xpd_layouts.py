@@ -42,7 +42,11 @@ def test_every_layout_and_precision_gives_the_same_xpd_errors_on_the_reference_s
             assert_allclose(other, base, rtol=rtol, err_msg=f"{mode} {precision}")
 
 
-def test_layouts_agree_with_missing_responses_groups_and_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("keep", [True, False])
+def test_layouts_agree_with_missing_responses_groups_and_weights(monkeypatch: pytest.MonkeyPatch, keep: bool) -> None:
+    """``keep``: the XPD reuses the posteriors of the final log-likelihood pass, or (large data) recomputes them."""
+    if not keep:
+        monkeypatch.setattr(estep, "KEEP_POSTERIORS", 0)
     rng = np.random.default_rng(31)
     bank = random_item_params(12, "2pl", rng)
     n = 1500
