@@ -141,8 +141,9 @@ class EStep:
                 keep = remap[ind] >= 0
                 rows, cols = rows[keep], remap[ind[keep]]
                 width = self.pos_cols.size
-            yt = np.zeros((width + self.ones_row, stop - start), dtype=self.dtype)  # columns x persons:
-            yt[cols, rows] = 1  # both products run on contiguous operands (twice as fast as persons x columns)
+            n_rows = stop - start
+            yt = np.zeros((width + self.ones_row, n_rows), dtype=self.dtype)  # columns x persons: both
+            yt.reshape(-1)[cols.astype(np.int64) * n_rows + rows] = 1  # products run on contiguous operands
             if self.ones_row:
                 yt[-1] = 1
             chunk["yt"] = yt
