@@ -19,6 +19,14 @@ Layouts
     :math:`\ell_p(\theta) = \sum_j \log P_{j0}(\theta) + \sum_j \sum_{k \ge 1} y_{pjk}
     (\log P_{jk} - \log P_{j0})(\theta)` and the counts of category 0 follow from the posterior
     totals; this halves the work for dichotomous items. Node-major like ``dense``.
+``binary``
+    ``dense`` for dichotomous items and one group. The indicators are the responses of 1 and the
+    administered items, ``[Y1; M]``: :math:`\ell_p = \sum_j m_{pj} \log P_{j0} + \sum_j y_{pj1}
+    D_j` with :math:`D_j = \log P_{j1} - \log P_{j0}`. For the logistic models without a lower
+    asymptote :math:`D_j(\theta) = a_j \theta + d_j` (checked on the nodes at every E-step), so
+    the second sum is :math:`\theta u_p + v_p` with :math:`u_p = \sum_j y_{pj1} a_j`, :math:`v_p =
+    \sum_j y_{pj1} d_j`, two extra rows: the first product runs over half the columns. Otherwise
+    (3PL) it runs over both blocks, exactly as ``dense``.
 
 References
 ----------
@@ -34,7 +42,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["KEEP_POSTERIORS", "SINGLE_ABOVE", "EStep"]
+__all__ = ["BINARY_LAYOUT", "KEEP_POSTERIORS", "SINGLE_ABOVE", "EStep"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -47,6 +55,8 @@ Measured on 30,000 persons x 30 of 48 items (900,000 responses): float32 moves t
 (numpy's float32 ``exp`` is vectorised, its float64 one is not on this machine)."""
 
 
+BINARY_LAYOUT = True
+"""Whether dense dichotomous data of one group take the ``binary`` layout (see the module docstring)."""
 KEEP_POSTERIORS = 16_000_000
 """The log-likelihood pass at the estimates keeps its posteriors (persons x nodes values) up to this many."""
 
@@ -70,6 +80,8 @@ class EStep:
         Persons per chunk (default: about one million responses, at most 32,768 persons).
     threads
         Python threads over the chunks.
+    nodes
+        The quadrature nodes (the ``binary`` layout needs them; without them it is not used).
     """
 
     def __init__(
@@ -83,6 +95,7 @@ class EStep:
         precision: str,
         chunk_rows: int | None,
         threads: int,
+        nodes: FloatArray | None = None,
     ) -> None:
         n = indptr.size - 1
         nnz = int(indptr[-1])
@@ -100,7 +113,11 @@ class EStep:
         if precision == "auto":
             precision = "single" if nnz > SINGLE_ABOVE else "double"
         self.dtype: type[np.floating[Any]] = np.float32 if precision == "single" else np.float64
+        self.nodes = nodes
         self.mode = _choose_mode(n, n_items, n_cols, nnz)
+        if BINARY_LAYOUT and self.mode == "dense" and n_cols == 2 * n_items and n_groups == 1 and nodes is not None:
+            self.mode = "binary"
+        self.n_items = n_items
         self.node_major = self.mode != "sparse"
         # Node-major with one group: the indicators get a last row of ones, so the first product
         # adds the log prior (and the reduced layout's constant) and the second sums the posterior
@@ -131,6 +148,8 @@ class EStep:
 
             ones = np.ones(ind.size, dtype=self.dtype)
             chunk["y"] = sp.csr_matrix((ones, ind, ip), shape=(stop - start, self.n_cols))
+        elif self.mode == "binary":
+            chunk["yt"] = self._binary_indicators(ip, ind, stop - start)
         else:
             rows = np.repeat(np.arange(stop - start), np.diff(ip))
             cols: npt.NDArray[np.integer[Any]] = ind
@@ -154,6 +173,35 @@ class EStep:
             chunk["gsel"] = [np.nonzero(g == k)[0] for k in range(self.n_groups)]
         return chunk
 
+    def _binary_indicators(self, ip: IntArray, ind: npt.NDArray[np.int32], n_rows: int) -> Any:
+        """The ``binary`` indicators of a chunk, ``(2J + 3, n)``: ``[Y1; M; u; v; 1]``.
+
+        The responses of 1, the administered items, two rows the E-step fills and a row of ones.
+        """
+        j = self.n_items
+        rows = np.repeat(np.arange(n_rows), np.diff(ip))
+        item = (ind >> 1).astype(np.int64)  # stacked column 2j + score
+        z = np.zeros((2 * j + 3, n_rows), dtype=self.dtype)
+        flat = z.reshape(-1)
+        flat[(j + item) * n_rows + rows] = 1
+        one = (ind & 1).astype(bool)
+        flat[item[one] * n_rows + rows[one]] = 1
+        z[-1] = 1
+        return z
+
+    def _prepare_binary(self, logp: FloatArray, logprior: Any, dtype: Any) -> tuple[Any, Any]:
+        """The ``binary`` layout's matrix and, when every D_j is linear in theta, the (2, J) coefficients."""
+        assert self.nodes is not None
+        lp0 = logp[0::2]
+        diff = logp[1::2] - lp0
+        q = logp.shape[1]
+        lin = _linear_in_nodes(diff, self.nodes) if dtype == self.dtype else None  # float64 passes: exact
+        if lin is not None:
+            lp = np.concatenate([lp0.T, self.nodes[:, None], np.ones((q, 1)), logprior[0][:, None]], axis=1)
+            return np.ascontiguousarray(lp, dtype=dtype), lin.astype(dtype)
+        lp = np.concatenate([diff.T, lp0.T, np.zeros((q, 2)), logprior[0][:, None]], axis=1)
+        return np.ascontiguousarray(lp, dtype=dtype), None
+
     def prepare(self, logp: FloatArray, logprior: Any, dtype: Any = None) -> tuple[Any, Any]:
         """The matrix the chunk indicators multiply, and what :meth:`log_likelihoods` still adds per node.
 
@@ -163,6 +211,8 @@ class EStep:
         prior, constant or None)``.
         """
         dtype = self.dtype if dtype is None else dtype
+        if self.mode == "binary":
+            return self._prepare_binary(logp, np.asarray(logprior), dtype)
         const = None
         if self.mode == "reduced":
             const = logp[self.offsets[:-1]].sum(axis=0)
@@ -181,6 +231,13 @@ class EStep:
         Shape ``(Q, n)`` in the node-major layouts, ``(n, Q)`` in the sparse one.
         """
         lp, add = prepared
+        if self.mode == "binary":
+            z = chunk["yt"]
+            if add is None:
+                return lp @ z
+            j = self.n_items
+            z[2 * j : 2 * j + 2] = add @ z[:j]  # u and v of every person at these parameters
+            return lp @ z[j:]
         if self.node_major:
             ll = lp @ chunk["yt"]
             if add is None:
@@ -221,6 +278,14 @@ class EStep:
         ng = np.zeros((self.n_groups, q))
         if self.node_major:
             both = post @ chunk["yt"].T  # (Q, columns): faster than its transpose
+            if self.mode == "binary":
+                ng[0] = both[:, -1]
+                j = self.n_items
+                ones = both[:, :j].T.astype(np.float64)
+                counts = np.empty((2 * j, q))
+                counts[1::2] = ones
+                counts[0::2] = np.maximum(both[:, j : 2 * j].T - ones, 0.0)  # administered minus 1s
+                return total, counts, ng
             if self.ones_row:
                 ng[0] = both[:, -1]
                 return total, both[:, :-1].T, ng
@@ -304,7 +369,9 @@ class EStep:
 
     def in_double(self, weights: FloatArray | None, gidx: IntArray, chunk_rows: int | None) -> EStep:
         """The same E-step in float64 on one thread (for the observed information)."""
-        return EStep(self.indptr, self.cats, self.offsets, weights, gidx, self.n_groups, "double", chunk_rows, 1)
+        return EStep(
+            self.indptr, self.cats, self.offsets, weights, gidx, self.n_groups, "double", chunk_rows, 1, self.nodes
+        )
 
     def chunk_responses(self, chunk: dict[str, Any]) -> tuple[IntArray, npt.NDArray[np.int32]]:
         """Person (row within the chunk) and stacked category column of every response of a chunk."""
@@ -329,6 +396,17 @@ class EStep:
         ip = self.indptr[a : b + 1] - self.indptr[a]
         ind = self.cats[self.indptr[a] : self.indptr[b]]
         return sp.csr_matrix((np.ones(ind.size), ind, ip), shape=(b - a, self.n_cols))
+
+
+def _linear_in_nodes(diff: FloatArray, nodes: FloatArray) -> FloatArray | None:
+    """``(a, d)`` with ``diff[j] = a[j] * nodes + d[j]`` on every node (to rounding), else ``None``."""
+    centred = nodes - nodes.mean()
+    a = diff @ centred / float(centred @ centred)
+    d = diff.mean(axis=1) - a * nodes.mean()
+    scale = 1.0 + float(np.abs(diff).max(initial=0.0))
+    if float(np.abs(diff - a[:, None] * nodes - d[:, None]).max(initial=0.0)) > 1e-9 * scale:
+        return None
+    return np.stack([a, d])
 
 
 def _choose_mode(n: int, n_items: int, n_cols: int, nnz: int) -> str:

@@ -62,3 +62,27 @@ def test_layouts_agree_with_missing_responses_groups_and_weights(monkeypatch: py
     for precision, rtol in (("double", RTOL_DOUBLE), ("single", RTOL_SINGLE)):
         other = xpd_se(monkeypatch, "dense", precision, x, "2pl", **kw)
         assert_allclose(other, base, rtol=rtol, err_msg=precision)
+
+
+@pytest.mark.parametrize("models", [["2pl"] * 10, ["1pl"] * 10, ["2pl"] * 6 + ["3pl"] * 4])
+def test_the_binary_layout_fits_like_the_dense_one(monkeypatch: pytest.MonkeyPatch, models: list[str]) -> None:
+    """Dichotomous items, one group: the ``binary`` layout (linear logits, or the 3PL's exact path) = ``dense``."""
+    rng = np.random.default_rng(41)
+    bank = random_item_params(10, models, rng)
+    x = np.asarray(
+        simulate_responses(bank, rng.standard_normal(2000), rng, design_mask=random_sparse_design(2000, 10, 7, rng)),
+        dtype=float,
+    )
+    monkeypatch.setattr(estep, "_choose_mode", lambda *_: "dense")
+    fits = {}
+    for binary in (True, False):
+        monkeypatch.setattr(estep, "BINARY_LAYOUT", binary)
+        for precision in ("double", "single"):
+            fits[binary, precision] = calibrate(x, models, se="xpd", precision=precision, tol=1e-6)
+    for precision, atol in (("double", 1e-9), ("single", 2e-4)):
+        new, old = fits[True, precision], fits[False, precision]
+        assert new.log_likelihood == pytest.approx(old.log_likelihood, abs=1e-6 if precision == "double" else 1e-3)
+        assert_allclose(new.params.a, old.params.a, atol=atol)
+        assert_allclose(new.params.b, old.params.b, atol=atol)
+        assert_allclose(new.se.a, old.se.a, rtol=RTOL_SINGLE)
+        assert_allclose(new.se.b, old.se.b, rtol=RTOL_SINGLE)
