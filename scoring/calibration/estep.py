@@ -195,7 +195,8 @@ class EStep:
         lp0 = logp[0::2]
         diff = logp[1::2] - lp0
         q = logp.shape[1]
-        lin = _linear_in_nodes(diff, self.nodes) if dtype == self.dtype else None  # float64 passes: exact
+        # The float64 pass of a float32 engine asks for linearity to float64 rounding.
+        lin = _linear_in_nodes(diff, self.nodes, 1e-9 if dtype == self.dtype else 1e-12)
         if lin is not None:
             lp = np.concatenate([lp0.T, self.nodes[:, None], np.ones((q, 1)), logprior[0][:, None]], axis=1)
             return np.ascontiguousarray(lp, dtype=dtype), lin.astype(dtype)
@@ -236,8 +237,14 @@ class EStep:
             if add is None:
                 return lp @ z
             j = self.n_items
-            z[2 * j : 2 * j + 2] = add @ z[:j]  # u and v of every person at these parameters
-            return lp @ z[j:]
+            if lp.dtype == z.dtype:
+                z[2 * j : 2 * j + 2] = add @ z[:j]  # u and v of every person at these parameters
+                return lp @ z[j:]
+            z64 = np.empty((j + 3, z.shape[1]))  # the float64 pass: u and v summed in float64
+            z64[:j] = z[j : 2 * j]
+            z64[j : j + 2] = add @ z[:j].astype(np.float64)
+            z64[-1] = 1.0
+            return lp @ z64
         if self.node_major:
             ll = lp @ chunk["yt"]
             if add is None:
@@ -398,13 +405,13 @@ class EStep:
         return sp.csr_matrix((np.ones(ind.size), ind, ip), shape=(b - a, self.n_cols))
 
 
-def _linear_in_nodes(diff: FloatArray, nodes: FloatArray) -> FloatArray | None:
-    """``(a, d)`` with ``diff[j] = a[j] * nodes + d[j]`` on every node (to rounding), else ``None``."""
+def _linear_in_nodes(diff: FloatArray, nodes: FloatArray, rtol: float) -> FloatArray | None:
+    """``(a, d)`` with ``diff[j] = a[j] * nodes + d[j]`` on every node (to ``rtol``), else ``None``."""
     centred = nodes - nodes.mean()
     a = diff @ centred / float(centred @ centred)
     d = diff.mean(axis=1) - a * nodes.mean()
     scale = 1.0 + float(np.abs(diff).max(initial=0.0))
-    if float(np.abs(diff - a[:, None] * nodes - d[:, None]).max(initial=0.0)) > 1e-9 * scale:
+    if float(np.abs(diff - a[:, None] * nodes - d[:, None]).max(initial=0.0)) > rtol * scale:
         return None
     return np.stack([a, d])
 
