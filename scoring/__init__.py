@@ -14,29 +14,16 @@ mirt ``coef(..., IRTpars=TRUE)`` on the logistic metric.
 
 from __future__ import annotations
 
-from scoring.ability import (
-    AbilityEstimates,
-    ProficiencyLevels,
-    ReportingScale,
-    draw_plausible_values,
-    estimate_eap,
-    estimate_map,
-    estimate_mle,
-    estimate_wle,
-    posterior_grid,
-)
+from typing import TYPE_CHECKING
+
+# Loaded with the package: what `infolit calibrate` needs (the function `calibrate` must be bound
+# here, after its module of the same name, or the module would shadow it).
 from scoring.calibrate import (
     DEFAULT_PRIOR_C,
     CalibrationResult,
     LatentDistribution,
     calibrate,
     calibrate_girth,
-)
-from scoring.dif import (
-    MantelHaenszelResult,
-    StandardizedMeanDifferenceResult,
-    compute_mantel_haenszel,
-    compute_standardized_mean_difference,
 )
 from scoring.exceptions import (
     ConvergenceWarning,
@@ -52,14 +39,6 @@ from scoring.exceptions import (
     ScoringWarning,
     SingleCategoryError,
 )
-from scoring.fit import InfitOutfitResult, PersonFitResult, SX2Result, compute_infit_outfit, compute_lz, compute_sx2
-from scoring.information import (
-    InformationCurve,
-    compute_empirical_reliability,
-    compute_expected_reliability,
-    compute_information_curve,
-    compute_marginal_reliability,
-)
 from scoring.io import ResponseTable, read_items, read_responses, write_items, write_theta
 from scoring.irt import (
     expected_score,
@@ -71,9 +50,43 @@ from scoring.irt import (
     quadrature_grid,
     test_information,
 )
-from scoring.linking import LinkingConstants, link_scales, transform_params, transform_theta
 from scoring.params import ItemParams, ItemParamsSE
-from scoring.simulate import booklet_design, random_item_params, random_sparse_design, simulate_responses
+
+if TYPE_CHECKING:  # loaded on first use (PEP 562 module __getattr__ below), so a command loads what it uses
+    from scoring.ability import (
+        AbilityEstimates,
+        ProficiencyLevels,
+        ReportingScale,
+        draw_plausible_values,
+        estimate_eap,
+        estimate_map,
+        estimate_mle,
+        estimate_wle,
+        posterior_grid,
+    )
+    from scoring.dif import (
+        MantelHaenszelResult,
+        StandardizedMeanDifferenceResult,
+        compute_mantel_haenszel,
+        compute_standardized_mean_difference,
+    )
+    from scoring.fit import (
+        InfitOutfitResult,
+        PersonFitResult,
+        SX2Result,
+        compute_infit_outfit,
+        compute_lz,
+        compute_sx2,
+    )
+    from scoring.information import (
+        InformationCurve,
+        compute_empirical_reliability,
+        compute_expected_reliability,
+        compute_information_curve,
+        compute_marginal_reliability,
+    )
+    from scoring.linking import LinkingConstants, link_scales, transform_params, transform_theta
+    from scoring.simulate import booklet_design, random_item_params, random_sparse_design, simulate_responses
 
 __all__ = [
     "DEFAULT_PRIOR_C",
@@ -142,15 +155,60 @@ __all__ = [
     "write_theta",
 ]
 
-# Survey statistics and the population model load on first use (import scoring stays as fast as it was):
-# scoring.survey (replicate designs, the replicate engine, Rubin's rules) and scoring.population
-# (latent regression and its plausible values).
-_LAZY = {"survey": "scoring.survey", "population": "scoring.population"}
+# Loaded on first use, name -> module (`import scoring` and `infolit calibrate` stay light): ability
+# estimation, DIF, fit, information, linking, simulation, and the subpackages survey (replicate
+# designs, Rubin's rules) and population (latent regression and its plausible values).
+_LAZY_NAMES = {
+    "scoring.ability": (
+        "AbilityEstimates",
+        "ProficiencyLevels",
+        "ReportingScale",
+        "draw_plausible_values",
+        "estimate_eap",
+        "estimate_map",
+        "estimate_mle",
+        "estimate_wle",
+        "posterior_grid",
+    ),
+    "scoring.dif": (
+        "MantelHaenszelResult",
+        "StandardizedMeanDifferenceResult",
+        "compute_mantel_haenszel",
+        "compute_standardized_mean_difference",
+    ),
+    "scoring.fit": (
+        "InfitOutfitResult",
+        "PersonFitResult",
+        "SX2Result",
+        "compute_infit_outfit",
+        "compute_lz",
+        "compute_sx2",
+    ),
+    "scoring.information": (
+        "InformationCurve",
+        "compute_empirical_reliability",
+        "compute_expected_reliability",
+        "compute_information_curve",
+        "compute_marginal_reliability",
+    ),
+    "scoring.linking": ("LinkingConstants", "link_scales", "transform_params", "transform_theta"),
+    "scoring.simulate": ("booklet_design", "random_item_params", "random_sparse_design", "simulate_responses"),
+}
+_LAZY = {name: module for module, names in _LAZY_NAMES.items() for name in names}
+_SUBMODULES = {"ability", "dif", "fit", "information", "linking", "simulate", "survey", "population"}
 
 
 def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
+    import importlib
 
-        return importlib.import_module(_LAZY[name])
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"scoring.{name}")
     raise AttributeError(f"module 'scoring' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)

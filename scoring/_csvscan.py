@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["FIELD_INTEGER", "FIELD_MISSING", "FIELD_OTHER", "CsvScan", "scan_csv"]
+__all__ = ["FIELD_INTEGER", "FIELD_MISSING", "FIELD_OTHER", "CsvScan", "scan_csv", "scan_grid"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -80,6 +80,56 @@ class CsvScan:
         gathered[seg + length - 1] = 10  # separators become line ends; a field holds no line end
         text: str = gathered.tobytes().decode("utf-8")
         return text.split("\n")[:-1]
+
+
+def scan_grid(body: bytes, width: int, skip: int) -> tuple[list[str] | None, FloatArray] | None:
+    r"""The rows below the header of a plain grid: the first column's texts (if ``skip``) and the values.
+
+    A plain grid: every line ends with ``\n`` (a missing final one is added) and has exactly
+    ``width`` fields, every field after the first ``skip`` is empty (missing) or one ASCII digit,
+    and no line is blank. That is the bulk of response files, and it needs no per-field
+    classification: the byte before every field's separator is the cell's digit or, for an empty
+    cell, the previous separator. ``None`` for anything else (the general scan reads it, with its
+    messages); quotes, NULs and carriage returns are the caller's to exclude.
+    """
+    if not body.endswith(b"\n"):
+        body += b"\n"
+    buf = np.frombuffer(body, dtype=np.uint8)
+    is_nl = buf == 10
+    sep = np.flatnonzero(is_nl | (buf == 44))
+    if sep.size == 0 or sep.size % width:
+        return None
+    n = sep.size // width
+    ends = sep.reshape(n, width)
+    if np.count_nonzero(is_nl) != n or not is_nl[ends[:, -1]].all():
+        return None  # a line with another number of fields
+    length = (np.diff(sep, prepend=-1) - 1).reshape(n, width)[:, skip:]
+    last = np.take(buf, sep - 1).reshape(n, width)[:, skip:] - np.uint8(48)  # digit -> 0..9, separator -> >= 196
+    digit = last <= 9
+    # A digit lies inside its field, so a digit field has length >= 1: with every length 0 or 1, the
+    # cells are plain exactly when as many are digits as have a byte.
+    if length.size and (length.max() > 1 or np.count_nonzero(digit) != int(length.sum())):
+        return None
+    if skip == 0 and not digit.any(axis=1).all():
+        return None  # an all-empty line is blank: the general scan skips it
+    x = np.where(digit, last, np.nan)
+    texts = None
+    if skip:
+        starts = np.concatenate([[0], ends[:-1, -1] + 1])
+        texts = _gather_texts(body, starts, ends[:, 0])
+    return texts, x
+
+
+def _gather_texts(data: bytes, start: IntArray, end: IntArray) -> list[str]:
+    """The texts ``data[start:end]`` (gathered in numpy, decoded in one go), each followed by its separator."""
+    length = end - start + 1
+    seg = np.concatenate([[0], np.cumsum(length)[:-1]])
+    owner = np.repeat(np.arange(start.size), length)
+    gathered = np.frombuffer(data, dtype=np.uint8)[np.arange(int(length.sum())) - seg[owner] + start[owner]]
+    gathered = gathered.copy()
+    gathered[seg + length - 1] = 10
+    text: str = gathered.tobytes().decode("utf-8")
+    return text.split("\n")[:-1]
 
 
 def scan_csv(raw: bytes) -> CsvScan | None:

@@ -22,12 +22,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from scoring._csvscan import FIELD_INTEGER, FIELD_OTHER, CsvScan, scan_csv
-from scoring.ability import AbilityEstimates
+from scoring._csvscan import FIELD_INTEGER, FIELD_OTHER, CsvScan, scan_csv, scan_grid
 from scoring.exceptions import (
     DataError,
     EmptyItemError,
@@ -37,6 +37,9 @@ from scoring.exceptions import (
     SingleCategoryError,
 )
 from scoring.params import ItemParams, ItemParamsSE
+
+if TYPE_CHECKING:
+    from scoring.ability import AbilityEstimates
 
 __all__ = [
     "ResponseTable",
@@ -151,8 +154,11 @@ def read_responses(
     EncodingError, NonNumericCellError, EmptyItemError, SingleCategoryError, DataError
     """
     raw = _read_utf8(path)
-    scan = scan_csv(raw)
-    if scan is None:
+    grid = _read_grid(path, raw, weights_column)
+    scan = None if grid is not None else scan_csv(raw)
+    if grid is not None:
+        header, person_ids, x = grid
+    elif scan is None:
         rows = _rows(path, raw.decode("utf-8"))
         header = _read_header(path, rows[0], weights_column)
         person_ids, x = _convert_rows(path, rows[1:], header)
@@ -236,6 +242,34 @@ def _convert_rows(path: str | Path, body: list[list[str]], header: _Header) -> t
         for c, cell in enumerate(row[header.first :]):
             x[r - 2, c] = _cell_value(path, r, pid, header, c, cell)
     return person_ids, x
+
+
+def _read_grid(
+    path: str | Path, raw: bytes, weights_column: str | None
+) -> tuple[_Header, list[str], FloatArray] | None:
+    """Header, person ids and values of a plain grid (:func:`scoring._csvscan.scan_grid`), else ``None``.
+
+    A plain grid is what the general scan would read without a single cell of its own, so both
+    give the same table; anything else (``None``) goes to the general scan and its messages.
+    """
+    nl = raw.find(b"\n")
+    if nl < 0 or b"\r" in raw or b'"' in raw or b"\x00" in raw:
+        return None
+    cells = raw[:nl].decode("utf-8").split(",")
+    if not any(c.strip() for c in cells):
+        return None
+    header = _read_header(path, cells, weights_column)
+    grid = scan_grid(raw[nl + 1 :], header.width, header.first)
+    if grid is None:
+        return None
+    first_texts, x = grid
+    if first_texts is None:
+        person_ids = [str(r) for r in range(1, x.shape[0] + 1)]
+    else:
+        person_ids = [p.strip() for p in first_texts]
+        if not all(person_ids):  # a blank person cell: the general scan decides what the row is
+            return None
+    return header, person_ids, x
 
 
 def _convert_scan(path: str | Path, scan: CsvScan, header: _Header) -> tuple[list[str], FloatArray]:

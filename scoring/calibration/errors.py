@@ -134,9 +134,7 @@ def _delta_method(
     )
 
 
-def _observed_information(
-    layout: ParameterLayout, x: FloatArray, likelihood: MarginalLikelihood
-) -> FloatArray:
+def _observed_information(layout: ParameterLayout, x: FloatArray, likelihood: MarginalLikelihood) -> FloatArray:
     """Negative Hessian of the marginal log-likelihood by central differences of its analytic gradient."""
     p = x.size
     hess = np.zeros((p, p))
@@ -171,23 +169,26 @@ def _xpd_information(layout: ParameterLayout, x: FloatArray, engine: EStep) -> F
     lat_grad = _latent_score_weights(layout, mean, sd)
     p = layout.size
     info = np.zeros((p, p))
-    prepared = engine.prepare(layout.logp(psis))
-    lpr = latent_logprior(layout.nodes, mean, sd).astype(engine.dtype)
-    for chunk in engine.chunks:
-        post, _ = engine.posterior(chunk, prepared, lpr)
+    logp, logprior = layout.logp(psis), latent_logprior(layout.nodes, mean, sd)
+    kept = engine.kept_posteriors(logp, logprior)  # from the log-likelihood pass at the estimates
+    prepared = engine.prepare(logp, logprior)
+    glog_e = glog.astype(engine.dtype)
+    for i, chunk in enumerate(engine.chunks):
+        post = kept[i] if kept is not None else engine.posterior(chunk, prepared)[0]
         if engine.mode == "sparse":
             post = np.asarray(post, dtype=np.float64)  # (n, Q)
             scores_t = _item_scores_by_column(engine, chunk, post, glog, pcol, p).T
             post_t = post.T
         else:
-            post_t = np.asarray(post, dtype=np.float64)  # (Q, n), node-major
-            scores_t = _item_scores_by_product(engine, chunk, post_t, glog, pcol, p)
+            post_t = post  # (Q, n), node-major, in the engine's precision
+            scores_t = _item_scores_by_product(engine, chunk, post_t, glog_e, pcol, p)
         for i, (g, _kind) in enumerate(layout.latent_slots):
             if engine.n_groups == 1:
                 scores_t[layout.n_item_par + i] = lat_grad[i] @ post_t
             else:
                 mine = chunk["g"] == g
                 scores_t[layout.n_item_par + i, mine] = lat_grad[i] @ post_t[:, mine]
+        scores_t = np.asarray(scores_t, dtype=np.float64)  # the cross-products are summed in float64
         if chunk["w"] is not None:
             scores_t *= np.sqrt(np.asarray(chunk["w"], dtype=np.float64))[None, :]
         info += scores_t @ scores_t.T  # a symmetric rank-k update (numpy calls syrk for A @ A.T)
@@ -227,24 +228,33 @@ def _latent_score_weights(layout: ParameterLayout, mean: FloatArray, sd: FloatAr
 
 
 def _item_scores_by_product(
-    engine: EStep, chunk: dict[str, Any], post_t: FloatArray, glog: FloatArray, pcol: IntArray, p: int
-) -> FloatArray:
+    engine: EStep, chunk: dict[str, Any], post_t: Any, glog: Any, pcol: IntArray, p: int
+) -> Any:
     """Item scores of a chunk, ``(p, n)``, from one product per parameter slot (node-major layouts).
 
-    ``glog[m] @ post`` gives every person's expected score at every category; each response picks
-    its own category's entry.
+    ``glog[m] @ post`` gives every person's expected score at every category (``(C, n)``); masked
+    by the person's own categories (the 0/1 indicators) and summed over each item's categories,
+    it leaves every person's score at every item, zero where the item was not administered. All
+    in the engine's precision (float32 for large problems; the caller sums the cross-products in
+    float64).
     """
-    rows, cols = engine.chunk_responses(chunk)
-    n = post_t.shape[1]
-    scores_t = np.zeros((p, n))
+    yt = engine.chunk_indicators_t(chunk)  # (C, n)
+    first = engine.offsets[:-1]
+    n_cat = np.diff(engine.offsets)
+    scores_t = np.zeros((p, post_t.shape[1]), dtype=post_t.dtype)
     for m in range(glog.shape[0]):
-        target = pcol[m, cols]
-        ok = target >= 0
-        if not ok.any():
+        target = pcol[m, first]  # every category of an item feeds the same score column
+        has = np.flatnonzero(target >= 0)
+        if has.size == 0:
             continue
-        expected = (glog[m] @ post_t).reshape(-1)  # (C, n), flattened
-        r = rows[ok]
-        scores_t[target[ok], r] = expected[cols[ok].astype(np.int64) * n + r]
+        expected = glog[m] @ post_t
+        expected *= yt
+        rows = first[has]
+        acc = expected[rows]  # category 0 of every item (whole rows: cheap gathers, no reduceat)
+        for k in range(1, int(n_cat[has].max())):
+            sel = np.flatnonzero(n_cat[has] > k)
+            acc[sel] += expected[rows[sel] + k]
+        scores_t[target[has]] = acc
     return scores_t
 
 

@@ -19,6 +19,14 @@ Layouts
     :math:`\ell_p(\theta) = \sum_j \log P_{j0}(\theta) + \sum_j \sum_{k \ge 1} y_{pjk}
     (\log P_{jk} - \log P_{j0})(\theta)` and the counts of category 0 follow from the posterior
     totals; this halves the work for dichotomous items. Node-major like ``dense``.
+``binary``
+    ``dense`` for dichotomous items and one group. The indicators are the responses of 1 and the
+    administered items, ``[Y1; M]``: :math:`\ell_p = \sum_j m_{pj} \log P_{j0} + \sum_j y_{pj1}
+    D_j` with :math:`D_j = \log P_{j1} - \log P_{j0}`. For the logistic models without a lower
+    asymptote :math:`D_j(\theta) = a_j \theta + d_j` (checked on the nodes at every E-step), so
+    the second sum is :math:`\theta u_p + v_p` with :math:`u_p = \sum_j y_{pj1} a_j`, :math:`v_p =
+    \sum_j y_{pj1} d_j`, two extra rows: the first product runs over half the columns. Otherwise
+    (3PL) it runs over both blocks, exactly as ``dense``.
 
 References
 ----------
@@ -29,13 +37,12 @@ application of an EM algorithm. *Psychometrika*, 46, 443-459.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SINGLE_ABOVE", "EStep"]
+__all__ = ["BINARY_LAYOUT", "KEEP_POSTERIORS", "SINGLE_ABOVE", "EStep"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -46,6 +53,12 @@ SINGLE_ABOVE = 500_000
 Measured on 30,000 persons x 30 of 48 items (900,000 responses): float32 moves the estimates by
 1e-6 (their standard errors are about 0.03) and makes an E-step two to three times faster
 (numpy's float32 ``exp`` is vectorised, its float64 one is not on this machine)."""
+
+
+BINARY_LAYOUT = True
+"""Whether dense dichotomous data of one group take the ``binary`` layout (see the module docstring)."""
+KEEP_POSTERIORS = 16_000_000
+"""The log-likelihood pass at the estimates keeps its posteriors (persons x nodes values) up to this many."""
 
 
 class EStep:
@@ -67,6 +80,8 @@ class EStep:
         Persons per chunk (default: about one million responses, at most 32,768 persons).
     threads
         Python threads over the chunks.
+    nodes
+        The quadrature nodes (the ``binary`` layout needs them; without them it is not used).
     """
 
     def __init__(
@@ -80,6 +95,7 @@ class EStep:
         precision: str,
         chunk_rows: int | None,
         threads: int,
+        nodes: FloatArray | None = None,
     ) -> None:
         n = indptr.size - 1
         nnz = int(indptr[-1])
@@ -97,8 +113,16 @@ class EStep:
         if precision == "auto":
             precision = "single" if nnz > SINGLE_ABOVE else "double"
         self.dtype: type[np.floating[Any]] = np.float32 if precision == "single" else np.float64
+        self.nodes = nodes
         self.mode = _choose_mode(n, n_items, n_cols, nnz)
+        if BINARY_LAYOUT and self.mode == "dense" and n_cols == 2 * n_items and n_groups == 1 and nodes is not None:
+            self.mode = "binary"
+        self.n_items = n_items
         self.node_major = self.mode != "sparse"
+        # Node-major with one group: the indicators get a last row of ones, so the first product
+        # adds the log prior (and the reduced layout's constant) and the second sums the posterior
+        # over the persons, with no pass of their own.
+        self.ones_row = self.node_major and n_groups == 1
         item_of_col = np.repeat(np.arange(n_items), np.diff(offsets))
         is_zero = np.zeros(n_cols, dtype=bool)
         is_zero[offsets[:-1]] = True
@@ -112,6 +136,7 @@ class EStep:
         ]
         self.n_calls = 0
         self.seconds = 0.0
+        self._kept: tuple[FloatArray, FloatArray, list[Any]] | None = None
 
     def _chunk(self, start: int, stop: int, weights: FloatArray | None, gidx: IntArray) -> dict[str, Any]:
         """The indicators (in the layout's form), weights and groups of persons ``start..stop - 1``."""
@@ -123,6 +148,8 @@ class EStep:
 
             ones = np.ones(ind.size, dtype=self.dtype)
             chunk["y"] = sp.csr_matrix((ones, ind, ip), shape=(stop - start, self.n_cols))
+        elif self.mode == "binary":
+            chunk["yt"] = self._binary_indicators(ip, ind, stop - start)
         else:
             rows = np.repeat(np.arange(stop - start), np.diff(ip))
             cols: npt.NDArray[np.integer[Any]] = ind
@@ -133,9 +160,12 @@ class EStep:
                 keep = remap[ind] >= 0
                 rows, cols = rows[keep], remap[ind[keep]]
                 width = self.pos_cols.size
-            yd = np.zeros((stop - start, width), dtype=self.dtype)
-            yd[rows, cols] = 1
-            chunk["y"] = yd
+            n_rows = stop - start
+            yt = np.zeros((width + self.ones_row, n_rows), dtype=self.dtype)  # columns x persons: both
+            yt.reshape(-1)[cols.astype(np.int64) * n_rows + rows] = 1  # products run on contiguous operands
+            if self.ones_row:
+                yt[-1] = 1
+            chunk["yt"] = yt
         chunk["w"] = None if weights is None else np.asarray(weights[start:stop], dtype=self.dtype)
         if self.n_groups > 1:
             g = gidx[start:stop]
@@ -143,44 +173,97 @@ class EStep:
             chunk["gsel"] = [np.nonzero(g == k)[0] for k in range(self.n_groups)]
         return chunk
 
-    def prepare(self, logp: FloatArray, dtype: Any = None) -> tuple[Any, Any]:
-        """The matrix the chunk indicators multiply, and a constant per node (reduced layout).
+    def _binary_indicators(self, ip: IntArray, ind: npt.NDArray[np.int32], n_rows: int) -> Any:
+        """The ``binary`` indicators of a chunk, ``(2J + 3, n)``: ``[Y1; M; u; v; 1]``.
 
-        Node-major layouts get ``log P.T`` (nodes x columns), the sparse one ``log P``.
+        The responses of 1, the administered items, two rows the E-step fills and a row of ones.
+        """
+        j = self.n_items
+        rows = np.repeat(np.arange(n_rows), np.diff(ip))
+        item = (ind >> 1).astype(np.int64)  # stacked column 2j + score
+        z = np.zeros((2 * j + 3, n_rows), dtype=self.dtype)
+        flat = z.reshape(-1)
+        flat[(j + item) * n_rows + rows] = 1
+        one = (ind & 1).astype(bool)
+        flat[item[one] * n_rows + rows[one]] = 1
+        z[-1] = 1
+        return z
+
+    def _prepare_binary(self, logp: FloatArray, logprior: Any, dtype: Any) -> tuple[Any, Any]:
+        """The ``binary`` layout's matrix and, when every D_j is linear in theta, the (2, J) coefficients."""
+        assert self.nodes is not None
+        lp0 = logp[0::2]
+        diff = logp[1::2] - lp0
+        q = logp.shape[1]
+        # The float64 pass of a float32 engine asks for linearity to float64 rounding.
+        lin = _linear_in_nodes(diff, self.nodes, 1e-9 if dtype == self.dtype else 1e-12)
+        if lin is not None:
+            lp = np.concatenate([lp0.T, self.nodes[:, None], np.ones((q, 1)), logprior[0][:, None]], axis=1)
+            return np.ascontiguousarray(lp, dtype=dtype), lin.astype(dtype)
+        lp = np.concatenate([diff.T, lp0.T, np.zeros((q, 2)), logprior[0][:, None]], axis=1)
+        return np.ascontiguousarray(lp, dtype=dtype), None
+
+    def prepare(self, logp: FloatArray, logprior: Any, dtype: Any = None) -> tuple[Any, Any]:
+        """The matrix the chunk indicators multiply, and what :meth:`log_likelihoods` still adds per node.
+
+        Node-major layouts get ``log P.T`` (nodes x columns), the sparse one ``log P``. With the
+        row of ones (one group, node-major) the log prior and the reduced layout's constant are its
+        last column and nothing is left to add (``None``); otherwise the second item is ``(log
+        prior, constant or None)``.
         """
         dtype = self.dtype if dtype is None else dtype
+        if self.mode == "binary":
+            return self._prepare_binary(logp, np.asarray(logprior), dtype)
         const = None
         if self.mode == "reduced":
-            const = logp[self.offsets[:-1]].sum(axis=0).astype(dtype)
+            const = logp[self.offsets[:-1]].sum(axis=0)
             logp = logp[self.pos_cols] - logp[self.zero_of_pos]
+        if self.ones_row:
+            extra = logprior[0] if const is None else logprior[0] + const
+            lp = np.concatenate([logp.T, np.asarray(extra)[:, None]], axis=1)
+            return np.ascontiguousarray(lp, dtype=dtype), None
         lp = logp.T if self.node_major else logp
-        return np.ascontiguousarray(lp, dtype=dtype), const
+        add = (np.asarray(logprior, dtype=dtype), None if const is None else const.astype(dtype))
+        return np.ascontiguousarray(lp, dtype=dtype), add
 
-    def log_likelihoods(self, chunk: dict[str, Any], prepared: tuple[Any, Any], logprior: Any) -> Any:
+    def log_likelihoods(self, chunk: dict[str, Any], prepared: tuple[Any, Any]) -> Any:
         """Log-likelihood plus log prior of every person of a chunk at every node.
 
         Shape ``(Q, n)`` in the node-major layouts, ``(n, Q)`` in the sparse one.
         """
-        lp, const = prepared
-        y = chunk["y"]
+        lp, add = prepared
+        if self.mode == "binary":
+            z = chunk["yt"]
+            if add is None:
+                return lp @ z
+            j = self.n_items
+            if lp.dtype == z.dtype:
+                z[2 * j : 2 * j + 2] = add @ z[:j]  # u and v of every person at these parameters
+                return lp @ z[j:]
+            z64 = np.empty((j + 3, z.shape[1]))  # the float64 pass: u and v summed in float64
+            z64[:j] = z[j : 2 * j]
+            z64[j : j + 2] = add @ z[:j].astype(np.float64)
+            z64[-1] = 1.0
+            return lp @ z64
         if self.node_major:
-            ll = lp @ y.T
-            if self.n_groups == 1:
-                ll += (logprior[0] if const is None else logprior[0] + const)[:, None]
-            else:
-                ll += logprior[chunk["g"]].T
-                if const is not None:
-                    ll += const[:, None]
+            ll = lp @ chunk["yt"]
+            if add is None:
+                return ll
+            logprior, const = add  # several groups (one group has the row of ones)
+            ll += logprior[chunk["g"]].T
+            if const is not None:
+                ll += const[:, None]
             return ll
-        ll = y @ lp
+        logprior, const = add
+        ll = chunk["y"] @ lp
         ll += logprior[0] if self.n_groups == 1 else logprior[chunk["g"]]
         if const is not None:
             ll += const
         return ll
 
-    def posterior(self, chunk: dict[str, Any], prepared: tuple[Any, Any], logprior: Any) -> tuple[Any, FloatArray]:
+    def posterior(self, chunk: dict[str, Any], prepared: tuple[Any, Any]) -> tuple[Any, FloatArray]:
         """Normalised posterior of a chunk (oriented as :meth:`log_likelihoods`) and each person's log marginal."""
-        ll = self.log_likelihoods(chunk, prepared, logprior)
+        ll = self.log_likelihoods(chunk, prepared)
         axis = 0 if self.node_major else 1
         m = ll.max(axis=axis, keepdims=True)
         ll -= m
@@ -190,8 +273,8 @@ class EStep:
         lmarg = m.reshape(-1).astype(np.float64) + np.log(s.reshape(-1).astype(np.float64))
         return ll, lmarg
 
-    def _one(self, chunk: dict[str, Any], prepared: tuple[Any, Any], lpr: Any) -> tuple[float, Any, FloatArray]:
-        post, lmarg = self.posterior(chunk, prepared, lpr)
+    def _one(self, chunk: dict[str, Any], prepared: tuple[Any, Any]) -> tuple[float, Any, FloatArray]:
+        post, lmarg = self.posterior(chunk, prepared)
         w = chunk["w"]
         if w is not None:
             total = float(np.dot(lmarg, w))
@@ -201,14 +284,22 @@ class EStep:
         q = post.shape[0] if self.node_major else post.shape[1]
         ng = np.zeros((self.n_groups, q))
         if self.node_major:
-            cnt = (post @ chunk["y"]).T
-            if self.n_groups == 1:
-                ng[0] = post.sum(axis=1)
-            else:
-                for k, sel in enumerate(chunk["gsel"]):
-                    if sel.size:
-                        ng[k] = post[:, sel].sum(axis=1)
-            return total, cnt, ng
+            both = post @ chunk["yt"].T  # (Q, columns): faster than its transpose
+            if self.mode == "binary":
+                ng[0] = both[:, -1]
+                j = self.n_items
+                ones = both[:, :j].T.astype(np.float64)
+                counts = np.empty((2 * j, q))
+                counts[1::2] = ones
+                counts[0::2] = np.maximum(both[:, j : 2 * j].T - ones, 0.0)  # administered minus 1s
+                return total, counts, ng
+            if self.ones_row:
+                ng[0] = both[:, -1]
+                return total, both[:, :-1].T, ng
+            for k, sel in enumerate(chunk["gsel"]):  # several groups
+                if sel.size:
+                    ng[k] = post[:, sel].sum(axis=1)
+            return total, both.T, ng
         cnt = chunk["y"].T @ post
         if self.n_groups == 1:
             ng[0] = post.sum(axis=0)
@@ -221,17 +312,18 @@ class EStep:
     def run(self, logp: FloatArray, logprior: FloatArray) -> tuple[float, FloatArray, FloatArray]:
         """Marginal log-likelihood, expected category counts (C, Q) and group node counts (G, Q)."""
         t0 = time.perf_counter()
-        prepared = self.prepare(logp)
-        lpr = np.asarray(logprior, dtype=self.dtype)
+        prepared = self.prepare(logp, logprior)
         q = logp.shape[1]
         cnt = np.zeros((self.pos_cols.size if self.mode == "reduced" else self.n_cols, q))
         ng = np.zeros((self.n_groups, q))
         total = 0.0
         if self.threads > 1 and len(self.chunks) > 1:
+            from concurrent.futures import ThreadPoolExecutor  # imported when asked for (start-up)
+
             with ThreadPoolExecutor(self.threads) as pool:
-                results = list(pool.map(lambda ch: self._one(ch, prepared, lpr), self.chunks))
+                results = list(pool.map(lambda ch: self._one(ch, prepared), self.chunks))
         else:
-            results = [self._one(chunk, prepared, lpr) for chunk in self.chunks]
+            results = [self._one(chunk, prepared) for chunk in self.chunks]
         for tot, c, g in results:
             total += tot
             cnt += c
@@ -249,31 +341,59 @@ class EStep:
         return total, counts, ng
 
     def loglik_double(self, logp: FloatArray, logprior: FloatArray) -> float:
-        """Marginal log-likelihood evaluated in float64 (for reporting after a float32 run)."""
-        if self.dtype == np.float64:
-            return self.run(logp, logprior)[0]
-        prepared = self.prepare(logp, np.float64)
+        """Marginal log-likelihood evaluated in float64 (for reporting after a float32 run).
+
+        The posteriors of this pass are kept (in the engine's precision, when they take at most
+        :data:`KEEP_POSTERIORS` values): the standard errors that follow are taken at the same
+        point and use them through :meth:`kept_posteriors` instead of another pass.
+        """
+        prepared = self.prepare(logp, logprior, np.float64)
         axis = 0 if self.node_major else 1
+        keep = self.n * logp.shape[1] <= KEEP_POSTERIORS
         total = 0.0
+        posts = []
         for chunk in self.chunks:
-            ll = self.log_likelihoods(chunk, prepared, logprior)
+            ll = self.log_likelihoods(chunk, prepared)
             m = ll.max(axis=axis, keepdims=True)
             ll -= m
             np.exp(ll, out=ll)
-            lmarg = m.reshape(-1) + np.log(ll.sum(axis=axis))
+            s = ll.sum(axis=axis, keepdims=True)
+            lmarg = m.reshape(-1) + np.log(s.reshape(-1))
             w = chunk["w"]
             total += float(lmarg.sum()) if w is None else float(np.dot(lmarg, w.astype(np.float64)))
+            if keep:
+                ll /= s
+                posts.append(ll.astype(self.dtype, copy=False))
+        self._kept = (logp.copy(), np.array(logprior, dtype=np.float64), posts) if keep else None
         return total
+
+    def kept_posteriors(self, logp: FloatArray, logprior: FloatArray) -> list[Any] | None:
+        """The posteriors of every chunk kept by :meth:`loglik_double`, if it ran at this log P and prior."""
+        kept = self._kept
+        if kept is None or not (np.array_equal(kept[0], logp) and np.array_equal(kept[1], logprior)):
+            return None
+        return kept[2]
 
     def in_double(self, weights: FloatArray | None, gidx: IntArray, chunk_rows: int | None) -> EStep:
         """The same E-step in float64 on one thread (for the observed information)."""
-        return EStep(self.indptr, self.cats, self.offsets, weights, gidx, self.n_groups, "double", chunk_rows, 1)
+        return EStep(
+            self.indptr, self.cats, self.offsets, weights, gidx, self.n_groups, "double", chunk_rows, 1, self.nodes
+        )
 
     def chunk_responses(self, chunk: dict[str, Any]) -> tuple[IntArray, npt.NDArray[np.int32]]:
         """Person (row within the chunk) and stacked category column of every response of a chunk."""
         a, b = chunk["start"], chunk["stop"]
         ip = self.indptr[a : b + 1] - self.indptr[a]
         return np.repeat(np.arange(b - a), np.diff(ip)), self.cats[self.indptr[a] : self.indptr[b]]
+
+    def chunk_indicators_t(self, chunk: dict[str, Any]) -> Any:
+        """Full (all categories) dense 0/1 indicators of a chunk, columns x persons, in the engine's precision."""
+        if self.mode == "dense":
+            return chunk["yt"][: self.n_cols]
+        rows, cols = self.chunk_responses(chunk)
+        yt = np.zeros((self.n_cols, chunk["stop"] - chunk["start"]), dtype=self.dtype)
+        yt[cols, rows] = 1
+        return yt
 
     def chunk_indicators(self, chunk: dict[str, Any]) -> Any:
         """Full (all categories) sparse indicators of a chunk, a ``scipy.sparse.csr_matrix``."""
@@ -283,6 +403,17 @@ class EStep:
         ip = self.indptr[a : b + 1] - self.indptr[a]
         ind = self.cats[self.indptr[a] : self.indptr[b]]
         return sp.csr_matrix((np.ones(ind.size), ind, ip), shape=(b - a, self.n_cols))
+
+
+def _linear_in_nodes(diff: FloatArray, nodes: FloatArray, rtol: float) -> FloatArray | None:
+    """``(a, d)`` with ``diff[j] = a[j] * nodes + d[j]`` on every node (to ``rtol``), else ``None``."""
+    centred = nodes - nodes.mean()
+    a = diff @ centred / float(centred @ centred)
+    d = diff.mean(axis=1) - a * nodes.mean()
+    scale = 1.0 + float(np.abs(diff).max(initial=0.0))
+    if float(np.abs(diff - a[:, None] * nodes - d[:, None]).max(initial=0.0)) > rtol * scale:
+        return None
+    return np.stack([a, d])
 
 
 def _choose_mode(n: int, n_items: int, n_cols: int, nnz: int) -> str:

@@ -177,10 +177,11 @@ def _person_major(responses: Any) -> tuple[int, int, IntArray, Int32Array, Float
     if x.ndim != 2:
         raise DataError(f"responses must be a persons x items matrix, got shape {x.shape}")
     mask = ~np.isnan(x)
-    indptr = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int64)
+    per_person = mask.sum(axis=1)
+    indptr = np.concatenate([[0], np.cumsum(per_person)]).astype(np.int64)
     cols = np.nonzero(mask.ravel())[0]
     scores = x.ravel()[cols]
-    item = (cols % x.shape[1]).astype(np.int32)
+    item = (cols - np.repeat(np.arange(x.shape[0]) * x.shape[1], per_person)).astype(np.int32)  # cheaper than %
     return int(x.shape[0]), int(x.shape[1]), indptr, item, scores
 
 

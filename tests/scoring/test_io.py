@@ -131,6 +131,7 @@ def test_theta_file(tmp_path: Path) -> None:
 
 CELLS = ["0", "1", "2", " 1 ", "", "NA", "na", "nan", "NaN", "1.0", "-1", "x", "1e0", "+1", "\uff11", "\u3000", " ",
          "\t2", "1234567890123456789", "007", "inf", "0.5", "2.5", "n a", "nana", "é"]
+PLAIN_CELLS = ["0", "1", "2", "9", ""]
 PERSONS = ["s1", "s2", "张三", " s3 ", "", "s1", "\u3000"]
 
 
@@ -140,6 +141,7 @@ def response_files(draw: st.DrawFn) -> tuple[str, str | None]:
     weights = draw(st.booleans())
     names = [f"q{j}" for j in range(n_items)] + (["w"] if weights else [])
     person = draw(st.booleans())
+    pool = draw(st.sampled_from([CELLS, PLAIN_CELLS]))  # plain grids too (the reader's fastest path)
     lines = [",".join((["person"] if person else []) + names)]
     for r in range(draw(st.integers(0, 6))):
         kind = draw(st.integers(0, 9))
@@ -147,7 +149,7 @@ def response_files(draw: st.DrawFn) -> tuple[str, str | None]:
             lines.append(draw(st.sampled_from(["", ",,", "  ", "\u3000,", " , "])))
             continue
         width = len(names) + (kind == 1) - (kind == 2)
-        cells = [draw(st.sampled_from(CELLS)) for _ in range(max(width, 0))]
+        cells = [draw(st.sampled_from(pool)) for _ in range(max(width, 0))]
         pid = [draw(st.sampled_from(PERSONS)) + str(r % 3)] if person else []
         lines.append(",".join(pid + cells))
     newline = draw(st.sampled_from(["\n", "\r\n"]))
@@ -173,11 +175,50 @@ def test_the_numpy_scan_reads_like_the_csv_module(
             return (type(exc), str(exc))
         return (t.person_ids, t.item_ids, t.responses.tolist(), None if t.weights is None else t.weights.tolist())
 
+    fast = read()  # the plain-grid scan where it applies, else the numpy scan, else the csv module
+    original_grid, original_scan = sio._read_grid, sio.scan_csv
+    sio._read_grid = lambda *args: None  # type: ignore[assignment]  # the numpy scan
+    try:
+        scanned = read()
+        sio.scan_csv = lambda raw: None  # type: ignore[assignment]  # the general reader
+        slow = read()
+    finally:
+        sio._read_grid, sio.scan_csv = original_grid, original_scan
+    assert repr(fast) == repr(slow)
+    assert repr(scanned) == repr(slow)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "person,q1,q2\ns1,1,0\n , ,\ns2,,1\n",  # a blank line as wide as the header: skipped
+        "q1,q2\n1,0\n,\n0,1\n",  # without person column
+        "person,q1,q2\ns1,1,0\n ,1,\n",  # a blank person id with a response
+        "person,q1,q2\ns1,1,0\ns2,1\n",  # a short row
+        "person,q1,q2\ns1,1,0\ns2,1,0,1\n",  # a long row
+        "person,q1,q2\ns1,1,0\ns2,10,1",  # a two-digit score, no final newline
+        "person,q1,q2\n张三,1,0\n李四,0,1\n",
+    ],
+)
+def test_the_plain_grid_scan_reads_like_the_csv_module(tmp_path: Path, text: str) -> None:
+    import scoring.io as sio
+
+    path = tmp_path / "r.csv"
+    path.write_text(text, encoding="utf-8")
+
+    def read() -> object:
+        try:
+            t = read_responses(path, check_items=False)
+        except DataError as exc:
+            return (type(exc), str(exc))
+        return (t.person_ids, t.item_ids, t.responses.tolist())
+
     fast = read()
-    original = sio.scan_csv
-    sio.scan_csv = lambda raw: None  # type: ignore[assignment]  # the general reader
+    original_grid, original_scan = sio._read_grid, sio.scan_csv
+    sio._read_grid = lambda *args: None  # type: ignore[assignment]
+    sio.scan_csv = lambda raw: None  # type: ignore[assignment]
     try:
         slow = read()
     finally:
-        sio.scan_csv = original
+        sio._read_grid, sio.scan_csv = original_grid, original_scan
     assert repr(fast) == repr(slow)

@@ -1,0 +1,88 @@
+"""The cross-product (XPD) standard errors do not depend on the E-step's layout or precision.
+
+Large problems run the E-step node-major (``dense``, ``reduced``) and in float32; the small
+reference sets would run ``sparse`` in float64. Here every layout is forced on the mirt reference
+sets and on a simulated design with missing responses, groups and weights, in both precisions,
+and the standard errors are compared with the sparse float64 ones (the per-person score vectors
+computed category by category, a different route through the code).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from scoring import calibrate, random_item_params, random_sparse_design, simulate_responses
+from scoring.calibration import estep
+from tests.scoring.test_mirt_reference import LOGLIK, load_data
+
+RTOL_DOUBLE = 1e-6
+RTOL_SINGLE = 1e-4  # float32 products: the SEs move by about 1e-5 relative at most on these sets
+
+
+def xpd_se(monkeypatch: pytest.MonkeyPatch, mode: str, precision: str, x: np.ndarray, models, **kw) -> np.ndarray:
+    monkeypatch.setattr(estep, "_choose_mode", lambda *_: mode)
+    res = calibrate(x, models, se="xpd", precision=precision, tol=1e-6, **kw)
+    assert res.se_method == "xpd"
+    parts = [res.se.a, res.se.b.reshape(-1), [d.se_mean for d in res.latent], [d.se_sd for d in res.latent]]
+    return np.concatenate([np.asarray(p, dtype=float) for p in parts])
+
+
+@pytest.mark.parametrize(("data", "model"), list(LOGLIK))
+def test_every_layout_and_precision_gives_the_same_xpd_errors_on_the_reference_sets(
+    monkeypatch: pytest.MonkeyPatch, data: str, model: str
+) -> None:
+    ids, x = load_data(data)
+    base = xpd_se(monkeypatch, "sparse", "double", x, model, item_ids=ids)
+    assert np.isfinite(base[~np.isnan(base)]).all() and np.sum(base > 0) >= x.shape[1]
+    for mode in ("sparse", "dense", "reduced"):
+        for precision, rtol in (("double", RTOL_DOUBLE), ("single", RTOL_SINGLE)):
+            other = xpd_se(monkeypatch, mode, precision, x, model, item_ids=ids)
+            assert_allclose(other, base, rtol=rtol, err_msg=f"{mode} {precision}")
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_layouts_agree_with_missing_responses_groups_and_weights(monkeypatch: pytest.MonkeyPatch, keep: bool) -> None:
+    """``keep``: the XPD reuses the posteriors of the final log-likelihood pass, or (large data) recomputes them."""
+    if not keep:
+        monkeypatch.setattr(estep, "KEEP_POSTERIORS", 0)
+    rng = np.random.default_rng(31)
+    bank = random_item_params(12, "2pl", rng)
+    n = 1500
+    groups = np.where(np.arange(n) < 700, "urban", "rural")
+    theta = rng.standard_normal(n) + np.where(groups == "rural", -0.4, 0.0)
+    design = random_sparse_design(n, 12, 8, rng)
+    x = np.asarray(simulate_responses(bank, theta, rng, design_mask=design), dtype=float)
+    w = rng.uniform(0.5, 2.0, n)
+    fixed = bank.subset(bank.ids[:3])
+    kw = {"item_ids": bank.ids, "groups": groups, "weights": w, "fixed": fixed}
+    base = xpd_se(monkeypatch, "sparse", "double", x, "2pl", **kw)
+    assert np.sum(np.isfinite(base)) == 2 * 9 + 4  # free items' a and b, both groups' mean and SD
+    for precision, rtol in (("double", RTOL_DOUBLE), ("single", RTOL_SINGLE)):
+        other = xpd_se(monkeypatch, "dense", precision, x, "2pl", **kw)
+        assert_allclose(other, base, rtol=rtol, err_msg=precision)
+
+
+@pytest.mark.parametrize("models", [["2pl"] * 10, ["1pl"] * 10, ["2pl"] * 6 + ["3pl"] * 4])
+def test_the_binary_layout_fits_like_the_dense_one(monkeypatch: pytest.MonkeyPatch, models: list[str]) -> None:
+    """Dichotomous items, one group: the ``binary`` layout (linear logits, or the 3PL's exact path) = ``dense``."""
+    rng = np.random.default_rng(41)
+    bank = random_item_params(10, models, rng)
+    x = np.asarray(
+        simulate_responses(bank, rng.standard_normal(2000), rng, design_mask=random_sparse_design(2000, 10, 7, rng)),
+        dtype=float,
+    )
+    monkeypatch.setattr(estep, "_choose_mode", lambda *_: "dense")
+    fits = {}
+    for binary in (True, False):
+        monkeypatch.setattr(estep, "BINARY_LAYOUT", binary)
+        for precision in ("double", "single"):
+            fits[binary, precision] = calibrate(x, models, se="xpd", precision=precision, tol=1e-6)
+    for precision, atol in (("double", 1e-9), ("single", 2e-4)):
+        new, old = fits[True, precision], fits[False, precision]
+        assert new.log_likelihood == pytest.approx(old.log_likelihood, abs=1e-6 if precision == "double" else 1e-3)
+        assert_allclose(new.params.a, old.params.a, atol=atol)
+        assert_allclose(new.params.b, old.params.b, atol=atol)
+        assert_allclose(new.se.a, old.se.a, rtol=RTOL_SINGLE)
+        assert_allclose(new.se.b, old.se.b, rtol=RTOL_SINGLE)
