@@ -44,6 +44,7 @@ __all__ = [
     "ROLES",
     "SAMPLE_COLUMNS",
     "DrawnSample",
+    "DrawnSchools",
     "allocate",
     "draw_sample",
     "sample_rows",
@@ -57,6 +58,30 @@ BoolArray = npt.NDArray[np.bool_]
 StrArray = npt.NDArray[np.str_]
 ROLES: tuple[str, ...] = ("sampled", "replacement1", "replacement2")
 """A drawn school's role: sampled, or its first or second replacement."""
+
+
+@dataclass(frozen=True, eq=False)
+class DrawnSchools:
+    """What the weights need of the drawn schools (one entry each): from a draw, or read back from the database.
+
+    ``enrolment`` is (schools x target grades), the frame's enrolment of each target grade;
+    ``stratum_enrolment`` the frame's target-grade enrolment of each stratum.
+    """
+
+    code: StrArray
+    stratum: StrArray
+    role: IntArray
+    replaces: IntArray
+    order: IntArray
+    probability: FloatArray
+    certainty: BoolArray
+    enrolment: IntArray
+    stratum_enrolment: Mapping[str, int]
+
+    @property
+    def n(self) -> int:
+        """Schools drawn."""
+        return int(self.code.size)
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,6 +123,15 @@ class DrawnSample:
     def codes(self) -> StrArray:
         """The drawn schools' codes."""
         return self.frame.column("school_code")[self.index]
+
+    def schools(self) -> DrawnSchools:
+        """The drawn schools as the weights need them."""
+        by_grade = np.stack([self.frame.enrolment[g][self.index] for g in self.design.grades], axis=1)
+        return DrawnSchools(
+            code=self.codes(), stratum=self.stratum, role=self.role, replaces=self.replaces, order=self.order,
+            probability=self.probability, certainty=self.certainty, enrolment=by_grade.astype(np.int64),
+            stratum_enrolment=self.stratum_enrolment,
+        )  # fmt: skip
 
 
 def stratum_keys(frame: SchoolFrame, by: tuple[str, ...]) -> StrArray:

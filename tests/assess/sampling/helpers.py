@@ -42,3 +42,25 @@ def design(**changes: object) -> SamplingDesign:
     )
     base = parse_design(text)
     return SamplingDesign(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+
+
+def sit(schools, design_, rng, *, refuse: float = 0.0, absent: float = 0.0, take: int = 40):  # type: ignore[no-untyped-def]
+    """Students of the drawn schools as a test would see them after testing.
+
+    Every original and replacement school is offered; a school refuses with probability
+    ``refuse`` (then none of its students is assessed); each sampled student (up to ``take`` per
+    grade, all of a smaller grade) is absent with probability ``absent``.
+    """
+    from assess.sampling.weights import StudentRecords
+
+    school, grade, assessed = [], [], []
+    for i in range(schools.n):
+        refuses = rng.random() < refuse
+        for k, g in enumerate(design_.grades):
+            n = int(min(take, schools.enrolment[i, k]))
+            school += [i] * n
+            grade += [g] * n
+            assessed += ((rng.random(n) >= absent) & (not refuses)).tolist()
+    return StudentRecords(
+        np.array(school, dtype=np.int64), np.array(grade, dtype=np.int64), np.array(assessed, dtype=bool)
+    )
