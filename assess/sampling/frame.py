@@ -119,7 +119,7 @@ class SchoolFrame:
         """A frame from already-clean columns (a simulator's country); no checks beyond lengths."""
         cols = {k: np.asarray(v, dtype=np.str_) for k, v in columns.items()}
         n = cols["school_code"].size
-        cols.setdefault("sector", np.full(n, "public", dtype=np.str_))
+        cols.setdefault("sector", np.full(n, "public"))
         enr = {int(g): np.asarray(v, dtype=np.int64) for g, v in enrolment.items()}
         if any(a.shape != (n,) for a in [*cols.values(), *enr.values()]):
             raise ValueError("every column of a frame needs one value per school")

@@ -25,11 +25,14 @@ def small_frame(n: int = 60, *, seed: int = 0, big: int = 0) -> SchoolFrame:
     locale = np.where(np.arange(m) % 4 < 2, "urban", "rural")
     enrol = rng.integers(20, 300, m)
     enrol[n:] = 5000
+    east = region == "东部"
+    province = np.where(east, "44", "62")
+    city = np.char.add(province, "01")
     cols = {
         "school_code": [f"S{i:04d}" for i in range(m)], "school": [f"第{i}小学" for i in range(m)],
-        "province_code": ["44"] * m, "province": ["广东省"] * m, "city_code": ["4401"] * m, "city": ["广州市"] * m,
-        "county_code": [f"4401{i % 5:02d}" for i in range(m)], "county": ["某区"] * m,
-        "region": region, "locale": locale,
+        "province_code": province, "province": np.where(east, "广东省", "甘肃省"), "city_code": city,
+        "city": np.where(east, "广州市", "兰州市"), "county_code": [f"{c}{i % 5:02d}" for i, c in enumerate(city)],
+        "county": [f"第{i % 5}区" for i in range(m)], "region": region, "locale": locale,
     }  # fmt: skip
     return SchoolFrame.from_columns(cols, {4: enrol, 8: np.zeros(m, dtype=np.int64)})
 
