@@ -121,7 +121,11 @@ class SamplingDesign:
 
     @property
     def measure_floor(self) -> int:
-        """The smallest measure of size a school gets (small schools' bound; see :mod:`assess.sampling.select`)."""
+        """The measure-of-size floor of a school with every target grade.
+
+        A school with fewer target grades gets the take of those it has
+        (:func:`assess.sampling.select.measure_floors`).
+        """
         return self.min_measure or self.within.take * len(self.grades)
 
     def to_toml(self) -> str:

@@ -5,13 +5,13 @@ are sorted by the design's implicit order, and :math:`n_h` are drawn with probab
 proportional to their measure of size (MOS) by systematic sampling from a random start
 (Cochran 1977, sec. 9A; the IEA and PISA procedure):
 
-1. **Measure of size.** :math:`\mathrm{MOS}_i = \max(E_i, F)` with :math:`E_i` the enrolment of
-   the target grades and :math:`F` the design's floor (by default the within-school take,
-   e.g. one class of 40 per grade). A school smaller than the take is selected as though it had
-   :math:`F` students, so its inclusion probability is never below :math:`n_h F / M_h` and its
-   base weight never above :math:`M_h / (n_h F)`; its within-school weight is 1 (all its
-   students). This bounds small schools' weights (PISA's rule for schools below the target
-   cluster size) instead of grouping them.
+1. **Measure of size.** :math:`\mathrm{MOS}_i = \max(E_i, F_i)` with :math:`E_i` the enrolment of
+   the target grades and :math:`F_i` the design's floor (by default the within-school take of
+   the target grades the school has, e.g. one class of 40 per grade). A school smaller than the
+   take is selected as though it had :math:`F_i` students, so its inclusion probability is never
+   below :math:`n_h F_i / M_h` and its base weight never above :math:`M_h / (n_h F_i)`; its
+   within-school weight is 1 (all its students). This bounds small schools' weights (PISA's rule
+   for schools below the target cluster size) instead of grouping them.
 2. **Certainty schools.** A school with :math:`n_h \mathrm{MOS}_i / M_h \ge 1` is taken with
    certainty and removed, :math:`n_h` and :math:`M_h` reduced, and the rule applied again until
    no school remains at or above one (iteratively, as WinW3S does).
@@ -47,6 +47,7 @@ __all__ = [
     "DrawnSchools",
     "allocate",
     "draw_sample",
+    "measure_floors",
     "sample_rows",
     "sort_order",
     "stratum_keys",
@@ -155,6 +156,15 @@ def sort_order(frame: SchoolFrame, design: SamplingDesign, rows: IntArray) -> In
             values = np.unique(frame.column(name)[rows], return_inverse=True)[1].astype(np.int64)
         keys.append(np.negative(values) if key.startswith("-") else values)
     return rows[np.lexsort(keys)]
+
+
+def measure_floors(frame: SchoolFrame, design: SamplingDesign) -> IntArray:
+    """Each school's measure-of-size floor: ``weights.min_measure``, else the take of its target grades."""
+    if design.min_measure:
+        return np.full(frame.n_schools, design.min_measure, dtype=np.int64)
+    present = sum(((frame.enrolment[g] > 0).astype(np.int64) for g in design.grades if g in frame.enrolment),
+                  np.zeros(frame.n_schools, dtype=np.int64))  # fmt: skip
+    return np.asarray(design.within.take * present, dtype=np.int64)
 
 
 def _largest_remainder(total: int, weight: FloatArray, cap: IntArray) -> IntArray:
@@ -285,7 +295,7 @@ def draw_sample(frame: SchoolFrame, design: SamplingDesign, *, seed: int | None 
     if eligible.size == 0:
         raise DesignError("design", (Problem("grades", "no school of the frame enrols a target grade"),))
     strata = stratum_keys(frame, design.strata_by)
-    mos_all = np.maximum(enrol, design.measure_floor).astype(np.float64)
+    mos_all = np.maximum(enrol, measure_floors(frame, design)).astype(np.float64)
     keys, inv = np.unique(strata[eligible], return_inverse=True)
     key_list = [str(k) for k in keys]
     totals: FloatArray = np.bincount(inv, weights=mos_all[eligible], minlength=keys.size).astype(np.float64)
