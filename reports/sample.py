@@ -105,8 +105,8 @@ def load_sample_frame(*, session: Session, tree: PeopleTree) -> SampleFrame | No
     """The stored weights and jackknife zones of the assessment's sample, aligned with ``tree``'s students.
 
     ``None`` where the assessment has no weighted sample (:mod:`assess.sampling.store`). A student
-    of a school outside the draw (a demonstration school, say) gets weight 0 and no zone: it is not
-    part of the sample. Its weighted estimates are then ``nan`` for that school alone.
+    of a school outside the draw (a demonstration school, say), or of a replacement school that was
+    not used, gets weight 0 and no zone: it is not part of the sample.
 
     Raises
     ------
@@ -152,8 +152,9 @@ def load_sample_frame(*, session: Session, tree: PeopleTree) -> SampleFrame | No
     if total.school_flag or total.student_flag:
         low = f"学校 {d.school_threshold:.0%}、学生 {d.student_threshold:.0%}"
         note += f"应答率低于设计要求（{low}），结果可能有偏差。"
-    if (~in_draw).any():
-        note += f"另有 {int((~in_draw).sum()):,} 名不属于样本学校的学生，其权重为 0。"
+    if (weights == 0).any():
+        n_zero = int((weights == 0).sum())
+        note += f"另有 {n_zero:,} 名学生的学校不在样本中（抽样框外的学校或未启用的替补学校），其权重为 0。"
     return SampleFrame(
         weights=weights.astype(np.float64), zones=zones.astype(np.int64), halves=halves.astype(np.int64),
         school_threshold=d.school_threshold, student_threshold=d.student_threshold, note=note,

@@ -17,18 +17,27 @@ western strata still get schools, implicit stratification by city, county and en
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
+from assess.models import Area, School, SchoolClass, Student
 from assess.sampling.design import SamplingDesign, WithinSchool
 from assess.sampling.frame import SchoolFrame
-from assess.simulate.population import PROVINCES
+from assess.sampling.select import DrawnSample, draw_sample
+from assess.simulate.population import GRADE_MEANS, PROVINCES, Population, insert_rows
+from itembank.models import utcnow
 
-__all__ = ["Country", "build_country", "national_design"]
+__all__ = ["Country", "SeatedSample", "build_country", "national_design", "plan_schools", "seat_national_sample"]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+Progress = Callable[[str, int], None]
 
 REGION_EFFECT = {"东部": 0.20, "中部": 0.0, "西部": -0.25}
 LOCALE_EFFECT = {"urban": 0.15, "town": 0.0, "rural": -0.20}
@@ -129,4 +138,187 @@ def national_design(n_schools: int, grades: tuple[int, ...], *, students: int = 
         within=WithinSchool(mode="students", students=students),
         replacements=2,
         trim=4.0,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class SeatedSample:
+    """The national sample in the database: who is registered, who sits which test, and the draw.
+
+    ``population`` holds every registered student (the operational sample's participating
+    schools, then the field-trial schools); ``field_trial`` and ``operational`` index the students
+    who sit the field trial and the operational test (the operational sample's absentees sit
+    neither); ``sample`` is the draw, to be stored with the operational assessment.
+    """
+
+    population: Population
+    field_trial: IntArray
+    operational: IntArray
+    sample: DrawnSample
+    schools_refused: int
+    replacements_used: int
+    absent: int
+
+
+def plan_schools(country: Country, n_students: int, grades: tuple[int, ...], *, students: int = 35) -> int:
+    """Schools to draw for about ``n_students`` registered students: the PPS-expected take of a school."""
+    enrol = np.stack([country.frame.enrolment[g] for g in grades], axis=1)
+    take = np.minimum(enrol, students).sum(axis=1).astype(np.float64)
+    mos = np.maximum(enrol.sum(axis=1), students * (enrol > 0).sum(axis=1)).astype(np.float64)
+    expected = float((mos * take).sum() / mos.sum())
+    return max(6, int(round(n_students / expected)))
+
+
+def seat_national_sample(
+    *,
+    session: Session,
+    country: Country,
+    design: SamplingDesign,
+    field_trial: int,
+    rng: np.random.Generator,
+    seed: int,
+    refuse: float = 0.08,
+    refuse_replacement: float = 0.25,
+    absent: float = 0.05,
+    progress: Progress | None = None,
+) -> SeatedSample:
+    """Draw the design, let schools refuse (replacements step in) and students miss the test; register them.
+
+    A sampled school refuses with probability ``refuse``, a replacement asked in its place with
+    ``refuse_replacement``; a registered student of a participating school misses the test with
+    probability ``absent``. Field-trial schools are whole schools drawn at random from the rest of
+    the frame, each grade in turn (the trial calibrates every grade band's items). Areas, schools,
+    one class per grade and the students go in through the same tables as a registration file's.
+    """
+    tick = progress or (lambda _s, _n: None)
+    f = country.frame
+    sample = draw_sample(f, design, seed=seed)
+    taking: list[int] = []  # positions in the draw
+    refused = used_repl = 0
+    for i in np.nonzero(sample.sampled)[0].tolist():
+        if rng.random() >= refuse:
+            taking.append(i)
+            continue
+        refused += 1
+        for role in (1, 2):
+            cand = np.nonzero((sample.replaces == i) & (sample.role == role))[0]
+            if cand.size and rng.random() >= refuse_replacement:
+                taking.append(int(cand[0]))
+                used_repl += 1
+                break
+    op_rows = [int(sample.index[i]) for i in taking]
+    drawn = set(sample.index.tolist())
+    enrol = np.stack([f.enrolment[g] for g in design.grades], axis=1)
+    take = np.minimum(enrol, design.within.students)
+    pool = [int(r) for r in rng.permutation(f.n_schools).tolist() if r not in drawn and take[r].sum() >= 20]
+    ft_rows: list[int] = []
+    per_grade = np.zeros(len(design.grades), dtype=np.int64)  # balanced: each item band needs its grade
+    for r in pool:
+        if per_grade.sum() >= field_trial:
+            break
+        if take[r, int(np.argmin(per_grade))] == 0:
+            continue
+        ft_rows.append(r)
+        per_grade += take[r]
+    rows = op_rows + ft_rows
+    area_rows: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        p, c, k = (str(f.column(n)[r]) for n in ("province_code", "city_code", "county_code"))
+        region = str(f.column("region")[r])
+        area_rows.setdefault(p, {"code": p, "name": str(f.column("province")[r]), "level": "province",
+                                 "region": region, "path": f"/{p}/"})  # fmt: skip
+        area_rows.setdefault(c, {"code": c, "name": str(f.column("city")[r]), "level": "city", "region": region,
+                                 "path": f"/{p}/{c}/"})  # fmt: skip
+        area_rows.setdefault(k, {"code": k, "name": str(f.column("county")[r]), "level": "county",
+                                 "region": region, "path": f"/{p}/{c}/{k}/"})  # fmt: skip
+    insert_rows(session, Area, list(area_rows.values()))
+    area_id = {code: int(aid or 0) for code, aid in session.exec(select(Area.code, Area.id)).all()}
+    for a in area_rows.values():
+        parts = a["path"].strip("/").split("/")
+        if len(parts) > 1:
+            row = session.get(Area, area_id[a["code"]])
+            assert row is not None
+            row.parent_id = area_id[parts[-2]]
+            session.add(row)
+    session.flush()
+    tick("areas", len(area_rows))
+    school_rows = []
+    for r in rows:
+        code = str(f.column("school_code")[r])
+        k = str(f.column("county_code")[r])
+        school_rows.append({
+            "code": code, "name": str(f.column("school")[r]), "locale": str(f.column("locale")[r]),
+            "sector": str(f.column("sector")[r]), "area_id": area_id[k], "path": f"{area_rows[k]['path']}{code}/",
+        })  # fmt: skip
+    insert_rows(session, School, school_rows)
+    codes = [str(s["code"]) for s in school_rows]
+    school_id: dict[str, int] = {}
+    for i in range(0, len(codes), 900):
+        for sid, code in session.exec(select(School.id, School.code).where(col(School.code).in_(codes[i : i + 900]))):
+            school_id[code] = int(sid or 0)
+    tick("schools", len(school_rows))
+    class_rows = [
+        {"school_id": school_id[codes[j]], "grade": int(g), "name": f"{int(g)}年级1班"}
+        for j, r in enumerate(rows)
+        for gk, g in enumerate(design.grades)
+        if take[r, gk] > 0
+    ]
+    insert_rows(session, SchoolClass, class_rows)
+    class_id: dict[tuple[int, int], int] = {}
+    ids = list(school_id.values())
+    for i in range(0, len(ids), 900):
+        for cid, sc, g in session.exec(
+            select(SchoolClass.id, SchoolClass.school_id, SchoolClass.grade).where(
+                col(SchoolClass.school_id).in_(ids[i : i + 900])
+            )
+        ):
+            class_id[(int(sc), int(g))] = int(cid or 0)
+    first = int(session.exec(select(func.count(col(Student.id)))).one())
+    student_rows: list[dict[str, Any]] = []
+    theta: list[float] = []
+    grade_of: list[int] = []
+    school_of: list[int] = []
+    kind: list[int] = []  # 0 operational sitter, 1 operational absentee, 2 field trial
+    tickets = rng.choice(10**9, size=int(take[rows].sum()) if rows else 0, replace=False)
+    n_op = len(op_rows)
+    for j, r in enumerate(rows):
+        sid = school_id[codes[j]]
+        path = school_rows[j]["path"]
+        for gk, g in enumerate(design.grades):
+            n = int(take[r, gk])
+            if n == 0:
+                continue
+            girls = rng.random(n) < 0.5
+            t = GRADE_MEANS.get(int(g), 0.0) + country.effect[r] + 0.05 * girls + PUPIL_SD * rng.standard_normal(n)
+            away = rng.random(n) < absent
+            for m in range(n):
+                at = len(student_rows)
+                student_rows.append({
+                    "code": f"P{first + at + 1:08d}", "grade": int(g), "gender": "F" if girls[m] else "M",
+                    "ticket": f"T{tickets[at]:09d}", "school_id": sid, "class_id": class_id[(sid, int(g))],
+                    "pin_hash": "", "path": path, "created_at": utcnow(),
+                })  # fmt: skip
+                theta.append(float(t[m]))
+                grade_of.append(int(g))
+                school_of.append(sid)
+                kind.append(2 if j >= n_op else int(away[m]))
+    insert_rows(session, Student, student_rows)
+    new_ids = np.array(session.exec(select(Student.id).order_by(col(Student.id))).all(), dtype=np.int64)
+    new_ids = new_ids[-len(student_rows) :] if student_rows else new_ids[:0]
+    tick("students", len(student_rows))
+    kinds = np.array(kind, dtype=np.int64)
+    population = Population(
+        student_ids=new_ids,
+        grades=np.array(grade_of, dtype=np.int64),
+        school_ids=np.array(school_of, dtype=np.int64),
+        true_theta=np.array(theta),
+    )
+    return SeatedSample(
+        population=population,
+        field_trial=np.nonzero(kinds == 2)[0].astype(np.int64),
+        operational=np.nonzero(kinds == 0)[0].astype(np.int64),
+        sample=sample,
+        schools_refused=refused,
+        replacements_used=used_repl,
+        absent=int((kinds == 1).sum()),
     )

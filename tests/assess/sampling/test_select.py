@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from assess.sampling.exceptions import DesignError
-from assess.sampling.select import allocate, draw_sample, sample_rows, stratum_keys
+from assess.sampling.select import allocate, draw_sample, measure_floors, sample_rows, stratum_keys
 from tests.assess.sampling.helpers import design, small_frame
 
 
 def _hand_probabilities(frame, d, allocation) -> np.ndarray:  # type: ignore[no-untyped-def]
     """pi_i = n MOS_i / M per stratum, certainty schools (n MOS_i >= M) taken out one round at a time."""
     keys = stratum_keys(frame, d.strata_by)
-    mos = np.maximum(frame.enrolled(d.grades), d.measure_floor).astype(float)
+    mos = np.maximum(frame.enrolled(d.grades), measure_floors(frame, d)).astype(float)
     p = np.zeros(frame.n_schools)
     for key, n in allocation.items():
         rows = np.nonzero(keys == key)[0]
