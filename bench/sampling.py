@@ -26,6 +26,7 @@ from pathlib import Path as _Path
 sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
 
 import argparse
+import dataclasses
 import time
 
 import numpy as np
@@ -43,12 +44,17 @@ def main() -> None:
     ap.add_argument("--schools", type=int, default=30_000, help="schools in the country")
     ap.add_argument("--sample-schools", type=int, default=450, help="schools per sample")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--refuse", type=float, default=0.10, help="share of sampled schools that refuse")
+    ap.add_argument("--absent", type=float, default=0.08, help="share of students absent")
+    ap.add_argument("--trim", type=float, default=None, help="trimming factor (default: the design's 4)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     grades = (4, 8)
     country = build_country(np.random.default_rng(args.seed), n_schools=args.schools, grades=grades)
     frame = country.frame
     design = national_design(args.sample_schools, grades)
+    if args.trim is not None:
+        design = dataclasses.replace(design, trim=args.trim)
     enrol = frame.enrolled(grades).astype(float)
     school_mean = 500 + 100 * country.effect
     regions = ("东部", "中部", "西部")
@@ -67,10 +73,10 @@ def main() -> None:
         sample = draw_sample(frame, design, seed=r)
         schools = sample.schools()
         take = np.minimum(schools.enrolment, design.within.students)
-        refuses = rng.random(schools.n) < 0.10
+        refuses = rng.random(schools.n) < args.refuse
         school = np.repeat(np.arange(schools.n), take.sum(axis=1))
         grade = np.concatenate([np.repeat(np.array(grades), row) for row in take])
-        assessed = ~refuses[school] & (rng.random(school.size) >= 0.08)
+        assessed = ~refuses[school] & (rng.random(school.size) >= args.absent)
         students = StudentRecords(school, grade, assessed)
         w = compute_weights(schools, students, design)
         zones = form_zones(schools, w.used, school, seed=r)
@@ -93,7 +99,8 @@ def main() -> None:
     print(
         f"country: {frame.n_schools:,} schools, {int(enrol.sum()):,} students of grades 4 and 8; design: "
         f"{design.schools} schools in strata {' x '.join(design.strata_by)} (minimum {design.minimum} per stratum), "
-        f"up to {design.within.students} students a grade; 10% of schools refuse, 8% of students absent"
+        f"up to {design.within.students} students a grade; {args.refuse:.0%} of schools refuse, "
+        f"{args.absent:.0%} of students absent; trimming at {design.trim:g} x the median"
     )
     print(f"{args.samples} samples of about {n_students.mean():,.0f} assessed students; "
           f"country built in {t_build:.1f} s, samples drawn and weighted in {t_loop:.1f} s "
