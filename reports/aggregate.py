@@ -59,7 +59,7 @@ from reports.profile import (
     Profile,
     Stat,
 )
-from reports.sample import DesignMode, SampleFrame, choose_design
+from reports.sample import DesignMode, SampleFrame, choose_design, load_sample_frame
 from reports.tree import PeopleTree, find_assessment, load_tree
 from reports.wording import (
     methods_paragraphs,
@@ -134,6 +134,8 @@ def load_report_inputs(
     """Read the tree, draw the PVs if needed (stored in the caller's transaction), and pick the design."""
     assessment = find_assessment(session=session, code=assessment_code)
     tree = load_tree(session=session, assessment=assessment)
+    if frame is None:
+        frame = load_sample_frame(session=session, tree=tree)
     ensure_plausible_values(session=session, tree=tree, n_pvs=n_pvs, seed=seed, progress=progress)
     values = load_plausible_values(session=session, tree=tree)
     responses = _load_responses(session=session, tree=tree)
@@ -294,6 +296,7 @@ def _methods(inputs: ReportInputs, rules: SuppressionRules) -> MethodsNote:
             conditioning=cond,
             suppression=supp,
             reliability=reliability,
+            sample_note=sample.note,
         ),
     )
 

@@ -137,10 +137,12 @@ def methods_paragraphs(
     conditioning: Sequence[str],
     suppression: str,
     reliability: str,
+    sample_note: str = "",
 ) -> tuple[str, ...]:
-    """The methods note: sample, model, plausible values, standard errors, suppression."""
+    """The methods note: sample (with the sample design's participation, where there is one), model, PVs, SEs."""
     return (
         f"样本：本报告基于“{assessment}”中完成测评并计分的 {n_students:,} 名学生（{n_schools} 所学校）。"
+        + sample_note
         + ("各项估计均使用抽样权重。" if weighted else "未使用抽样权重（各参测学生权重相同）。"),
         f"测量模型：题目参数来自项目反应理论标定“{calibration}”（{item_models}）。量表分为 500 + 100z，"
         "水平划分采用指标框架为各年级段规定的分数线，达到“合格”即为达标。",

@@ -1,9 +1,17 @@
-"""The end-to-end national run: bank -> sample -> field trial -> calibration -> adaptive tests.
+"""The end-to-end national run: bank -> sample -> field trial -> calibration -> adaptive tests -> weights.
 
 :func:`run_national_simulation` is what ``infolit simulate`` and ``infolit demo`` run. Each stage
 commits on its own, so a long run that is interrupted keeps what it finished. The calibration is
 the operational service (:func:`assess.calibration.calibrate_assessment`) on the field trial's
 stored answers; only here, where the generating parameters are known, is it compared with them.
+
+The operational students are a probability sample: a synthetic country's frame
+(:mod:`assess.simulate.country`, 30,000 schools) is drawn through the national design
+(stratified PPS, replacements), some schools refuse and some students miss the test, and after
+testing the sample is weighted and its JK2 zones formed (:mod:`assess.sampling`), as a real
+assessment's would be (``infolit sample weights``). ``sample=False`` keeps the older
+census-like population of :mod:`assess.simulate.population` (every student of about 700
+schools tested, no weights).
 """
 
 from __future__ import annotations
@@ -23,7 +31,9 @@ from assess.calibration import AssessmentCalibration, calibrate_assessment
 from assess.exceptions import NotFound
 from assess.models import Area, Response, Student, TestSession
 from assess.registration import IssuedTicket, register_students
+from assess.sampling.store import store_draw, weigh_assessment
 from assess.simulate.adaptive import run_adaptive
+from assess.simulate.country import SeatedSample, build_country, national_design, plan_schools, seat_national_sample
 from assess.simulate.field_trial import run_field_trial
 from assess.simulate.population import Population, build_population
 from itembank.db import session_scope
@@ -61,6 +71,11 @@ class NationalRun:
     seconds: dict[str, float]
     adaptive_assessment: str = ""
     adaptive_assessment_id: int = 0
+    sampled_schools: int = 0
+    schools_refused: int = 0
+    replacements_used: int = 0
+    absent: int = 0
+    weighted_students: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,6 +218,7 @@ def run_national_simulation(
     spec: BlueprintSpec | None = None,
     stage: Stage | None = None,
     calibration_progress: CycleProgress | None = None,
+    sample: bool = True,
 ) -> NationalRun:
     """Run the whole national pipeline into the database behind ``engine``.
 
@@ -217,6 +233,9 @@ def run_national_simulation(
         Called with a stage name and a count as each stage finishes (for progress bars).
     calibration_progress
         Called after each EM cycle of the calibration with the cycle and its largest change.
+    sample
+        Draw the operational students through the national sample design and weight them after
+        testing (the default); ``False``: every student of the simulated schools, no weights.
     """
     tick = stage or (lambda _s, _n: None)
     rng = np.random.default_rng(seed)
@@ -228,11 +247,22 @@ def run_national_simulation(
     tick("bank", 1)
     times["bank"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    seated: SeatedSample | None = None
     with session_scope(engine) as session:
-        pop = build_population(session=session, n_students=students, rng=rng, grades=grades, progress=tick)
+        if sample:
+            country = build_country(rng, grades=grades)
+            n_schools = plan_schools(country, students - field_trial, grades)
+            seated = seat_national_sample(
+                session=session, country=country, design=national_design(n_schools, grades),
+                field_trial=field_trial, rng=rng, seed=seed, progress=tick,
+            )  # fmt: skip
+            pop, ft_members, rest = seated.population, seated.field_trial, seated.operational
+        else:
+            pop = build_population(session=session, n_students=students, rng=rng, grades=grades, progress=tick)
     times["population"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    ft_members, rest = _split_by_school(pop, field_trial, rng)
+    if seated is None:
+        ft_members, rest = _split_by_school(pop, field_trial, rng)
     now = utcnow()
     with session_scope(engine) as session:
         trial = run_field_trial(
@@ -272,6 +302,14 @@ def run_national_simulation(
         )
         cat_id, cat_code = int(cat.id or 0), cat.code
     times["adaptive"] = time.perf_counter() - t0
+    weighted = 0
+    if seated is not None:
+        t0 = time.perf_counter()
+        with session_scope(engine) as session:
+            store_draw(session=session, sample=seated.sample, assessment_code=cat_code)
+            weighted = int((weigh_assessment(session=session, assessment_code=cat_code).weights.final > 0).sum())
+        tick("weights", weighted)
+        times["weights"] = time.perf_counter() - t0
     return NationalRun(
         students=int(pop.student_ids.size),
         field_trial_students=int(ft_members.size),
@@ -285,4 +323,9 @@ def run_national_simulation(
         seconds=times,
         adaptive_assessment=cat_code,
         adaptive_assessment_id=cat_id,
+        sampled_schools=int(seated.sample.sampled.sum()) if seated else 0,
+        schools_refused=seated.schools_refused if seated else 0,
+        replacements_used=seated.replacements_used if seated else 0,
+        absent=seated.absent if seated else 0,
+        weighted_students=weighted,
     )

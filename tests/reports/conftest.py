@@ -26,7 +26,9 @@ def national_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Nationa
     engine = make_engine(f"sqlite:///{path}")
     migrate.upgrade(engine)
     # the smallest run whose bank is deep enough for every band's minimum (bench/demo_minimum.py)
-    run = run_national_simulation(engine, students=2000, field_trial=1000, seed=3)
+    # sample=False: these modules check profiles against direct JKn computations of an unweighted run;
+    # tests/reports/test_sample_frame.py covers the weighted, JK2 run of the sample design
+    run = run_national_simulation(engine, students=2000, field_trial=1000, seed=3, sample=False)
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()

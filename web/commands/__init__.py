@@ -103,6 +103,11 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "report_group",
         "School and regional profiles (PDF, XLSX, CSV, HTML) and the plausible values behind them.",
     ),
+    "sample": LazyCommand(
+        "web.commands.sampling",
+        "sample_group",
+        "The national sample design: draw schools from a frame, weight the tested sample, report on it.",
+    ),
     "sessions": LazyCommand(
         "web.commands.sessions",
         "sessions_group",

@@ -33,7 +33,7 @@ calibrated and 94-100% of the sittings are assessed.
 MIN_FIELD_TRIAL = 1_000
 """The smallest field trial ``simulate --field-trial`` accepts (the demo's at :data:`MIN_STUDENTS`)."""
 
-_STAGES = ["bank", "areas", "schools", "students", "field trial", "calibration", "adaptive"]
+_STAGES = ["bank", "areas", "schools", "students", "field trial", "calibration", "adaptive", "weights"]
 
 
 class _Stages:
@@ -80,6 +80,13 @@ def _print_run(run: NationalRun, elapsed: float) -> None:
         f"自适应测评 {run.adaptive_students:,} 人，其中 {assessed:,} 人作答达到最少题数、计入统计"
         f"（其余作答太少，不给等级）"
     )
+    if run.sampled_schools:
+        click.echo(
+            f"抽样：从模拟的全国学校抽样框中分层按规模成比例抽取 {run.sampled_schools:,} 所学校，"
+            f"{run.schools_refused} 所拒绝、{run.replacements_used} 所由替补学校参加，缺考 {run.absent:,} 人；"
+            f"{run.weighted_students:,} 人有抽样权重"
+            f"（infolit sample report {run.adaptive_assessment} 查看应答率和设计效应）"
+        )
     click.echo("")
     click.echo(format_region_table(regions))
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in run.seconds.items())
