@@ -48,6 +48,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from sqlalchemy.engine import Engine
 
+from assess.research.queue import Consumer, JobQueue, job_settings_from_env
 from assess.throttle import LoginGuard
 from itembank.db import WalCheckpointer, get_engine, make_engine
 from itembank.settings import Settings, get_settings
@@ -147,9 +148,24 @@ async def _startup(app: Litestar) -> None:
     app.state.checkpointer = WalCheckpointer(app.state.engine).start()
     # abandoned sittings are closed and scored now and then (assess.expiry)
     app.state.sweeper = ExpirySweeper(app.state.engine, app.state.web.expire_every_seconds).start()
+    # research jobs (calibration runs): the queue, and a consumer beside the app unless turned off
+    app.state.job_queue = _job_queue(app)
+    if app.state.web.job_consumer:
+        app.state.job_consumer = await anyio.to_thread.run_sync(Consumer(app.state.job_queue).start)
+
+
+def _job_queue(app: Litestar) -> JobQueue:
+    settings: Settings = app.state.settings
+    return JobQueue(engine=app.state.engine, database_url=settings.database_url, data_dir=settings.data_dir,
+                    settings=job_settings_from_env())  # fmt: skip
 
 
 async def _shutdown(app: Litestar) -> None:
+    consumer = app.state.get("job_consumer")
+    if consumer is not None:
+        await anyio.to_thread.run_sync(consumer.stop)
+    if app.state.get("job_queue") is not None:
+        app.state.job_queue.close()
     sweeper = app.state.get("sweeper")
     if sweeper is not None:
         await anyio.to_thread.run_sync(sweeper.stop)
@@ -242,6 +258,8 @@ def create_app(
             "verify_slots": None,
             "checkpointer": None,
             "sweeper": None,
+            "job_queue": None,
+            "job_consumer": None,
         }
     )
     return Litestar(

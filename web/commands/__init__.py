@@ -103,6 +103,11 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "sessions_group",
         "Students' sittings: close those abandoned past their deadline, scored on what they answered.",
     ),
+    "jobs": LazyCommand(
+        "web.commands.jobs",
+        "jobs_group",
+        "Background jobs (calibration runs): run a consumer, probe the queue, show a job.",
+    ),
     "serve": LazyCommand(
         "web.commands.serve",
         "serve_command",
