@@ -108,6 +108,11 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "jobs_group",
         "Background jobs (calibration runs): run a consumer, probe the queue, show a job.",
     ),
+    "research": LazyCommand(
+        "web.commands.research",
+        "research_group",
+        "Calibration runs: start one on an assessment's responses (a background job), list them, show one.",
+    ),
     "serve": LazyCommand(
         "web.commands.serve",
         "serve_command",
