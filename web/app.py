@@ -58,6 +58,7 @@ from web.controllers.api import ApiController
 from web.controllers.console_admin import ConsoleAdminController, beijing
 from web.controllers.console_auth import ConsoleAuthController
 from web.controllers.console_common import console_exception_handlers, provide_chosen
+from web.controllers.console_research import ConsoleResearchController, ResearchApiController
 from web.controllers.console_school import ConsoleSchoolController
 from web.controllers.console_tree import ConsoleTreeController
 from web.controllers.errors import exception_handlers
@@ -196,7 +197,9 @@ def _routers() -> list[Router]:
                 ConsoleTreeController,
                 ConsoleSchoolController,
                 ConsoleAdminController,
+                ConsoleResearchController,
                 StaffApiController,
+                ResearchApiController,
             ],
             dependencies={
                 "actor": Provide(provide_actor, sync_to_thread=False),
