@@ -49,6 +49,8 @@ from web.views import item_view
 __all__ = ["ConsoleResearchController", "ResearchApiController"]
 
 Form = URLEncodedBody[dict[str, Any]]
+CHART_WIDTH = 640.0
+"""Width of the console's curves in points (the SVG scales down with the page)."""
 _FIELDS = ("name", "assessment", "items", "model", "poly_model", "anchors", "groups", "min_responses")
 _CHOICES = {"items": ITEM_SETS, "model": MODELS, "poly_model": POLY_MODELS, "anchors": ANCHORS, "groups": GROUPS}
 
@@ -101,8 +103,8 @@ def _results(db: DbSession, view: RunView, item: str | None) -> dict[str, Any]:
     return {
         "lines": lines,
         "chosen": lines[chosen].code,
-        "test_svg": chart_svg(draw_test_information(params, label=view.name), "tif"),
-        "item_svg": chart_svg(draw_item_curves(params, chosen, label=lines[chosen].code), "icc"),
+        "test_svg": chart_svg(draw_test_information(params, label=view.name, width=CHART_WIDTH), "tif"),
+        "item_svg": chart_svg(draw_item_curves(params, chosen, label=lines[chosen].code, width=CHART_WIDTH), "icc"),
     }
 
 
@@ -202,7 +204,8 @@ class ConsoleResearchController(Controller):
         curves = ""
         if shown.parameters:
             newest = shown.parameters[0]
-            curves = chart_svg(draw_item_curves(newest.as_params(shown.code), 0, label=shown.code), "item-curves")
+            chart = draw_item_curves(newest.as_params(shown.code), 0, label=shown.code, width=CHART_WIDTH)
+            curves = chart_svg(chart, "item-curves")
         context = {
             "item": shown,
             "view": item_view(shown.preview),
