@@ -50,10 +50,12 @@ __all__ = [
     "RunRefused",
     "RunSpec",
     "RunView",
+    "FIT_RANGE",
     "code_version",
     "count_runs",
     "execute_run",
     "list_runs",
+    "misfits",
     "run_parameters",
     "run_of_job",
     "run_view",
@@ -326,8 +328,9 @@ def execute_run(job: JobContext) -> None:
         callback=_Progress(job, tol),
     )
     job.log(f"EM：{result.n_cycles} 轮，{'收敛' if result.converged else '未收敛'}，logLik {result.log_likelihood:.2f}")
-    job.progress(90, message="计算经典统计量")
+    job.progress(90, message="计算经典统计量与项目拟合")
     stats = compute_classical_stats(matrix, [v.max_score for v in versions], omitted)
+    fit = _item_fit(matrix, result, groups if use_groups else None)
     item_stats = [
         {
             "code": v.code,
@@ -338,6 +341,9 @@ def execute_run(job: JobContext) -> None:
             "p_value": _num(stats.p_value[j]),
             "item_rest": _num(stats.item_rest[j]),
             "omit_rate": _num(stats.omit_rate[j]),
+            "infit": _num(fit.item_infit[j]),
+            "outfit": _num(fit.item_outfit[j]),
+            "misfit": misfits(float(fit.item_infit[j]), float(fit.item_outfit[j])),
         }
         for j, v in enumerate(versions)
     ]
@@ -375,6 +381,34 @@ def execute_run(job: JobContext) -> None:
         row.item_stats = item_stats
         session.add(row)
     job.log(f"已保存为草稿标定“{run.name}”（{stored.n_items} 道题的参数与标准误）")
+
+
+FIT_RANGE = (0.7, 1.3)
+"""Acceptable infit and outfit mean squares (Wright & Linacre, 1994, "Reasonable mean-square fit
+values", Rasch Measurement Transactions 8:3, the range for run-of-the-mill tests); outside it an
+item is flagged for review."""
+
+
+def misfits(infit: float, outfit: float) -> bool:
+    """Whether an item's infit or outfit mean square lies outside :data:`FIT_RANGE` (``nan``: not flagged)."""
+    lo, hi = FIT_RANGE
+    return any(math.isfinite(v) and not lo <= v <= hi for v in (infit, outfit))
+
+
+def _item_fit(matrix: FloatArray, result: Any, groups: npt.NDArray[Any] | None) -> Any:
+    """Infit and outfit of each item at the persons' EAP abilities (each person's prior: its group's distribution)."""
+    from scoring.ability import estimate_eap
+    from scoring.fit import compute_infit_outfit
+
+    if groups is None:
+        ref = result.distribution()
+        mean, sd = np.full(matrix.shape[0], ref.mean), np.full(matrix.shape[0], ref.sd)
+    else:
+        by = {d.group: d for d in result.latent}
+        mean = np.array([by[str(g)].mean for g in groups])
+        sd = np.array([by[str(g)].sd for g in groups])
+    theta = estimate_eap(matrix, result.params, prior_mean=mean, prior_sd=sd).theta
+    return compute_infit_outfit(matrix, result.params, theta, allow_non_rasch=True)
 
 
 def _num(x: float) -> float | None:
@@ -463,6 +497,9 @@ class ParameterLine:
     p_value: float | None
     item_rest: float | None
     omit_rate: float | None
+    infit: float | None = None
+    outfit: float | None = None
+    misfit: bool = False
 
 
 def run_parameters(*, session: Session, run: RunView) -> tuple[list[ParameterLine], ItemParams | None]:
@@ -483,6 +520,7 @@ def run_parameters(*, session: Session, run: RunView) -> tuple[list[ParameterLin
             code=code, version=number, model=p.model, anchored=bool(s.get("anchored", False)), a=p.a, b=tuple(p.b),
             c=p.c, se_a=p.se_a, se_b=tuple(p.se_b or ()), se_c=p.se_c, n=int(s.get("n", 0)),
             p_value=s.get("p_value"), item_rest=s.get("item_rest"), omit_rate=s.get("omit_rate"),
+            infit=s.get("infit"), outfit=s.get("outfit"), misfit=bool(s.get("misfit", False)),
         ))  # fmt: skip
     from itembank.keys import natural_key
 

@@ -249,6 +249,9 @@ class ParameterJson:
     p_value: float | None
     item_rest: float | None
     omit_rate: float | None
+    infit: float | None
+    outfit: float | None
+    misfit: bool
 
 
 @dataclass(frozen=True)
@@ -289,7 +292,10 @@ def _json(view: RunView, lines: list[ParameterLine] | None = None) -> RunJson:
             x.p_value,
             x.item_rest,
             x.omit_rate,
-        )  # fmt: skip
+            x.infit,
+            x.outfit,
+            x.misfit,
+        )
         for x in lines or []
     ]
     return RunJson(view.id, view.name, view.assessment, view.items, view.model, view.poly_model, view.anchors,

@@ -31,8 +31,14 @@ class Trial:
     omitted: int  # responses stored as omitted (answer value None, score 0)
 
 
-def build_trial(engine: Engine, *, seed: int = 5, n_students: int = N_STUDENTS) -> Trial:
-    """A field trial of grade-8 students, each answering 10 of 12 2PL items; the last 3 items are pilot items."""
+def build_trial(
+    engine: Engine, *, seed: int = 5, n_students: int = N_STUDENTS, reversed_item: int | None = None
+) -> Trial:
+    """A field trial of grade-8 students, each answering 10 of 12 2PL items; the last 3 items are pilot items.
+
+    ``reversed_item``: that item's answers come from a slope of -4 (abler students fail it), a
+    misfit no model with a positive slope can take.
+    """
     rng = np.random.default_rng(seed)
     with Session(engine, expire_on_commit=False) as session:
         ensure_bank(session=session)
@@ -71,7 +77,8 @@ def build_trial(engine: Engine, *, seed: int = 5, n_students: int = N_STUDENTS) 
             session.add(ts)
             session.flush()
             for pos, j in enumerate(np.sort(rng.permutation(N_ITEMS)[:PER_STUDENT])):
-                p = 1.0 / (1.0 + np.exp(-a[j] * (theta[s] - b[j])))
+                slope = -4.0 if j == reversed_item else a[j]
+                p = 1.0 / (1.0 + np.exp(-slope * (theta[s] - b[j])))
                 score = int(rng.random() < p)
                 left = score == 0 and rng.random() < 0.1
                 omitted += left

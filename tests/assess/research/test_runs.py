@@ -12,12 +12,23 @@ from assess.exceptions import NotFound
 from assess.models import Response, TestSession
 from assess.research.models import CalibrationRun, ResearchJob
 from assess.research.queue import JobSettings, run_job
-from assess.research.runs import RunRefused, RunSpec, code_version, run_parameters, run_view, start_run
+from assess.research.runs import (
+    FIT_RANGE,
+    RunRefused,
+    RunSpec,
+    code_version,
+    misfits,
+    run_parameters,
+    run_view,
+    start_run,
+)
 from itembank.db import session_scope
-from itembank.models import PROVISIONAL, Calibration, ItemParameter
+from itembank.models import PROVISIONAL, Calibration, Item, ItemParameter, ItemVersion
 from itembank.services import bank_params
+from scoring.ability import estimate_eap
 from scoring.classical import compute_classical_stats
-from tests.assess.research.conftest import N_STUDENTS, Trial
+from scoring.fit import compute_infit_outfit
+from tests.assess.research.conftest import N_STUDENTS, Trial, build_trial
 
 SETTINGS = JobSettings(heartbeat_seconds=0.5, stale_seconds=30)
 
@@ -144,3 +155,56 @@ def test_a_run_with_nothing_to_calibrate_fails_with_a_clear_line(trial: Trial) -
         assert view.status == "failed" and view.message == "没有题目达到 5000 人作答，无可标定的题目。"
         assert view.calibration_id is None
         assert s.exec(select(Calibration).where(Calibration.name == "too-few")).first() is None
+
+
+def test_the_misfit_flag_follows_the_mean_square_range() -> None:
+    assert FIT_RANGE == (0.7, 1.3)
+    assert not misfits(1.0, 1.29) and not misfits(0.7, 1.3)
+    assert misfits(1.31, 1.0) and misfits(1.0, 0.69) and not misfits(float("nan"), 1.0)
+
+
+def _scores(engine: Engine) -> tuple[np.ndarray, dict[str, int]]:
+    """The response matrix (students by id, versions by id) and each ``CODE@N`` column."""
+    with Session(engine) as s:
+        rows = s.exec(
+            select(TestSession.student_id, Response.item_version_id, Response.score).join(
+                TestSession, col(TestSession.id) == col(Response.session_id)
+            )
+        ).all()
+        idents = {
+            int(v.id or 0): f"{code}@{v.number}"
+            for v, code in s.exec(select(ItemVersion, Item.code).join(Item, col(Item.id) == col(ItemVersion.item_id)))
+        }
+    students = sorted({r[0] for r in rows})
+    versions = sorted({r[1] for r in rows})
+    x = np.full((len(students), len(versions)), np.nan)
+    for sid, vid, score in rows:
+        x[students.index(sid), versions.index(vid)] = score
+    return x, {idents[v]: k for k, v in enumerate(versions)}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_reversed_item_fits_worst_and_the_fit_is_that_of_the_eap_abilities(engine: Engine) -> None:
+    trial = build_trial(engine, reversed_item=4)
+    run_id = _run(engine, RunSpec(name="rasch-fit", assessment="FT1", model="rasch", groups="none"))
+    with Session(engine) as s:
+        view = run_view(session=s, run_id=run_id)
+        assert view.status == "done", view.log
+        lines, params = run_parameters(session=s, run=view)
+    # with ten items a person, EAP shrinkage holds even a reversed item's mean squares near 1.15-1.2:
+    # it is the worst by far, every other item overfits a little (Rasch on 2PL data)
+    worst_in = max(lines, key=lambda x: x.infit or 0)
+    worst_out = max(lines, key=lambda x: x.outfit or 0)
+    assert worst_in.code == worst_out.code == trial.codes[4], [(x.code, x.infit, x.outfit) for x in lines]
+    others = [x for x in lines if x.code != trial.codes[4]]
+    assert (worst_out.outfit or 0) > 1.1 and all((x.outfit or 0) < 1.0 for x in others)
+    assert [x.misfit for x in lines] == [misfits(x.infit or np.nan, x.outfit or np.nan) for x in lines]
+    # the stored values are infit/outfit at the EAP abilities under the run's own parameters
+    assert params is not None
+    data, column = _scores(engine)
+    matrix = data[:, [column[f"{x.code}@{x.version}"] for x in lines]]
+    dist = view.summary["groups"][0]
+    theta = estimate_eap(matrix, params, prior_mean=dist["mean"], prior_sd=dist["sd"]).theta
+    hand = compute_infit_outfit(matrix, params, theta, allow_non_rasch=True)
+    assert [x.outfit for x in lines] == pytest.approx(np.round(hand.item_outfit, 6).tolist(), abs=1e-6)
+    assert [x.infit for x in lines] == pytest.approx(np.round(hand.item_infit, 6).tolist(), abs=1e-6)
