@@ -29,8 +29,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from reportlab.graphics import renderSVG
-from reportlab.graphics.shapes import Circle, Drawing, Line, Path, Rect, String
+from reportlab.graphics.shapes import Circle, Drawing, Line, Path, PolyLine, Rect, String
 from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
@@ -44,9 +45,12 @@ from reports.formatting import (
     significance_mark,
 )
 from reports.profile import Comparison, Profile, SchoolPoint, Stat
+from scoring.params import ItemParams
 
 __all__ = [
+    "CURVE_COLOURS",
     "LEVEL_COLOURS",
+    "THETA_RANGE",
     "WIDTH",
     "Chart",
     "chart_svg",
@@ -54,9 +58,11 @@ __all__ = [
     "draw_comparison",
     "draw_dimensions",
     "draw_gaps",
+    "draw_item_curves",
     "draw_level_distribution",
     "draw_percentiles",
     "draw_profile_charts",
+    "draw_test_information",
 ]
 
 WIDTH = 470.0
@@ -491,6 +497,124 @@ def draw_profile_charts(p: Profile, *, width: float = WIDTH) -> dict[str, Chart]
         if chart is not None:
             out[chart.kind] = chart
     return out
+
+
+# ============================================================================================ item curves
+CURVE_COLOURS = ("#1b4a86", "#c2571a", "#2f8f5b", "#8a5cc2", "#b5892d", "#3f7fc1")
+"""Lines of the item and test curves (categories in order; distinct hues, not a sequence)."""
+THETA_RANGE = (-4.0, 4.0)
+"""The ability range the item and test curves are drawn over."""
+
+
+@dataclass(frozen=True)
+class _Series:
+    label: str
+    ys: Sequence[float]
+    colour: str
+    right: bool = False  # on the right-hand axis, dashed
+
+
+def _curves(xs: Sequence[float], series: Sequence[_Series], *, left_label: str, right_label: str,
+            width: float, height: float = 190.0) -> Drawing:  # fmt: skip
+    """Lines over theta with a left axis (and a right one for the ``right`` series), a legend below."""
+    register_fonts()
+    d = _drawing(width, height)
+    x0, x1, y0, y1 = 44.0, width - (44.0 if right_label else 14.0), 44.0, height - 16.0
+    ax = _Axis(xs[0], xs[-1], x0, x1)
+
+    def axis_for(right: bool) -> _Axis | None:
+        values = [v for s in series if s.right == right for v in s.ys if math.isfinite(v)]
+        if not values:
+            return None
+        lo, hi = _range([0.0, max(values)], 0.0, floor=0.0)
+        return _Axis(lo, hi if hi > lo else lo + 1.0, y0, y1)
+
+    left, right = axis_for(False), axis_for(True)
+    d.add(Line(x0, y0, x1, y0, strokeColor=MUTED, strokeWidth=0.6))
+    for t in _ticks(ax.lo, ax.hi, 8):
+        x = ax(t)
+        d.add(Line(x, y0, x, y1, strokeColor=GRID, strokeWidth=0.5))
+        _text(d, x, y0 - 11, f"{t:g}".replace("-", MINUS), size=7, anchor="middle", colour=MUTED)
+    _text(d, (x0 + x1) / 2, y0 - 22, "能力 θ", size=7.5, anchor="middle", colour=MUTED)
+    for axis, x, anchor, label in ((left, x0, "end", left_label), (right, x1, "start", right_label)):
+        if axis is None:
+            continue
+        d.add(Line(x, y0, x, y1, strokeColor=MUTED, strokeWidth=0.6))
+        for t in _ticks(axis.lo, axis.hi, 4):
+            y = axis(t)
+            _text(d, x + (-4 if anchor == "end" else 4), y - 2.5, f"{t:g}", size=7, anchor=anchor, colour=MUTED)
+        _text(d, x, y1 + 5, label, size=7.5, anchor="middle", colour=MUTED)
+    legend_x = x0
+    for s in series:
+        axis = right if s.right else left
+        assert axis is not None
+        points: list[float] = []
+        for x, y in zip(xs, s.ys, strict=True):
+            if math.isfinite(y):
+                points += [ax(x), axis(y)]
+        colour = colors.HexColor(s.colour)
+        dash = (4, 2) if s.right else None
+        d.add(PolyLine(points, strokeColor=colour, strokeWidth=1.4, strokeDashArray=dash))
+        d.add(Line(legend_x, 8, legend_x + 16, 8, strokeColor=colour, strokeWidth=1.4, strokeDashArray=dash))
+        _text(d, legend_x + 20, 5.5, s.label, size=7.5)
+        legend_x += 28 + stringWidth(s.label, REGULAR, 7.5)
+    return d
+
+
+def draw_item_curves(params: ItemParams, j: int, *, width: float = WIDTH, label: str = "") -> Chart:
+    """Item ``j``'s category curves P(X = k | θ) (for a dichotomous item, the ICC P(X = 1 | θ)) and its information.
+
+    Probabilities and information come from :mod:`scoring.irt` (the models' own formulas).
+    """
+    from scoring.irt import item_information, probabilities
+
+    xs = np.linspace(*THETA_RANGE, 81)
+    item = params.subset([j])
+    p = probabilities(item, xs)[:, 0, :]
+    info = item_information(item, xs)[:, 0]
+    k = int(item.max_scores[0])
+    name = label or item.ids[0]
+    if k == 1:
+        curves = [_Series("P(答对)", p[:, 1].tolist(), CURVE_COLOURS[0])]
+    else:
+        curves = [_Series(f"P(得 {c} 分)", p[:, c].tolist(), CURVE_COLOURS[c % len(CURVE_COLOURS)])
+                  for c in range(k + 1)]  # fmt: skip
+    curves.append(_Series("信息量", info.tolist(), "#6b7280", right=True))
+    b = [f"{x:.2f}".replace("-", MINUS) for x in item.b[0, :k]]
+    peak = float(xs[int(np.argmax(info))])
+    description = (
+        f"题目 {name}（{item.models[0]}，a = {float(item.a[0]):.2f}，b = {'、'.join(b)}）的"
+        f"{'项目特征曲线' if k == 1 else '各得分类别的概率曲线'}与信息量曲线；信息量在 θ ≈ {peak:.1f} 处最大，"
+        f"最大值 {float(info.max()):.2f}。"
+    ).replace("-", MINUS)
+    drawing = _curves(xs.tolist(), curves, left_label="概率", right_label="信息量", width=width)
+    return Chart(drawing, f"{name} 的特征曲线与信息量", description, kind="item")
+
+
+def draw_test_information(params: ItemParams, *, width: float = WIDTH, label: str = "") -> Chart:
+    """The test information I(θ) = Σ I_j(θ) and the conditional SE 1 / √I(θ) (Lord, 1980, eq. 5-6)."""
+    from scoring.irt import test_information
+
+    xs = np.linspace(*THETA_RANGE, 81)
+    info = test_information(params, xs)
+    with np.errstate(divide="ignore"):
+        se = np.where(info > 0, 1.0 / np.sqrt(info), np.inf)
+    shown = np.minimum(se, 2.0)  # above 2 the curve leaves the chart's top
+    peak = float(xs[int(np.argmax(info))])
+    low = xs[se <= 0.45]
+    band = (
+        f"条件标准误在 θ 从 {low.min():.1f} 到 {low.max():.1f} 之间不超过 0.45"
+        if low.size
+        else "条件标准误处处大于 0.45"
+    )
+    description = (
+        f"{label or '全部题目'}（{params.n_items} 道题）的测验信息量曲线（实线）与条件标准误曲线（虚线）：信息量在 "
+        f"θ ≈ {peak:.1f} 处最大，为 {float(info.max()):.1f}；{band}。"
+    ).replace("-", MINUS)
+    drawing = _curves(xs.tolist(), [_Series("测验信息量", info.tolist(), CURVE_COLOURS[0]),
+                                    _Series("条件标准误", shown.tolist(), CURVE_COLOURS[1], right=True)],
+                      left_label="信息量", right_label="标准误", width=width)  # fmt: skip
+    return Chart(drawing, "测验信息量与条件标准误", description, kind="test_information")
 
 
 # ============================================================================================ SVG

@@ -101,6 +101,9 @@ ACCESS: dict[str, Rule] = {
     "tickets.print": _r("node", "registration.manage", "ticket cards with PINs, one student's new PIN"),
     "student.unlock": _r("node", "registration.manage", "unlock a student locked by the login throttle"),
     "monitor.view": _r("node", "monitor.view", "the live monitor of a test window, moving a sitting"),
+    # ---- research (the item bank and calibrations belong to no node of the people tree)
+    "research.view": _r("none", "items.manage", "calibration runs, their results and plots; the bank browser, an item"),
+    "research.run": _r("none", "items.manage", "start a calibration run (a background job)"),
     # ---- administration
     "users.manage": _r("node", "users.manage", "accounts: list, create, disable, enable, reset (bureaus: schools)"),
     "audit.view": _r("none", "audit.view", "the audit log"),

@@ -51,6 +51,7 @@ from litestar.template.config import TemplateConfig
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import configure_mappers
 
+from assess.research.queue import Consumer, JobQueue, job_settings_from_env
 from assess.throttle import LoginGuard
 from itembank.db import WalCheckpointer, get_engine, make_engine
 from itembank.settings import Settings, get_settings
@@ -61,6 +62,7 @@ from web.controllers.console_admin import ConsoleAdminController, beijing
 from web.controllers.console_assessments import ConsoleAssessmentsController
 from web.controllers.console_auth import ConsoleAuthController
 from web.controllers.console_common import console_exception_handlers, provide_chosen
+from web.controllers.console_research import ConsoleResearchController, ResearchApiController
 from web.controllers.console_school import ConsoleSchoolController
 from web.controllers.console_tree import ConsoleTreeController
 from web.controllers.errors import exception_handlers
@@ -151,6 +153,11 @@ async def _startup(app: Litestar) -> None:
     app.state.checkpointer = WalCheckpointer(app.state.engine).start()
     # abandoned sittings are closed and scored now and then (assess.expiry)
     app.state.sweeper = ExpirySweeper(app.state.engine, app.state.web.expire_every_seconds).start()
+    # research jobs (calibration runs): the queue, and a consumer beside the app unless turned off
+    app.state.job_queue = _job_queue(app)
+    if app.state.web.job_consumer:
+        app.state.job_consumer = await anyio.to_thread.run_sync(Consumer(app.state.job_queue).start)
+
     # the ORM's mappers are configured on their first query: now, not in the first login's request
     configure_mappers()
     # what start-up built (modules, routes, templates) lives as long as the worker: out of the
@@ -159,7 +166,18 @@ async def _startup(app: Litestar) -> None:
     gc.freeze()
 
 
+def _job_queue(app: Litestar) -> JobQueue:
+    settings: Settings = app.state.settings
+    return JobQueue(engine=app.state.engine, database_url=settings.database_url, data_dir=settings.data_dir,
+                    settings=job_settings_from_env())  # fmt: skip
+
+
 async def _shutdown(app: Litestar) -> None:
+    consumer = app.state.get("job_consumer")
+    if consumer is not None:
+        await anyio.to_thread.run_sync(consumer.stop)
+    if app.state.get("job_queue") is not None:
+        app.state.job_queue.close()
     app.state.login_guard.close()  # its kept connection goes back to the pool
     sweeper = app.state.get("sweeper")
     if sweeper is not None:
@@ -192,7 +210,9 @@ def _routers() -> list[Router]:
                 ConsoleSchoolController,
                 ConsoleAdminController,
                 ConsoleAssessmentsController,
+                ConsoleResearchController,
                 StaffApiController,
+                ResearchApiController,
             ],
             dependencies={
                 "actor": Provide(provide_actor, sync_to_thread=False),
@@ -279,6 +299,8 @@ def create_app(
             "verify_slots": None,
             "checkpointer": None,
             "sweeper": None,
+            "job_queue": None,
+            "job_consumer": None,
         }
     )
     app = Litestar(

@@ -98,6 +98,7 @@ class WebSettings:
     staff_session_hours: float = 10.0
     staff_idle_minutes: float = 60.0
     staff_login_max_failures: int = 5
+    job_consumer: bool = True  # a background-job consumer beside the app (INFOLIT_JOBS_CONSUMER=0: none)
 
 
 def _truthy(value: str | None) -> bool:
@@ -120,6 +121,7 @@ def web_settings_from_env(env: dict[str, str] | None = None) -> WebSettings:
         staff_session_hours=float(env.get("INFOLIT_STAFF_SESSION_HOURS") or 10),
         staff_idle_minutes=float(env.get("INFOLIT_STAFF_IDLE_MINUTES") or 60),
         staff_login_max_failures=int(env.get("INFOLIT_STAFF_LOGIN_MAX_FAILURES") or 5),
+        job_consumer=(env.get("INFOLIT_JOBS_CONSUMER") or "1").strip().lower() not in {"0", "false", "no", "off"},
     )
 
 

@@ -48,6 +48,7 @@ ACTIONS: dict[str, str] = {
     "report.download": "下载报告",
     "report.view": "查看报告",
     "job.start": "开始后台任务",
+    "calibration.start": "开始参数标定",
     "data.export": "导出数据",
     "report.publish": "发布报告",
 }

@@ -141,6 +141,7 @@ def test_every_staff_route_answers_each_role_as_the_matrix_says(cdb: ConsoleDb, 
             "username": "victim",
             "job_token": "no-such-job",
             "staged": "no-such-file",
+            "run_id": 999,
         }
         with TestClient(app) as client:
             staff_login(client, username)
@@ -164,7 +165,15 @@ def test_every_staff_route_answers_each_role_as_the_matrix_says(cdb: ConsoleDb, 
 
 def test_without_a_session_a_staff_route_asks_for_login(cdb: ConsoleDb, tmp_path: Path) -> None:
     app = make_console_app(cdb, tmp_path)
-    values = {**OWN["root"], "fmt": "csv", "student_id": 1, "username": "victim", "job_token": "x", "staged": "y"}
+    values = {
+        **OWN["root"],
+        "fmt": "csv",
+        "student_id": 1,
+        "username": "victim",
+        "job_token": "x",
+        "staged": "y",
+        "run_id": 1,
+    }
     with TestClient(app) as client:
         for path, method, handler in routes(app):
             found = rule_of(handler)

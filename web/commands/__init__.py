@@ -113,6 +113,16 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "sessions_group",
         "Students' sittings: close those abandoned past their deadline, scored on what they answered.",
     ),
+    "jobs": LazyCommand(
+        "web.commands.jobs",
+        "jobs_group",
+        "Background jobs (calibration runs): run a consumer, probe the queue, show a job.",
+    ),
+    "research": LazyCommand(
+        "web.commands.research",
+        "research_group",
+        "Calibration runs: start one on an assessment's responses (a background job), list them, show one.",
+    ),
     "serve": LazyCommand(
         "web.commands.serve",
         "serve_command",

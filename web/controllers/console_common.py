@@ -89,6 +89,9 @@ def me_of(session: DbSession, actor: Actor, path: str) -> Me:
         items.append(("/console/areas", "地区与学校"))
     if has_permission(actor.role, "assessments.manage"):
         items.append(("/console/assessments", "测评批次"))
+    if has_permission(actor.role, "items.manage"):
+        items.append(("/console/research", "参数标定"))
+        items.append(("/console/bank", "题库"))
     if has_permission(actor.role, "users.manage"):
         items.append(("/console/users", "账号管理"))
     if has_permission(actor.role, "audit.view"):

@@ -1,0 +1,539 @@
+"""Calibration runs: a researcher's calibration of an assessment's responses, run as a background job.
+
+:func:`start_run` checks a :class:`RunSpec` and writes the run and its job in the caller's
+transaction (nothing of it when the spec is refused); the caller enqueues the job after the
+commit. :func:`execute_run` is the job (kind ``calibration``): it reads the responses, calibrates
+with :func:`scoring.calibrate.calibrate` (anchors fixed at their operational values, grades as
+groups), stores the estimates as a **draft** calibration in the item bank (parameters with SEs,
+one row per item version; publishing is a separate, reviewed step) and the classical statistics
+beside them. Progress: reading 0-5%, EM 5-90% (by the log of the largest parameter change on its
+way to the tolerance), statistics and storing 90-100%.
+
+The run stores its inputs and the code version, so it can be repeated: same responses, same spec,
+same code, same numbers (the EM is deterministic).
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlmodel import Session, col, func, select
+
+from assess.accounts.scope import Actor
+from assess.exceptions import AssessError, NotFound
+from assess.models import Assessment, Response, Student, TestSession
+from assess.research.models import CalibrationRun
+from assess.research.queue import JobContext, JobFailed, create_job, job_kind, job_view
+from itembank.db import session_scope
+from itembank.models import PROVISIONAL, Calibration, Item, ItemParameter, ItemVersion
+from itembank.services import item_params, store_calibration
+from scoring.classical import compute_classical_stats
+from scoring.params import ItemParams
+
+__all__ = [
+    "CALIBRATION",
+    "ANCHORS",
+    "GROUPS",
+    "ITEM_SETS",
+    "MODELS",
+    "POLY_MODELS",
+    "ParameterLine",
+    "RunRefused",
+    "RunSpec",
+    "RunView",
+    "FIT_RANGE",
+    "code_version",
+    "count_runs",
+    "execute_run",
+    "list_runs",
+    "misfits",
+    "run_parameters",
+    "run_of_job",
+    "run_view",
+    "start_run",
+]
+
+CALIBRATION = "calibration"
+"""The job kind of a calibration run."""
+ITEM_SETS = {"all": "全部题目", "pilot": "仅试测题（正式题锚定）"}
+MODELS = {"declared": "按题目声明的模型", "rasch": "Rasch", "2pl": "2PL", "3pl": "3PL"}
+POLY_MODELS = {"declared": "按题目声明的模型", "grm": "GRM（等级反应）", "gpcm": "GPCM（广义分部评分）"}
+ANCHORS = {"none": "不锚定", "operational": "正式题锚定在现用参数"}
+GROUPS = {"grade": "按年级分组（纵向量尺）", "none": "单组"}
+FloatArray = npt.NDArray[np.float64]
+
+
+class RunRefused(AssessError, ValueError):
+    """A calibration run cannot start as asked (the message says what to change)."""
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """``infolit X.Y.Z`` and, in a git checkout, the commit (``+dirty`` with uncommitted changes)."""
+    version = f"infolit {metadata.version('infolit')}"
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                                text=True, timeout=5, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return version
+    return f"{version} {commit}{'+dirty' if dirty else ''}" if commit else version
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to calibrate: the assessment's responses, which items, models, anchors, groups.
+
+    ``items``: ``all`` or ``pilot`` (only the pilot items are estimated: online calibration, which
+    needs ``anchors="operational"``). ``model``: the dichotomous items' model (``declared`` keeps
+    each item's own); ``poly_model`` the same for partial-credit items. ``anchors``:
+    ``operational`` fixes every operational item at its parameters in the assessment's calibration.
+    ``groups``: ``grade`` gives each grade its own latent distribution (grade 8, or the lowest,
+    the reference N(0, 1)). Items with fewer than ``min_responses`` scored responses are left out.
+    """
+
+    name: str
+    assessment: str
+    items: str = "all"
+    model: str = "declared"
+    poly_model: str = "declared"
+    anchors: str = "none"
+    groups: str = "grade"
+    min_responses: int = 50
+
+    def check(self) -> None:
+        """Refuse a spec that cannot run (:class:`RunRefused`, one line)."""
+        name = self.name.strip()
+        if not name or len(name) > 64 or any(ch < " " for ch in name):
+            raise RunRefused("请给这次标定起一个名字（1-64 个字符）。")
+        if name == PROVISIONAL:
+            raise RunRefused(f"“{PROVISIONAL}”是题库文件自带的参数，请换一个名字。")
+        for value, allowed, what in (
+            (self.items, ITEM_SETS, "题目范围"),
+            (self.model, MODELS, "二级计分题模型"),
+            (self.poly_model, POLY_MODELS, "多级计分题模型"),
+            (self.anchors, ANCHORS, "锚定方式"),
+            (self.groups, GROUPS, "分组方式"),
+        ):
+            if value not in allowed:
+                raise RunRefused(f"{what}只能是：{'、'.join(allowed)}（收到 {value!r}）。")
+        if self.items == "pilot" and self.anchors != "operational":
+            raise RunRefused("只标定试测题时，正式题须锚定在现用参数上（选择“正式题锚定”）。")
+        if not 1 <= self.min_responses <= 100_000:
+            raise RunRefused("每题最少作答人数须在 1 到 100000 之间。")
+
+
+def start_run(*, session: Session, actor: Actor | None, spec: RunSpec) -> CalibrationRun:
+    """Check ``spec`` and record the run and its queued job in the caller's transaction.
+
+    Raises
+    ------
+    RunRefused
+        The spec does not fit (a bad choice, a name already used by a run or a calibration).
+    NotFound
+        No assessment with that code.
+    """
+    spec.check()
+    name = spec.name.strip()
+    assessment = session.exec(select(Assessment).where(Assessment.code == spec.assessment)).first()
+    if assessment is None:
+        raise NotFound(f"没有代码为 {spec.assessment} 的测评批次。")
+    taken = session.exec(select(CalibrationRun.id).where(CalibrationRun.name == name)).first()
+    if taken is not None or session.exec(select(Calibration.id).where(Calibration.name == name)).first() is not None:
+        raise RunRefused(f"已经有名为“{name}”的标定，请换一个名字。")
+    if spec.anchors == "operational" and assessment.calibration_id is None:
+        raise RunRefused(f"测评批次 {assessment.code} 没有现用参数，无法锚定。")
+    user_id = actor.user_id if actor is not None else None
+    job = create_job(session=session, kind=CALIBRATION, total=100, user_id=user_id)
+    run = CalibrationRun(
+        name=name,
+        assessment_id=int(assessment.id or 0),
+        items=spec.items,
+        model=spec.model,
+        poly_model=spec.poly_model,
+        anchors=spec.anchors,
+        groups=spec.groups,
+        min_responses=spec.min_responses,
+        job_id=int(job.id or 0),
+        user_id=user_id,
+        code_version=code_version(),
+    )
+    session.add(run)
+    session.flush()
+    job.params = {"run_id": int(run.id or 0)}
+    session.add(job)
+    session.flush()
+    return run
+
+
+# ============================================================================================ the job
+@dataclass(frozen=True, eq=False)
+class _Data:
+    student_ids: npt.NDArray[np.int64]
+    version_ids: tuple[int, ...]
+    scores: FloatArray
+    omitted: npt.NDArray[np.bool_]
+
+
+def _is_omitted(answer: Any) -> bool:
+    value = answer.get("value") if isinstance(answer, dict) else answer
+    if value is None or value == "" or value == []:
+        return True
+    return isinstance(value, list) and all(v is None or v == "" or v == [] for v in value)
+
+
+def _read(session: Session, assessment_id: int) -> _Data:
+    rows = session.exec(
+        select(TestSession.student_id, Response.item_version_id, Response.score, Response.answer)
+        .join(TestSession, col(TestSession.id) == col(Response.session_id))
+        .where(TestSession.assessment_id == assessment_id, col(Response.score).is_not(None))
+    ).all()
+    if not rows:
+        raise JobFailed("这个测评批次还没有计分的作答。")
+    ids = np.array([(r[0], r[1], r[2]) for r in rows], dtype=np.int64)
+    students, r = np.unique(ids[:, 0], return_inverse=True)
+    versions, c = np.unique(ids[:, 1], return_inverse=True)
+    scores = np.full((students.size, versions.size), np.nan)
+    scores[r, c] = ids[:, 2]
+    omitted = np.zeros(scores.shape, dtype=bool)
+    omitted[r, c] = [_is_omitted(row[3]) for row in rows]
+    return _Data(students, tuple(int(v) for v in versions), scores, omitted)
+
+
+@dataclass(frozen=True)
+class _Version:
+    code: str
+    number: int
+    status: str
+    max_score: int
+    declared: str  # the model of its provisional parameters
+
+    @property
+    def ident(self) -> str:
+        return f"{self.code}@{self.number}"
+
+
+def _versions(session: Session, version_ids: tuple[int, ...]) -> dict[int, _Version]:
+    provisional = session.exec(select(Calibration.id).where(Calibration.name == PROVISIONAL)).first()
+    rows = session.exec(
+        select(ItemVersion, Item.code, Item.status, ItemParameter.model)
+        .join(Item, col(Item.id) == col(ItemVersion.item_id))
+        .join(ItemParameter, col(ItemParameter.item_version_id) == col(ItemVersion.id))
+        .where(ItemParameter.calibration_id == provisional, col(ItemVersion.id).in_(version_ids))
+    ).all()
+    return {int(v.id or 0): _Version(code, v.number, status, v.max_score, model) for v, code, status, model in rows}
+
+
+def _model(v: _Version, run: CalibrationRun) -> str:
+    if v.max_score == 1:
+        return v.declared if run.model == "declared" else run.model
+    return v.declared if run.poly_model == "declared" else run.poly_model
+
+
+def _anchors(session: Session, assessment: Assessment, chosen: dict[int, _Version]) -> ItemParams | None:
+    operational = [v for v, info in chosen.items() if info.status == "operational"]
+    if assessment.calibration_id is None or not operational:
+        return None
+    rows = session.exec(
+        select(ItemParameter)
+        .where(ItemParameter.calibration_id == assessment.calibration_id)
+        .where(col(ItemParameter.item_version_id).in_(operational))
+    ).all()
+    if not rows:
+        return None
+    return item_params([chosen[p.item_version_id].ident for p in rows], rows)
+
+
+class _Progress:
+    """EM progress 5-90%: the log of the largest change, from the first cycle's down to the tolerance."""
+
+    def __init__(self, job: JobContext, tol: float) -> None:
+        self.job, self.tol = job, tol
+        self.first: float | None = None
+        self.last = 0.0
+
+    def __call__(self, cycle: int, loglik: float, change: float) -> None:
+        if not math.isfinite(change) or change <= 0:
+            return
+        if self.first is None:
+            self.first = max(change, self.tol * 10)
+        span = math.log(self.first / self.tol)
+        share = min(1.0, max(0.0, math.log(self.first / max(change, self.tol)) / span))
+        now = time.monotonic()
+        if now - self.last < 0.5 and share < 1.0:
+            return
+        self.last = now
+        self.job.progress(5 + int(85 * share), message=f"EM 第 {cycle} 轮，logLik {loglik:.1f}，最大变化 {change:.2g}")
+
+
+@job_kind(CALIBRATION)
+def execute_run(job: JobContext) -> None:
+    """The calibration job: read, calibrate, store the draft calibration and the statistics."""
+    from scoring.calibrate import calibrate
+
+    run_id = int(job.params["run_id"])
+    started = time.monotonic()
+    job.progress(0, total=100, message="读取作答数据")
+    with Session(job.engine) as session:
+        run = session.get(CalibrationRun, run_id)
+        if run is None:
+            raise JobFailed(f"没有标定任务 {run_id}。")
+        assessment = session.get(Assessment, run.assessment_id)
+        assert assessment is not None
+        data = _read(session, run.assessment_id)
+        info = _versions(session, data.version_ids)
+        answered = np.isfinite(data.scores).sum(axis=0)
+        keep = [k for k, v in enumerate(data.version_ids) if v in info and answered[k] >= run.min_responses]
+        chosen = {data.version_ids[k]: info[data.version_ids[k]] for k in keep}
+        anchors = _anchors(session, assessment, chosen) if run.anchors == "operational" else None
+        anchored = set(anchors.ids) if anchors is not None else set()
+        if run.items == "pilot":
+            keep = [k for k in keep if chosen[data.version_ids[k]].status == "pilot"
+                    or chosen[data.version_ids[k]].ident in anchored]  # fmt: skip
+        free = [k for k in keep if chosen[data.version_ids[k]].ident not in anchored]
+        if not free:
+            raise JobFailed(f"没有题目达到 {run.min_responses} 人作答，无可标定的题目。")
+        grades = dict(session.exec(select(Student.id, Student.grade)
+                                   .where(col(Student.id).in_(data.student_ids.tolist()))).all())  # fmt: skip
+    versions = [chosen[data.version_ids[k]] for k in keep]
+    matrix = data.scores[:, keep]
+    seen = np.isfinite(matrix).any(axis=1)
+    matrix, omitted = matrix[seen], data.omitted[:, keep][seen]
+    groups = np.array([grades[int(s)] for s in data.student_ids[seen]])
+    use_groups = run.groups == "grade" and np.unique(groups).size > 1
+    reference = 8 if (groups == 8).any() else int(groups.min())
+    job.log(f"{matrix.shape[0]} 名学生，{len(keep)} 道题（{len(free)} 道待估，{len(keep) - len(free)} 道锚定），"
+            f"{'按年级分组' if use_groups else '单组'}")  # fmt: skip
+    job.progress(5, message=f"EM 标定：{matrix.shape[0]} 名学生，{len(free)} 道题")
+    tol = 1e-4
+    result = calibrate(
+        matrix,
+        [_model(v, run) for v in versions],
+        item_ids=[v.ident for v in versions],
+        fixed=anchors,
+        groups=groups if use_groups else None,
+        reference_group=reference if use_groups else None,
+        tol=tol,
+        callback=_Progress(job, tol),
+    )
+    job.log(f"EM：{result.n_cycles} 轮，{'收敛' if result.converged else '未收敛'}，logLik {result.log_likelihood:.2f}")
+    job.progress(90, message="计算经典统计量与项目拟合")
+    stats = compute_classical_stats(matrix, [v.max_score for v in versions], omitted)
+    fit = _item_fit(matrix, result, groups if use_groups else None)
+    item_stats = [
+        {
+            "code": v.code,
+            "version": v.number,
+            "model": result.params.models[j],
+            "anchored": v.ident in anchored,
+            "n": int(stats.n[j]),
+            "p_value": _num(stats.p_value[j]),
+            "item_rest": _num(stats.item_rest[j]),
+            "omit_rate": _num(stats.omit_rate[j]),
+            "infit": _num(fit.item_infit[j]),
+            "outfit": _num(fit.item_outfit[j]),
+            "misfit": misfits(float(fit.item_infit[j]), float(fit.item_outfit[j])),
+        }
+        for j, v in enumerate(versions)
+    ]
+    ref = result.distribution()
+    summary = {
+        "n_students": int(matrix.shape[0]),
+        "n_items": len(keep),
+        "n_free": len(free),
+        "n_anchored": len(keep) - len(free),
+        "n_cycles": int(result.n_cycles),
+        "converged": bool(result.converged),
+        "log_likelihood": float(result.log_likelihood),
+        "aic": float(result.aic),
+        "bic": float(result.bic),
+        "groups": [{"group": d.group, "mean": d.mean, "sd": d.sd} for d in result.latent],
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    job.progress(95, message="保存参数")
+    with session_scope(job.engine) as session:
+        stored = store_calibration(
+            session=session,
+            name=run.name,
+            params=result.params,
+            standard_errors=result.se,
+            source=f"calibration run {run_id}: assessment {assessment.code}, {summary['n_students']} students, "
+            f"{summary['n_items']} items ({summary['n_anchored']} anchored), {result.n_cycles} EM cycles, "
+            f"logLik {result.log_likelihood:.2f}; {run.code_version}",
+            latent_mean=ref.mean,
+            latent_sd=ref.sd,
+        )
+        row = session.get(CalibrationRun, run_id)
+        assert row is not None
+        row.calibration_id = stored.id
+        row.summary = summary
+        row.item_stats = item_stats
+        session.add(row)
+    job.log(f"已保存为草稿标定“{run.name}”（{stored.n_items} 道题的参数与标准误）")
+
+
+FIT_RANGE = (0.7, 1.3)
+"""Acceptable infit and outfit mean squares (Wright & Linacre, 1994, "Reasonable mean-square fit
+values", Rasch Measurement Transactions 8:3, the range for run-of-the-mill tests); outside it an
+item is flagged for review."""
+
+
+def misfits(infit: float, outfit: float) -> bool:
+    """Whether an item's infit or outfit mean square lies outside :data:`FIT_RANGE` (``nan``: not flagged)."""
+    lo, hi = FIT_RANGE
+    return any(math.isfinite(v) and not lo <= v <= hi for v in (infit, outfit))
+
+
+def _item_fit(matrix: FloatArray, result: Any, groups: npt.NDArray[Any] | None) -> Any:
+    """Infit and outfit of each item at the persons' EAP abilities (each person's prior: its group's distribution)."""
+    from scoring.ability import estimate_eap
+    from scoring.fit import compute_infit_outfit
+
+    if groups is None:
+        ref = result.distribution()
+        mean, sd = np.full(matrix.shape[0], ref.mean), np.full(matrix.shape[0], ref.sd)
+    else:
+        by = {d.group: d for d in result.latent}
+        mean = np.array([by[str(g)].mean for g in groups])
+        sd = np.array([by[str(g)].sd for g in groups])
+    theta = estimate_eap(matrix, result.params, prior_mean=mean, prior_sd=sd).theta
+    return compute_infit_outfit(matrix, result.params, theta, allow_non_rasch=True)
+
+
+def _num(x: float) -> float | None:
+    return round(float(x), 6) if math.isfinite(x) else None
+
+
+# ============================================================================================ views
+@dataclass(frozen=True)
+class RunView:
+    """A run as its page shows it: inputs, job state, result summary."""
+
+    id: int
+    name: str
+    assessment: str
+    items: str
+    model: str
+    poly_model: str
+    anchors: str
+    groups: str
+    min_responses: int
+    code_version: str
+    created_at: Any
+    job_id: int
+    status: str
+    percent: int
+    message: str
+    log: str
+    calibration_id: int | None
+    summary: dict[str, Any]
+    item_stats: tuple[dict[str, Any], ...]
+
+    @property
+    def active(self) -> bool:
+        """Still queued or running."""
+        return self.status in ("queued", "running")
+
+    def label(self, field: str) -> str:
+        """The Chinese label of an input's value."""
+        table = {"items": ITEM_SETS, "model": MODELS, "poly_model": POLY_MODELS, "anchors": ANCHORS,
+                 "groups": GROUPS}[field]  # fmt: skip
+        value = str(getattr(self, field))
+        return table.get(value, value)
+
+
+def _view(session: Session, run: CalibrationRun) -> RunView:
+    job = job_view(session=session, job_id=run.job_id)
+    code = session.exec(select(Assessment.code).where(Assessment.id == run.assessment_id)).one()
+    return RunView(
+        id=int(run.id or 0), name=run.name, assessment=code, items=run.items, model=run.model,
+        poly_model=run.poly_model, anchors=run.anchors, groups=run.groups, min_responses=run.min_responses,
+        code_version=run.code_version, created_at=run.created_at, job_id=run.job_id, status=job.status,
+        percent=job.percent, message=job.message, log=job.log, calibration_id=run.calibration_id,
+        summary=dict(run.summary), item_stats=tuple(run.item_stats),
+    )  # fmt: skip
+
+
+def run_view(*, session: Session, run_id: int) -> RunView:
+    """Run ``run_id`` (:class:`NotFound` if there is none)."""
+    run = session.get(CalibrationRun, run_id)
+    if run is None:
+        raise NotFound("没有这个标定任务。")
+    return _view(session, run)
+
+
+def list_runs(*, session: Session, limit: int = 50) -> list[RunView]:
+    """The newest runs first."""
+    rows = session.exec(select(CalibrationRun).order_by(col(CalibrationRun.id).desc()).limit(limit)).all()
+    return [_view(session, r) for r in rows]
+
+
+@dataclass(frozen=True)
+class ParameterLine:
+    """One item's estimates beside its classical statistics."""
+
+    code: str
+    version: int
+    model: str
+    anchored: bool
+    a: float
+    b: tuple[float, ...]
+    c: float
+    se_a: float | None
+    se_b: tuple[float | None, ...]
+    se_c: float | None
+    n: int
+    p_value: float | None
+    item_rest: float | None
+    omit_rate: float | None
+    infit: float | None = None
+    outfit: float | None = None
+    misfit: bool = False
+
+
+def run_parameters(*, session: Session, run: RunView) -> tuple[list[ParameterLine], ItemParams | None]:
+    """The run's parameter table with SEs and classical statistics, and the same as an :class:`ItemParams`."""
+    if run.calibration_id is None:
+        return [], None
+    rows = session.exec(
+        select(ItemParameter, Item.code, ItemVersion.number)
+        .join(ItemVersion, col(ItemVersion.id) == col(ItemParameter.item_version_id))
+        .join(Item, col(Item.id) == col(ItemVersion.item_id))
+        .where(ItemParameter.calibration_id == run.calibration_id)
+    ).all()
+    stats = {(s["code"], s["version"]): s for s in run.item_stats}
+    lines = []
+    for p, code, number in rows:
+        s = stats.get((code, number), {})
+        lines.append(ParameterLine(
+            code=code, version=number, model=p.model, anchored=bool(s.get("anchored", False)), a=p.a, b=tuple(p.b),
+            c=p.c, se_a=p.se_a, se_b=tuple(p.se_b or ()), se_c=p.se_c, n=int(s.get("n", 0)),
+            p_value=s.get("p_value"), item_rest=s.get("item_rest"), omit_rate=s.get("omit_rate"),
+            infit=s.get("infit"), outfit=s.get("outfit"), misfit=bool(s.get("misfit", False)),
+        ))  # fmt: skip
+    from itembank.keys import natural_key
+
+    lines.sort(key=lambda line: natural_key(line.code))
+    params = item_params([f"{x.code}@{x.version}" for x in lines], lines) if lines else None
+    return lines, params
+
+
+def count_runs(*, session: Session) -> int:
+    """How many runs there are."""
+    return int(session.exec(select(func.count()).select_from(CalibrationRun)).one())
+
+
+def run_of_job(*, session: Session, job_id: int) -> int | None:
+    """The run a job belongs to (``None`` for a job of another kind)."""
+    return session.exec(select(CalibrationRun.id).where(CalibrationRun.job_id == job_id)).first()
