@@ -53,7 +53,8 @@ def format_profile_summary(profiles: Sequence[Profile]) -> str:
     """
     from reports.formatting import format_count, format_estimate, format_se
 
-    widths = (8, 8, 10, 12, 8, 10, 8)
+    names = max((text_width(p.identity.name) for p in profiles), default=0)
+    widths = (max(8, names + 2), 8, 10, 12, 8, 10, 8)
 
     def line(cells: Sequence[str]) -> str:
         return "".join(pad_cell(c, w, right=i > 0) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))

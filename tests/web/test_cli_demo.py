@@ -199,3 +199,29 @@ def test_demo_end_to_end_reuse_serve_and_fresh(data_dir: Path, monkeypatch: pyte
     # the first run's school reports are gone (another seed samples other schools), the new ones are there
     assert {p.stem for p in (reports / "school").glob("*.pdf")} == _tested_schools() != tested
     _check_logins(_logins(fresh))
+
+
+def test_fresh_on_postgresql_is_refused_before_anything_is_touched(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INFOLIT_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    settings.get_settings.cache_clear()
+    result = CliRunner().invoke(cli, ["demo", "--students", "2000", "--fresh", "--no-serve"])
+    assert result.exit_code == 1 and "PostgreSQL" in result.output, result.output
+    assert not data_dir.exists()
+
+
+def test_a_run_that_stopped_half_way_is_not_taken_for_a_finished_one(data_dir: Path) -> None:
+    from assess.models import Area
+    from web import migrate
+
+    engine = db.get_engine()
+    migrate.upgrade(engine)
+    with Session(engine) as session:
+        session.add(Area(code="32", name="江苏省", level="province", region="东部", path="/32/"))
+        session.commit()
+    result = CliRunner().invoke(cli, ["demo", "--students", "2000", "--no-serve"])
+    assert result.exit_code == 1 and "--fresh" in result.output, result.output
+    with Session(engine) as session:
+        assert session.exec(select(func.count(col(Assessment.id)))).one() == 0  # nothing simulated
+    assert not (data_dir / "reports").exists()
