@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +200,14 @@ def test_demo_end_to_end_reuse_serve_and_fresh(data_dir: Path, monkeypatch: pyte
     # the first run's school reports are gone (another seed samples other schools), the new ones are there
     assert {p.stem for p in (reports / "school").glob("*.pdf")} == _tested_schools() != tested
     _check_logins(_logins(fresh))
+
+    with Session(db.get_engine()) as session:  # weeks later: the assessment's window has closed
+        cat = session.exec(select(Assessment).where(Assessment.purpose == "operational")).one()
+        cat.closes_at = cat.opens_at + timedelta(days=1)
+        session.add(cat)
+        session.commit()
+    later = _demo("--no-serve")
+    assert "已于" in later and "无法再开始测评" in later and _summary(later) == _summary(fresh)
 
 
 def test_fresh_on_postgresql_is_refused_before_anything_is_touched(

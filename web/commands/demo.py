@@ -30,7 +30,8 @@ from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
 from itembank import db
-from itembank.db import session_scope
+from itembank.db import aware_utc, session_scope
+from itembank.models import utcnow
 from itembank.settings import get_settings
 from web.commands.national import MIN_STUDENTS
 
@@ -85,6 +86,12 @@ def _simulate(students: int, seed: int, times: dict[str, float]) -> tuple[str, i
             f"复用数据库中已有的全国样本：测评 {found.assessment_code}，{found.field_trial_students:,} 人试测、"
             f"{found.students:,} 人完成自适应测评，参数标定 {found.calibration}{note}；--fresh 重新开始"
         )
+        if aware_utc(found.closes_at) < utcnow():
+            click.echo(
+                f"注意：测评 {found.assessment_code} 已于 {found.closes_at:%Y-%m-%d} 结束，演示学生无法再开始测评；"
+                "报告和控制台照常可用（--fresh 重新开始一轮）",
+                err=True,
+            )
         times["模拟"] = 0.0
         return found.assessment_code, found.assessment_id
     if areas:
@@ -159,10 +166,10 @@ def _files(
             bar.update(len(profiles) - bar.n)
     times["写出报告文件"] = time.perf_counter() - t0
     if result.reused:
-        click.echo(f"复用 {out} 中已写好的 {len(result.files)} 个报告文件")
+        click.echo(f"复用 {out.resolve()} 中已写好的 {len(result.files)} 个报告文件")
     elif result.bulk is not None:
         click.echo(
-            f"{result.bulk.files} 个报告文件（{result.bulk.bytes / 2**20:.1f} MiB）写入 {out}，"
+            f"{result.bulk.files} 个报告文件（{result.bulk.bytes / 2**20:.1f} MiB）写入 {out.resolve()}，"
             f"{result.bulk.workers} 个进程，用时 {result.bulk.seconds:.0f} 秒"
         )
 
