@@ -81,7 +81,8 @@ def _simulate(students: int, seed: int, times: dict[str, float]) -> tuple[str, i
         found = find_finished_run(session=session)
         areas = count_areas(session=session)
     if found is not None:
-        note = "" if found.students + found.field_trial_students >= students else f"（--students {students:,} 未使用）"
+        total = found.students + found.field_trial_students
+        note = "" if total == students else f"（共 {total:,} 人；--students {students:,} 只在重新开始时使用）"
         click.echo(
             f"复用数据库中已有的全国样本：测评 {found.assessment_code}，{found.field_trial_students:,} 人试测、"
             f"{found.students:,} 人完成自适应测评，参数标定 {found.calibration}{note}；--fresh 重新开始"
