@@ -15,9 +15,10 @@ import numpy as np
 
 if TYPE_CHECKING:  # types only: padding a cell (the exposure command) loads no simulation code
     from assess.simulate.study import CatStudy
+    from reports.profile import Profile
     from reports.regions import RegionSummary
 
-__all__ = ["format_region_table", "format_study", "pad_cell", "text_width"]
+__all__ = ["format_profile_summary", "format_region_table", "format_study", "pad_cell", "text_width"]
 
 
 def text_width(text: str) -> int:
@@ -40,6 +41,33 @@ def format_region_table(regions: Sequence[RegionSummary]) -> str:
 
     lines = [line(("区域", "学生数", "平均量表分", "达标率"))]
     lines += [line((r.region, f"{r.students:,}", f"{r.mean_scale:.1f}", f"{r.pass_rate:.1%}")) for r in regions]
+    return "\n".join(lines)
+
+
+def format_profile_summary(profiles: Sequence[Profile]) -> str:
+    """区域 / 学校数 / 学生数 / 平均量表分 and its SE / 达标率 and its SE, one line per profile.
+
+    The numbers are printed as the report files print them (:mod:`reports.formatting`: scores to
+    one decimal, shares as percentages, their SEs in percentage points); a withheld profile shows
+    ``—`` and why.
+    """
+    from reports.formatting import format_count, format_estimate, format_se
+
+    names = max((text_width(p.identity.name) for p in profiles), default=0)
+    widths = (max(8, names + 2), 8, 10, 12, 8, 10, 8)
+
+    def line(cells: Sequence[str]) -> str:
+        return "".join(pad_cell(c, w, right=i > 0) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+
+    lines = [line(("区域", "学校数", "学生数", "平均量表分", "标准误", "达标率", "标准误"))]
+    for p in profiles:
+        part = p.participation
+        cells = (
+            p.identity.name, format_count(part.schools_participating), format_count(part.students_assessed),
+            format_estimate(p.mean), format_se(p.mean), format_estimate(p.pass_rate, share=True),
+            format_se(p.pass_rate, share=True),
+        )  # fmt: skip
+        lines.append(line(cells) + (f"  （{p.suppressed}）" if p.suppressed else ""))
     return "\n".join(lines)
 
 

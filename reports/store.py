@@ -39,6 +39,7 @@ from reports.tree import find_assessment
 
 __all__ = [
     "build_and_store",
+    "load_all_profiles",
     "load_profile",
     "load_profiles",
     "profile_from_json",
@@ -154,6 +155,17 @@ def load_profiles(*, session: Session, assessment_id: int, level: str, codes: It
         ).all()
         out.update({code: profile_from_json(body) for code, body in rows})
     return out
+
+
+def load_all_profiles(*, session: Session, assessment_id: int) -> list[Profile]:
+    """Every stored profile of the assessment's build, by level and code (empty without a build)."""
+    rows = session.exec(
+        select(StoredProfile.body)
+        .join(ProfileBuild, col(ProfileBuild.id) == col(StoredProfile.build_id))
+        .where(col(ProfileBuild.assessment_id) == assessment_id)
+        .order_by(col(StoredProfile.level), col(StoredProfile.code))
+    ).all()
+    return [profile_from_json(body) for body in rows]
 
 
 def build_and_store(

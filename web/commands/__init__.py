@@ -84,7 +84,7 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "Simulate the national sample: schools in the three regions, a field trial, then adaptive tests.",
     ),
     "demo": LazyCommand(
-        "web.commands.national",
+        "web.commands.demo",
         "demo_command",
         "The main job on the embedded default: bank, national sample, calibration, adaptive tests, summary.",
     ),

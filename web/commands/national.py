@@ -1,4 +1,4 @@
-"""``infolit simulate`` and ``infolit demo``: the national sample, end to end."""
+"""``infolit simulate``: the national sample, end to end (``infolit demo`` runs it first: web.commands.demo)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,14 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from assess.simulate.pipeline import NationalRun, register_demo_students, run_national_simulation
+from assess.simulate.pipeline import NationalRun, run_national_simulation
 from itembank.db import get_engine, session_scope
-from itembank.settings import get_settings
 from reports.regions import summarize_regions
 from reports.render_text import format_region_table
-from reports.render_text import pad_cell as _cell
 from web import migrate
 from web.commands.exposure import exposure_command  # registered with the CLI from here
 
-__all__ = ["MIN_FIELD_TRIAL", "MIN_STUDENTS", "demo_command", "exposure_command", "simulate_command"]
+__all__ = ["MIN_FIELD_TRIAL", "MIN_STUDENTS", "exposure_command", "simulate_command", "simulate_national"]
 
 MIN_STUDENTS = 2_000
 """The smallest sample ``demo`` and ``simulate`` accept (``python bench/demo_minimum.py``).
@@ -62,7 +60,7 @@ class _Stages:
         self.bar.close()
 
 
-def _print_run(run: NationalRun, elapsed: float) -> None:
+def _print_run(run: NationalRun, elapsed: float, table: bool = True) -> None:
     click.echo("")
     click.echo(
         f"学生 {run.students:,} 人（试测 {run.field_trial_students:,}，自适应 {run.adaptive_students:,}），"
@@ -87,13 +85,14 @@ def _print_run(run: NationalRun, elapsed: float) -> None:
             f"{run.weighted_students:,} 人有抽样权重"
             f"（infolit sample report {run.adaptive_assessment} 查看应答率和设计效应）"
         )
-    click.echo("")
-    click.echo(format_region_table(regions))
+    if table:
+        click.echo("")
+        click.echo(format_region_table(regions))
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in run.seconds.items())
     click.echo(f"\n各阶段用时: {stages}")
 
 
-def _run(students: int, field_trial: int, seed: int, grade11: bool) -> NationalRun:
+def _run(students: int, field_trial: int, seed: int, grade11: bool, table: bool = True) -> NationalRun:
     engine = get_engine()
     migrate.upgrade(engine)
     grades = (4, 8, 11) if grade11 else (4, 8)
@@ -111,8 +110,17 @@ def _run(students: int, field_trial: int, seed: int, grade11: bool) -> NationalR
         )
     finally:
         bar.close()
-    _print_run(run, time.perf_counter() - t0)
+    _print_run(run, time.perf_counter() - t0, table)
     return run
+
+
+def simulate_national(students: int, field_trial: int, seed: int, grade11: bool) -> NationalRun:
+    """Migrate the configured database and run the national simulation into it, with progress bars.
+
+    It prints what ``simulate`` prints but the regional table of scored sessions: the demo prints
+    its summary from the stored profiles (plausible values, SEs) instead.
+    """
+    return _run(students, field_trial, seed, grade11, table=False)
 
 
 @click.command("simulate")
@@ -135,46 +143,3 @@ def simulate_command(students: int, field_trial: int, seed: int, grade11: bool) 
     as live testing; the run ends with students and mean scale score per region.
     """
     _run(students, min(field_trial, students // 2), seed, grade11)
-
-
-@click.command("demo")
-@click.option(
-    "--students",
-    type=click.IntRange(min=MIN_STUDENTS),
-    default=50_000,
-    show_default=True,
-    help=f"Sample size (at least {MIN_STUDENTS:,}: a smaller field trial cannot calibrate the bank).",
-)
-@click.option("--seed", type=int, default=1, show_default=True)
-@click.option(
-    "--serve/--no-serve",
-    default=True,
-    show_default=True,
-    help="Start the web app at the end so the printed tickets can take a test.",
-)
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8000, show_default=True)
-def demo_command(students: int, seed: int, serve: bool, host: str, port: int) -> None:
-    """The main job on the embedded default: bank, national sample, calibration, adaptive tests, summary.
-
-    It ends by registering a demonstration school with six students who have not been tested,
-    printing their tickets and PINs, and starting the web app so a newcomer can take a test.
-    """
-    settings = get_settings()
-    click.echo(f"数据库: {get_engine().url.render_as_string()}")
-    run = _run(students, min(5_000, students // 2), seed, False)
-    with session_scope(get_engine()) as session:
-        tickets = register_demo_students(session=session, assessment_code=run.adaptive_assessment)
-    click.echo(f"\n数据保存在 {settings.data_dir.resolve()}")
-    if tickets:
-        click.echo("\n可以立即参加自适应测评的演示学生（InfoLit 演示学校）：")
-        click.echo(_cell("准考证号", 14, right=False) + _cell("密码", 10, right=False) + "年级")
-        for t in tickets:
-            click.echo(_cell(t.ticket, 14, right=False) + _cell(t.pin or "", 10, right=False) + f"{t.grade} 年级")
-    if serve:
-        import uvicorn
-
-        from web.app import create_app
-
-        click.echo(f"\n在浏览器中打开 http://{host}:{port}/ ，用上面的准考证号和密码登录（Ctrl+C 结束）。")
-        uvicorn.run(create_app(), host=host, port=port, log_level="warning")
