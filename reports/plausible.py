@@ -157,9 +157,12 @@ def load_responses(*, session: Session, tree: PeopleTree) -> AssessmentResponses
     )
     rows = session.connection().execute(query).all()  # core rows: ten times faster than ORM rows here
     arr = np.array([tuple(r) for r in rows], dtype=np.int64).reshape(-1, 3)  # Row objects: numpy probes each
-    pos = np.searchsorted(tree.session_ids, arr[:, 0])
-    pos = np.minimum(pos, max(tree.session_ids.size - 1, 0))
-    arr = arr[tree.session_ids[pos] == arr[:, 0]] if tree.session_ids.size else arr[:0]
+    # the tree's sessions are in student order, which need not be session-id order (a sampled
+    # country registers its students school by school, then tests them in another order)
+    by_id = np.argsort(tree.session_ids, kind="stable")
+    sorted_ids = tree.session_ids[by_id]
+    pos = np.minimum(np.searchsorted(sorted_ids, arr[:, 0]), max(sorted_ids.size - 1, 0))
+    arr = arr[sorted_ids[pos] == arr[:, 0]] if sorted_ids.size else arr[:0]
     versions = np.unique(arr[:, 1])
     prow = session.exec(
         select(ItemParameter, Item.code, Item.indicator, Item.dimension)
@@ -174,7 +177,7 @@ def load_responses(*, session: Session, tree: PeopleTree) -> AssessmentResponses
     params = item_params([f"{r[1]}@{r[0].item_version_id}" for r in prow], [r[0] for r in prow])
     keep = np.isin(arr[:, 1], vids)
     arr = arr[keep]
-    student_row = np.searchsorted(tree.session_ids, arr[:, 0])
+    student_row = by_id[np.searchsorted(sorted_ids, arr[:, 0])]
     item_col = np.searchsorted(vids, arr[:, 1])
     order = np.lexsort((item_col, student_row))
     student_row, item_col, score = student_row[order], item_col[order], arr[order, 2].astype(np.float64)
