@@ -23,16 +23,22 @@ Rows of windows long past are swept now and then.
 
 The login itself takes :meth:`LoginGuard.claim`: the attempt counted, the address's record and the
 ticket's student (with its sittings) read, the PIN checked and the ticket's count cleared (or the
-address's failure counted) as one unit, on a driver connection the guard keeps. On SQLite that is
-one write transaction (``BEGIN IMMEDIATE``: the count, the read, the check and the clear see no
-other login's writes in between); a lock held by another worker's login is waited for on the event
-loop, a millisecond at a time, not in SQLite's busy handler, which sleeps the whole worker in steps
-that grow to 100 ms. On PostgreSQL, in autocommit, the count and the read are one statement (a
-data-modifying ``WITH``) and the clear or the failure a second one: two round trips, where the
-separate steps took seven or more. That connection commits without waiting for the WAL flush
-(``synchronous_commit = off``, for the throttle's own rows only): a crash of PostgreSQL can forget
-the attempts of its last fraction of a second (a guesser gains at most those few tries per
-crash), and the counts stay atomic, since a commit is visible to every worker at once either way.
+address's failure counted) as one unit, on a driver connection the guard keeps.
+
+- SQLite: one ``BEGIN IMMEDIATE`` transaction. SQLite's write lock admits one login at a time
+  (on every worker), so the count a login reads holds every attempt before it, and the check runs
+  before any other login's; the attempt is written when it must be remembered (a wrong PIN, a
+  ticket past its limit, an argon2 hash still to check), and a right PIN on a ticket without a
+  record writes nothing. A lock held by another worker is waited for on the event loop (0.5 ms,
+  then up to 4 ms at a time), not in SQLite's busy handler, which slept the whole worker in steps
+  growing to 100 ms.
+- PostgreSQL, in autocommit: the count (the upsert above, returning the new count) and the read
+  are one statement (a data-modifying ``WITH``), the clear a second: two round trips, where the
+  separate steps took seven or more. Both are prepared once on the connection and run on libpq
+  directly. That connection commits without waiting for the WAL flush (``synchronous_commit =
+  off``, for the throttle's own rows only): a crash of PostgreSQL can forget the attempts of its
+  last fraction of a second (a guesser gains at most those few tries per crash), and the counts
+  stay atomic, since a commit is visible to every worker at once either way.
 """
 
 from __future__ import annotations
@@ -462,9 +468,10 @@ class LoginGuard:
         """A login attempt as one unit: count it, read the ticket's student, ``check``, clear or fail.
 
         ``check`` gets the ticket's student (``None``: no such ticket) and says whether the PIN is
-        right (``None``: it cannot say here, see :class:`Claimed`); it runs after the attempt is
-        counted and before the count is cleared, in the same transaction on SQLite. An address past
-        its limit first claims a backoff slot (:meth:`check_client`), as before.
+        right (``None``: it cannot say here, see :class:`Claimed`). It runs only for an attempt
+        within the ticket's limit, counted before it (PostgreSQL) or under the write lock that
+        orders every login (SQLite), and before the count is cleared. An address past its limit
+        first claims a backoff slot (:meth:`check_client`), as before.
 
         Raises
         ------
