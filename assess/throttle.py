@@ -464,6 +464,11 @@ class LoginGuard:
         """Give the guard's connection back to the pool (at shutdown; it is taken again when needed)."""
         self._line.close()
 
+    def open(self) -> None:
+        """Take the guard's connection now (at startup; PostgreSQL prepares its statements on it)."""
+        with self._line.lock:
+            self._line.connection()
+
     async def claim(self, ticket: str, client: str, check: Callable[[TicketOwner | None], bool | None]) -> Claimed:
         """A login attempt as one unit: count it, read the ticket's student, ``check``, clear or fail.
 
