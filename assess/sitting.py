@@ -69,6 +69,7 @@ from assess.models import Assessment, BlueprintRow, RevokedDevice, Student, Test
 from assess.position import Position, is_row_id
 from assess.throttle import SittingRow
 from itembank.db import aware_utc, session_scope
+from itembank.framework_store import current_framework
 
 __all__ = [
     "TAKEN_OVER",
@@ -85,6 +86,7 @@ __all__ = [
     "present",
     "sign_out",
     "start",
+    "warm_up",
 ]
 
 TAKEN_OVER = "这个准考证已经在另一台设备上登录并继续作答，本页面已失效。如果这不是你本人操作，请马上告诉老师。"
@@ -240,6 +242,18 @@ def _kept(engine: Engine, *, fresh: bool = False) -> _Kept:
     with _KEPT_LOCK:
         _KEPT[engine] = kept
     return kept
+
+
+def warm_up(engine: Engine) -> None:
+    """Run what a login reads once and keep none of it (at a worker's startup).
+
+    The statements are compiled and the active framework parsed now, not in the first wave of
+    logins; nothing is kept, so an assessment set up after the start is seen at once.
+    """
+    with session_scope(engine) as session:
+        session.exec(select(Assessment).order_by(col(Assessment.closes_at)).limit(1)).all()
+        session.exec(select(BlueprintRow.assessment_id, BlueprintRow.grade_band).limit(1)).all()
+        current_framework(session=session)
 
 
 def _band(engine: Engine, kept: _Kept, grade: int) -> str:

@@ -23,16 +23,22 @@ Rows of windows long past are swept now and then.
 
 The login itself takes :meth:`LoginGuard.claim`: the attempt counted, the address's record and the
 ticket's student (with its sittings) read, the PIN checked and the ticket's count cleared (or the
-address's failure counted) as one unit, on a driver connection the guard keeps. On SQLite that is
-one write transaction (``BEGIN IMMEDIATE``: the count, the read, the check and the clear see no
-other login's writes in between); a lock held by another worker's login is waited for on the event
-loop, a millisecond at a time, not in SQLite's busy handler, which sleeps the whole worker in steps
-that grow to 100 ms. On PostgreSQL, in autocommit, the count and the read are one statement (a
-data-modifying ``WITH``) and the clear or the failure a second one: two round trips, where the
-separate steps took seven or more. That connection commits without waiting for the WAL flush
-(``synchronous_commit = off``, for the throttle's own rows only): a crash of PostgreSQL can forget
-the attempts of its last fraction of a second (a guesser gains at most those few tries per
-crash), and the counts stay atomic, since a commit is visible to every worker at once either way.
+address's failure counted) as one unit, on a driver connection the guard keeps.
+
+- SQLite: one ``BEGIN IMMEDIATE`` transaction. SQLite's write lock admits one login at a time
+  (on every worker), so the count a login reads holds every attempt before it, and the check runs
+  before any other login's; the attempt is written when it must be remembered (a wrong PIN, a
+  ticket past its limit, an argon2 hash still to check), and a right PIN on a ticket without a
+  record writes nothing. A lock held by another worker is waited for on the event loop (0.5 ms,
+  then up to 4 ms at a time), not in SQLite's busy handler, which slept the whole worker in steps
+  growing to 100 ms.
+- PostgreSQL, in autocommit: the count (the upsert above, returning the new count) and the read
+  are one statement (a data-modifying ``WITH``), the clear a second: two round trips, where the
+  separate steps took seven or more. Both are prepared once on the connection and run on libpq
+  directly. That connection commits without waiting for the WAL flush (``synchronous_commit =
+  off``, for the throttle's own rows only): a crash of PostgreSQL can forget the attempts of its
+  last fraction of a second (a guesser gains at most those few tries per crash), and the counts
+  stay atomic, since a commit is visible to every worker at once either way.
 """
 
 from __future__ import annotations
@@ -288,6 +294,66 @@ def _for(dialect: str, sql: str) -> str:
     return sql if dialect == "sqlite" else _PARAM.sub(r"%(\1)s", sql)
 
 
+_PG_TYPES = {"subject": 25, "client": 25, "ticket": 25, "upper": 25, "now": 701, "stale": 701}
+_PG_TYPES |= {"client_stale": 701, "client_limit": 20, "force": 16}
+"""The PostgreSQL type (oid: text, float8, int8, bool) of each parameter of the hot statements."""
+_READ_TYPES = (int, float, int, str, int, str, int, int, str)
+"""What each column of the PostgreSQL read is, in order (its values arrive as text)."""
+
+
+def _pg_text(value: object) -> bytes:
+    if isinstance(value, bool):
+        return b"t" if value else b"f"
+    return (repr(value) if isinstance(value, float) else str(value)).encode()
+
+
+class _Prepared:
+    """A hot PostgreSQL statement, prepared once on the guard's connection and run on libpq itself.
+
+    psycopg's execute (a cursor, the query converted, its generators) cost four times what libpq
+    does for these two statements of every login; here the parameters go as text with their types
+    fixed at ``PREPARE`` and the row comes back as text, read by :data:`_READ_TYPES`.
+    """
+
+    def __init__(self, name: str, sql: str) -> None:
+        self.name = f"infolit_login_{name}".encode()
+        self.names: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            if match.group(1) not in self.names:
+                self.names.append(match.group(1))
+            return f"${self.names.index(match.group(1)) + 1}"
+
+        self.sql = _PARAM.sub(number, sql).encode()
+        self.types = [_PG_TYPES[n] for n in self.names]
+
+    def prepare(self, driver: Any) -> None:
+        from psycopg import errors, pq
+
+        result = driver.pgconn.prepare(self.name, self.sql, self.types)
+        if result.status != pq.ExecStatus.COMMAND_OK:
+            error = errors.error_from_result(result, encoding="utf-8")
+            if not isinstance(error, errors.DuplicatePreparedStatement):  # a connection used before
+                raise error
+
+    def run(self, driver: Any, params: dict[str, Any]) -> list[tuple[bytes | None, ...]]:
+        from psycopg import errors, pq
+
+        result = driver.pgconn.exec_prepared(self.name, [_pg_text(params[n]) for n in self.names])
+        if result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
+            raise errors.error_from_result(result, encoding="utf-8")
+        fields = range(result.nfields)
+        return [tuple(result.get_value(r, c) for c in fields) for r in range(result.ntuples)]
+
+
+_PG_READ = _Prepared("read", _POSTGRES_READ)
+_PG_CLEAR = _Prepared("clear", _CLEAR)
+
+
+def _pg_rows(found: list[tuple[bytes | None, ...]]) -> list[tuple[Any, ...]]:
+    return [tuple(None if v is None else f(v.decode()) for f, v in zip(_READ_TYPES, row, strict=True)) for row in found]
+
+
 class _Line:
     """The guard's own driver connection (checked out of the pool once, used under ``lock``).
 
@@ -315,6 +381,8 @@ class _Line:
                 else:
                     driver.autocommit = True
                     driver.execute("SET synchronous_commit = off")
+                    _PG_READ.prepare(driver)
+                    _PG_CLEAR.prepare(driver)
             except BaseException:
                 raw.invalidate()
                 raise
@@ -334,6 +402,8 @@ class _Line:
                         driver.execute("PRAGMA busy_timeout=30000")
                     else:
                         driver.execute("RESET synchronous_commit")
+                        driver.execute(f"DEALLOCATE {_PG_READ.name.decode()}")
+                        driver.execute(f"DEALLOCATE {_PG_CLEAR.name.decode()}")
                         driver.autocommit = False
                 except Exception:  # noqa: BLE001 - cannot be reset: do not give it back
                     invalidate = True
@@ -394,13 +464,19 @@ class LoginGuard:
         """Give the guard's connection back to the pool (at shutdown; it is taken again when needed)."""
         self._line.close()
 
+    def open(self) -> None:
+        """Take the guard's connection now (at startup; PostgreSQL prepares its statements on it)."""
+        with self._line.lock:
+            self._line.connection()
+
     async def claim(self, ticket: str, client: str, check: Callable[[TicketOwner | None], bool | None]) -> Claimed:
         """A login attempt as one unit: count it, read the ticket's student, ``check``, clear or fail.
 
         ``check`` gets the ticket's student (``None``: no such ticket) and says whether the PIN is
-        right (``None``: it cannot say here, see :class:`Claimed`); it runs after the attempt is
-        counted and before the count is cleared, in the same transaction on SQLite. An address past
-        its limit first claims a backoff slot (:meth:`check_client`), as before.
+        right (``None``: it cannot say here, see :class:`Claimed`). It runs only for an attempt
+        within the ticket's limit, counted before it (PostgreSQL) or under the write lock that
+        orders every login (SQLite), and before the count is cleared. An address past its limit
+        first claims a backoff slot (:meth:`check_client`), as before.
 
         Raises
         ------
@@ -475,7 +551,7 @@ class LoginGuard:
                     count, window_start = int(t_count) + 1, float(t_start)
                 recorded = t_count is not None
             else:
-                found = conn.execute(line.sql["postgres_read"], params).fetchall()
+                found = _pg_rows(_PG_READ.run(conn, params))
                 if found[0][0] is None:
                     raise _NotCounted
                 count, window_start = int(found[0][0]), float(found[0][1])
@@ -498,8 +574,10 @@ class LoginGuard:
             owner = _owner(rows, ticket)
             verified = check(owner)
             if verified is True:
-                if recorded:
+                if recorded and sqlite:
                     conn.execute(line.sql["clear"], {"subject": params["subject"]})
+                elif recorded:
+                    _PG_CLEAR.run(conn, params)
             else:  # a wrong PIN, or one to check after the claim: the attempt stays counted
                 write_count()
                 if verified is False:

@@ -49,8 +49,10 @@ from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
 
+from assess import sitting
 from assess.research.queue import Consumer, JobQueue, job_settings_from_env
 from assess.throttle import LoginGuard
 from itembank.db import WalCheckpointer, get_engine, make_engine
@@ -158,8 +160,14 @@ async def _startup(app: Litestar) -> None:
     if app.state.web.job_consumer:
         app.state.job_consumer = await anyio.to_thread.run_sync(Consumer(app.state.job_queue).start)
 
-    # the ORM's mappers are configured on their first query: now, not in the first login's request
+    # the ORM's mappers are configured on their first query: now, not in the first login's request;
+    # the login's statements compiled, its connection opened (nothing of the data is kept)
     configure_mappers()
+    try:
+        sitting.warm_up(app.state.engine)
+        app.state.login_guard.open()
+    except (SQLAlchemyError, app.state.engine.dialect.loaded_dbapi.Error) as exc:  # no database yet: the first login
+        log_event("warm_up_failed", error=str(exc)[:200])
     # what start-up built (modules, routes, templates) lives as long as the worker: out of the
     # collector's way, so a full collection during a login wave walks only what requests made
     gc.collect()
