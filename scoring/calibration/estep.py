@@ -390,6 +390,13 @@ class EStep:
         """Full (all categories) dense 0/1 indicators of a chunk, columns x persons, in the engine's precision."""
         if self.mode == "dense":
             return chunk["yt"][: self.n_cols]
+        if self.mode == "binary":  # categories 0 and 1 of every item from [Y1; M]
+            j = self.n_items
+            z = chunk["yt"]
+            yt = np.empty((self.n_cols, z.shape[1]), dtype=self.dtype)
+            np.subtract(z[j : 2 * j], z[:j], out=yt[0::2])
+            yt[1::2] = z[:j]
+            return yt
         rows, cols = self.chunk_responses(chunk)
         yt = np.zeros((self.n_cols, chunk["stop"] - chunk["start"]), dtype=self.dtype)
         yt[cols, rows] = 1
