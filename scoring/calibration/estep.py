@@ -179,13 +179,14 @@ class EStep:
         The responses of 1, the administered items, two rows the E-step fills and a row of ones.
         """
         j = self.n_items
-        rows = np.repeat(np.arange(n_rows), np.diff(ip))
-        item = (ind >> 1).astype(np.int64)  # stacked column 2j + score
+        at = (ind >> 1).astype(np.int64)  # stacked column 2j + score -> item j
+        at *= n_rows
+        at += np.repeat(np.arange(n_rows), np.diff(ip))  # flat position of (item, person) in Y1
         z = np.zeros((2 * j + 3, n_rows), dtype=self.dtype)
         flat = z.reshape(-1)
-        flat[(j + item) * n_rows + rows] = 1
-        one = (ind & 1).astype(bool)
-        flat[item[one] * n_rows + rows[one]] = 1
+        flat[at[(ind & 1).astype(bool)]] = 1
+        at += j * n_rows
+        flat[at] = 1
         z[-1] = 1
         return z
 
