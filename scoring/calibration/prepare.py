@@ -57,6 +57,9 @@ class PreparedData:
         Weighted marginal count of every item's scores, ``(n_items, highest score + 1)``.
     fixed_pos
         Anchor items: column in the responses -> row in the anchor table.
+    dense
+        The responses as a dense persons x items matrix when they came as one and no person was
+        left out (the E-step can lay out its indicators from it directly), else ``None``.
     """
 
     ids: tuple[str, ...]
@@ -71,6 +74,7 @@ class PreparedData:
     offsets: IntArray
     cat_counts: FloatArray
     fixed_pos: Mapping[int, int]
+    dense: FloatArray | None = None
 
     @property
     def n_items(self) -> int:
@@ -139,6 +143,7 @@ def prepare_data(
         offsets=offsets,
         cat_counts=cat_counts,
         fixed_pos=fixed_pos,
+        dense=None if is_sparse(responses) or indptr.size - 1 != n_persons else np.asarray(responses, dtype=np.float64),
     )
 
 

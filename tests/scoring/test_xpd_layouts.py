@@ -113,3 +113,22 @@ def test_large_dense_dichotomous_data_of_one_group_take_the_binary_layout() -> N
     assert mode(x) == "binary"
     assert mode(x, np.where(np.arange(n) % 2 == 0, "a", "b")) == "dense"
     assert mode(np.where(np.isnan(x), np.nan, x + rng.integers(0, 2, (n, j)))) == "dense"
+
+
+def test_the_binary_indicators_from_dense_responses_equal_those_from_the_stacked_columns() -> None:
+    from scoring.calibration.prepare import prepare_data
+    from scoring.irt import quadrature_grid
+
+    rng = np.random.default_rng(44)
+    n, j = 22_000, 48
+    x = np.where(random_sparse_design(n, j, 30, rng), rng.integers(0, 2, (n, j)), np.nan).astype(float)
+    d = prepare_data(x, "2pl", item_ids=None, weights=None, groups=None, reference_group=None, fixed=None)
+    assert d.dense is not None
+    args = (d.indptr, d.cats, d.offsets, None, d.group_index, 1, "single", 8192, 1, quadrature_grid())
+    from_dense, from_columns = estep.EStep(*args, dense=d.dense), estep.EStep(*args)
+    assert from_dense.mode == from_columns.mode == "binary" and len(from_dense.chunks) == 3
+    for a, b in zip(from_dense.chunks, from_columns.chunks, strict=True):
+        assert np.array_equal(a["yt"], b["yt"])
+    x[5] = np.nan  # a person without responses is left out: no dense matrix then
+    kw = {"item_ids": None, "weights": None, "groups": None, "reference_group": None, "fixed": None}
+    assert prepare_data(x, "2pl", **kw).dense is None
