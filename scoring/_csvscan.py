@@ -32,6 +32,12 @@ FIELD_OTHER = 2
 """Anything else: read in Python with the general reader's rules."""
 
 _POW10 = 10.0 ** np.arange(16)
+_SEP, _DIGIT = 1, 2
+_BYTE_KIND = np.zeros(256, dtype=np.uint8)  # 0: anything else
+_BYTE_KIND[[10, 44]] = _SEP
+_BYTE_KIND[48:58] = _DIGIT
+_DIGIT_VALUE = np.full(256, np.nan)
+_DIGIT_VALUE[48:58] = np.arange(10.0)
 
 
 @dataclass(frozen=True)
@@ -92,30 +98,29 @@ def scan_grid(body: bytes, width: int, skip: int) -> tuple[list[str] | None, Flo
     cell, the previous separator. ``None`` for anything else (the general scan reads it, with its
     messages); quotes, NULs and carriage returns are the caller's to exclude.
     """
-    if not body.endswith(b"\n"):
-        body += b"\n"
-    buf = np.frombuffer(body, dtype=np.uint8)
+    body = b"\n\n" + body if body.endswith(b"\n") else b"\n\n" + body + b"\n"  # two leading newlines:
+    buf = np.frombuffer(body, dtype=np.uint8)  # every field has two bytes before its separator
     is_nl = buf == 10
-    sep = np.flatnonzero(is_nl | (buf == 44))
+    sep = np.flatnonzero(is_nl | (buf == 44))[2:]  # without the two leading newlines
     if sep.size == 0 or sep.size % width:
         return None
     n = sep.size // width
     ends = sep.reshape(n, width)
-    if np.count_nonzero(is_nl) != n or not is_nl[ends[:, -1]].all():
+    if np.count_nonzero(is_nl) != n + 2 or not is_nl[ends[:, -1]].all():
         return None  # a line with another number of fields
-    length = (np.diff(sep, prepend=-1) - 1).reshape(n, width)[:, skip:]
-    last = np.take(buf, sep - 1).reshape(n, width)[:, skip:] - np.uint8(48)  # digit -> 0..9, separator -> >= 196
-    digit = last <= 9
-    # A digit lies inside its field, so a digit field has length >= 1: with every length 0 or 1, the
-    # cells are plain exactly when as many are digits as have a byte.
-    if length.size and (length.max() > 1 or np.count_nonzero(digit) != int(length.sum())):
+    # The two bytes before every separator: a plain cell is empty (the first is a separator) or one
+    # digit (the first a digit, the second a separator); the leading newlines serve the first field.
+    last = np.take(buf, sep - 1).reshape(n, width)[:, skip:]
+    kind = np.take(_BYTE_KIND, last)
+    before = np.take(_BYTE_KIND, np.take(buf, sep - 2).reshape(n, width)[:, skip:])
+    if not ((kind == _SEP) | ((kind == _DIGIT) & (before == _SEP))).all():
         return None
-    if skip == 0 and not digit.any(axis=1).all():
+    x = np.take(_DIGIT_VALUE, last)  # the digit's value, nan for an empty cell
+    if skip == 0 and np.isnan(x).all(axis=1).any():
         return None  # an all-empty line is blank: the general scan skips it
-    x = np.where(digit, last, np.nan)
     texts = None
     if skip:
-        starts = np.concatenate([[0], ends[:-1, -1] + 1])
+        starts = np.concatenate([[2], ends[:-1, -1] + 1])
         texts = _gather_texts(body, starts, ends[:, 0])
     return texts, x
 

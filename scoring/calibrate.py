@@ -181,7 +181,7 @@ def calibrate(
     layout = identify_scale(data, nodes, fixed, prior_c)
     x0 = start_values(layout, data, start)
     engine = EStep(data.indptr, data.cats, data.offsets, data.weights, data.group_index, len(data.labels),
-                   precision, chunk_rows, threads, nodes)
+                   precision, chunk_rows, threads, nodes, data.dense)
     likelihood = MarginalLikelihood(layout, engine)
     em = iterate(layout, likelihood, x0, tol=tol, max_cycles=max_cycles, accelerate=accelerate, callback=callback)
     params = assemble_params(layout, data, fixed, em.x)

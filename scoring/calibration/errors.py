@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scoring.calibration.batch import ItemBatch
-from scoring.calibration.estep import EStep
+from scoring.calibration.estep import EStep, _linear_in_nodes
 from scoring.calibration.latent import latent_logprior
 from scoring.calibration.parameters import ParameterLayout
 from scoring.calibration.prepare import PreparedData
@@ -173,6 +173,7 @@ def _xpd_information(layout: ParameterLayout, x: FloatArray, engine: EStep) -> F
     kept = engine.kept_posteriors(logp, logprior)  # from the log-likelihood pass at the estimates
     prepared = engine.prepare(logp, logprior)
     glog_e = glog.astype(engine.dtype)
+    binary = _binary_score_parts(engine, glog, pcol, layout.nodes) if engine.mode == "binary" else None
     for i, chunk in enumerate(engine.chunks):
         post = kept[i] if kept is not None else engine.posterior(chunk, prepared)[0]
         if engine.mode == "sparse":
@@ -181,7 +182,10 @@ def _xpd_information(layout: ParameterLayout, x: FloatArray, engine: EStep) -> F
             post_t = post.T
         else:
             post_t = post  # (Q, n), node-major, in the engine's precision
-            scores_t = _item_scores_by_product(engine, chunk, post_t, glog_e, pcol, p)
+            if binary is not None:
+                scores_t = _item_scores_binary(engine, chunk, post_t, binary, p)
+            else:
+                scores_t = _item_scores_by_product(engine, chunk, post_t, glog_e, pcol, p)
         for i, (g, _kind) in enumerate(layout.latent_slots):
             if engine.n_groups == 1:
                 scores_t[layout.n_item_par + i] = lat_grad[i] @ post_t
@@ -225,6 +229,51 @@ def _latent_score_weights(layout: ParameterLayout, mean: FloatArray, sd: FloatAr
         pi = np.exp(logprior[g])
         out.append((u - pi @ u) / sd[g] if kind == 0 else u**2 - pi @ u**2)
     return out
+
+
+def _binary_score_parts(
+    engine: EStep, glog: FloatArray, pcol: IntArray, nodes: FloatArray
+) -> list[tuple[IntArray, IntArray, Any, FloatArray]] | None:
+    """Per parameter slot of dichotomous items: score columns, items, ``d log P0`` and the linear part.
+
+    A person's score at item j is ``m_pj E[d log P_j0] + y_pj1 E[d (log P_j1 - log P_j0)]``. For
+    the logistic models without a lower asymptote the second derivative is linear in theta (theta
+    for the slope, 1 for the intercept), so its posterior mean is ``alpha + beta E[theta]``: one
+    product over the items instead of two over the categories. ``None`` if some slot is not linear.
+    """
+    parts = []
+    for m in range(glog.shape[0]):
+        target = pcol[m, engine.offsets[:-1]]
+        has = np.flatnonzero(target >= 0)
+        if has.size == 0:
+            continue
+        g0 = glog[m, 0::2][has]
+        lin = _linear_in_nodes(glog[m, 1::2][has] - g0, nodes, 1e-9)
+        if lin is None:
+            return None
+        parts.append((target[has], has, np.ascontiguousarray(g0, dtype=engine.dtype), lin))
+    return parts
+
+
+def _item_scores_binary(
+    engine: EStep, chunk: dict[str, Any], post_t: Any, parts: list[tuple[IntArray, IntArray, Any, FloatArray]], p: int
+) -> Any:
+    """Item scores of a chunk, ``(p, n)``, in the ``binary`` layout (see :func:`_binary_score_parts`)."""
+    z = chunk["yt"]
+    j = engine.n_items
+    y1, administered = z[:j], z[j : 2 * j]
+    n = post_t.shape[1]
+    e_theta = np.asarray(engine.nodes, dtype=post_t.dtype) @ post_t  # every person's posterior mean
+    scores_t = np.zeros((p, n), dtype=post_t.dtype)
+    for target, items, g0, lin in parts:
+        s = g0 @ post_t
+        s *= administered[items]
+        linear = np.multiply.outer(lin[0].astype(post_t.dtype), e_theta)  # slope * E[theta] + intercept
+        linear += lin[1].astype(post_t.dtype)[:, None]
+        linear *= y1[items]
+        s += linear
+        scores_t[target] = s
+    return scores_t
 
 
 def _item_scores_by_product(

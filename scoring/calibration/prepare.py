@@ -57,6 +57,9 @@ class PreparedData:
         Weighted marginal count of every item's scores, ``(n_items, highest score + 1)``.
     fixed_pos
         Anchor items: column in the responses -> row in the anchor table.
+    dense
+        The responses as a dense persons x items matrix when they came as one and no person was
+        left out (the E-step can lay out its indicators from it directly), else ``None``.
     """
 
     ids: tuple[str, ...]
@@ -71,6 +74,7 @@ class PreparedData:
     offsets: IntArray
     cat_counts: FloatArray
     fixed_pos: Mapping[int, int]
+    dense: FloatArray | None = None
 
     @property
     def n_items(self) -> int:
@@ -113,7 +117,8 @@ def prepare_data(
     model_list = _resolve_models(models, n_items)
     indptr, w, gidx, labels = _select_persons(indptr, n_persons, weights, groups, reference_group)
     width = int(scores.max()) + 1 if scores.size else 1
-    flat_cat = item_of.astype(np.int64) * width + scores
+    wide = n_items * width >= 2**31
+    flat_cat = (item_of.astype(np.int64) if wide else item_of) * width + scores  # int32 unless it overflows
     pw = None if w is None else np.repeat(w, np.diff(indptr))
     cat_counts = np.bincount(flat_cat, weights=pw, minlength=n_items * width).astype(np.float64)
     cat_counts = cat_counts.reshape(n_items, width)
@@ -124,7 +129,7 @@ def prepare_data(
         fixed_pos = {id_pos[fid]: fj for fj, fid in enumerate(fixed.ids) if fid in id_pos}
     kk = _max_scores(ids, model_list, cat_counts, np.bincount(item_of, minlength=n_items), fixed, fixed_pos)
     offsets = category_offsets(kk + 1)
-    cats = (offsets[item_of].astype(np.int64) + scores).astype(np.int32)
+    cats = offsets.astype(np.int32)[item_of] + scores  # the stacked columns fit int32 (the E-step takes them so)
     return PreparedData(
         ids=ids,
         models=tuple(model_list),
@@ -138,6 +143,7 @@ def prepare_data(
         offsets=offsets,
         cat_counts=cat_counts,
         fixed_pos=fixed_pos,
+        dense=None if is_sparse(responses) or indptr.size - 1 != n_persons else np.asarray(responses, dtype=np.float64),
     )
 
 

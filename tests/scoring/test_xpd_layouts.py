@@ -64,10 +64,16 @@ def test_layouts_agree_with_missing_responses_groups_and_weights(monkeypatch: py
         assert_allclose(other, base, rtol=rtol, err_msg=precision)
 
 
-@pytest.mark.parametrize("models", [["2pl"] * 10, ["1pl"] * 10, ["2pl"] * 6 + ["3pl"] * 4])
-def test_the_binary_layout_fits_like_the_dense_one(monkeypatch: pytest.MonkeyPatch, models: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("models", "weighted"),
+    [(["2pl"] * 10, False), (["2pl"] * 10, True), (["1pl"] * 10, False), (["2pl"] * 6 + ["3pl"] * 4, False)],
+)
+def test_the_binary_layout_fits_like_the_dense_one(
+    monkeypatch: pytest.MonkeyPatch, models: list[str], weighted: bool
+) -> None:
     """Dichotomous items, one group: the ``binary`` layout (linear logits, or the 3PL's exact path) = ``dense``."""
     rng = np.random.default_rng(41)
+    w = rng.uniform(0.5, 2.0, 2000) if weighted else None
     bank = random_item_params(10, models, rng)
     x = np.asarray(
         simulate_responses(bank, rng.standard_normal(2000), rng, design_mask=random_sparse_design(2000, 10, 7, rng)),
@@ -78,7 +84,7 @@ def test_the_binary_layout_fits_like_the_dense_one(monkeypatch: pytest.MonkeyPat
     for binary in (True, False):
         monkeypatch.setattr(estep, "BINARY_LAYOUT", binary)
         for precision in ("double", "single"):
-            fits[binary, precision] = calibrate(x, models, se="xpd", precision=precision, tol=1e-6)
+            fits[binary, precision] = calibrate(x, models, weights=w, se="xpd", precision=precision, tol=1e-6)
     for precision, atol in (("double", 1e-9), ("single", 2e-4)):
         new, old = fits[True, precision], fits[False, precision]
         assert new.log_likelihood == pytest.approx(old.log_likelihood, abs=1e-6 if precision == "double" else 1e-3)
@@ -86,3 +92,43 @@ def test_the_binary_layout_fits_like_the_dense_one(monkeypatch: pytest.MonkeyPat
         assert_allclose(new.params.b, old.params.b, atol=atol)
         assert_allclose(new.se.a, old.se.a, rtol=RTOL_SINGLE)
         assert_allclose(new.se.b, old.se.b, rtol=RTOL_SINGLE)
+
+
+def test_large_dense_dichotomous_data_of_one_group_take_the_binary_layout() -> None:
+    """The bench's shape (many persons, 30 of 48 items each) runs binary; with groups or polytomous items, dense."""
+    from scoring.calibration.prepare import prepare_data
+    from scoring.irt import quadrature_grid
+
+    rng = np.random.default_rng(43)
+    n, j = 22_000, 48  # dense layouts need n x columns >= 2,000,000
+    x = np.where(random_sparse_design(n, j, 30, rng), rng.integers(0, 2, (n, j)), np.nan).astype(float)
+    nodes = quadrature_grid()
+
+    def mode(data_x: np.ndarray, groups: np.ndarray | None = None) -> str:
+        kw = {"item_ids": None, "weights": None, "groups": groups, "reference_group": None, "fixed": None}
+        d = prepare_data(data_x, "2pl" if np.nanmax(data_x) <= 1 else "grm", **kw)
+        e = estep.EStep(d.indptr, d.cats, d.offsets, None, d.group_index, len(d.labels), "auto", None, 1, nodes)
+        return e.mode
+
+    assert mode(x) == "binary"
+    assert mode(x, np.where(np.arange(n) % 2 == 0, "a", "b")) == "dense"
+    assert mode(np.where(np.isnan(x), np.nan, x + rng.integers(0, 2, (n, j)))) == "dense"
+
+
+def test_the_binary_indicators_from_dense_responses_equal_those_from_the_stacked_columns() -> None:
+    from scoring.calibration.prepare import prepare_data
+    from scoring.irt import quadrature_grid
+
+    rng = np.random.default_rng(44)
+    n, j = 22_000, 48
+    x = np.where(random_sparse_design(n, j, 30, rng), rng.integers(0, 2, (n, j)), np.nan).astype(float)
+    d = prepare_data(x, "2pl", item_ids=None, weights=None, groups=None, reference_group=None, fixed=None)
+    assert d.dense is not None
+    args = (d.indptr, d.cats, d.offsets, None, d.group_index, 1, "single", 8192, 1, quadrature_grid())
+    from_dense, from_columns = estep.EStep(*args, dense=d.dense), estep.EStep(*args)
+    assert from_dense.mode == from_columns.mode == "binary" and len(from_dense.chunks) == 3
+    for a, b in zip(from_dense.chunks, from_columns.chunks, strict=True):
+        assert np.array_equal(a["yt"], b["yt"])
+    x[5] = np.nan  # a person without responses is left out: no dense matrix then
+    kw = {"item_ids": None, "weights": None, "groups": None, "reference_group": None, "fixed": None}
+    assert prepare_data(x, "2pl", **kw).dense is None
