@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--refuse", type=float, default=0.10, help="share of sampled schools that refuse")
     ap.add_argument("--absent", type=float, default=0.08, help="share of students absent")
     ap.add_argument("--trim", type=float, default=None, help="trimming factor (default: the design's 4)")
+    ap.add_argument("--no-replacements", action="store_true", help="refusing schools are not replaced")
     args = ap.parse_args()
     t0 = time.perf_counter()
     grades = (4, 8)
@@ -55,6 +56,8 @@ def main() -> None:
     design = national_design(args.sample_schools, grades)
     if args.trim is not None:
         design = dataclasses.replace(design, trim=args.trim)
+    if args.no_replacements:
+        design = dataclasses.replace(design, use_replacements=False)
     enrol = frame.enrolled(grades).astype(float)
     school_mean = 500 + 100 * country.effect
     regions = ("东部", "中部", "西部")
