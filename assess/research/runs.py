@@ -540,6 +540,8 @@ def _view(session: Session, run: CalibrationRun) -> RunView:
 
 def run_view(*, session: Session, run_id: int) -> RunView:
     """Run ``run_id`` (:class:`NotFound` if there is none)."""
+    if not 0 < run_id < 2**31:  # beyond an integer column's range: PostgreSQL would refuse the query
+        raise NotFound("没有这个标定任务。")
     run = session.get(CalibrationRun, run_id)
     if run is None:
         raise NotFound("没有这个标定任务。")

@@ -49,6 +49,9 @@ OPERATIONS = [
     ("GET", "/api/v1/staff/areas/{code}/profile"),
     ("GET", "/api/v1/staff/schools/{code}/profile"),
     ("GET", "/api/v1/staff/users"),
+    ("GET", "/api/v1/staff/research/runs"),
+    ("POST", "/api/v1/staff/research/runs"),
+    ("GET", "/api/v1/staff/research/runs/{run_id}"),
 ]
 
 
