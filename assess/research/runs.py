@@ -197,20 +197,33 @@ def _is_omitted(answer: Any) -> bool:
 
 
 def _read(session: Session, assessment_id: int) -> _Data:
-    rows = session.exec(
-        select(TestSession.student_id, Response.item_version_id, Response.score, Response.answer)
+    """The assessment's scored responses as a matrix, and which of them were omitted.
+
+    Only a response that scored 0 can be an omission, so only those answers are read and decoded.
+    """
+    base = (
+        select(TestSession.student_id, Response.item_version_id, Response.score)
         .join(TestSession, col(TestSession.id) == col(Response.session_id))
-        .where(TestSession.assessment_id == assessment_id, col(Response.score).is_not(None))
-    ).all()
+        .where(TestSession.assessment_id == assessment_id)
+    )
+    rows = session.exec(base.where(col(Response.score).is_not(None))).all()
     if not rows:
         raise JobFailed("这个测评批次还没有计分的作答。")
-    ids = np.array([(r[0], r[1], r[2]) for r in rows], dtype=np.int64)
+    ids = np.array(rows, dtype=np.int64)
     students, r = np.unique(ids[:, 0], return_inverse=True)
     versions, c = np.unique(ids[:, 1], return_inverse=True)
     scores = np.full((students.size, versions.size), np.nan)
     scores[r, c] = ids[:, 2]
     omitted = np.zeros(scores.shape, dtype=bool)
-    omitted[r, c] = [_is_omitted(row[3]) for row in rows]
+    zeros = session.exec(
+        select(TestSession.student_id, Response.item_version_id, Response.answer)
+        .join(TestSession, col(TestSession.id) == col(Response.session_id))
+        .where(TestSession.assessment_id == assessment_id, Response.score == 0)
+    ).all()
+    left = [(sid, vid) for sid, vid, answer in zeros if _is_omitted(answer)]
+    if left:
+        pairs = np.array(left, dtype=np.int64)
+        omitted[np.searchsorted(students, pairs[:, 0]), np.searchsorted(versions, pairs[:, 1])] = True
     return _Data(students, tuple(int(v) for v in versions), scores, omitted)
 
 
