@@ -30,7 +30,7 @@ from sqlmodel import Session, col, func, select
 
 from assess.accounts.scope import Actor
 from assess.exceptions import AssessError, NotFound
-from assess.models import Assessment, Response, Student, TestSession
+from assess.models import Area, Assessment, Response, School, Student, TestSession
 from assess.research.models import CalibrationRun
 from assess.research.queue import JobContext, JobFailed, create_job, job_kind, job_view
 from itembank.db import session_scope
@@ -51,7 +51,10 @@ __all__ = [
     "RunSpec",
     "RunView",
     "FIT_RANGE",
+    "DIF_COMPARISONS",
+    "ability_strata",
     "code_version",
+    "compute_dif",
     "count_runs",
     "execute_run",
     "list_runs",
@@ -194,20 +197,33 @@ def _is_omitted(answer: Any) -> bool:
 
 
 def _read(session: Session, assessment_id: int) -> _Data:
-    rows = session.exec(
-        select(TestSession.student_id, Response.item_version_id, Response.score, Response.answer)
+    """The assessment's scored responses as a matrix, and which of them were omitted.
+
+    Only a response that scored 0 can be an omission, so only those answers are read and decoded.
+    """
+    base = (
+        select(TestSession.student_id, Response.item_version_id, Response.score)
         .join(TestSession, col(TestSession.id) == col(Response.session_id))
-        .where(TestSession.assessment_id == assessment_id, col(Response.score).is_not(None))
-    ).all()
+        .where(TestSession.assessment_id == assessment_id)
+    )
+    rows = session.exec(base.where(col(Response.score).is_not(None))).all()
     if not rows:
         raise JobFailed("这个测评批次还没有计分的作答。")
-    ids = np.array([(r[0], r[1], r[2]) for r in rows], dtype=np.int64)
+    ids = np.array(rows, dtype=np.int64)
     students, r = np.unique(ids[:, 0], return_inverse=True)
     versions, c = np.unique(ids[:, 1], return_inverse=True)
     scores = np.full((students.size, versions.size), np.nan)
     scores[r, c] = ids[:, 2]
     omitted = np.zeros(scores.shape, dtype=bool)
-    omitted[r, c] = [_is_omitted(row[3]) for row in rows]
+    zeros = session.exec(
+        select(TestSession.student_id, Response.item_version_id, Response.answer)
+        .join(TestSession, col(TestSession.id) == col(Response.session_id))
+        .where(TestSession.assessment_id == assessment_id, Response.score == 0)
+    ).all()
+    left = [(sid, vid) for sid, vid, answer in zeros if _is_omitted(answer)]
+    if left:
+        pairs = np.array(left, dtype=np.int64)
+        omitted[np.searchsorted(students, pairs[:, 0]), np.searchsorted(versions, pairs[:, 1])] = True
     return _Data(students, tuple(int(v) for v in versions), scores, omitted)
 
 
@@ -304,8 +320,17 @@ def execute_run(job: JobContext) -> None:
         free = [k for k in keep if chosen[data.version_ids[k]].ident not in anchored]
         if not free:
             raise JobFailed(f"没有题目达到 {run.min_responses} 人作答，无可标定的题目。")
-        grades = dict(session.exec(select(Student.id, Student.grade)
-                                   .where(col(Student.id).in_(data.student_ids.tolist()))).all())  # fmt: skip
+        people = {
+            int(st.id or 0): (st.grade, st.gender, locale, region)
+            for st, locale, region in session.exec(
+                select(Student, School.locale, Area.region)
+                .join(School, col(School.id) == col(Student.school_id))
+                .join(Area, col(Area.id) == col(School.area_id))
+                .join(TestSession, col(TestSession.student_id) == col(Student.id))
+                .where(TestSession.assessment_id == run.assessment_id)  # no IN list of 50,000 ids
+            ).all()
+        }
+        grades = {sid: p[0] for sid, p in people.items()}
     versions = [chosen[data.version_ids[k]] for k in keep]
     matrix = data.scores[:, keep]
     seen = np.isfinite(matrix).any(axis=1)
@@ -330,7 +355,13 @@ def execute_run(job: JobContext) -> None:
     job.log(f"EM：{result.n_cycles} 轮，{'收敛' if result.converged else '未收敛'}，logLik {result.log_likelihood:.2f}")
     job.progress(90, message="计算经典统计量与项目拟合")
     stats = compute_classical_stats(matrix, [v.max_score for v in versions], omitted)
-    fit = _item_fit(matrix, result, groups if use_groups else None)
+    fit, theta = _item_fit(matrix, result, groups if use_groups else None)
+    kept = data.student_ids[seen]
+    dif = compute_dif(matrix, theta, {
+        "gender": np.array([people[int(s)][1] for s in kept], dtype=object),
+        "locale": np.array([people[int(s)][2] for s in kept], dtype=object),
+        "region": np.array([people[int(s)][3] for s in kept], dtype=object),
+    }, ids=[v.ident for v in versions])  # fmt: skip
     item_stats = [
         {
             "code": v.code,
@@ -344,6 +375,7 @@ def execute_run(job: JobContext) -> None:
             "infit": _num(fit.item_infit[j]),
             "outfit": _num(fit.item_outfit[j]),
             "misfit": misfits(float(fit.item_infit[j]), float(fit.item_outfit[j])),
+            "dif": dif.get(v.ident, []),
         }
         for j, v in enumerate(versions)
     ]
@@ -395,7 +427,7 @@ def misfits(infit: float, outfit: float) -> bool:
     return any(math.isfinite(v) and not lo <= v <= hi for v in (infit, outfit))
 
 
-def _item_fit(matrix: FloatArray, result: Any, groups: npt.NDArray[Any] | None) -> Any:
+def _item_fit(matrix: FloatArray, result: Any, groups: npt.NDArray[Any] | None) -> tuple[Any, FloatArray]:
     """Infit and outfit of each item at the persons' EAP abilities (each person's prior: its group's distribution)."""
     from scoring.ability import estimate_eap
     from scoring.fit import compute_infit_outfit
@@ -408,7 +440,61 @@ def _item_fit(matrix: FloatArray, result: Any, groups: npt.NDArray[Any] | None) 
         mean = np.array([by[str(g)].mean for g in groups])
         sd = np.array([by[str(g)].sd for g in groups])
     theta = estimate_eap(matrix, result.params, prior_mean=mean, prior_sd=sd).theta
-    return compute_infit_outfit(matrix, result.params, theta, allow_non_rasch=True)
+    return compute_infit_outfit(matrix, result.params, theta, allow_non_rasch=True), theta
+
+
+DIF_COMPARISONS: tuple[tuple[str, str, str, str], ...] = (
+    ("gender", "M", "F", "女生对男生"),
+    ("locale", "urban", "rural", "乡村对城市"),
+    ("locale", "urban", "town", "县镇对城市"),
+    ("region", "东部", "中部", "中部对东部"),
+    ("region", "东部", "西部", "西部对东部"),
+)
+"""The DIF comparisons: (variable, reference group, focal group, label)."""
+DIF_STRATA = 10
+"""Ability strata of the MH matching (deciles of the EAP abilities)."""
+
+
+def ability_strata(theta: FloatArray, n: int = DIF_STRATA) -> FloatArray:
+    """Each person's ability stratum 0..n-1 (quantiles of ``theta``): the MH matching variable.
+
+    Under matrix sampling or an adaptive test persons answer different items, so their summed
+    scores are not comparable; MH DIF is matched on the EAP ability instead (Zwick, 2012, sec. 4),
+    which rests on all of the person's answers under the calibration just made.
+    """
+    edges = np.quantile(theta, np.linspace(0, 1, n + 1)[1:-1])
+    return np.searchsorted(edges, theta, side="right").astype(np.float64)
+
+
+def compute_dif(
+    matrix: FloatArray, theta: FloatArray, variables: dict[str, npt.NDArray[Any]], *, ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Mantel-Haenszel DIF with ETS classes of each dichotomous item, per comparison of :data:`DIF_COMPARISONS`.
+
+    Returns, by item id, one entry per comparison that both groups have at least 100 persons
+    for: label, reference, focal, MH D-DIF, its SE, p-value, ETS class.
+    """
+    from scoring.dif import compute_mantel_haenszel
+
+    binary = [j for j in range(matrix.shape[1]) if set(np.unique(matrix[np.isfinite(matrix[:, j]), j])) <= {0.0, 1.0}]
+    out: dict[str, list[dict[str, Any]]] = {}
+    if not binary:
+        return out
+    strata = ability_strata(theta)
+    for variable, reference, focal, label in DIF_COMPARISONS:
+        labels = variables[variable]
+        if (labels == reference).sum() < 100 or (labels == focal).sum() < 100:
+            continue
+        (res,) = compute_mantel_haenszel(matrix, labels, reference=reference, focal=focal, matching=strata,
+                                         items=binary, item_ids=ids)  # fmt: skip
+        for k, j in enumerate(res.items):
+            if not res.ets_class[k]:
+                continue
+            out.setdefault(ids[j], []).append({
+                "label": label, "reference": reference, "focal": focal, "d_dif": _num(res.d_dif[k]),
+                "se": _num(res.se_d_dif[k]), "p_value": _num(res.p_value[k]), "ets": res.ets_class[k],
+            })  # fmt: skip
+    return out
 
 
 def _num(x: float) -> float | None:
@@ -467,6 +553,8 @@ def _view(session: Session, run: CalibrationRun) -> RunView:
 
 def run_view(*, session: Session, run_id: int) -> RunView:
     """Run ``run_id`` (:class:`NotFound` if there is none)."""
+    if not 0 < run_id < 2**31:  # beyond an integer column's range: PostgreSQL would refuse the query
+        raise NotFound("没有这个标定任务。")
     run = session.get(CalibrationRun, run_id)
     if run is None:
         raise NotFound("没有这个标定任务。")
@@ -500,6 +588,12 @@ class ParameterLine:
     infit: float | None = None
     outfit: float | None = None
     misfit: bool = False
+    dif: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def dif_flags(self) -> tuple[str, ...]:
+        """The comparisons in which the item is of ETS class B or C (``"女生对男生 C"``)."""
+        return tuple(f"{d['label']} {d['ets']}" for d in self.dif if d["ets"] in ("B", "C"))
 
 
 def run_parameters(*, session: Session, run: RunView) -> tuple[list[ParameterLine], ItemParams | None]:
@@ -521,6 +615,7 @@ def run_parameters(*, session: Session, run: RunView) -> tuple[list[ParameterLin
             c=p.c, se_a=p.se_a, se_b=tuple(p.se_b or ()), se_c=p.se_c, n=int(s.get("n", 0)),
             p_value=s.get("p_value"), item_rest=s.get("item_rest"), omit_rate=s.get("omit_rate"),
             infit=s.get("infit"), outfit=s.get("outfit"), misfit=bool(s.get("misfit", False)),
+            dif=tuple(s.get("dif", ())),
         ))  # fmt: skip
     from itembank.keys import natural_key
 

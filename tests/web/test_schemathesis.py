@@ -54,6 +54,9 @@ OPERATIONS = [
     ("POST", "/api/v1/staff/assessments"),
     ("POST", "/api/v1/staff/assessments/{code}/open"),
     ("POST", "/api/v1/staff/assessments/{code}/close"),
+    ("GET", "/api/v1/staff/research/runs"),
+    ("POST", "/api/v1/staff/research/runs"),
+    ("GET", "/api/v1/staff/research/runs/{run_id}"),
 ]
 
 

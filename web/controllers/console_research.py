@@ -252,6 +252,7 @@ class ParameterJson:
     infit: float | None
     outfit: float | None
     misfit: bool
+    dif: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -295,6 +296,7 @@ def _json(view: RunView, lines: list[ParameterLine] | None = None) -> RunJson:
             x.infit,
             x.outfit,
             x.misfit,
+            [dict(d) for d in x.dif],
         )
         for x in lines or []
     ]

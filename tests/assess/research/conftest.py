@@ -32,12 +32,18 @@ class Trial:
 
 
 def build_trial(
-    engine: Engine, *, seed: int = 5, n_students: int = N_STUDENTS, reversed_item: int | None = None
+    engine: Engine,
+    *,
+    seed: int = 5,
+    n_students: int = N_STUDENTS,
+    reversed_item: int | None = None,
+    dif_item: int | None = None,
 ) -> Trial:
     """A field trial of grade-8 students, each answering 10 of 12 2PL items; the last 3 items are pilot items.
 
     ``reversed_item``: that item's answers come from a slope of -4 (abler students fail it), a
-    misfit no model with a positive slope can take.
+    misfit no model with a positive slope can take. ``dif_item``: that item is one logit harder for
+    girls (half the students are girls, ``F``; the others boys, ``M``) at the same ability.
     """
     rng = np.random.default_rng(seed)
     with Session(engine, expire_on_commit=False) as session:
@@ -58,6 +64,9 @@ def build_trial(
         session.execute(update(Item).where(col(Item.code).in_(codes[:-N_PILOT])).values(status="operational"))
         session.execute(update(Item).where(col(Item.code).in_(pilot)).values(status="pilot"))
         students = make_tree(session, n_students, grade=8)
+        for k, student in enumerate(students):
+            student.gender = "F" if k % 2 == 0 else "M"
+            session.add(student)
         now = utcnow()
         assessment = Assessment(
             code="FT1",
@@ -78,7 +87,8 @@ def build_trial(
             session.flush()
             for pos, j in enumerate(np.sort(rng.permutation(N_ITEMS)[:PER_STUDENT])):
                 slope = -4.0 if j == reversed_item else a[j]
-                p = 1.0 / (1.0 + np.exp(-slope * (theta[s] - b[j])))
+                shift = 1.0 if j == dif_item and s % 2 == 0 else 0.0
+                p = 1.0 / (1.0 + np.exp(-slope * (theta[s] - b[j] - shift)))
                 score = int(rng.random() < p)
                 left = score == 0 and rng.random() < 0.1
                 omitted += left

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from assess.exceptions import NotFound
-from assess.models import Response, TestSession
+from assess.models import Response, Student, TestSession
 from assess.research.models import CalibrationRun, ResearchJob
 from assess.research.queue import JobSettings, run_job
 from assess.research.runs import (
@@ -208,3 +208,44 @@ def test_a_reversed_item_fits_worst_and_the_fit_is_that_of_the_eap_abilities(eng
     hand = compute_infit_outfit(matrix, params, theta, allow_non_rasch=True)
     assert [x.outfit for x in lines] == pytest.approx(np.round(hand.item_outfit, 6).tolist(), abs=1e-6)
     assert [x.infit for x in lines] == pytest.approx(np.round(hand.item_infit, 6).tolist(), abs=1e-6)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_gender_dif_is_the_mantel_haenszel_of_a_hand_computation(engine: Engine) -> None:
+    trial = build_trial(engine, n_students=1600, dif_item=2)
+    run_id = _run(engine, RunSpec(name="dif", assessment="FT1", model="2pl", groups="none"))
+    with Session(engine) as s:
+        view = run_view(session=s, run_id=run_id)
+        assert view.status == "done", view.log
+        lines, params = run_parameters(session=s, run=view)
+        genders = dict(s.exec(select(Student.id, Student.gender)).all())
+        students = sorted(genders)
+    assert params is not None
+    by_code = {x.code: x for x in lines}
+    planted = by_code[trial.codes[2]]
+    assert planted.dif_flags == ("女生对男生 C",), planted.dif
+    assert sum(1 for x in lines if any(f.endswith("C") for f in x.dif_flags)) == 1  # only the planted item
+    assert all(len(x.dif) == 1 for x in lines)  # one school, one region: only the gender comparison
+    # by hand: ability deciles of the EAP abilities, then alpha_MH = sum(A D / N) / sum(B C / N)
+    data, column = _scores(engine)
+    matrix = data[:, [column[f"{x.code}@{x.version}"] for x in lines]]
+    dist = view.summary["groups"][0]
+    theta = estimate_eap(matrix, params, prior_mean=dist["mean"], prior_sd=dist["sd"]).theta
+    edges = np.quantile(theta, [k / 10 for k in range(1, 10)])
+    stratum = np.searchsorted(edges, theta, side="right")
+    girl = np.array([genders[sid] == "F" for sid in students])
+    j = [x.code for x in lines].index(trial.codes[2])
+    num = den = 0.0
+    for k in range(10):
+        given = (stratum == k) & np.isfinite(matrix[:, j])
+        right = matrix[:, j] == 1
+        a_ = np.sum(given & ~girl & right)  # reference (boys) right
+        b_ = np.sum(given & ~girl & ~right)
+        c_ = np.sum(given & girl & right)  # focal (girls) right
+        d_ = np.sum(given & girl & ~right)
+        n_ = a_ + b_ + c_ + d_
+        if n_:
+            num += a_ * d_ / n_
+            den += b_ * c_ / n_
+    d_dif = -2.35 * np.log(num / den)
+    assert planted.dif[0]["d_dif"] == pytest.approx(d_dif, abs=1e-5) and d_dif < -1.5  # harder for girls
