@@ -167,3 +167,25 @@ def test_school_effect_information_is_the_curvature_of_the_marginal_likelihood()
     assert spread[first].var() == pytest.approx(expected, rel=0.1)
     assert abs(spread[first].mean()) < 4 * np.sqrt(expected / draws.shape[1])
 
+
+def test_drawing_from_the_grid_in_blocks_gives_the_draws_of_the_whole_array() -> None:
+    """The blocked sampler is the plain one (posterior, CDF, inverse draw) over all persons at once."""
+    from scoring.population import _DRAW_ROWS, _draw_from_grid, quadrature_grid
+
+    rng = np.random.default_rng(11)
+    n = 2 * _DRAW_ROWS + 37  # two whole blocks and a short one
+    nodes = quadrature_grid(241, 6.0)
+    lik = np.exp(-0.5 * ((nodes[None, :] - rng.normal(size=n)[:, None]) / 0.4) ** 2)
+    mu, sd = 0.3 * rng.normal(size=n), np.full(n, 0.9)
+
+    def whole(rng: np.random.Generator) -> np.ndarray:
+        logprior = -0.5 * ((nodes[None, :] - mu[:, None]) / sd[:, None]) ** 2
+        prior = np.exp(logprior - logprior.max(axis=1, keepdims=True))
+        post = lik * (prior / prior.sum(axis=1, keepdims=True))
+        cdf = np.cumsum(post / post.sum(axis=1, keepdims=True), axis=1)
+        u = rng.random(n) * cdf[:, -1]
+        idx = np.minimum((cdf < u[:, None]).sum(axis=1), nodes.size - 1)
+        return np.asarray(nodes[idx] + (rng.random(n) - 0.5) * (nodes[1] - nodes[0]))
+
+    drawn = _draw_from_grid(lik, nodes, mu, sd, np.random.default_rng(5))
+    np.testing.assert_array_equal(drawn, whole(np.random.default_rng(5)))
