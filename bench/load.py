@@ -123,26 +123,11 @@ def prepare(
     from web import migrate
 
     cleanup: list[Any] = []
-    db_pid = None
-    server: Any = None
-    if db == "postgres":
-        from tests import pgserver
+    from tests import pgserver
 
-        bindir = pgserver.find_bindir()
-        if bindir is None:
-            raise SystemExit("PostgreSQL is not installed (apt-get install postgresql)")
-        server = pgserver.start(bindir, durable=True)  # fsync and synchronous commit on
-        cleanup.append(server.stop)
-        db_pid = int((server.datadir / "postmaster.pid").read_text().split()[0])
-        from sqlalchemy import create_engine, text
-
-        admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("CREATE DATABASE bench"))
-        admin.dispose()
-        url = server.url("bench")
-    else:
-        url = f"sqlite:///{workdir / 'bench.db'}"
+    url, server = pgserver.bench_database(db, workdir, cleanup)
+    # PostgreSQL's postmaster (its backends are its children), for their CPU time
+    db_pid = None if server is None else int((server.datadir / "postmaster.pid").read_text().split()[0])
     engine = make_engine(url)
     migrate.upgrade(engine)
     now = utcnow()

@@ -83,23 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     cleanup = []
     print(f"registration: {args.students:,} students, {args.db}, on {os.cpu_count()} CPUs")
     try:
-        if args.db == "postgres":
-            from sqlalchemy import create_engine, text
+        from tests import pgserver
 
-            from tests import pgserver
-
-            bindir = pgserver.find_bindir()
-            if bindir is None:
-                raise SystemExit("PostgreSQL is not installed (apt-get install postgresql)")
-            server = pgserver.start(bindir, durable=True)
-            cleanup.append(server.stop)
-            admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text("CREATE DATABASE bench"))
-            admin.dispose()
-            url = server.url("bench")
-        else:
-            url = f"sqlite:///{workdir / 'bench.db'}"
+        url, _ = pgserver.bench_database(args.db, workdir, cleanup)
         engine = make_engine(url)
         migrate.upgrade(engine)
         roster = workdir / "roster.csv"

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,3 +98,25 @@ def start(bindir: Path, *, durable: bool = False) -> PgServer:
         log = (root / "log").read_text(errors="replace") if (root / "log").exists() else ""
         raise RuntimeError(f"pg_ctl start failed: {run.stderr.strip()} {log[-2000:]}")
     return PgServer(bindir=bindir, datadir=datadir, port=port, user=user, run_as=run_as)
+
+
+def bench_database(db: str, workdir: Path, cleanup: list[Callable[[], None]]) -> tuple[str, PgServer | None]:
+    """A fresh, empty database for a benchmark: its URL, and the server when ``db`` is ``"postgres"``.
+
+    PostgreSQL: a durable throwaway server (fsync and synchronous commit on) with a database
+    ``bench``, its ``stop`` appended to ``cleanup``; otherwise a SQLite file in ``workdir``.
+    """
+    if db != "postgres":
+        return f"sqlite:///{workdir / 'bench.db'}", None
+    from sqlalchemy import create_engine, text
+
+    bindir = find_bindir()
+    if bindir is None:
+        raise SystemExit("PostgreSQL is not installed (apt-get install postgresql)")
+    server = start(bindir, durable=True)
+    cleanup.append(server.stop)
+    admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE bench"))
+    admin.dispose()
+    return server.url("bench"), server
