@@ -3,15 +3,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from assess.blueprints import BlueprintSpec
 from assess.engine import ContentRule
 from assess.models import Area, Assessment, BlueprintRow, School, Student
 from assess.simulate.pipeline import ensure_bank
-from itembank.models import PROVISIONAL, Calibration, utcnow
+from itembank.models import PROVISIONAL, Calibration, Item, ItemParameter, ItemVersion, utcnow
 
 BLUEPRINT = BlueprintSpec(
     min_items=8,
@@ -22,6 +23,28 @@ BLUEPRINT = BlueprintSpec(
     randomesque_k=2,
     pilot_items=1,
 )
+
+
+def provisional_2pl_items(session: Session, n_items: int) -> tuple[int, list[int], list[str], np.ndarray, np.ndarray]:
+    """The bank's first ``n_items`` 2PL items under the provisional calibration (the bank loaded first).
+
+    Returns the provisional calibration's id and, in item-version order, the version ids, item
+    codes, slopes and difficulties: the known truth a simulated field trial answers from.
+    """
+    ensure_bank(session=session)
+    provisional = int(session.exec(select(Calibration.id).where(Calibration.name == PROVISIONAL)).one() or 0)
+    rows = session.exec(
+        select(ItemVersion.id, Item.code, ItemParameter.a, ItemParameter.b)
+        .join(Item, col(Item.id) == col(ItemVersion.item_id))
+        .join(ItemParameter, col(ItemParameter.item_version_id) == col(ItemVersion.id))
+        .where(ItemParameter.calibration_id == provisional, ItemParameter.model == "2pl")
+        .order_by(col(ItemVersion.id))
+    ).all()[:n_items]
+    versions = [int(v or 0) for v, *_ in rows]
+    codes = [c for _, c, _, _ in rows]
+    a = np.array([float(x) for _, _, x, _ in rows])
+    b = np.array([float(x[0]) for *_, x in rows])
+    return provisional, versions, codes, a, b
 
 
 def make_tree(session: Session, n_students: int = 3, grade: int = 8) -> list[Student]:

@@ -6,15 +6,14 @@ from datetime import timedelta
 import numpy as np
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from assess.calibration import calibrate_assessment, response_matrix
 from assess.exceptions import CalibrationRefused, NotFound
 from assess.models import Assessment, Response, TestSession
-from assess.simulate.pipeline import ensure_bank
-from itembank.models import PROVISIONAL, Calibration, Item, ItemParameter, ItemVersion, utcnow
+from itembank.models import Calibration, utcnow
 from itembank.services import bank_params
-from tests.assess.conftest import make_tree
+from tests.assess.conftest import make_tree, provisional_2pl_items
 
 N_STUDENTS, N_ITEMS, PER_STUDENT = 800, 12, 10
 Trial = tuple[Engine, int, list[str], np.ndarray, np.ndarray]
@@ -25,19 +24,7 @@ def trial(engine: Engine) -> Iterator[Trial]:
     """A field trial of 800 grade-8 students, each answering 10 of 12 2PL items drawn from known parameters."""
     rng = np.random.default_rng(11)
     with Session(engine, expire_on_commit=False) as session:
-        ensure_bank(session=session)
-        provisional = session.exec(select(Calibration.id).where(Calibration.name == PROVISIONAL)).one()
-        rows = session.exec(
-            select(ItemVersion.id, Item.code, ItemParameter.a, ItemParameter.b)
-            .join(Item, col(Item.id) == col(ItemVersion.item_id))
-            .join(ItemParameter, col(ItemParameter.item_version_id) == col(ItemVersion.id))
-            .where(ItemParameter.calibration_id == provisional, ItemParameter.model == "2pl")
-            .order_by(col(ItemVersion.id))
-        ).all()[:N_ITEMS]
-        versions = [int(v or 0) for v, *_ in rows]
-        codes = [c for _, c, _, _ in rows]
-        a = np.array([float(x) for _, _, x, _ in rows])
-        b = np.array([float(x[0]) for *_, x in rows])
+        provisional, versions, codes, a, b = provisional_2pl_items(session, N_ITEMS)
         students = make_tree(session, N_STUDENTS, grade=8)
         now = utcnow()
         assessment = Assessment(

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from assess.models import Assessment, Response, TestSession
-from assess.simulate.pipeline import ensure_bank
-from itembank.models import PROVISIONAL, Calibration, Item, ItemParameter, ItemVersion, utcnow
-from tests.assess.conftest import make_tree
+from itembank.models import Item, utcnow
+from tests.assess.conftest import make_tree, provisional_2pl_items
 
 N_STUDENTS, N_ITEMS, PER_STUDENT, N_PILOT = 700, 12, 10, 3
 
@@ -47,19 +46,7 @@ def build_trial(
     """
     rng = np.random.default_rng(seed)
     with Session(engine, expire_on_commit=False) as session:
-        ensure_bank(session=session)
-        provisional = session.exec(select(Calibration.id).where(Calibration.name == PROVISIONAL)).one()
-        rows = session.exec(
-            select(ItemVersion.id, Item.code, ItemParameter.a, ItemParameter.b)
-            .join(Item, col(Item.id) == col(ItemVersion.item_id))
-            .join(ItemParameter, col(ItemParameter.item_version_id) == col(ItemVersion.id))
-            .where(ItemParameter.calibration_id == provisional, ItemParameter.model == "2pl")
-            .order_by(col(ItemVersion.id))
-        ).all()[:N_ITEMS]
-        versions = [int(v or 0) for v, *_ in rows]
-        codes = [c for _, c, _, _ in rows]
-        a = np.array([float(x) for _, _, x, _ in rows])
-        b = np.array([float(x[0]) for *_, x in rows])
+        provisional, versions, codes, a, b = provisional_2pl_items(session, N_ITEMS)
         pilot = codes[-N_PILOT:]
         session.execute(update(Item).where(col(Item.code).in_(codes[:-N_PILOT])).values(status="operational"))
         session.execute(update(Item).where(col(Item.code).in_(pilot)).values(status="pilot"))
