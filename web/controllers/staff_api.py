@@ -25,7 +25,7 @@ from assess.accounts import audit, users
 from assess.accounts.login import give_second_factor, log_in
 from assess.accounts.models import StaffUserPublic
 from assess.accounts.sessions import revoke_session
-from assess.console.tree import AreaView, Participation, area_view, national_node, participation, school_node
+from assess.console.tree import AreaView, Node, Participation, area_view, national_node, participation, school_node
 from itembank.db import session_scope
 from reports.store import profile_to_dict
 from web.controllers.console_common import ChosenAssessment
@@ -114,6 +114,17 @@ class ProfileJson:
 
 def _profile_json(shown: Shown) -> ProfileJson:
     return ProfileJson(None if shown.profile is None else profile_to_dict(shown.profile), shown.note)
+
+
+def _viewed_profile(
+    request: Request[Any, Any, State], db: DbSession, actor: CurrentActor, chosen: ChosenAssessment, node: Node
+) -> ProfileJson | None:
+    """A node (already found within the caller's scope) as its profile in the chosen assessment, audited as viewed."""
+    if chosen.current is None:
+        return None
+    audit.record(db, actor, "report.view", target=f"{node.kind}:{node.code}", scope_path=node.path)
+    shown = request.app.state.profiles.build(session=db, assessment_id=int(chosen.current.id or 0), node=node)
+    return _profile_json(shown)
 
 
 def _signed(step: Any) -> SignedInJson:
@@ -232,11 +243,7 @@ class StaffApiController(Controller):
         """An area's profile (with its children compared) in one assessment."""
         view = area_view(session=db, actor=actor, code=code)
         assert view.node is not None
-        if chosen.current is None:
-            return None
-        audit.record(db, actor, "report.view", target=f"area:{view.node.code}", scope_path=view.node.path)
-        shown = request.app.state.profiles.build(session=db, assessment_id=int(chosen.current.id or 0), node=view.node)
-        return _profile_json(shown)
+        return _viewed_profile(request, db, actor, chosen, view.node)
 
     @get(
         "/national/profile",
@@ -249,12 +256,7 @@ class StaffApiController(Controller):
         self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor, chosen: ChosenAssessment
     ) -> ProfileJson | None:
         """The nation's profile in one assessment (admins and researchers; any narrower scope: 404)."""
-        node = national_node(actor=actor)
-        if chosen.current is None:
-            return None
-        audit.record(db, actor, "report.view", target=f"area:{node.code}", scope_path=node.path)
-        shown = request.app.state.profiles.build(session=db, assessment_id=int(chosen.current.id or 0), node=node)
-        return _profile_json(shown)
+        return _viewed_profile(request, db, actor, chosen, national_node(actor=actor))
 
     @get(
         "/schools/{code:str}/profile",
@@ -273,11 +275,7 @@ class StaffApiController(Controller):
     ) -> ProfileJson | None:
         """A school's profile in one assessment."""
         node, _ = school_node(session=db, actor=actor, code=code)
-        if chosen.current is None:
-            return None
-        audit.record(db, actor, "report.view", target=f"school:{node.code}", scope_path=node.path)
-        shown = request.app.state.profiles.build(session=db, assessment_id=int(chosen.current.id or 0), node=node)
-        return _profile_json(shown)
+        return _viewed_profile(request, db, actor, chosen, node)
 
     @get("/users", security=_BEARER, responses=_REFUSED, sync_to_thread=False, opt={"access": "users.manage"})
     def users_list(self, db: DbSession, actor: CurrentActor) -> list[StaffUserPublic]:
