@@ -26,11 +26,11 @@ import numpy.typing as npt
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from assess.models import Area, School, SchoolClass, Student
+from assess.models import School, SchoolClass, Student
 from assess.sampling.design import SamplingDesign, WithinSchool
 from assess.sampling.frame import SchoolFrame
 from assess.sampling.select import DrawnSample, draw_sample
-from assess.simulate.population import GRADE_MEANS, PROVINCES, Population, insert_rows
+from assess.simulate.population import GRADE_MEANS, PROVINCES, Population, insert_areas, insert_rows
 from itembank.models import utcnow
 
 __all__ = ["Country", "SeatedSample", "build_country", "national_design", "plan_schools", "seat_national_sample"]
@@ -231,16 +231,7 @@ def seat_national_sample(
                                  "path": f"/{p}/{c}/"})  # fmt: skip
         area_rows.setdefault(k, {"code": k, "name": str(f.column("county")[r]), "level": "county",
                                  "region": region, "path": f"/{p}/{c}/{k}/"})  # fmt: skip
-    insert_rows(session, Area, list(area_rows.values()))
-    area_id = {code: int(aid or 0) for code, aid in session.exec(select(Area.code, Area.id)).all()}
-    for a in area_rows.values():
-        parts = a["path"].strip("/").split("/")
-        if len(parts) > 1:
-            row = session.get(Area, area_id[a["code"]])
-            assert row is not None
-            row.parent_id = area_id[parts[-2]]
-            session.add(row)
-    session.flush()
+    area_id = insert_areas(session, list(area_rows.values()))
     tick("areas", len(area_rows))
     school_rows = []
     for r in rows:

@@ -23,7 +23,15 @@ from assess.models import Area, School, SchoolClass, Student
 from itembank.db import bulk_insert
 from itembank.models import utcnow
 
-__all__ = ["GRADE_MEANS", "PROVINCES", "Population", "build_population", "draw_population", "insert_rows"]
+__all__ = [
+    "GRADE_MEANS",
+    "PROVINCES",
+    "Population",
+    "build_population",
+    "draw_population",
+    "insert_areas",
+    "insert_rows",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -105,8 +113,13 @@ def _insert_areas(session: Session) -> tuple[dict[str, int], list[tuple[str, str
                 path = f"/{pcode}/{ccode}/{kcode}/"
                 areas.append({"code": kcode, "name": kname, "level": "county", "region": region, "path": path})
                 counties.append((kcode, path, region))
+    return insert_areas(session, areas), counties, len(areas)
+
+
+def insert_areas(session: Session, areas: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert area rows (each with its ``path``), link each to its parent by the path; every area's id by code."""
     insert_rows(session, Area, areas)
-    area_id = dict(session.exec(select(Area.code, Area.id)).all())
+    area_id = {code: int(aid or 0) for code, aid in session.exec(select(Area.code, Area.id)).all()}
     for a in areas:
         parts = a["path"].strip("/").split("/")
         if len(parts) > 1:
@@ -115,7 +128,7 @@ def _insert_areas(session: Session) -> tuple[dict[str, int], list[tuple[str, str
             row.parent_id = area_id[parts[-2]]
             session.add(row)
     session.flush()
-    return {k: int(v or 0) for k, v in area_id.items()}, counties, len(areas)
+    return area_id
 
 
 def _insert_schools(
