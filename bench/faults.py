@@ -320,12 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     prepared = load.prepare(args.db, args.students, workdir)
     tickets = prepared.tickets[: args.students]
-    env = {
-        "INFOLIT_DATABASE_URL": prepared.url,
-        "INFOLIT_SECRET_KEY": "bench-secret-key-of-at-least-32-bytes",
-        "INFOLIT_DATA_DIR": str(workdir),
-        "INFOLIT_LOGIN_MAX_FAILURES_PER_IP": "100000",
-    }
+    env = load.server_env(prepared, workdir)
     tally = Tally()
     ok = False
     try:

@@ -219,6 +219,16 @@ def stored_answers(url: str, assessment_id: int) -> int:
 
 
 # ------------------------------------------------------------------------------------- server
+def server_env(prepared: Prepared, workdir: Path) -> dict[str, str]:
+    """The settings of a benchmark server over the prepared database (the per-address login limit out of the way)."""
+    return {
+        "INFOLIT_DATABASE_URL": prepared.url,
+        "INFOLIT_SECRET_KEY": "bench-secret-key-of-at-least-32-bytes",
+        "INFOLIT_DATA_DIR": str(workdir),
+        "INFOLIT_LOGIN_MAX_FAILURES_PER_IP": "100000",
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -574,12 +584,7 @@ def run_waves(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     prepared = prepare(args.db, n, workdir, legacy_pins=args.legacy_pins, total=n * k)
     print(f"  prepared {len(prepared.tickets)} students in {time.perf_counter() - t0:.1f} s ({workdir})")
-    env = {
-        "INFOLIT_DATABASE_URL": prepared.url,
-        "INFOLIT_SECRET_KEY": "bench-secret-key-of-at-least-32-bytes",
-        "INFOLIT_DATA_DIR": str(workdir),
-        "INFOLIT_LOGIN_MAX_FAILURES_PER_IP": "100000",
-    }
+    env = server_env(prepared, workdir)
     waves: list[Wave] = []
     try:
         proc, base = start_server("web.app:create_app", env, args.workers, workdir / "server.log", factory=True)
@@ -715,12 +720,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     prepared = prepare(args.db, args.students, workdir, legacy_pins=args.legacy_pins)
     print(f"  prepared {len(prepared.tickets)} students in {time.perf_counter() - t0:.1f} s ({workdir})")
-    env = {
-        "INFOLIT_DATABASE_URL": prepared.url,
-        "INFOLIT_SECRET_KEY": "bench-secret-key-of-at-least-32-bytes",
-        "INFOLIT_DATA_DIR": str(workdir),
-        "INFOLIT_LOGIN_MAX_FAILURES_PER_IP": "100000",
-    }
+    env = server_env(prepared, workdir)
     ok = True
     try:
         proc, base = start_server("web.app:create_app", env, args.workers, workdir / "server.log", factory=True)
