@@ -35,6 +35,7 @@ __all__ = [
     "band_of_grade",
     "blueprint_for",
     "exposure_bank",
+    "forget_blueprints",
     "grade_band",
     "load_band_bank",
     "spec_for",
@@ -239,3 +240,9 @@ def spec_for(session: Session, assessment_id: int, band: str) -> BlueprintSpec:
         specs.clear()
     specs[(assessment_id, band)] = (now, spec)
     return spec
+
+
+def forget_blueprints(session: Session) -> None:
+    """Drop this process's cached blueprints of the session's database (after their specs changed)."""
+    bind = session.get_bind()
+    _SPECS.pop(bind.engine if isinstance(bind, Connection) else bind, None)

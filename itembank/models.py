@@ -86,8 +86,8 @@ STATUSES: tuple[str, ...] = ("draft", "pilot", "operational", "retired")
 """Life cycle of an item."""
 SCORINGS: tuple[str, ...] = ("all_or_nothing", "partial")
 """Scoring rules of a multiple-response item."""
-CALIBRATION_STATUSES: tuple[str, ...] = ("draft", "operational")
-"""A calibration is drafted, then published as operational."""
+CALIBRATION_STATUSES: tuple[str, ...] = ("draft", "operational", "superseded")
+"""A calibration is drafted, then published as operational; the next publication supersedes it."""
 PROVISIONAL = "provisional"
 """Name of the built-in calibration holding the bank files' provisional generating parameters."""
 

@@ -30,7 +30,7 @@ the mean-sigma solution.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,6 +45,7 @@ __all__ = [
     "LinkingConstants",
     "LinkingMethod",
     "link_scales",
+    "linking_criterion",
     "transform_params",
     "transform_se",
     "transform_theta",
@@ -133,23 +134,7 @@ def link_scales(
     start = _mean_sigma(b_base, b_new)
     if method == "mean_sigma":
         return LinkingConstants(A=start[0], B=start[1], method=method)
-    nodes, w = _nodes(theta, weights)
-    if method == "stocking_lord":
-        target = np.asarray(expected_score(b_base, nodes), dtype=np.float64).sum(axis=1)
-
-        def loss(x: FloatArray) -> float:
-            moved = transform_params(b_new, LinkingConstants(float(np.exp(x[0])), float(x[1]), method))
-            tcc = np.asarray(expected_score(moved, nodes), dtype=np.float64).sum(axis=1)
-            return float(np.sum(w * (target - tcc) ** 2))
-
-    else:
-        target_p = np.asarray(probabilities(b_base, nodes), dtype=np.float64)
-
-        def loss(x: FloatArray) -> float:
-            moved = transform_params(b_new, LinkingConstants(float(np.exp(x[0])), float(x[1]), method))
-            pk = np.asarray(probabilities(moved, nodes), dtype=np.float64)
-            return float(np.sum(w[:, None, None] * (target_p - pk) ** 2))
-
+    loss = _curve_loss(b_base, b_new, method, *_nodes(theta, weights))
     x0 = np.array([np.log(start[0]) if np.isfinite(start[0]) and start[0] > 0 else 0.0, start[1]])
     if not np.isfinite(x0).all():
         x0 = np.zeros(2)
@@ -197,6 +182,58 @@ def transform_se(se: npt.ArrayLike, constants: LinkingConstants) -> FloatArray:
 
 # --------------------------------------------------------------------------------------------
 # internals
+
+
+def linking_criterion(
+    base: ItemParams,
+    new: ItemParams,
+    constants: LinkingConstants,
+    *,
+    method: LinkingMethod = "stocking_lord",
+    common: Sequence[str] | None = None,
+    theta: npt.ArrayLike | None = None,
+    weights: npt.ArrayLike | None = None,
+) -> float:
+    """The characteristic-curve criterion of ``method`` at ``constants``: what :func:`link_scales` minimises.
+
+    For ``"stocking_lord"`` the weighted mean squared difference of the common items' test
+    characteristic curves (in squared score points), for ``"haebara"`` the weighted sum of the
+    squared category-probability differences; the nodes and weights are :func:`link_scales`'s.
+    0 when the new parameters are an exact linear transformation of the base ones.
+
+    Raises
+    ------
+    DataError
+        No common items, or a moment method (it has no criterion).
+    """
+    if method not in ("stocking_lord", "haebara"):
+        raise DataError(f"{method!r} has no characteristic-curve criterion")
+    ids = _common_ids(base, new, common)
+    loss = _curve_loss(base.subset(ids), new.subset(ids), method, *_nodes(theta, weights))
+    return loss(np.array([np.log(constants.A), constants.B]))
+
+
+def _curve_loss(
+    b_base: ItemParams, b_new: ItemParams, method: str, nodes: FloatArray, w: FloatArray
+) -> Callable[[FloatArray], float]:
+    """The criterion of ``method`` as a function of ``(log A, B)`` (module docstring)."""
+    if method == "stocking_lord":
+        target = np.asarray(expected_score(b_base, nodes), dtype=np.float64).sum(axis=1)
+
+        def loss(x: FloatArray) -> float:
+            moved = transform_params(b_new, LinkingConstants(float(np.exp(x[0])), float(x[1]), method))
+            tcc = np.asarray(expected_score(moved, nodes), dtype=np.float64).sum(axis=1)
+            return float(np.sum(w * (target - tcc) ** 2))
+
+        return loss
+    target_p = np.asarray(probabilities(b_base, nodes), dtype=np.float64)
+
+    def loss_h(x: FloatArray) -> float:
+        moved = transform_params(b_new, LinkingConstants(float(np.exp(x[0])), float(x[1]), method))
+        pk = np.asarray(probabilities(moved, nodes), dtype=np.float64)
+        return float(np.sum(w[:, None, None] * (target_p - pk) ** 2))
+
+    return loss_h
 
 
 def _common_ids(base: ItemParams, new: ItemParams, common: Sequence[str] | None) -> list[str]:

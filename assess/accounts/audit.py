@@ -49,6 +49,9 @@ ACTIONS: dict[str, str] = {
     "report.view": "查看报告",
     "job.start": "开始后台任务",
     "calibration.start": "开始参数标定",
+    "calibration.publish": "发布参数标定",
+    "calibration.unpublish": "撤销参数标定的发布",
+    "calibration.rescore": "按参数标定重新评分",
     "data.export": "导出数据",
     "report.publish": "发布报告",
 }

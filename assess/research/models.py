@@ -7,6 +7,11 @@ carries "run job N" to a consumer. A consumer claims the row before it works, be
 while it works, and a job whose heartbeat stopped (its consumer died) is claimed again by the next
 consumer that looks, so a job survives a restart of the app.
 
+A publication (:class:`Publication`) records that a researcher made a calibration the operational
+one (:mod:`assess.research.publish`): the linking constants, the estimates as they were before the
+transformation, what it superseded, which assessments moved to it and their blueprints before the
+exposure recalibration, so that undoing it restores the previous state exactly.
+
 A calibration run (:class:`CalibrationRun`) is what a researcher asked for (which responses, which
 models, which items anchored, groups), the code version that ran it, and its result: a
 calibration in the item bank (:class:`~itembank.models.Calibration`, parameters with SEs, stored
@@ -25,7 +30,16 @@ from sqlmodel import Field, SQLModel
 
 from itembank.models import utcnow
 
-__all__ = ["JOB_STATUSES", "CalibrationRun", "CalibrationRunBase", "ResearchJob", "ResearchJobBase"]
+__all__ = [
+    "JOB_STATUSES",
+    "PUBLICATION_STATUSES",
+    "CalibrationRun",
+    "CalibrationRunBase",
+    "Publication",
+    "PublicationBase",
+    "ResearchJob",
+    "ResearchJobBase",
+]
 
 JOB_STATUSES = ("queued", "running", "done", "failed")
 """A job's life: queued -> running -> done | failed (a lost running job goes back to running)."""
@@ -88,3 +102,46 @@ class CalibrationRun(CalibrationRunBase, table=True):
     summary: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     item_stats: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+PUBLICATION_STATUSES = ("published", "undone")
+"""A publication is in force until it is undone (only the newest one in force can be undone)."""
+
+
+# Publication, shared fields: what was published and how it was linked.
+class PublicationBase(SQLModel):
+    """A calibration made operational, its linking to the previous scale, and what it changed."""
+
+    calibration_id: int = Field(foreign_key="calibration.id", index=True)
+    previous_id: int | None = Field(default=None, foreign_key="calibration.id")  # the scale linked to
+    status: str = Field(default="published", max_length=16, index=True)
+    linked: bool = False
+    method: str = Field(default="", max_length=32)
+    slope: float | None = None  # A of theta_base = A theta_new + B
+    intercept: float | None = None  # B
+    n_common: int = 0
+    criterion: float | None = None  # the Stocking-Lord criterion at (A, B)
+
+
+# Publication row: everything needed to undo it.
+class Publication(PublicationBase, table=True):
+    """A publication: the record behind the history page and the undo."""
+
+    __tablename__ = "calibration_publication"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # the calibration's estimates as stored before publishing (untransformed), and its latent scale
+    raw: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # calibrations that were operational before (id -> published_at ISO), made "superseded"
+    superseded: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # assessments moved to the new calibration: id -> previous calibration id
+    moved: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # blueprint id -> its spec before the exposure recalibration
+    blueprints: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # what the page says: kept assessments and why, exposure recalibrated per band
+    report: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    user_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)
+    published_by: str = Field(default="", max_length=64)
+    published_at: datetime = Field(default_factory=utcnow)
+    undone_by: str = Field(default="", max_length=64)
+    undone_at: datetime | None = None
