@@ -104,6 +104,9 @@ ACCESS: dict[str, Rule] = {
     # ---- research (the item bank and calibrations belong to no node of the people tree)
     "research.view": _r("none", "items.manage", "calibration runs, their results and plots; the bank browser, an item"),
     "research.run": _r("none", "items.manage", "start a calibration run (a background job)"),
+    "research.publish": _r(
+        "none", "items.manage", "publish a calibration, undo a publication, start rescoring sittings (a background job)"
+    ),
     # ---- administration
     "users.manage": _r("node", "users.manage", "accounts: list, create, disable, enable, reset (bureaus: schools)"),
     "audit.view": _r("none", "audit.view", "the audit log"),

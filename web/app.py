@@ -64,6 +64,7 @@ from web.controllers.console_admin import ConsoleAdminController, beijing
 from web.controllers.console_assessments import ConsoleAssessmentsController
 from web.controllers.console_auth import ConsoleAuthController
 from web.controllers.console_common import console_exception_handlers, provide_chosen
+from web.controllers.console_publish import ConsolePublishController, PublishApiController
 from web.controllers.console_research import ConsoleResearchController, ResearchApiController
 from web.controllers.console_school import ConsoleSchoolController
 from web.controllers.console_tree import ConsoleTreeController
@@ -219,8 +220,10 @@ def _routers() -> list[Router]:
                 ConsoleAdminController,
                 ConsoleAssessmentsController,
                 ConsoleResearchController,
+                ConsolePublishController,
                 StaffApiController,
                 ResearchApiController,
+                PublishApiController,
             ],
             dependencies={
                 "actor": Provide(provide_actor, sync_to_thread=False),

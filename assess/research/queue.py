@@ -135,6 +135,7 @@ def job_kind(name: str) -> Callable[[Handler], Handler]:
 def _handler(kind: str) -> Handler:
     if kind not in _HANDLERS:
         import assess.research.probe  # noqa: F401  (the built-in kinds register themselves)
+        import assess.research.rescore  # noqa: F401
         import assess.research.runs  # noqa: F401
     if kind not in _HANDLERS:
         raise JobFailed(f"未知的任务类型：{kind}")

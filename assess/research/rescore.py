@@ -26,18 +26,31 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from assess.accounts import audit
-from assess.accounts.scope import Actor
+from assess.accounts.scope import Actor, Scope
 from assess.adaptive import final_result
 from assess.banks import BandBank, blueprint_for, grade_band, load_band_bank
 from assess.blueprints import BlueprintSpec
 from assess.exceptions import AssessError, NotConfigured, NotFound
 from assess.models import Assessment, Response, Student, TestSession
 from assess.position import FINISHED
+from assess.research.queue import JobContext, JobFailed, create_job, job_kind
 from assess.scales import CutScores, cut_scores_for_band
 from assess.scoring_rule import reported_result
-from itembank.models import PROVISIONAL, Calibration
+from itembank.db import session_scope
+from itembank.models import PROVISIONAL, Calibration, utcnow
 
-__all__ = ["RescoreRefused", "RescoreResult", "RescoredRound", "rescore_sittings"]
+__all__ = [
+    "RESCORE",
+    "RescoreRefused",
+    "RescoreResult",
+    "RescoredRound",
+    "execute_rescore",
+    "rescore_sittings",
+    "start_rescore",
+]
+
+RESCORE = "rescore"
+"""The job kind of a rescoring (the console and the API run it in the background; the CLI in place)."""
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: called after each chunk of sittings."""
@@ -81,9 +94,9 @@ def _rounds(session: Session, assessment: str | None) -> list[Assessment]:
             raise NotFound(f"没有编号为 {assessment} 的测评批次")
         return [row]
     ended = select(TestSession.assessment_id).where(col(TestSession.status).in_(FINISHED)).distinct()
-    return list(
-        session.exec(select(Assessment).where(col(Assessment.id).in_(ended)).order_by(col(Assessment.code))).all()
-    )
+    running = select(TestSession.assessment_id).where(TestSession.status == "in_progress").distinct()
+    query = select(Assessment).where(col(Assessment.id).in_(ended), col(Assessment.id).not_in(running))
+    return list(session.exec(query.order_by(col(Assessment.code))).all())
 
 
 def _check(session: Session, assessment: Assessment) -> None:
@@ -178,6 +191,15 @@ def _rescore_round(
     )
 
 
+def _published(session: Session, calibration: str) -> Calibration:
+    cal = session.exec(select(Calibration).where(Calibration.name == calibration)).first()
+    if cal is None:
+        raise NotFound(f"没有名为 {calibration!r} 的参数标定")
+    if cal.name == PROVISIONAL or cal.status == "draft":
+        raise RescoreRefused(f"参数标定 {cal.name!r} 没有发布过，只能用已发布（现用或已被取代）的标定重新评分")
+    return cal
+
+
 def rescore_sittings(
     *,
     session: Session,
@@ -188,7 +210,9 @@ def rescore_sittings(
     chunk: int = 500,
     progress: Progress | None = None,
 ) -> RescoreResult:
-    """Rescore the ended sittings of ``assessment`` (default: every round with ended sittings) under ``calibration``.
+    """Rescore the ended sittings of ``assessment`` under ``calibration``.
+
+    Without ``assessment``, every round that has ended sittings and none in progress.
 
     Raises
     ------
@@ -199,11 +223,7 @@ def rescore_sittings(
         an answered item version has no parameters in the calibration's band bank.
     """
     actor.require("items.manage")
-    cal = session.exec(select(Calibration).where(Calibration.name == calibration)).first()
-    if cal is None:
-        raise NotFound(f"没有名为 {calibration!r} 的参数标定")
-    if cal.name == PROVISIONAL or cal.status == "draft":
-        raise RescoreRefused(f"参数标定 {cal.name!r} 没有发布过，只能用已发布（现用或已被取代）的标定重新评分")
+    cal = _published(session, calibration)
     rounds = _rounds(session, assessment)
     for r in rounds:
         _check(session, r)
@@ -211,3 +231,47 @@ def rescore_sittings(
     detail = {"rounds": [r.assessment for r in done], "sittings": sum(r.sittings for r in done)}
     audit.record(session, actor, "calibration.rescore", target=f"calibration:{cal.name}"[:128], now=now, detail=detail)
     return RescoreResult(cal.name, done)
+
+
+def start_rescore(*, session: Session, actor: Actor, calibration: str, assessment: str | None = None) -> int:
+    """Check a rescoring can start and record it as a background job (the caller commits, then enqueues); its id.
+
+    Raises
+    ------
+    NotFound, RescoreRefused
+        As :func:`rescore_sittings` (checked again when the job runs).
+    """
+    actor.require("items.manage")
+    _published(session, calibration)
+    for r in _rounds(session, assessment):
+        _check(session, r)
+    params = {"calibration": calibration, "assessment": assessment, "user": actor.username, "role": actor.role}
+    return int(create_job(session=session, kind=RESCORE, params=params, user_id=actor.user_id).id or 0)
+
+
+@job_kind(RESCORE)
+def execute_rescore(job: JobContext) -> None:
+    """The rescoring job: one transaction, progress after every chunk; a refusal fails the job with its reason."""
+    p = job.params
+    actor = Actor(None, str(p.get("user", "job"))[:64], str(p.get("role", "researcher")), Scope.everything(), "job")
+    job.progress(0, total=1, message="读取作答")
+    try:
+        with session_scope(job.engine) as session:
+            done = rescore_sittings(
+                session=session,
+                actor=actor,
+                calibration=str(p["calibration"]),
+                assessment=p.get("assessment"),
+                now=utcnow(),
+                progress=lambda d, t: job.progress(d, total=max(t, 1), message=f"已重新评分 {d} / {t} 场作答"),
+            )
+    except AssessError as exc:
+        raise JobFailed(str(exc)) from None
+    for r in done.rounds:
+        shift = "—" if r.mean_shift is None else f"{r.mean_shift:+.1f}"
+        job.log(
+            f"{r.assessment}: {r.sittings} 场作答（原标定 {r.previous}），"
+            f"{r.levels_changed} 人等级变化，量表分平均变化 {shift}"
+        )
+    n = sum(r.sittings for r in done.rounds)
+    job.log(f"完成：{len(done.rounds)} 个测评批次、{n} 场作答按 {done.calibration} 重新评分")

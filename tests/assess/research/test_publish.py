@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 import assess.research.publish as publish_module
 from assess.accounts.scope import Actor
-from assess.blueprints import parse_blueprint
+from assess.blueprints import BlueprintSpec, parse_blueprint
 from assess.full_path import _sitting_of, start_session
 from assess.models import Assessment, BlueprintRow, Student, TestSession
 from assess.research.publish import (
@@ -52,7 +52,15 @@ def _new_scale(base: ItemParams, rng: np.random.Generator, noise: float) -> Item
     return dataclasses.replace(moved, a=a, b=b)
 
 
-def _world(engine: Engine, *, operational: bool = True, noise: float = 0.0, seed: int = 3) -> None:
+def _world(
+    engine: Engine,
+    *,
+    operational: bool = True,
+    noise: float = 0.0,
+    seed: int = 3,
+    students: bool = True,
+    blueprint: BlueprintSpec = BLUEPRINT,
+) -> None:
     """The starter bank, an operational calibration OLD (or none), a draft NEW on a shifted scale, an open round A1."""
     rng = np.random.default_rng(seed)
     with Session(engine, expire_on_commit=False) as session:
@@ -72,9 +80,10 @@ def _world(engine: Engine, *, operational: bool = True, noise: float = 0.0, seed
                         grades=[8], calibration_id=cal_id)  # fmt: skip
         session.add(a1)
         session.flush()
-        spec = dataclasses.replace(BLUEPRINT, sympson_hetter=True, target_exposure=0.3, exposure={base.ids[0]: 0.5})
+        spec = dataclasses.replace(blueprint, sympson_hetter=True, target_exposure=0.3, exposure={base.ids[0]: 0.5})
         session.add(BlueprintRow(assessment_id=int(a1.id or 0), grade_band="7-9", mode="adaptive", spec=spec.to_json()))
-        make_tree(session, 3, grade=8)
+        if students:
+            make_tree(session, 3, grade=8)
         session.commit()
 
 
