@@ -37,7 +37,8 @@ minute.
 :func:`undo_publication` ("撤销发布") reverses the newest publication in force exactly: the
 estimates as they were, the statuses and publication times, the assessments' calibrations and the
 blueprints' exposure parameters. It is refused once a student has sat a moved assessment (those
-sittings were given and scored with the new parameters).
+sittings were given and scored with the new parameters) or a round was rescored under the new
+calibration (rescore it under the previous one first).
 """
 
 from __future__ import annotations
@@ -425,7 +426,8 @@ def undo_publication(*, session: Session, actor: Actor, now: datetime) -> Public
     Raises
     ------
     PublishRefused
-        No publication is in force, or a student has sat a moved assessment since.
+        No publication is in force, a student has sat a moved assessment since, or a round was
+        rescored under the calibration (:mod:`assess.research.rescore`).
     """
     actor.require("items.manage")
     record = _newest_in_force(session)
@@ -440,6 +442,13 @@ def undo_publication(*, session: Session, actor: Actor, now: datetime) -> Public
         ).first()
         if sat is not None:
             raise PublishRefused(f"测评批次 {sat} 已有学生用新标定作答，不能撤销这次发布（可用重新评分换回原标定）")
+    other = session.exec(
+        select(Assessment.code).where(
+            Assessment.calibration_id == record.calibration_id, col(Assessment.id).not_in(moved_ids)
+        )
+    ).first()
+    if other is not None:
+        raise PublishRefused(f"测评批次 {other} 已按这个标定重新评分，先用原标定重新评分，再撤销这次发布")
     cal = session.get(Calibration, record.calibration_id)
     assert cal is not None
     for key, values in record.raw.get("rows", {}).items():
