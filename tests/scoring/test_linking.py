@@ -14,6 +14,7 @@ from scoring.irt import expected_score, probabilities
 from scoring.linking import (
     LinkingConstants,
     link_scales,
+    linking_criterion,
     transform_params,
     transform_se,
     transform_theta,
@@ -152,3 +153,23 @@ def test_linking_errors() -> None:
         link_scales(base, base, method="equipercentile")  # type: ignore[arg-type]
     with pytest.raises(ParameterError):
         transform_params(base, LinkingConstants(-1.0, 0.0, "bad"))
+
+
+def test_the_stocking_lord_criterion_is_the_tcc_difference_by_hand_and_zero_at_an_exact_link() -> None:
+    """Hand computation: the N(0, 1)-weighted mean squared TCC difference on 41 nodes of [-4, 4]."""
+    base = _bank(np.random.default_rng(21))
+    truth = LinkingConstants(1.3, -0.2, "truth")
+    new = transform_params(base, LinkingConstants(1 / truth.A, -truth.B / truth.A, "inverse"))
+    found = link_scales(base, new)
+    assert linking_criterion(base, new, found) < 1e-12
+    off = LinkingConstants(1.1, 0.1, "off")
+    nodes = np.linspace(-4, 4, 41)
+    w = np.exp(-0.5 * nodes**2)
+    w /= w.sum()
+    tcc_base = expected_score(base, nodes).sum(axis=1)
+    tcc_new = expected_score(transform_params(new, off), nodes).sum(axis=1)
+    assert linking_criterion(base, new, off) == pytest.approx(float(np.sum(w * (tcc_base - tcc_new) ** 2)), rel=1e-9)
+    haebara = linking_criterion(base, new, off, method="haebara")
+    assert haebara > 0 and linking_criterion(base, new, found, method="haebara") < 1e-12
+    with pytest.raises(DataError, match="no characteristic-curve criterion"):
+        linking_criterion(base, new, off, method="mean_sigma")

@@ -59,9 +59,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_calibration_publication")),
     )
     with op.batch_alter_table("calibration_publication", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_calibration_publication_calibration_id"), ["calibration_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_calibration_publication_calibration_id"), ["calibration_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_calibration_publication_status"), ["status"], unique=False)
         batch_op.create_index(batch_op.f("ix_calibration_publication_user_id"), ["user_id"], unique=False)
 
