@@ -190,7 +190,12 @@ def store_calibration(
 
 
 def publish_calibration(*, session: Session, name: str) -> CalibrationPublic:
-    """Mark a calibration operational: it becomes the default of :func:`bank_params` if it is the newest."""
+    """Mark a calibration operational: it becomes the default of :func:`bank_params` if it is the newest.
+
+    Only the status flip, for the bank's own tools; a researcher's publication (linking to the
+    operational scale, the rounds that move, their exposure, a record that can be undone) is
+    :func:`assess.research.publish.publish_calibration`.
+    """
     row = session.exec(select(Calibration).where(Calibration.name == name)).first()
     if row is None:
         raise NotFoundError(f"no calibration named {name!r}")
