@@ -295,6 +295,16 @@ def plan_publication(*, session: Session, calibration: str, now: datetime) -> Pu
 
 
 # ============================================================================================ publishing
+def _serialize(session: Session) -> None:
+    """Make publications and undos wait for each other (PostgreSQL: a row lock on the provisional calibration).
+
+    Taken before anything is read, so the second of two concurrent publications reads what the
+    first committed (each statement of a READ COMMITTED transaction sees the latest commits) instead
+    of superseding the same calibration twice. SQLite serialises writers by itself.
+    """
+    session.exec(select(Calibration.id).where(Calibration.name == PROVISIONAL).with_for_update()).first()
+
+
 def _row_values(p: ItemParameter) -> dict[str, Any]:
     return {"a": p.a, "b": list(p.b), "c": p.c, "se_a": p.se_a, "se_b": p.se_b, "se_c": p.se_c}
 
@@ -358,6 +368,7 @@ def publish_calibration(
         As :func:`plan_publication`; nothing is written.
     """
     actor.require("items.manage")
+    _serialize(session)
     plan = plan_publication(session=session, calibration=calibration, now=now)
     cal = _calibration(session, calibration)
     raw = {
@@ -430,6 +441,7 @@ def undo_publication(*, session: Session, actor: Actor, now: datetime) -> Public
         rescored under the calibration (:mod:`assess.research.rescore`).
     """
     actor.require("items.manage")
+    _serialize(session)
     record = _newest_in_force(session)
     if record is None:
         raise PublishRefused("没有可以撤销的发布")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -253,3 +254,43 @@ def test_refusals_change_nothing(engine: Engine) -> None:
             publish_calibration(session=session, actor=ACTOR, calibration="ONE", now=_now(), **FAST)
         session.rollback()
     assert _snapshot(engine) == before
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_two_publications_at_once_end_with_one_operational_calibration(engine: Engine) -> None:
+    """The second waits for the first, then links to it and supersedes it (not OLD a second time)."""
+    import threading
+
+    _world(engine)
+    with Session(engine) as session:
+        base = bank_params(session=session, calibration="NEW")
+        store_calibration(session=session, name="NEW2", params=base)
+        session.commit()
+    inside = threading.Event()
+    results: dict[str, Any] = {}
+
+    def first() -> None:
+        with Session(engine) as session:
+            results["first"] = publish_calibration(session=session, actor=ACTOR, calibration="NEW", now=_now(), **FAST)
+            inside.set()
+            time.sleep(1.0)  # the second publication starts meanwhile and must wait
+            session.commit()
+
+    def second() -> None:
+        inside.wait(30)
+        with Session(engine) as session:
+            results["second"] = publish_calibration(
+                session=session, actor=ACTOR, calibration="NEW2", now=_now(), **FAST
+            )
+            session.commit()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results["second"].previous == "NEW"
+    with Session(engine) as session:
+        statuses = {c.name: c.status for c in session.exec(select(Calibration))}
+    assert statuses == {PROVISIONAL: "draft", "OLD": "superseded", "NEW": "superseded", "NEW2": "operational"}
