@@ -57,6 +57,12 @@ OPERATIONS = [
     ("GET", "/api/v1/staff/research/runs"),
     ("POST", "/api/v1/staff/research/runs"),
     ("GET", "/api/v1/staff/research/runs/{run_id}"),
+    ("GET", "/api/v1/staff/research/calibrations/{name}/publication-plan"),
+    ("POST", "/api/v1/staff/research/calibrations/{name}/publish"),
+    ("GET", "/api/v1/staff/research/publications"),
+    ("POST", "/api/v1/staff/research/publications/undo"),
+    ("POST", "/api/v1/staff/research/rescores"),
+    ("GET", "/api/v1/staff/research/rescores/{job_id}"),
 ]
 
 
