@@ -233,9 +233,15 @@ def _why_kept(session: Session, assessment: Assessment, calibration_id: int) -> 
             bank = load_band_bank(session=session, calibration_id=calibration_id, band=row.grade_band)
         except NotConfigured:
             return f"新标定中没有年级段 {row.grade_band} 的已标定题目"
-        have = int((~bank.engine.pilot).sum())
-        if have < spec.max_items:
-            return f"新标定中年级段 {row.grade_band} 只有 {have} 道已标定题目，不够每人 {spec.max_items} 道"
+        operational = [d for d, pilot in zip(bank.dimensions, bank.engine.pilot, strict=True) if not pilot]
+        if len(operational) < spec.max_items:
+            return f"新标定中年级段 {row.grade_band} 只有 {len(operational)} 道已标定题目，不够每人 {spec.max_items} 道"
+        for rule in spec.content:
+            if operational.count(rule.area) < rule.min_items:
+                return (
+                    f"新标定中年级段 {row.grade_band} 的维度 {rule.area} 只有 {operational.count(rule.area)} 道"
+                    f"已标定题目，少于最少 {rule.min_items} 道"
+                )
     return ""
 
 

@@ -294,3 +294,18 @@ def test_two_publications_at_once_end_with_one_operational_calibration(engine: E
     with Session(engine) as session:
         statuses = {c.name: c.status for c in session.exec(select(Calibration))}
     assert statuses == {PROVISIONAL: "draft", "OLD": "superseded", "NEW": "superseded", "NEW2": "operational"}
+
+
+def test_a_round_the_new_calibration_cannot_serve_keeps_its_calibration(engine: Engine) -> None:
+    """A draft without the D1 items: the round's blueprint asks for at least two D1 items, so it stays on OLD."""
+    from itembank.models import Item
+
+    _world(engine)
+    with Session(engine) as session:
+        d1 = set(session.exec(select(Item.code).where(Item.dimension == "D1")).all())
+        new = bank_params(session=session, calibration="NEW")
+        store_calibration(session=session, name="PART", params=new.subset([c for c in new.ids if c not in d1]))
+        session.commit()
+        plan = plan_publication(session=session, calibration="PART", now=_now())
+    assert plan.moves == () and plan.exposure == ()
+    assert [k.code for k in plan.kept] == ["A1"] and "维度 D1" in plan.kept[0].reason
