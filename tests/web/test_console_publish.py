@@ -11,7 +11,6 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlmodel import Session, select
 
-from assess.engine import ContentRule
 from assess.models import Assessment
 from itembank.models import Calibration
 from tests.assess.conftest import BLUEPRINT
@@ -19,8 +18,7 @@ from tests.assess.research.test_publish import TRUE_A, TRUE_B
 from tests.assess.research.test_publish import _world as _bank_world
 from tests.web.conftest import ConsoleDb, console_post, make_console_app, staff_login
 
-_RULES = tuple(ContentRule(d, min_items=1, max_items=3) for d in ("D1", "D2", "D3", "D4"))
-SMALL = dataclasses.replace(BLUEPRINT, min_items=4, max_items=6, pilot_items=0, content=_RULES)
+SMALL = dataclasses.replace(BLUEPRINT, min_items=4, max_items=6, pilot_items=0, content=())
 """A test the web world's smaller bank can serve."""
 
 
