@@ -186,7 +186,7 @@ def adopt_version(
     _check(settings)
     _store_default(session)
     number = int(session.exec(select(func.max(ScaleVersion.number))).one() or 0) + 1
-    session.exec(update(ScaleVersion).values(active=False))  # type: ignore[call-overload]
+    session.exec(update(ScaleVersion).values(active=False))
     row = ScaleVersion(
         number=number,
         name=settings.name[:64] or f"第 {number} 版量表",
@@ -214,7 +214,7 @@ def activate_version(*, session: Session, actor: Actor, number: int, now: dateti
     """Put an earlier version back in force (recorded; no version is changed or removed)."""
     scale_version(session=session, number=number)
     _store_default(session)
-    session.exec(update(ScaleVersion).values(active=False))  # type: ignore[call-overload]
+    session.exec(update(ScaleVersion).values(active=False))
     row = session.exec(select(ScaleVersion).where(ScaleVersion.number == number)).one()
     row.active, row.adopted_at = True, now or utcnow()
     session.add(row)
