@@ -8,7 +8,6 @@ calibration has six assessed grade-8 sittings with the thetas of :data:`THETAS`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -51,8 +50,13 @@ def _pick(session: Session) -> dict[str, str]:
 
 
 @pytest.fixture
-def bank(engine: Engine) -> Iterator[Bank]:
+def bank(engine: Engine) -> Bank:
     """The three-item calibration ``SS``, assessment ``IMP`` and its sittings (see the module docstring)."""
+    return build_bank(engine)
+
+
+def build_bank(engine: Engine) -> Bank:
+    """Store the fixture's calibration, assessment and sittings (see the module docstring)."""
     with Session(engine, expire_on_commit=False) as session:
         ensure_bank(session=session)
         codes = _pick(session)
@@ -75,4 +79,4 @@ def bank(engine: Engine) -> Iterator[Bank]:
             session.add(TestSession(assessment_id=int(assessment.id or 0), student_id=int(student.id or 0),
                                     status="finished", assessed=True, theta=theta))  # fmt: skip
         session.commit()
-        yield Bank(engine, codes, [int(s.id or 0) for s in students], int(assessment.id or 0))
+        return Bank(engine, codes, [int(s.id or 0) for s in students], int(assessment.id or 0))

@@ -1,0 +1,40 @@
+"""`infolit standard-setting` and `infolit scale` through click's CliRunner: a study, a round, adoption."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from itembank.db import get_engine
+from tests.assess.standards.conftest import build_bank
+from web.commands.scale import scale_group, standard_setting_group
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_researcher_sets_cuts_by_bookmarks_from_the_command_line(env_db: str) -> None:
+    build_bank(get_engine())
+    run = CliRunner()
+    made = run.invoke(standard_setting_group, ["create", "初中", "--band", "7-9", "--assessment", "IMP"])
+    assert made.exit_code == 0 and "band 7-9, 4 pages (SS)" in made.output, made.output
+    booklet = run.invoke(standard_setting_group, ["booklet", "初中"])
+    assert [line.split("\t")[0] for line in booklet.output.splitlines()] == ["1", "2", "3", "4"]
+    mark = ["bookmark", "初中", "--round", "1", "--panellist"]
+    for who, pages in (("王", "1 2 3"), ("李", "1 3 4"), ("张", "2 3 4")):
+        placed = run.invoke(standard_setting_group, [*mark, who, *pages.split()])
+        assert placed.exit_code == 0, placed.output
+    refused = run.invoke(standard_setting_group, [*mark, "赵", "3", "2", "4"])
+    assert refused.exit_code == 1 and "从低到高" in refused.output
+    shown = run.invoke(standard_setting_group, ["round", "初中", "1"])
+    assert shown.exit_code == 0 and "待提高｜合格\t1\t-0.292\t470.8" in shown.output, shown.output
+    assert "impact (6 students): 待提高 33.3%, 合格 33.3%, 良好 16.7%, 优秀 16.7%" in shown.output
+    assert "7-9\t420.0\t490.0\t560.0\t(framework)" in run.invoke(scale_group, ["show"]).output
+    adopted = run.invoke(scale_group, ["adopt", "--study", "初中", "--round", "1"])
+    assert adopted.exit_code == 0 and "scale version 2 is in force" in adopted.output, adopted.output
+    assert "7-9\t470.8\t609.0\t696.1\t(set by this version)" in run.invoke(scale_group, ["show"]).output
+    assert "7-9\t420.0\t490.0\t560.0\t(framework)" in run.invoke(scale_group, ["show", "1"]).output
+    versions = run.invoke(scale_group, ["versions"]).output.splitlines()
+    assert [v.split("\t")[:2] for v in versions] == [["2", "active"], ["1", "kept"]]
+    assert "adopted as version 2" in run.invoke(standard_setting_group, ["list"]).output
+    back = run.invoke(scale_group, ["adopt", "--version", "1"])
+    assert back.exit_code == 0 and "scale version 1 is in force" in back.output
+    assert run.invoke(scale_group, ["adopt"]).exit_code == 2

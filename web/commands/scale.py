@@ -1,0 +1,188 @@
+"""``infolit scale`` (the reporting scale's versions) and ``infolit standard-setting`` (bookmark studies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+__all__ = ["scale_group", "standard_setting_group"]
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+@click.group("scale")
+def scale_group() -> None:
+    """The reporting scale's versions: show the one in force, list them, adopt or put one back."""
+
+
+def _print_version(v: Any, bands: Any) -> None:
+    state = "active" if v.active else "kept"
+    click.echo(f"version {v.number}\t{v.name}\t{state}\t{v.source or '-'}")
+    base = "calibration" if v.baseline_mean is None else f"mean {v.baseline_mean:g}, SD {v.baseline_sd:g}"
+    click.echo(f"baseline: {base}; 达标 from {v.pass_name}; levels: {' < '.join(v.levels)}")
+    for band in bands:
+        cuts = v.band_cuts(band)
+        where = "set by this version" if band.code in v.cuts else "framework"
+        click.echo(f"  {band.code}\t" + "\t".join(f"{c:.1f}" for c in cuts.cuts) + f"\t({where})")
+
+
+@scale_group.command("show")
+@click.argument("number", type=int, required=False)
+def show_scale_command(number: int | None) -> None:
+    """Show the version in force (or version NUMBER): baseline, levels, the cuts of every band."""
+    from assess.exceptions import AssessError
+    from assess.standards.versions import active_scale, framework_bands, scale_version
+    from itembank.db import get_engine, session_scope
+
+    with session_scope(get_engine()) as session:
+        try:
+            v = active_scale(session=session) if number is None else scale_version(session=session, number=number)
+        except AssessError as exc:
+            raise _fail(exc) from None
+        _print_version(v, framework_bands(session=session))
+
+
+@scale_group.command("versions")
+def versions_command() -> None:
+    """Every version, newest first (the built-in default alone until one is adopted)."""
+    from assess.standards.versions import list_versions
+    from itembank.db import get_engine, session_scope
+
+    with session_scope(get_engine()) as session:
+        for v in list_versions(session=session):
+            when = v.adopted_at.isoformat(timespec="minutes") if v.adopted_at else "-"
+            click.echo(f"{v.number}\t{'active' if v.active else 'kept'}\t{when}\t{v.name}\t{v.source or '-'}")
+
+
+@scale_group.command("adopt")
+@click.option("--study", help="Adopt a round of this bookmark study (its name) as a new version.")
+@click.option("--round", "round_", type=int, help="The study's round.")
+@click.option("--version", "number", type=int, help="Put this earlier version back in force instead.")
+@click.option("--name", default="", help="Name of the new version.")
+def adopt_command(study: str | None, round_: int | None, number: int | None, name: str) -> None:
+    """Adopt a study round's cuts as a new version (``--study S --round R``) or reactivate ``--version N``.
+
+    Either is recorded in the audit log; no version is changed or removed.
+    """
+    from assess.exceptions import AssessError
+    from assess.standards.study import adopt_round
+    from assess.standards.versions import activate_version
+    from itembank.db import get_engine, session_scope
+    from web.commands.operator import operator
+
+    if (study is None) == (number is None) or (study is not None and round_ is None):
+        raise click.UsageError("give --study and --round, or --version")
+    try:
+        with session_scope(get_engine()) as session:
+            if study is not None and round_ is not None:
+                v = adopt_round(session=session, actor=operator(), study=study, round=round_, name=name)
+            else:
+                v = activate_version(session=session, actor=operator(), number=int(number or 0))
+            click.echo(f"scale version {v.number} is in force ({v.source or v.name})")
+    except AssessError as exc:
+        raise _fail(exc) from None
+
+
+@click.group("standard-setting")
+def standard_setting_group() -> None:
+    """Bookmark standard setting: a band's ordered item booklet, panellists' bookmarks in rounds, cuts, impact."""
+
+
+@standard_setting_group.command("create")
+@click.argument("name")
+@click.option("--band", required=True, help="Grade band of the study (e.g. 7-9).")
+@click.option("--assessment", required=True, help="Assessment whose sittings give the impact (its code).")
+@click.option("--calibration", default="", help="Calibration of the booklet (default: the assessment's).")
+def create_command(name: str, band: str, assessment: str, calibration: str) -> None:
+    """Create study NAME with its ordered item booklet (every score point, by RP67 location)."""
+    from assess.exceptions import AssessError
+    from assess.standards.study import create_study
+    from itembank.db import get_engine, session_scope
+    from web.commands.operator import operator
+
+    try:
+        with session_scope(get_engine()) as session:
+            view = create_study(session=session, actor=operator(), name=name, band=band, assessment=assessment,
+                                calibration=calibration)  # fmt: skip
+            click.echo(f"study {view.name}: band {view.band}, {len(view.booklet)} pages ({view.calibration})")
+    except AssessError as exc:
+        raise _fail(exc) from None
+
+
+@standard_setting_group.command("booklet")
+@click.argument("study")
+def booklet_command(study: str) -> None:
+    """The ordered item booklet of STUDY: page, item, score point, RP67 theta, sub-indicator."""
+    from assess.exceptions import AssessError
+    from assess.standards.study import study_view
+    from itembank.db import get_engine, session_scope
+
+    with session_scope(get_engine()) as session:
+        try:
+            view = study_view(session=session, study=study)
+        except AssessError as exc:
+            raise _fail(exc) from None
+    for p in view.booklet:
+        click.echo(f"{p['page']}\t{p['code']}\t{p['score']}\t{float(str(p['theta'])):.3f}\t{p['indicator']}")
+
+
+@standard_setting_group.command("bookmark")
+@click.argument("study")
+@click.option("--round", "round_", type=int, required=True, help="Round 1, 2 or 3.")
+@click.option("--panellist", required=True, help="The panellist's name.")
+@click.argument("pages", nargs=3, type=int)
+def bookmark_command(study: str, round_: int, panellist: str, pages: tuple[int, int, int]) -> None:
+    """Record a panellist's three bookmarks (PAGES, one per level boundary, ascending) for a round."""
+    from assess.exceptions import AssessError
+    from assess.standards.study import place_bookmarks
+    from itembank.db import get_engine, session_scope
+    from web.commands.operator import operator
+
+    try:
+        with session_scope(get_engine()) as session:
+            place_bookmarks(session=session, actor=operator(), study=study, round=round_, panellist=panellist,
+                            pages=list(pages))  # fmt: skip
+    except AssessError as exc:
+        raise _fail(exc) from None
+    click.echo(f"round {round_}: {panellist} bookmarks on pages {', '.join(map(str, pages))}")
+
+
+@standard_setting_group.command("round")
+@click.argument("study")
+@click.argument("round_", metavar="ROUND", type=int)
+def round_command(study: str, round_: int) -> None:
+    """A round's cuts: per boundary the median bookmark, the cut and the panel's SD and IQR; then the impact."""
+    from assess.exceptions import AssessError
+    from assess.standards.study import round_result
+    from itembank.db import get_engine, session_scope
+
+    with session_scope(get_engine()) as session:
+        try:
+            r = round_result(session=session, study=study, round=round_)
+        except AssessError as exc:
+            raise _fail(exc) from None
+    click.echo("boundary\tmedian page\ttheta\tscale\tSD\tIQR")
+    for b in r.boundaries:
+        click.echo(f"{b.label}\t{b.panel.median_page:g}\t{b.panel.theta:.3f}\t{b.scale_score:.1f}\t"
+                   f"{b.scale_sd:.1f}\t{b.scale_iqr:.1f}")  # fmt: skip
+    if r.impact is None:
+        click.echo("impact: no assessed sitting of the band")
+        return
+    shares = ", ".join(f"{lv} {s:.1%}" for lv, s in zip(r.impact.levels, r.impact.shares, strict=True))
+    click.echo(f"impact ({r.impact.n} students{', weighted' if r.impact.weighted else ''}): {shares}")
+
+
+@standard_setting_group.command("list")
+def list_command() -> None:
+    """Every study, newest first."""
+    from assess.standards.study import list_studies
+    from itembank.db import get_engine, session_scope
+
+    with session_scope(get_engine()) as session:
+        for v in list_studies(session=session):
+            adopted = f"adopted as version {v.adopted_version}" if v.adopted_version else "-"
+            rounds = ",".join(map(str, v.rounds)) or "-"
+            click.echo(f"{v.name}\t{v.band}\t{v.assessment}\t{len(v.booklet)} pages\trounds {rounds}\t{adopted}")
