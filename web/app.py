@@ -65,6 +65,7 @@ from web.controllers.console_assessments import ConsoleAssessmentsController
 from web.controllers.console_auth import ConsoleAuthController
 from web.controllers.console_common import console_exception_handlers, provide_chosen
 from web.controllers.console_research import ConsoleResearchController, ResearchApiController
+from web.controllers.console_scale import ConsoleScaleController, ScaleApiController
 from web.controllers.console_school import ConsoleSchoolController
 from web.controllers.console_tree import ConsoleTreeController
 from web.controllers.errors import exception_handlers
@@ -219,8 +220,10 @@ def _routers() -> list[Router]:
                 ConsoleAdminController,
                 ConsoleAssessmentsController,
                 ConsoleResearchController,
+                ConsoleScaleController,
                 StaffApiController,
                 ResearchApiController,
+                ScaleApiController,
             ],
             dependencies={
                 "actor": Provide(provide_actor, sync_to_thread=False),

@@ -142,6 +142,8 @@ def test_every_staff_route_answers_each_role_as_the_matrix_says(cdb: ConsoleDb, 
             "job_token": "no-such-job",
             "staged": "no-such-file",
             "run_id": 999,
+            "study_id": 999,
+            "number": 999,
         }
         with TestClient(app) as client:
             staff_login(client, username)
@@ -173,6 +175,8 @@ def test_without_a_session_a_staff_route_asks_for_login(cdb: ConsoleDb, tmp_path
         "job_token": "x",
         "staged": "y",
         "run_id": 1,
+        "study_id": 1,
+        "number": 1,
     }
     with TestClient(app) as client:
         for path, method, handler in routes(app):
