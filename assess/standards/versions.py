@@ -19,7 +19,7 @@ plausible-value run stores the baseline, levels and cuts it was drawn with; repo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import update
@@ -41,6 +41,7 @@ __all__ = [
     "active_scale",
     "adopt_version",
     "band_scale",
+    "edited_settings",
     "framework_bands",
     "list_versions",
     "scale_version",
@@ -169,6 +170,83 @@ def _check(settings: ScaleSettings) -> None:
     for band, cuts in settings.cuts.items():
         if not all(a < b for a, b in zip(cuts, cuts[1:], strict=False)):
             raise StandardSettingRefused(f"年级段 {band} 的分数线须从低到高严格递增")
+
+
+def _number(value: object, what: str) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        got = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise StandardSettingRefused(f"{what}须为数字：{value!r}") from None
+    if got != got or got in (float("inf"), float("-inf")):
+        raise StandardSettingRefused(f"{what}须为有限的数字")
+    return got
+
+
+def edited_settings(base: ScaleSettings, values: Mapping[str, object]) -> ScaleSettings:
+    """``base`` with the settings ``values`` gives (a settings file, the console's form); the rest kept.
+
+    Keys: ``name``, ``note``, ``baseline_mean`` and ``baseline_sd`` (empty or missing both: the
+    calibration's), ``levels`` (four names), ``pass_level`` (the lowest 达标 level, by name or
+    index), ``descriptions`` (level -> the students' text), ``cuts`` (band -> three ascending
+    cuts; an empty list: the framework's again).
+
+    Raises
+    ------
+    StandardSettingRefused
+        A value of the wrong kind; the result is checked again when adopted.
+    """
+    unknown = sorted(set(values) - {"name", "note", "baseline_mean", "baseline_sd", "levels", "pass_level",
+                                     "descriptions", "cuts"})  # fmt: skip
+    if unknown:
+        raise StandardSettingRefused(f"量表设置中没有这些项：{'、'.join(unknown)}")
+    out = base
+    if "baseline_mean" in values or "baseline_sd" in values:
+        mean = _number(values.get("baseline_mean"), "量表基准的均值")
+        sd = _number(values.get("baseline_sd"), "量表基准的标准差")
+        if (mean is None) != (sd is None):
+            raise StandardSettingRefused("量表基准的均值与标准差须同时给出（或同时留空，用校准的潜在分布）")
+        out = replace(out, baseline_mean=mean, baseline_sd=sd)
+    if "levels" in values:
+        levels = values["levels"]
+        if not isinstance(levels, list | tuple) or not all(isinstance(x, str) for x in levels):
+            raise StandardSettingRefused("水平名称须为文字列表")
+        renamed = {old: new.strip() for old, new in zip(out.levels, levels, strict=False)}  # texts follow a rename
+        descriptions = {renamed.get(k, k): v for k, v in out.descriptions.items()}
+        out = replace(out, levels=tuple(x.strip() for x in levels), descriptions=descriptions)
+    if "pass_level" in values:
+        chosen = values["pass_level"]
+        if isinstance(chosen, str) and chosen in out.levels:
+            chosen = out.levels.index(chosen)
+        if not isinstance(chosen, int) and not (isinstance(chosen, str) and chosen.isdigit()):
+            raise StandardSettingRefused(f"达标水平 {chosen} 不是量表的水平")
+        out = replace(out, pass_level=int(chosen))
+    if "descriptions" in values:
+        texts = values["descriptions"]
+        if not isinstance(texts, Mapping) or not all(isinstance(v, str) for v in texts.values()):
+            raise StandardSettingRefused("水平描述须为“水平名称 = 描述”")
+        if any(k not in out.levels for k in texts):
+            raise StandardSettingRefused("水平描述须对应量表的水平名称")
+        out = replace(out, descriptions={**out.descriptions, **{str(k): v.strip() for k, v in texts.items()}})
+    if "cuts" in values:
+        given = values["cuts"]
+        if not isinstance(given, Mapping):
+            raise StandardSettingRefused("分数线须为“年级段 = [三个分数]”")
+        cuts = dict(out.cuts)
+        for band, row in given.items():
+            if isinstance(row, list | tuple) and not row:
+                cuts.pop(str(band), None)
+                continue
+            if not isinstance(row, list | tuple) or len(row) != 3:
+                raise StandardSettingRefused(f"年级段 {band} 须给出三个分数线")
+            nums = [_number(x, f"年级段 {band} 的分数线") for x in row]
+            if any(x is None for x in nums):
+                raise StandardSettingRefused(f"年级段 {band} 须给出三个分数线")
+            cuts[str(band)] = (float(nums[0] or 0), float(nums[1] or 0), float(nums[2] or 0))
+        out = replace(out, cuts=cuts)
+    name, note = values.get("name", ""), values.get("note", "")
+    return replace(out, name=str(name).strip(), note=str(note).strip(), source="edited")
 
 
 def adopt_version(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
-from itembank.db import get_engine
+from assess.scales import LEVEL_DESCRIPTIONS
+from assess.standards.versions import band_scale
+from itembank.db import get_engine, session_scope
 from tests.assess.standards.conftest import build_bank
 from web.commands.scale import scale_group, standard_setting_group
 
@@ -38,3 +42,32 @@ def test_a_researcher_sets_cuts_by_bookmarks_from_the_command_line(env_db: str) 
     back = run.invoke(scale_group, ["adopt", "--version", "1"])
     assert back.exit_code == 0 and "scale version 1 is in force" in back.output
     assert run.invoke(scale_group, ["adopt"]).exit_code == 2
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_settings_file_adopts_an_edited_version(env_db: str, tmp_path: Path) -> None:
+    good = tmp_path / "scale.toml"
+    good.write_text(
+        'name = "2027 版"\nbaseline_mean = 0.2\nbaseline_sd = 1.1\nlevels = ["待提高", "达标", "良好", "优秀"]\n'
+        'pass_level = "良好"\n[descriptions]\n"优秀" = "很好。"\n[cuts]\n"7-9" = [430, 500, 570]\n',
+        encoding="utf-8",
+    )
+    run = CliRunner()
+    adopted = run.invoke(scale_group, ["adopt", "--file", str(good)])
+    assert adopted.exit_code == 0, adopted.output
+    shown = run.invoke(scale_group, ["show"]).output
+    assert "version 2\t2027 版\tactive\tedited" in shown and "baseline: mean 0.2, SD 1.1; 达标 from 良好" in shown
+    assert (
+        "7-9\t430.0\t500.0\t570.0\t(set by this version)" in shown and "3-4\t330.0\t400.0\t470.0\t(framework)" in shown
+    )
+    with session_scope(get_engine()) as s:
+        scale = band_scale(session=s, band="7-9")
+    assert scale.description("优秀") == "很好。" and scale.description("达标") == LEVEL_DESCRIPTIONS["合格"]
+    assert scale.scale_score(1.3) == pytest.approx(600.0) and scale.passed(500.0) and not scale.passed(499.9)
+    for text, why in (('cuts = {"7-9" = [500, 400, 600]}', "严格递增"), ('baseline_mean = 1', "同时给出"),
+                      ('colour = "red"', "没有这些项"), ('pass_level = "满分"', "不是量表的水平")):  # fmt: skip
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text, encoding="utf-8")
+        refused = run.invoke(scale_group, ["adopt", "--file", str(bad)])
+        assert refused.exit_code == 1 and why in refused.output, (text, refused.output)
+    assert len(run.invoke(scale_group, ["versions"]).output.splitlines()) == 2

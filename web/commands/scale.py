@@ -61,29 +61,56 @@ def versions_command() -> None:
 @click.option("--study", help="Adopt a round of this bookmark study (its name) as a new version.")
 @click.option("--round", "round_", type=int, help="The study's round.")
 @click.option("--version", "number", type=int, help="Put this earlier version back in force instead.")
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False),
+              help="Adopt the version in force edited by this TOML or JSON settings file.")  # fmt: skip
 @click.option("--name", default="", help="Name of the new version.")
-def adopt_command(study: str | None, round_: int | None, number: int | None, name: str) -> None:
-    """Adopt a study round's cuts as a new version (``--study S --round R``) or reactivate ``--version N``.
+def adopt_command(study: str | None, round_: int | None, number: int | None, path: str | None, name: str) -> None:
+    """Adopt a study round's cuts (``--study S --round R``) or a settings file (``--file F``); or reactivate a version.
 
-    Either is recorded in the audit log; no version is changed or removed.
+    A settings file may set ``name``, ``note``, ``baseline_mean`` and ``baseline_sd``, ``levels``
+    (four names), ``pass_level`` (the lowest 达标 level), ``descriptions`` (a table level = text)
+    and ``cuts`` (a table band = [three cuts]); what it leaves out is kept from the version in
+    force. Every adoption is recorded in the audit log; no version is changed or removed.
     """
     from assess.exceptions import AssessError
     from assess.standards.study import adopt_round
-    from assess.standards.versions import activate_version
+    from assess.standards.versions import activate_version, active_scale, adopt_version, edited_settings
     from itembank.db import get_engine, session_scope
     from web.commands.operator import operator
 
-    if (study is None) == (number is None) or (study is not None and round_ is None):
-        raise click.UsageError("give --study and --round, or --version")
+    if sum(x is not None for x in (study, number, path)) != 1 or (study is not None and round_ is None):
+        raise click.UsageError("give --study and --round, or --file, or --version")
     try:
         with session_scope(get_engine()) as session:
             if study is not None and round_ is not None:
                 v = adopt_round(session=session, actor=operator(), study=study, round=round_, name=name)
+            elif path is not None:
+                values = _settings_file(path)
+                if name:
+                    values["name"] = name
+                edited = edited_settings(active_scale(session=session), values)
+                v = adopt_version(session=session, actor=operator(), settings=edited)
             else:
                 v = activate_version(session=session, actor=operator(), number=int(number or 0))
             click.echo(f"scale version {v.number} is in force ({v.source or v.name})")
     except AssessError as exc:
         raise _fail(exc) from None
+
+
+def _settings_file(path: str) -> dict[str, Any]:
+    """A settings file (TOML, or JSON by its suffix) as a table."""
+    import json
+    import tomllib
+    from pathlib import Path
+
+    raw = Path(path).read_bytes()
+    try:
+        found = json.loads(raw) if path.lower().endswith(".json") else tomllib.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{path}: 不是有效的设置文件（{exc}）") from None
+    if not isinstance(found, dict):
+        raise click.ClickException(f"{path}: 设置文件须为一张表")
+    return found
 
 
 @click.group("standard-setting")
