@@ -411,9 +411,9 @@ def _take(
         return None
     if shown is None:
         cache.sessions.pop(live.id, None)
+        said = live.cuts.description(reported.level)
         return Position(
-            live.id, "finished", n, None, None, reported.level, live.spec, live.assessment_name, reported.assessed,
-            live.cuts.description(reported.level),
+            live.id, "finished", n, None, None, reported.level, live.spec, live.assessment_name, reported.assessed, said
         )
     live.position, live.current = position + 1, shown.id
     remaining = None if live.deadline is None else max(0, int((live.deadline - now).total_seconds()))

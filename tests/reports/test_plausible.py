@@ -167,6 +167,7 @@ def test_values_follow_the_scale_version_in_force_and_a_new_version_makes_the_ru
         session.commit()
         assert _current_run(session, tree) is not None
         got = load_plausible_values(session=session, tree=tree)
-    np.testing.assert_allclose(got.scale, 500 + 100 * (theta - 0.5) / 2.0)  # 425, 475, 500 (band 3-4); 525, 375, 487.5 (7-9)
+    np.testing.assert_allclose(got.scale, 500 + 100 * (theta - 0.5) / 2.0)
     assert got.cuts == {"3-4": (330.0, 400.0, 470.0), "7-9": (300.0, 400.0, 450.0)}
+    # scores 425, 475, 500 (band 3-4: 330/400/470); 525, 375, 487.5 (7-9: 300/400/450)
     np.testing.assert_array_equal(got.level[:, 0], [2, 3, 3, 3, 1, 3])

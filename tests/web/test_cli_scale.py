@@ -32,6 +32,15 @@ def test_a_researcher_sets_cuts_by_bookmarks_from_the_command_line(env_db: str) 
     assert shown.exit_code == 0 and "待提高｜合格\t1\t-0.292\t470.8" in shown.output, shown.output
     assert "impact (6 students): 待提高 33.3%, 合格 33.3%, 良好 16.7%, 优秀 16.7%" in shown.output
     assert "7-9\t420.0\t490.0\t560.0\t(framework)" in run.invoke(scale_group, ["show"]).output
+    levels = run.invoke(standard_setting_group, ["levels", "初中", "--round", "1"])
+    assert levels.exit_code == 0 and "合格\t[470.8, 609.0)\tpages" in levels.output, levels.output
+    assert "draft: 处于“良好”水平的学生通常能够" in levels.output
+    described = run.invoke(standard_setting_group, ["describe", "初中", "合格", "能查找常见信息。"])
+    assert (
+        described.exit_code == 0
+        and "saved: 能查找常见信息。" in run.invoke(standard_setting_group, ["levels", "初中"]).output
+    )
+    assert run.invoke(standard_setting_group, ["describe", "初中", "满分", "x"]).exit_code == 1
     adopted = run.invoke(scale_group, ["adopt", "--study", "初中", "--round", "1"])
     assert adopted.exit_code == 0 and "scale version 2 is in force" in adopted.output, adopted.output
     assert "7-9\t470.8\t609.0\t696.1\t(set by this version)" in run.invoke(scale_group, ["show"]).output

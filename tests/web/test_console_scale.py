@@ -86,9 +86,19 @@ def test_the_json_api_sets_cuts_by_bookmarks(cdb: ConsoleDb, tmp_path: Path) -> 
         assert r["impact"] == {"待提高": 2 / 6, "合格": 2 / 6, "良好": 1 / 6, "优秀": 1 / 6} and not r["weighted"]
         assert sorted(r["boundaries"][1]["pages"]) == [2, 3, 3] and r["boundaries"][1]["median_page"] == 3
         assert client.get(f"{base}/standard-setting/studies/{sid}/rounds/2", headers=auth).status_code == 400
+        levels = client.get(f"{base}/standard-setting/studies/{sid}/levels?round=1", headers=auth).json()
+        assert [len(x["pages"]) for x in levels] == [0, 2, 1, 1] and levels[0]["lower"] is None
+        assert levels[1]["lower"] == levels[0]["upper"] and levels[3]["upper"] is None
+        saved = client.post(f"{base}/standard-setting/studies/{sid}/described", json={"texts": {"优秀": "能创造。"}},
+                            headers=auth)  # fmt: skip
+        assert saved.status_code == 200 and saved.json()[3]["text"] == "能创造。"
+        bad_level = client.post(f"{base}/standard-setting/studies/{sid}/described", json={"texts": {"满分": "x"}},
+                                headers=auth)  # fmt: skip
+        assert bad_level.status_code == 400
         adopted = client.post(f"{base}/standard-setting/studies/{sid}/rounds/1/adopt", json={}, headers=auth)
         assert adopted.status_code == 200 and adopted.json()["number"] == 2
         assert adopted.json()["cuts"]["7-9"] == [470.8, 609.0, 696.1]
+        assert adopted.json()["described"] == {"7-9": {"优秀": "能创造。"}}
         versions = client.get(f"{base}/scale/versions", headers=auth).json()
         assert [(v["number"], v["active"]) for v in versions] == [(2, True), (1, False)]
         assert client.post(f"{base}/scale/versions/7/activate", headers=auth).status_code == 404

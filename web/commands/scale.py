@@ -213,3 +213,53 @@ def list_command() -> None:
             adopted = f"adopted as version {v.adopted_version}" if v.adopted_version else "-"
             rounds = ",".join(map(str, v.rounds)) or "-"
             click.echo(f"{v.name}\t{v.band}\t{v.assessment}\t{len(v.booklet)} pages\trounds {rounds}\t{adopted}")
+
+
+@standard_setting_group.command("levels")
+@click.argument("study")
+@click.option("--round", "round_", type=int, help="Map the pages under this round's cuts (default: the cuts in force).")
+def levels_command(study: str, round_: int | None) -> None:
+    """The described levels of STUDY: each level's pages and sub-indicators, and its draft or saved text."""
+    from assess.exceptions import AssessError
+    from assess.standards.described import draft_levels
+    from assess.standards.study import round_result, study_view
+    from assess.standards.versions import active_scale
+    from itembank.db import get_engine, session_scope
+
+    with session_scope(get_engine()) as session:
+        try:
+            view = study_view(session=session, study=study)
+            cuts = (
+                active_scale(session=session).band_cuts(view.band)
+                if round_ is None
+                else round_result(session=session, study=view.id, round=round_).cuts
+            )
+            drafts = draft_levels(session=session, study=view.id, cuts=cuts)
+        except AssessError as exc:
+            raise _fail(exc) from None
+    for d in drafts:
+        pages = ", ".join(f"{p['code']}:{p['score']}" for p in d.pages) or "-"
+        click.echo(f"{d.level}\t[{d.lower:.1f}, {d.upper:.1f})\tpages {pages}")
+        click.echo(f"  {'saved' if d.text else 'draft'}: {d.text or d.draft}")
+
+
+@standard_setting_group.command("describe")
+@click.argument("study")
+@click.argument("level")
+@click.argument("text")
+def describe_command(study: str, level: str, text: str) -> None:
+    """Save TEXT as the description of LEVEL in STUDY (an empty TEXT clears it); kept with the study's other levels."""
+    from assess.exceptions import AssessError
+    from assess.standards.described import save_described
+    from assess.standards.study import study_view
+    from itembank.db import get_engine, session_scope
+    from web.commands.operator import operator
+
+    try:
+        with session_scope(get_engine()) as session:
+            texts = dict(study_view(session=session, study=study).described)
+            texts[level] = text
+            save_described(session=session, actor=operator(), study=study, texts=texts)
+    except AssessError as exc:
+        raise _fail(exc) from None
+    click.echo(f"{level}: {'saved' if text.strip() else 'cleared'}")

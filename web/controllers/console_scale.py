@@ -341,6 +341,26 @@ class RoundJson:
 
 
 @dataclass(frozen=True)
+class LevelJson:
+    """A level under a round's cuts (or those in force): range, pages, sub-indicators, draft, saved text."""
+
+    level: str
+    lower: float | None
+    upper: float | None
+    pages: list[dict[str, Any]]
+    indicators: list[dict[str, Any]]
+    draft: str
+    text: str
+
+
+@dataclass(frozen=True)
+class DescribedJson:
+    """``POST .../described``: the researcher's text of each level (level name -> text; empty clears)."""
+
+    texts: dict[str, str]
+
+
+@dataclass(frozen=True)
 class AdoptJson:
     """``POST .../rounds/{number}/adopt``: the new version's name (optional)."""
 
@@ -398,6 +418,33 @@ def _round_json(r: RoundResult) -> RoundJson:
     return RoundJson(
         r.round, list(r.cuts.cuts), bounds, impact, r.impact.n if r.impact else 0, bool(r.impact and r.impact.weighted)
     )
+
+
+def _levels_json(drafts: list[LevelDraft]) -> list[LevelJson]:
+    def bound(x: float) -> float | None:
+        return None if x in (float("inf"), float("-inf")) else x
+
+    return [
+        LevelJson(
+            d.level,
+            bound(d.lower),
+            bound(d.upper),
+            [dict(p) for p in d.pages],
+            [{"code": c, "name": n, "pages": k} for c, n, k in d.indicators],
+            d.draft,
+            d.text,
+        )  # fmt: skip
+        for d in drafts
+    ]
+
+
+def _levels(db: DbSession, view: StudyView, number: int | None) -> list[LevelDraft]:
+    """The levels under round ``number``'s cuts, or under the cuts in force without a round."""
+    if number is None:
+        cuts = active_scale(session=db).band_cuts(view.band)
+    else:
+        cuts = round_result(session=db, study=view.id, round=number).cuts
+    return draft_levels(session=db, study=view.id, cuts=cuts)
 
 
 _BEARER: list[SecurityRequirement] = [{"BearerToken": []}]
@@ -522,6 +569,40 @@ class ScaleApiController(Controller):
         """A round's cuts, each boundary's median bookmark and spread, and the impact."""
         view = _study(db, study_id)
         return _round_json(round_result(session=db, study=view.id, round=number))
+
+    @get(
+        "/standard-setting/studies/{study_id:int}/levels",
+        security=_BEARER,
+        responses=error_responses(400, 401, 403, 404),
+        sync_to_thread=False,
+        opt={"access": "scale.view"},
+    )
+    def levels(
+        self,
+        db: DbSession,
+        study_id: FromPath[int],
+        round: FromQuery[int | None] = None,  # noqa: A002
+    ) -> list[LevelJson]:
+        """The described levels: each level's pages and sub-indicators, the draft and the saved text."""
+        return _levels_json(_levels(db, _study(db, study_id), round))
+
+    @post(
+        "/standard-setting/studies/{study_id:int}/described",
+        status_code=200,
+        guards=[require_json],
+        security=_BEARER,
+        responses=error_responses(400, 401, 403, 404, 415),
+        sync_to_thread=False,
+        opt={"access": "scale.study"},
+    )
+    def described(
+        self, db: DbSession, actor: CurrentActor, study_id: FromPath[int], data: JSONBody[DescribedJson]
+    ) -> list[LevelJson]:
+        """Save the researcher's descriptions with the study (adopting a round saves them in the version)."""
+        view = _study(db, study_id)
+        save_described(session=db, actor=actor, study=view.id, texts=dict(data.texts))
+        db.commit()
+        return _levels_json(_levels(db, view, None))
 
     @post(
         "/standard-setting/studies/{study_id:int}/rounds/{number:int}/adopt",
