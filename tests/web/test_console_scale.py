@@ -102,3 +102,37 @@ def test_the_json_api_sets_cuts_by_bookmarks(cdb: ConsoleDb, tmp_path: Path) -> 
         versions = client.get(f"{base}/scale/versions", headers=auth).json()
         assert [(v["number"], v["active"]) for v in versions] == [(2, True), (1, False)]
         assert client.post(f"{base}/scale/versions/7/activate", headers=auth).status_code == 404
+
+
+def _version_form(**changes: str) -> dict[str, str]:
+    from assess.scales import LEVEL_DESCRIPTIONS, LEVELS, cut_scores_for_band
+
+    form = {"name": "改名版", "baseline_mean": "", "baseline_sd": "", "pass_level": "1"}
+    for k, lv in enumerate(LEVELS):
+        form[f"name{k}"], form[f"description{k}"] = lv, LEVEL_DESCRIPTIONS[lv]
+    for band in ("3-4", "5-6", "7-9", "10-12"):
+        for k, c in enumerate(cut_scores_for_band(band).cuts):
+            form[f"cut-{band}-{k}"] = f"{c:.1f}"
+    return {**form, **changes}
+
+
+def test_the_version_form_adopts_an_edited_scale(cdb: ConsoleDb, tmp_path: Path) -> None:
+    with TestClient(make_console_app(cdb, tmp_path)) as client:
+        staff_login(client, "lab")
+        assert 'id="version-form"' in client.get("/console/research/scale").text
+        refused = console_post(client, "/console/research/scale/versions", _version_form(**{"cut-7-9-1": "400.0"}))
+        assert refused.status_code == 400 and "年级段 7-9 的分数线须从低到高严格递增" in refused.text
+        half = console_post(client, "/console/research/scale/versions", _version_form(baseline_mean="0.3"))
+        assert half.status_code == 400 and "同时给出" in half.text
+        form = _version_form(name1="达标", description3="真棒。", baseline_mean="0.1", baseline_sd="0.9",
+                             **{"cut-7-9-0": "425.5"})  # fmt: skip
+        assert console_post(client, "/console/research/scale/versions", form).status_code == 303
+        home = client.get("/console/research/scale").text
+        assert (
+            "生效的量表：第 2 版 改名版" in home and "待提高、达标、良好、优秀" in home and "达到“达标”即为达标" in home
+        )
+        assert "<td>425.5</td><td>490.0</td><td>560.0</td><td>本版本</td>" in home
+        assert (
+            "<td>330.0</td><td>400.0</td><td>470.0</td><td>指标框架</td>" in home
+        )  # untouched bands stay the framework's
+        assert "真棒。</textarea>" in home and "均值 0.1，标准差 0.9" in home

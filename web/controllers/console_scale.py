@@ -36,6 +36,8 @@ from assess.standards.versions import (
     ScaleSettings,
     activate_version,
     active_scale,
+    adopt_version,
+    edited_settings,
     framework_bands,
     list_versions,
     scale_version,
@@ -95,6 +97,26 @@ def _int(text: str, default: int = 0) -> int:
         return int(text)
     except ValueError:
         return default
+
+
+def _edited(db: DbSession, data: dict[str, Any]) -> dict[str, object]:
+    """The settings the version form gives: every field; a band's cuts only where they were changed."""
+    scale = active_scale(session=db)
+    levels = [field(data, f"name{k}").strip() for k in range(len(scale.levels))]
+    cuts: dict[str, list[str]] = {}
+    for band in framework_bands(session=db):
+        given = [field(data, f"cut-{band.code}-{k}").strip() for k in range(3)]
+        if given != [f"{c:.1f}" for c in scale.band_cuts(band).cuts]:
+            cuts[band.code] = given
+    return {
+        "name": field(data, "name"),
+        "baseline_mean": field(data, "baseline_mean"),
+        "baseline_sd": field(data, "baseline_sd"),
+        "levels": levels,
+        "pass_level": field(data, "pass_level"),
+        "descriptions": {name: field(data, f"description{k}") for k, name in enumerate(levels) if name},
+        "cuts": cuts,
+    }
 
 
 class ConsoleScaleController(Controller):
@@ -169,6 +191,20 @@ class ConsoleScaleController(Controller):
         """Put an earlier version back in force (recorded in the audit log)."""
         _version(db, number)
         activate_version(session=db, actor=actor, number=number)
+        db.commit()
+        return go(request, HOME)
+
+    @post("/versions", status_code=200, sync_to_thread=False, opt={"access": "scale.adopt"})
+    def edit(
+        self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor, now: Now, data: Form
+    ) -> Response[Any]:
+        """Adopt the version in force as edited in the form (a refused form comes back with the reason)."""
+        try:
+            edited = edited_settings(active_scale(session=db), _edited(db, data))
+            adopt_version(session=db, actor=actor, settings=edited)
+        except AssessError as exc:
+            db.rollback()
+            return self._home(request, db, actor, now, error=str(exc), status_code=400)
         db.commit()
         return go(request, HOME)
 
