@@ -102,6 +102,12 @@ def test_the_json_api_sets_cuts_by_bookmarks(cdb: ConsoleDb, tmp_path: Path) -> 
         versions = client.get(f"{base}/scale/versions", headers=auth).json()
         assert [(v["number"], v["active"]) for v in versions] == [(2, True), (1, False)]
         assert client.post(f"{base}/scale/versions/7/activate", headers=auth).status_code == 404
+        edited = client.post(f"{base}/scale/versions", json={"name": "api 版", "cuts": {"3-4": [300, 380, 460]}},
+                             headers=auth)  # fmt: skip
+        assert edited.status_code == 201 and edited.json()["number"] == 3
+        assert edited.json()["cuts"]["3-4"] == [300, 380, 460] and edited.json()["cuts"]["7-9"] == [470.8, 609.0, 696.1]
+        wrong = client.post(f"{base}/scale/versions", json={"levels": ["a"]}, headers=auth)
+        assert wrong.status_code == 400 and "四个互不相同" in wrong.json()["detail"]
 
 
 def _version_form(**changes: str) -> dict[str, str]:

@@ -516,6 +516,26 @@ class ScaleApiController(Controller):
         return [_scale_json(bands, v) for v in list_versions(session=db)]
 
     @post(
+        "/scale/versions",
+        status_code=201,
+        guards=[require_json],
+        security=_BEARER,
+        responses=error_responses(400, 401, 403, 415),
+        sync_to_thread=False,
+        opt={"access": "scale.adopt"},
+    )
+    def adopt_edited(self, db: DbSession, actor: CurrentActor, data: JSONBody[dict[str, Any]]) -> ScaleJson:
+        """Adopt the version in force edited by the body as a new version.
+
+        The body may set ``name``, ``note``, ``baseline_mean`` and ``baseline_sd`` (both ``null``: the
+        calibration's), ``levels`` (four names), ``pass_level`` (the lowest 达标 level), ``descriptions``
+        (level -> text) and ``cuts`` (band -> three ascending cuts); the rest is kept.
+        """
+        v = adopt_version(session=db, actor=actor, settings=edited_settings(active_scale(session=db), data))
+        db.commit()
+        return _scale_json(framework_bands(session=db), v)
+
+    @post(
         "/scale/versions/{number:int}/activate",
         status_code=200,
         security=_BEARER,
