@@ -35,6 +35,7 @@ from assess.accounts.scope import Actor
 from assess.banks import load_band_bank
 from assess.exceptions import NotConfigured, NotFound, StandardSettingRefused
 from assess.models import Assessment, Student, TestSession
+from assess.position import MAX_ROW_ID
 from assess.sampling.models import SampleDraw, SampleWeight
 from assess.scales import CutScores
 from assess.scoring_rule import assessed_clause
@@ -122,8 +123,8 @@ class RoundResult:
 
 
 def _study(session: Session, name_or_id: str | int) -> StandardSettingStudy:
-    if isinstance(name_or_id, int):
-        row = session.get(StandardSettingStudy, name_or_id)
+    if isinstance(name_or_id, int):  # beyond an integer column's range: nothing there (and no query)
+        row = session.get(StandardSettingStudy, name_or_id) if 0 < name_or_id <= MAX_ROW_ID else None
     else:
         row = session.exec(select(StandardSettingStudy).where(StandardSettingStudy.name == name_or_id)).first()
     if row is None:
@@ -291,6 +292,8 @@ def round_result(*, session: Session, study: str | int, round: int) -> RoundResu
         The round has no bookmark.
     """
     view = study_view(session=session, study=study)
+    if round not in ROUNDS:
+        raise StandardSettingRefused("轮次须为 1、2 或 3")
     marks = session.exec(
         select(Bookmark).where(Bookmark.study_id == view.id, Bookmark.round == round)
         .order_by(col(Bookmark.panellist), col(Bookmark.boundary))

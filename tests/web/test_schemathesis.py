@@ -57,6 +57,18 @@ OPERATIONS = [
     ("GET", "/api/v1/staff/research/runs"),
     ("POST", "/api/v1/staff/research/runs"),
     ("GET", "/api/v1/staff/research/runs/{run_id}"),
+    ("GET", "/api/v1/staff/research/scale"),
+    ("GET", "/api/v1/staff/research/scale/versions"),
+    ("POST", "/api/v1/staff/research/scale/versions"),
+    ("POST", "/api/v1/staff/research/scale/versions/{number}/activate"),
+    ("GET", "/api/v1/staff/research/standard-setting/studies"),
+    ("POST", "/api/v1/staff/research/standard-setting/studies"),
+    ("GET", "/api/v1/staff/research/standard-setting/studies/{study_id}"),
+    ("POST", "/api/v1/staff/research/standard-setting/studies/{study_id}/bookmarks"),
+    ("GET", "/api/v1/staff/research/standard-setting/studies/{study_id}/rounds/{number}"),
+    ("POST", "/api/v1/staff/research/standard-setting/studies/{study_id}/rounds/{number}/adopt"),
+    ("GET", "/api/v1/staff/research/standard-setting/studies/{study_id}/levels"),
+    ("POST", "/api/v1/staff/research/standard-setting/studies/{study_id}/described"),
 ]
 
 
