@@ -26,6 +26,7 @@ __all__ = [
     "SessionClosed",
     "SessionNotFound",
     "SimulationError",
+    "StandardSettingRefused",
     "TakenOver",
     "TestFinished",
     "WindowClosed",
@@ -130,6 +131,10 @@ class ExposureRefused(AssessError, ValueError):
 
 class CalibrationRefused(AssessError, ValueError):
     """An assessment's responses cannot be calibrated (no item has enough responses)."""
+
+
+class StandardSettingRefused(AssessError, ValueError):
+    """A scale version or a bookmark study refused: bad bookmarks, an unknown round, nothing to adopt."""
 
 
 class SimulationError(AssessError, ValueError):

@@ -55,8 +55,9 @@ from assess.engine import CatState, record_answers
 from assess.full_path import answered_items
 from assess.models import Assessment, Response, Student, TestSession
 from assess.position import Position, VersionSnapshot, engine_of, item_snapshot
-from assess.scales import CutScores, cut_scores_for_band
+from assess.scales import CutScores
 from assess.scoring_rule import reported_result
+from assess.standards.versions import band_scale
 from itembank.db import DriverStatement, aware_utc
 from itembank.exceptions import NotFoundError
 from itembank.queries import lock_item_version
@@ -193,7 +194,7 @@ class _Sources:
         band = grade_band(student.grade, session=session)
         spec = spec_for(session, int(assessment.id or 0), band.code)
         bank = load_band_bank(session=session, calibration_id=int(assessment.calibration_id or 0), band=band.code)
-        return cls(bank, spec, cut_scores_for_band(band))
+        return cls(bank, spec, band_scale(session=session, band=band))
 
 
 def _entry(
@@ -410,8 +411,9 @@ def _take(
         return None
     if shown is None:
         cache.sessions.pop(live.id, None)
+        said = live.cuts.description(reported.level)
         return Position(
-            live.id, "finished", n, None, None, reported.level, live.spec, live.assessment_name, reported.assessed
+            live.id, "finished", n, None, None, reported.level, live.spec, live.assessment_name, reported.assessed, said
         )
     live.position, live.current = position + 1, shown.id
     remaining = None if live.deadline is None else max(0, int((live.deadline - now).total_seconds()))

@@ -27,8 +27,9 @@ from assess.blueprints import BlueprintSpec
 from assess.exceptions import AnswerRejected, NotConfigured, SessionClosed, SessionNotFound, WindowClosed
 from assess.models import Assessment, Response, Student, TestSession
 from assess.position import Position, snapshot_in
-from assess.scales import CutScores, cut_scores_for_band
+from assess.scales import CutScores
 from assess.scoring_rule import reported_result
+from assess.standards.versions import active_scale, band_scale
 from itembank.db import aware_utc
 from itembank.models import Item, ItemVersion, utcnow
 from itembank.queries import lock_item_version
@@ -61,7 +62,7 @@ def _sitting_for(session: Session, assessment: Assessment, student: Student) -> 
     band = grade_band(student.grade, session=session)
     bank = load_band_bank(session=session, calibration_id=assessment.calibration_id, band=band.code)
     spec = blueprint_for(session=session, assessment_id=int(assessment.id or 0), band=band.code)
-    return _Sitting(assessment, student, bank, spec, cut_scores_for_band(band))
+    return _Sitting(assessment, student, bank, spec, band_scale(session=session, band=band))
 
 
 def start_session(
@@ -134,7 +135,9 @@ def _position(
     if ts.status == "in_progress" and deadline is not None and now > deadline:
         _finish(session, ts, sitting or _sitting_of(session, ts), now, "expired")
     if ts.status != "in_progress" or ts.current_item_version_id is None:
-        return Position(int(ts.id or 0), ts.status, ts.position, None, None, ts.level, spec, name, ts.assessed)
+        described = active_scale(session=session).descriptions.get(ts.level or "", "")
+        tid = int(ts.id or 0)
+        return Position(tid, ts.status, ts.position, None, None, ts.level, spec, name, ts.assessed, described)
     item = snapshot_in(session, ts.current_item_version_id)
     remaining = None if deadline is None else max(0, int((deadline - now).total_seconds()))
     return Position(int(ts.id or 0), "in_progress", ts.position, item, remaining, None, spec, name)

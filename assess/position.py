@@ -103,6 +103,9 @@ class Position:
     assessed
         Ended only: whether the sitting had enough scored answers to be assessed
         (:mod:`assess.scoring_rule`); ``None`` otherwise.
+    description
+        Ended only: the student-facing description of ``level`` under the scale version in force
+        (:mod:`assess.standards.versions`); empty otherwise.
     """
 
     test_session_id: int | None
@@ -114,6 +117,7 @@ class Position:
     spec: BlueprintSpec
     assessment_name: str
     assessed: bool | None = None
+    description: str = ""
 
     @property
     def finished(self) -> bool:

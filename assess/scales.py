@@ -4,6 +4,11 @@ Reporting scale: 500 + 100 z, where z standardises theta against the frozen base
 (the calibration's latent distribution: mean 0, SD 1 on the grade-8 reference unless a
 calibration says otherwise). Proficiency levels come from the cut scores of each grade band of the
 framework (:func:`cut_scores_for_band`); the national 达标 (pass) line is the first cut.
+
+These constants are the default scale version. The scale in force is a stored, versioned setting
+(:mod:`assess.standards.versions`: baseline, cuts per band, level names and descriptions, the
+达标 line); scoring asks it for a band's :class:`CutScores` (``band_scale``), which carries all
+of that, so :func:`final_scores` and :func:`final_scores_batch` score under the version in force.
 """
 
 from __future__ import annotations
@@ -45,18 +50,39 @@ LEVEL_DESCRIPTIONS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class CutScores:
-    """Scale-score cuts between consecutive levels of one grade band (ascending)."""
+    """The reporting scale of one grade band under a scale version.
+
+    ``cuts`` are the scale-score cuts between consecutive ``levels`` (ascending); a score at a cut
+    belongs to the level above it. ``pass_level`` is the index in ``levels`` of the lowest level
+    that counts as 达标, so the 达标 line is ``cuts[pass_level - 1]``. Scale scores are
+    500 + 100 (theta - ``baseline_mean``) / ``baseline_sd``. The defaults are today's constants
+    (scale version 1).
+    """
 
     band: str
     cuts: tuple[float, float, float]
+    levels: tuple[str, ...] = LEVELS
+    pass_level: int = 1
+    baseline_mean: float = 0.0
+    baseline_sd: float = 1.0
+    descriptions: tuple[str, ...] = tuple(LEVEL_DESCRIPTIONS[name] for name in LEVELS)
+    version: int = 1
 
     def level(self, scale_score: float) -> str:
         """The level of a scale score."""
-        return LEVELS[int(np.searchsorted(np.asarray(self.cuts), scale_score, side="right"))]
+        return self.levels[int(np.searchsorted(np.asarray(self.cuts), scale_score, side="right"))]
 
     def passed(self, scale_score: float) -> bool:
-        """Whether a scale score reaches the 达标 line (the first cut)."""
-        return bool(scale_score >= self.cuts[0])
+        """Whether a scale score reaches the 达标 line (the cut below level ``pass_level``)."""
+        return bool(scale_score >= self.cuts[self.pass_level - 1])
+
+    def scale_score(self, theta: float) -> float:
+        """500 + 100 z against this scale's baseline (:func:`to_scale`)."""
+        return to_scale(theta, baseline_mean=self.baseline_mean, baseline_sd=self.baseline_sd)
+
+    def description(self, level: str | None) -> str:
+        """The student-facing description of a level (empty for an unknown level or none)."""
+        return self.descriptions[self.levels.index(level)] if level in self.levels else ""
 
 
 def cut_scores_for_band(band: str | GradeBandSpec) -> CutScores:
@@ -148,7 +174,7 @@ def final_scores_batch(
             t_k, s_k = posterior_moments(log_prior + np.where(in_k[..., None], lp_items, 0.0).sum(axis=1), bank.nodes)
             subs.append((t_k, s_k, in_k.sum(axis=1)))
         for s in range(it.shape[0]):
-            scale = to_scale(float(theta[s]))
+            scale = cuts.scale_score(float(theta[s]))
             out.append(
                 FinalScores(
                     theta=float(theta[s]),
@@ -196,5 +222,5 @@ def final_scores(
     resp[0, np.asarray(items)] = scores
     est = getattr(ability, f"estimate_{method}")(resp, bank.params)
     theta, se = float(est.theta[0]), float(est.se[0])
-    scale = to_scale(theta)
+    scale = cuts.scale_score(theta)
     return FinalScores(theta, se, scale, cuts.level(scale), cuts.passed(scale), result.subscores)

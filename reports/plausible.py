@@ -12,8 +12,9 @@ items alone (unidimensional subscales, as ICILS reports its strands), with the d
 marginal reliability ``1 - mean posterior variance / variance of the PVs``.
 
 The PVs go onto the reporting scale exactly as a session's score does
-(:func:`assess.scales.to_scale`: 500 + 100 z against the calibration's baseline) and into levels
-by the cut scores of each student's grade band (:func:`assess.scales.cut_scores_for_band`), and
+(:func:`assess.scales.to_scale`: 500 + 100 z against the calibration's baseline, or the baseline of
+the scale version in force where it sets one) and into levels by the cut scores of each student's
+grade band under that version (:func:`assess.standards.versions.active_scale`), and
 are stored with that transformation (:mod:`reports.models`). :func:`ensure_plausible_values`
 draws them when an assessment has none, or when sessions finished or the calibration changed
 since the last draw.
@@ -33,8 +34,8 @@ from sqlmodel import Session, col, select
 
 from assess.banks import grade_band
 from assess.models import Response, TestSession
-from assess.scales import LEVELS, cut_scores_for_band
 from assess.scoring_rule import assessed_clause
+from assess.standards.versions import ScaleSettings, active_scale
 from itembank.calibrations import item_params
 from itembank.models import Calibration, Item, ItemParameter, ItemVersion
 from reports.exceptions import NoScores, NotCalibrated
@@ -283,22 +284,32 @@ def draw_plausible_values(
     )
 
 
-def _cuts_by_band(session: Session, grades: IntArray) -> tuple[dict[int, str], dict[str, tuple[float, ...]]]:
+def _cuts_by_band(
+    session: Session, grades: IntArray, scale: ScaleSettings
+) -> tuple[dict[int, str], dict[str, tuple[float, ...]]]:
     band_of: dict[int, str] = {}
     cuts: dict[str, tuple[float, ...]] = {}
     for g in sorted(set(grades.tolist())):
         spec = grade_band(int(g), session=session)
         band_of[int(g)] = spec.code
-        cuts[spec.code] = tuple(float(c) for c in cut_scores_for_band(spec).cuts)
+        cuts[spec.code] = tuple(float(c) for c in scale.band_cuts(spec).cuts)
     return band_of, cuts
+
+
+def _baseline(scale: ScaleSettings, responses_mean: float, responses_sd: float) -> tuple[float, float]:
+    """The scale version's baseline, or the calibration's latent distribution where it sets none."""
+    mean = responses_mean if scale.baseline_mean is None else scale.baseline_mean
+    sd = responses_sd if scale.baseline_sd is None else scale.baseline_sd
+    return float(mean), float(sd)
 
 
 def store_plausible_values(
     *, session: Session, tree: PeopleTree, responses: AssessmentResponses, drawn: DrawnValues, seed: int
 ) -> PlausibleValueRunPublic:
     """Store a draw as the assessment's run (replacing any earlier run) in the caller's transaction."""
-    band_of, cuts = _cuts_by_band(session, tree.grade)
-    b_mean, b_sd = responses.baseline_mean, responses.baseline_sd
+    scale = active_scale(session=session)
+    band_of, cuts = _cuts_by_band(session, tree.grade, scale)
+    b_mean, b_sd = _baseline(scale, responses.baseline_mean, responses.baseline_sd)
 
     sc = np.asarray(SCALE_MEAN + SCALE_SD * (drawn.theta - b_mean) / b_sd)  # assess.scales.to_scale, vectorised
     bands = [band_of[int(g)] for g in tree.grade.tolist()]
@@ -328,8 +339,8 @@ def store_plausible_values(
         scale_sd=SCALE_SD,
         baseline_mean=b_mean,
         baseline_sd=b_sd,
-        levels=list(LEVELS),
-        pass_level=1,
+        levels=list(scale.levels),
+        pass_level=scale.pass_level,
         cuts={k: list(v) for k, v in cuts.items()},
     )
     session.add(run)
@@ -365,6 +376,13 @@ def _current_run(session: Session, tree: PeopleTree) -> PlausibleValueRun | None
     ).first()
     if run is None or run.calibration_id != tree.assessment.calibration_id or run.n_students != tree.n_students:
         return None
+    scale = active_scale(session=session)
+    _, cuts = _cuts_by_band(session, tree.grade, scale)
+    b_mean, b_sd = _baseline(scale, run.baseline_mean, run.baseline_sd)
+    same = run.levels == list(scale.levels) and run.pass_level == scale.pass_level
+    same = same and (b_mean, b_sd) == (run.baseline_mean, run.baseline_sd)
+    if not same or any(list(run.cuts.get(band, ())) != list(c) for band, c in cuts.items()):
+        return None  # the scale version in force changed since the draw
     return run
 
 
@@ -379,8 +397,9 @@ def ensure_plausible_values(
 ) -> PlausibleValueRunPublic:
     """The assessment's stored run, drawing (and storing) one when there is none or it is stale.
 
-    A run is stale when the assessment's calibration changed or the number of assessed students
-    differs from the run's (sessions finished since). ``redraw`` draws anew regardless.
+    A run is stale when the assessment's calibration changed, the number of assessed students
+    differs from the run's (sessions finished since), or the scale version in force gives other
+    levels, cuts or baseline than the run was stored with. ``redraw`` draws anew regardless.
     """
     run = None if redraw else _current_run(session, tree)
     if run is not None:

@@ -107,6 +107,9 @@ ACCESS: dict[str, Rule] = {
     "research.publish": _r(
         "none", "items.manage", "publish a calibration, undo a publication, start rescoring sittings (a background job)"
     ),
+    "scale.view": _r("none", "items.manage", "the scale versions, bookmark studies, their rounds and described levels"),
+    "scale.study": _r("none", "items.manage", "create a bookmark study, enter bookmarks, edit described levels"),
+    "scale.adopt": _r("none", "items.manage", "adopt a round's cuts as a scale version, put a version back"),
     # ---- administration
     "users.manage": _r("node", "users.manage", "accounts: list, create, disable, enable, reset (bureaus: schools)"),
     "audit.view": _r("none", "audit.view", "the audit log"),

@@ -66,6 +66,7 @@ from web.controllers.console_auth import ConsoleAuthController
 from web.controllers.console_common import console_exception_handlers, provide_chosen
 from web.controllers.console_publish import ConsolePublishController, PublishApiController
 from web.controllers.console_research import ConsoleResearchController, ResearchApiController
+from web.controllers.console_scale import ConsoleScaleController, ScaleApiController
 from web.controllers.console_school import ConsoleSchoolController
 from web.controllers.console_tree import ConsoleTreeController
 from web.controllers.errors import exception_handlers
@@ -224,6 +225,8 @@ def _routers() -> list[Router]:
                 StaffApiController,
                 ResearchApiController,
                 PublishApiController,
+                ConsoleScaleController,
+                ScaleApiController,
             ],
             dependencies={
                 "actor": Provide(provide_actor, sync_to_thread=False),

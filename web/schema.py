@@ -10,6 +10,7 @@ import assess.accounts.models  # noqa: F401
 import assess.models  # noqa: F401
 import assess.research.models  # noqa: F401
 import assess.sampling.models  # noqa: F401
+import assess.standards.models  # noqa: F401
 import itembank.models  # noqa: F401
 import reports.models  # noqa: F401
 

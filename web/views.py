@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assess.position import Position, VersionSnapshot
-from assess.scales import LEVEL_DESCRIPTIONS
 from itembank.exceptions import InvalidResponseError
 from itembank.render import render_item
 
@@ -154,7 +153,7 @@ def sitting_view(position: Position) -> TestView:
     low, high, minutes = spec.min_items + spec.pilot_items, spec.max_items + spec.pilot_items, spec.time_limit_minutes
     if position.item is None:
         level = position.level if spec.show_result else None
-        result = ResultView(level, LEVEL_DESCRIPTIONS.get(level, "")) if level and position.assessed else None
+        result = ResultView(level, position.description) if level and position.assessed else None
         return TestView(position.status, position.position, low, high, minutes, None, None, result, position.assessed)
     item = item_view(position.item)
     return TestView("in_progress", position.position + 1, low, high, minutes, position.remaining_seconds, item, None)

@@ -54,6 +54,10 @@ ACTIONS: dict[str, str] = {
     "calibration.rescore": "按参数标定重新评分",
     "data.export": "导出数据",
     "report.publish": "发布报告",
+    "scale.adopt": "采用量表版本",
+    "standard.create": "创建标准设定研究",
+    "standard.bookmarks": "提交标准设定书签",
+    "standard.describe": "编辑水平描述",
 }
 """Every action the log records, with its Chinese label."""
 

@@ -137,3 +137,37 @@ def test_refusals_name_what_is_missing(engine: Engine) -> None:
         session.flush()
         with pytest.raises(NoScores, match="测评 A2 还没有已完成并计分的作答"):
             load_tree(session=session, assessment=empty)
+
+
+def test_values_follow_the_scale_version_in_force_and_a_new_version_makes_the_run_stale(engine: Engine) -> None:
+    from dataclasses import replace
+
+    from assess.accounts.scope import Actor
+    from assess.standards.versions import DEFAULT_VERSION, adopt_version
+    from reports.plausible import _current_run
+
+    theta = np.array([[-1.0], [0.0], [0.5], [1.0], [-2.0], [0.25]])
+    drawn = DrawnValues(
+        theta=theta, eap=theta[:, 0], eap_sd=np.full(6, 0.4), dimension_theta={"D1": theta},
+        dimension_reliability={"D1": 0.7}, dimension_items={"D1": 1.0}, conditioning=("school",), model={},
+    )  # fmt: skip
+    with Session(engine) as session:
+        assessment = _people(session)
+        tree = load_tree(session=session, assessment=assessment)
+        store_plausible_values(session=session, tree=tree, responses=_responses(int(assessment.calibration_id or 0), 6),
+                               drawn=drawn, seed=7)  # fmt: skip
+        session.commit()
+        assert _current_run(session, tree) is not None
+        version = replace(DEFAULT_VERSION, cuts={"7-9": (300.0, 400.0, 450.0)}, baseline_mean=0.5, baseline_sd=2.0)
+        adopt_version(session=session, actor=Actor.command_line("t"), settings=version)
+        session.commit()
+        assert _current_run(session, tree) is None  # the run was stored under version 1: a report would redraw
+        store_plausible_values(session=session, tree=tree, responses=_responses(int(assessment.calibration_id or 0), 6),
+                               drawn=drawn, seed=7)  # fmt: skip
+        session.commit()
+        assert _current_run(session, tree) is not None
+        got = load_plausible_values(session=session, tree=tree)
+    np.testing.assert_allclose(got.scale, 500 + 100 * (theta - 0.5) / 2.0)
+    assert got.cuts == {"3-4": (330.0, 400.0, 470.0), "7-9": (300.0, 400.0, 450.0)}
+    # scores 425, 475, 500 (band 3-4: 330/400/470); 525, 375, 487.5 (7-9: 300/400/450)
+    np.testing.assert_array_equal(got.level[:, 0], [2, 3, 3, 3, 1, 3])

@@ -144,6 +144,8 @@ def test_every_staff_route_answers_each_role_as_the_matrix_says(cdb: ConsoleDb, 
             "run_id": 999,
             "name": "no-such-calibration",
             "job_id": 999,
+            "study_id": 999,
+            "number": 999,
         }
         with TestClient(app) as client:
             staff_login(client, username)
@@ -177,6 +179,8 @@ def test_without_a_session_a_staff_route_asks_for_login(cdb: ConsoleDb, tmp_path
         "run_id": 1,
         "name": "x",
         "job_id": 1,
+        "study_id": 1,
+        "number": 1,
     }
     with TestClient(app) as client:
         for path, method, handler in routes(app):

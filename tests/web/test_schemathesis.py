@@ -63,6 +63,18 @@ OPERATIONS = [
     ("POST", "/api/v1/staff/research/publications/undo"),
     ("POST", "/api/v1/staff/research/rescores"),
     ("GET", "/api/v1/staff/research/rescores/{job_id}"),
+    ("GET", "/api/v1/staff/research/scale"),
+    ("GET", "/api/v1/staff/research/scale/versions"),
+    ("POST", "/api/v1/staff/research/scale/versions"),
+    ("POST", "/api/v1/staff/research/scale/versions/{number}/activate"),
+    ("GET", "/api/v1/staff/research/standard-setting/studies"),
+    ("POST", "/api/v1/staff/research/standard-setting/studies"),
+    ("GET", "/api/v1/staff/research/standard-setting/studies/{study_id}"),
+    ("POST", "/api/v1/staff/research/standard-setting/studies/{study_id}/bookmarks"),
+    ("GET", "/api/v1/staff/research/standard-setting/studies/{study_id}/rounds/{number}"),
+    ("POST", "/api/v1/staff/research/standard-setting/studies/{study_id}/rounds/{number}/adopt"),
+    ("GET", "/api/v1/staff/research/standard-setting/studies/{study_id}/levels"),
+    ("POST", "/api/v1/staff/research/standard-setting/studies/{study_id}/described"),
 ]
 
 

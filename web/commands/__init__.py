@@ -123,6 +123,16 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "research_group",
         "Calibration runs: start one on an assessment's responses (a background job), list them, show one.",
     ),
+    "scale": LazyCommand(
+        "web.commands.scale",
+        "scale_group",
+        "The reporting scale's versions: show the one in force, list them, adopt or put one back.",
+    ),
+    "standard-setting": LazyCommand(
+        "web.commands.scale",
+        "standard_setting_group",
+        "Bookmark standard setting: a band's ordered item booklet, panellists' bookmarks in rounds, cuts, impact.",
+    ),
     "serve": LazyCommand(
         "web.commands.serve",
         "serve_command",

@@ -92,15 +92,15 @@ def me_of(session: DbSession, actor: Actor, path: str) -> Me:
     if has_permission(actor.role, "items.manage"):
         items.append(("/console/research", "参数标定"))
         items.append(("/console/bank", "题库"))
+        items.append(("/console/research/scale", "量表与分数线"))
     if has_permission(actor.role, "users.manage"):
         items.append(("/console/users", "账号管理"))
     if has_permission(actor.role, "audit.view"):
         items.append(("/console/audit", "审计日志"))
     items.append(("/console/account", "我的账号"))
-    nav = tuple(
-        NavItem(href, label, path == href or (path.startswith(href + "/") and href != "/console"))
-        for href, label in items
-    )
+    under = [href for href, _ in items if path == href or (path.startswith(href + "/") and href != "/console")]
+    here = max(under, key=len, default="")  # the deepest entry the page lies under
+    nav = tuple(NavItem(href, label, href == here) for href, label in items)
     return Me(actor.username, role(actor.role).name, name, nav)
 
 
