@@ -11,6 +11,7 @@ __all__ = [
     "AdministrationRefused",
     "AnswerRejected",
     "AssessError",
+    "BankEditRefused",
     "BankFileError",
     "BlueprintError",
     "CalibrationRefused",
@@ -118,6 +119,10 @@ class RegistrationError(AssessError, ValueError):
     def total(self) -> int:
         """How many problems the file has (listed and left out)."""
         return len(self.problems) + self.more
+
+
+class BankEditRefused(AssessError, ValueError):
+    """An edit of the item bank that its rules refuse (a status change out of order, a code taken, a stale preview)."""
 
 
 class AdministrationRefused(AssessError, ValueError):

@@ -51,6 +51,11 @@ ACTIONS: dict[str, str] = {
     "calibration.start": "开始参数标定",
     "data.export": "导出数据",
     "report.publish": "发布报告",
+    "item.create": "新建题目",
+    "item.edit": "修改题目",
+    "item.status": "更改题目状态",
+    "items.import": "导入题目",
+    "framework.edit": "修改指标框架",
 }
 """Every action the log records, with its Chinese label."""
 

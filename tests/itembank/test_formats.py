@@ -358,7 +358,7 @@ def test_unusable_json_files(raw: bytes, where: str, message: str) -> None:
 
 
 def test_unknown_extension_and_merged_files(tmp_path: Path) -> None:
-    assert read_bundle(tmp_path / "items.xlsx").problems[0].message.startswith("unknown file type '.xlsx'")
+    assert read_bundle(tmp_path / "items.ods").problems[0].message.startswith("unknown file type '.ods'")
     a = samples.write_json(tmp_path / "a.json")
     doc = samples.bundle()
     doc["stimuli"] = []

@@ -123,6 +123,11 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "research_group",
         "Calibration runs: start one on an assessment's responses (a background job), list them, show one.",
     ),
+    "data": LazyCommand(
+        "web.commands.data",
+        "data_group",
+        "Data out: an assessment's anonymised responses (wide, long) and a calibration's parameters.",
+    ),
     "serve": LazyCommand(
         "web.commands.serve",
         "serve_command",
