@@ -122,7 +122,14 @@ class RegistrationError(AssessError, ValueError):
 
 
 class BankEditRefused(AssessError, ValueError):
-    """An edit of the item bank that its rules refuse (a status change out of order, a code taken, a stale preview)."""
+    """An edit of the item bank that its rules refuse (a status change out of order, a code taken, a stale preview).
+
+    ``problems`` lists an item's or a file's problems one by one, when the refusal is about them.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
 
 
 class AdministrationRefused(AssessError, ValueError):

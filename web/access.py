@@ -104,6 +104,10 @@ ACCESS: dict[str, Rule] = {
     # ---- research (the item bank and calibrations belong to no node of the people tree)
     "research.view": _r("none", "items.manage", "calibration runs, their results and plots; the bank browser, an item"),
     "research.run": _r("none", "items.manage", "start a calibration run (a background job)"),
+    "bank.edit": _r(
+        "none", "items.manage", "create and edit items, change their status, import item files, edit the framework"
+    ),
+    "research.export": _r("none", "items.manage", "anonymised responses and calibration parameters as files"),
     # ---- administration
     "users.manage": _r("node", "users.manage", "accounts: list, create, disable, enable, reset (bureaus: schools)"),
     "audit.view": _r("none", "audit.view", "the audit log"),

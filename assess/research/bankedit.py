@@ -58,6 +58,7 @@ __all__ = [
     "edit_framework",
     "framework_document",
     "item_document",
+    "item_state",
     "next_version",
     "save_item",
     "status_refusal",
@@ -95,6 +96,12 @@ def item_document(*, session: Session, code: str) -> dict[str, Any]:
     if not found:
         raise NotFound("题库里没有这道题。")
     return found[0].to_document()
+
+
+def item_state(*, session: Session, code: str) -> tuple[str, int]:
+    """Item ``code``'s status and current version number (:class:`NotFound` if there is none)."""
+    item = _item(session, code)
+    return item.status, item.current_version
 
 
 def _context(session: Session) -> BankContext:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from assess.console.results import pseudonym
@@ -51,6 +52,7 @@ __all__ = [
     "long_csv",
     "parameters_csv",
     "parameters_json",
+    "stream_responses",
     "wide_csv",
 ]
 
@@ -129,6 +131,13 @@ def wide_csv(*, session: Session, source: ExportSource, keys: ServerKeys | None 
         batch.append([pseudonym(current, keys=keys), *cells])
     if batch:
         yield format_csv(batch)
+
+
+def stream_responses(*, engine: Engine, source: ExportSource, kind: str) -> Iterator[str]:
+    """The ``wide`` or ``long`` file in chunks from a session of its own (for a response streamed after its request)."""
+    write = wide_csv if kind == "wide" else long_csv
+    with Session(engine) as session:
+        yield from write(session=session, source=source)
 
 
 def _time(value: datetime | None) -> str:

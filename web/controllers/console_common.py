@@ -92,6 +92,7 @@ def me_of(session: DbSession, actor: Actor, path: str) -> Me:
     if has_permission(actor.role, "items.manage"):
         items.append(("/console/research", "参数标定"))
         items.append(("/console/bank", "题库"))
+        items.append(("/console/data", "数据导出"))
     if has_permission(actor.role, "users.manage"):
         items.append(("/console/users", "账号管理"))
     if has_permission(actor.role, "audit.view"):
