@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, col, select
