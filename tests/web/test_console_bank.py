@@ -53,7 +53,7 @@ def test_a_new_item_is_checked_previewed_and_saved_as_a_draft(cdb: ConsoleDb, tm
         fragment = client.get("/console/bank/new?type=true_false", headers={"HX-Request": "true"})
         assert "<html" not in fragment.text and 'value="T"' in fragment.text and 'name="option_A"' not in fragment.text
         bad = console_post(client, "/console/bank/new", {**NEW, "key": "", "stem": "", "a": "很高"})
-        assert bad.status_code == 400 and 'id="item-problems"' in bad.text
+        assert bad.status_code == 422 and 'id="item-problems"' in bad.text
         assert 'data-field="stem"' in bad.text and "题干（stem）：不能为空" in bad.text
         assert 'data-field="params"' in bad.text and "须为数字（现在是 &#39;很高&#39;）" in bad.text
         assert 'data-field="key"' in bad.text and 'value="收到陌生链接' not in bad.text  # the stem was emptied
@@ -93,7 +93,7 @@ def test_an_edit_changes_an_unanswered_version_and_versions_an_answered_one(cdb:
         page = client.get(second.headers["location"])
         assert "已保存为新版本" in page.text and "第 2 版（现行）" in page.text
         broken = console_post(client, "/console/bank/items/D2.2-010/edit", {**values, "score_map": "0;2;1;2"})
-        assert broken.status_code == 400 and 'data-field="score_map"' in broken.text
+        assert broken.status_code == 422 and 'data-field="score_map"' in broken.text
         assert client.get("/console/bank/items/NOPE/edit").status_code == 404
     found = _item(cdb, "D2.2-010")
     assert found is not None and [v.stem for v in found[1]] == ["新的题干。", "第二版。"]
@@ -154,7 +154,7 @@ def test_an_import_shows_its_report_or_its_summary_and_writes_only_on_confirm(cd
         staff_login(client, "lab")
         assert 'id="import-form"' in client.get("/console/bank/import").text
         bad = console_post(client, "/console/bank/import", files={"file": ("bad.json", json.dumps(bad_doc).encode())})
-        assert bad.status_code == 400 and 'id="problems"' in bad.text and "第 2 题 · 答案（key[0]）" in bad.text
+        assert bad.status_code == 422 and 'id="problems"' in bad.text and "第 2 题 · 答案（key[0]）" in bad.text
         wrong = console_post(client, "/console/bank/import", files={"file": ("bank.txt", b"x")})
         assert wrong.status_code == 400 and "不支持的文件类型" in wrong.text
         assert _items(cdb) == before

@@ -124,7 +124,7 @@ class ConsoleBankController(Controller):
         except ValidationReport as report:
             db.rollback()
             page.problems = chinese_problems(report.problems)
-            return self._item_form(request, db, actor, page, status=400)
+            return self._item_form(request, db, actor, page, status=422)
         except BankEditRefused as exc:
             db.rollback()
             page.error = str(exc)
@@ -226,7 +226,7 @@ class ConsoleBankController(Controller):
             plan = bankimport.stage_import(session=db, actor=actor, filename=filename, content=content, now=now)
         except BankEditRefused as exc:
             return self._import_page(request, db, actor, status=400, error=str(exc))
-        return self._import_page(request, db, actor, status=200 if plan.summary else 400, plan=plan)
+        return self._import_page(request, db, actor, status=200 if plan.summary else 422, plan=plan)
 
     @post("/bank/import/confirm", status_code=200, sync_to_thread=False, opt={"access": "bank.edit"})
     def import_confirm(
