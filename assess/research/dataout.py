@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -126,7 +127,7 @@ def wide_csv(*, session: Session, source: ExportSource, keys: ServerKeys | None 
                     yield format_csv(batch)
                     batch = []
             current, cells = code, [""] * len(source.columns)
-        cells[index[version_id]] = int(score)
+        cells[index[version_id]] = score
     if current is not None:
         batch.append([pseudonym(current, keys=keys), *cells])
     if batch:
@@ -148,13 +149,13 @@ def long_csv(*, session: Session, source: ExportSource, keys: ServerKeys | None 
     """One row per response of the assessment (:data:`LONG_COLUMNS`), in chunks."""
     keys = keys or get_server_keys()
     yield format_csv([LONG_COLUMNS])
-    rows = session.exec(
-        select(Student, Item.code, ItemVersion.number, Response, TestSession)
+    rows = session.execute(  # five columns: more than sqlmodel's select is typed for
+        sa_select(Student, col(Item.code), col(ItemVersion.number), Response, TestSession)
         .join(TestSession, col(TestSession.id) == col(Response.session_id))
         .join(Student, col(Student.id) == col(TestSession.student_id))
         .join(ItemVersion, col(ItemVersion.id) == col(Response.item_version_id))
         .join(Item, col(Item.id) == col(ItemVersion.item_id))
-        .where(TestSession.assessment_id == source.assessment_id)
+        .where(col(TestSession.assessment_id) == source.assessment_id)
         .order_by(col(TestSession.student_id), col(Response.position))
         .execution_options(yield_per=CHUNK_ROWS)
     )
