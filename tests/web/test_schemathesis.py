@@ -57,6 +57,11 @@ OPERATIONS = [
     ("GET", "/api/v1/staff/research/runs"),
     ("POST", "/api/v1/staff/research/runs"),
     ("GET", "/api/v1/staff/research/runs/{run_id}"),
+    ("POST", "/api/v1/staff/bank/items"),
+    ("POST", "/api/v1/staff/bank/items/{code}"),
+    ("POST", "/api/v1/staff/bank/items/{code}/status"),
+    ("GET", "/api/v1/staff/data/assessments/{code}/responses"),
+    ("GET", "/api/v1/staff/data/calibrations/{code}/parameters"),
 ]
 
 
