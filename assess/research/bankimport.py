@@ -19,18 +19,16 @@ school's code), so the two uploads never mix.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from assess.accounts import audit
 from assess.accounts.models import StagedUpload
 from assess.accounts.scope import Actor
+from assess.accounts.staged import find_staged, keep_staged
 from assess.exceptions import BankEditRefused
-from itembank.db import aware_utc
 from itembank.exceptions import Problem, ValidationReport
 from itembank.formats import ITEM_LIMITS, parse_bytes
 from itembank.importing import ImportSummary, import_items
@@ -113,32 +111,14 @@ def stage_import(*, session: Session, actor: Actor, filename: str, content: byte
     checked = _checked(session, filename, content)
     if checked.summary is None:
         return checked
-    session.execute(delete(StagedUpload).where(col(StagedUpload.expires_at) < now))
-    token = secrets.token_urlsafe(18)
-    session.add(
-        StagedUpload(
-            token=token,
-            user_id=actor.user_id,
-            scope_path=STAGED_SCOPE,
-            filename=filename,
-            sha256=hashlib.sha256(content).hexdigest(),
-            content=content,
-            created_at=now,
-            expires_at=now + STAGED_FOR,
-        )
-    )
-    session.flush()
+    token = keep_staged(session=session, user_id=actor.user_id, scope_path=STAGED_SCOPE, filename=filename,
+                        content=content, now=now, lifetime=STAGED_FOR)  # fmt: skip
     return ImportPlan(filename, summary=checked.summary, token=token, plan=checked.plan)
 
 
 def _staged(session: Session, actor: Actor, token: str, now: datetime) -> StagedUpload:
-    staged = session.exec(select(StagedUpload).where(col(StagedUpload.token) == token)).first()
-    if (
-        staged is None
-        or staged.user_id != actor.user_id
-        or staged.scope_path != STAGED_SCOPE
-        or aware_utc(staged.expires_at) < now
-    ):
+    staged = find_staged(session=session, token=token, user_id=actor.user_id, scope_path=STAGED_SCOPE, now=now)
+    if staged is None:
         raise BankEditRefused("没有找到待确认的题目文件（可能已过期），请重新上传。")
     return staged
 

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State, UploadFile
+from litestar.datastructures import State
 from litestar.openapi.spec import SecurityRequirement
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, URLEncodedBody
 from litestar.response import Stream
@@ -36,7 +36,7 @@ from itembank.exceptions import ValidationReport
 from itembank.framework import FrameworkSpec
 from itembank.framework_store import current_framework
 from itembank.services import list_calibrations
-from web.controllers.console_common import attachment, go, render
+from web.controllers.console_common import attachment, go, read_upload, render
 from web.deps import DbSession, Now
 from web.item_forms import ITEM_FORMS, MAX_OPTIONS, MAX_PARTS, document_from_form, form_values
 from web.item_text import ChineseProblem, chinese_problems
@@ -215,13 +215,7 @@ class ConsoleBankController(Controller):
         data: MultipartBody[dict[str, Any]],
     ) -> Response[Any]:
         """Check an uploaded file: its report (nothing kept), or what it would do, with the confirm button."""
-        content, filename = b"", ""
-        upload = data.get("file")
-        if isinstance(upload, UploadFile):
-            content, filename = await upload.read(), upload.filename
-        for part in data.values():  # close every part (a temporary file each)
-            if isinstance(part, UploadFile):
-                await part.close()
+        content, filename = await read_upload(data)
         try:
             plan = bankimport.stage_import(session=db, actor=actor, filename=filename, content=content, now=now)
         except BankEditRefused as exc:
@@ -387,15 +381,21 @@ class BankApiController(Controller):
         status, version = bankedit.item_state(session=db, code=code)
         return SavedJson(code, outcome, version, status)
 
+    def _save(self, db: DbSession, actor: CurrentActor, data: dict[str, Any], code: str | None) -> SavedJson:
+        """Create (``code`` ``None``) or edit an item; 404 for no such item, 400 with every problem of a bad one."""
+        try:
+            saved = bankedit.save_item(session=db, actor=actor, document=data, code=code)
+        except NotFound as exc:
+            raise _missing(exc) from None
+        except ValidationReport as exc:
+            raise _refused(exc) from None
+        return self._saved(db, saved.code, saved.outcome)
+
     @post("/bank/items", status_code=201, guards=[require_json], security=_BEARER,
           responses=error_responses(400, 401, 403, 415), sync_to_thread=False, opt={"access": "bank.edit"})  # fmt: skip
     def create(self, db: DbSession, actor: CurrentActor, data: JSONBody[dict[str, Any]]) -> SavedJson:
         """Create an item from a document in the canonical JSON format (a draft); the problems when it breaks a rule."""
-        try:
-            saved = bankedit.save_item(session=db, actor=actor, document=data)
-        except ValidationReport as exc:
-            raise _refused(exc) from None
-        return self._saved(db, saved.code, saved.outcome)
+        return self._save(db, actor, data, None)
 
     @post("/bank/items/{code:str}", status_code=200, guards=[require_json], security=_BEARER,
          responses=error_responses(400, 401, 403, 404, 415), sync_to_thread=False,
@@ -404,13 +404,7 @@ class BankApiController(Controller):
         self, db: DbSession, actor: CurrentActor, code: FromPath[str], data: JSONBody[dict[str, Any]]
     ) -> SavedJson:
         """Replace an item's content and metadata (code and status kept); an answered version gets a new version."""
-        try:
-            saved = bankedit.save_item(session=db, actor=actor, document=data, code=code)
-        except NotFound as exc:
-            raise _missing(exc) from None
-        except ValidationReport as exc:
-            raise _refused(exc) from None
-        return self._saved(db, saved.code, saved.outcome)
+        return self._save(db, actor, data, code)
 
     @post("/bank/items/{code:str}/status", status_code=200, guards=[require_json], security=_BEARER,
           responses=error_responses(400, 401, 403, 404, 415), sync_to_thread=False,
