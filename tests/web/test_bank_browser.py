@@ -19,7 +19,7 @@ import pytest
 from tests.assess.research.conftest import build_trial
 from tests.itembank import samples
 from tests.web.conftest import SECRET, ConsoleDb
-from tests.web.serving import chromium, serve
+from tests.web.serving import chromium, serve_console
 from tests.web.test_console_browser import Tab
 
 pytestmark = pytest.mark.browser
@@ -30,8 +30,7 @@ def server(cdb: ConsoleDb, tmp_path: Path) -> Iterator[str]:
     """The console app under uvicorn over a copy of the console world with a small field trial."""
     build_trial(cdb.engine, n_students=30)
     cdb.engine.dispose()
-    env = {"INFOLIT_DATABASE_URL": cdb.url, "INFOLIT_DATA_DIR": str(tmp_path / "data"), "INFOLIT_SECRET_KEY": SECRET}
-    with serve("tests.web.console_app:create_console_app", env, tmp_path / "server.log") as base:
+    with serve_console(cdb.url, tmp_path, SECRET) as base:
         yield base
 
 
