@@ -265,3 +265,33 @@ def test_the_json_api_creates_edits_and_moves_an_item(cdb: ConsoleDb, tmp_path: 
         refused = client.post("/api/v1/staff/bank/items/D2.1-901/status", json={"status": "draft"}, headers=auth)
         assert refused.status_code == 400 and "不能退回" in refused.json()["detail"]
         assert client.post("/api/v1/staff/bank/items/NOPE", json=doc, headers=auth).status_code == 404
+
+
+def test_the_json_api_previews_and_confirms_an_import_and_edits_the_framework(cdb: ConsoleDb, tmp_path: Path) -> None:
+    from tests.console_world import PASSWORD
+
+    before = _items(cdb)
+    with TestClient(make_console_app(cdb, tmp_path)) as client:
+        token = client.post("/api/v1/staff/login", json={"username": "lab", "password": PASSWORD}).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        bad_doc = samples.bundle()
+        bad_doc["items"][0]["grade_bands"] = ["13-14"]
+        bad = client.post("/api/v1/staff/bank/imports", json={"filename": "x.json", "content": json.dumps(bad_doc)},
+                          headers=auth).json()  # fmt: skip
+        assert bad["token"] == "" and bad["total_problems"] == 1 and "items[0].grade_bands[0]" in bad["problems"][0]
+        plan = client.post("/api/v1/staff/bank/imports", json={"filename": "x.json",
+                           "content": json.dumps(samples.bundle())}, headers=auth).json()  # fmt: skip
+        assert len(plan["created"]) == 5 and plan["token"] and _items(cdb) == before
+        wrong = client.post(f"/api/v1/staff/bank/imports/{plan['token']}", json={"plan": "x"}, headers=auth)
+        assert wrong.status_code == 400 and _items(cdb) == before
+        done = client.post(f"/api/v1/staff/bank/imports/{plan['token']}", json={"plan": plan["plan"]}, headers=auth)
+        assert done.status_code == 200 and done.json()["created"] == plan["created"] and _items(cdb) == before + 5
+        doc = client.get("/api/v1/staff/bank/framework", headers=auth).json()
+        doc["grade_bands"][1]["name"] = "高段"
+        edited = client.post("/api/v1/staff/bank/framework", json=doc, headers=auth)
+        assert edited.status_code == 200 and edited.json()["grade_bands"][1]["name"] == "高段"
+        assert edited.json()["version"] != doc["version"]
+        dropped = edited.json()
+        dropped["dimensions"][0]["indicators"] = []
+        refused = client.post("/api/v1/staff/bank/framework", json=dropped, headers=auth)
+        assert refused.status_code == 400 and refused.json()["problems"]

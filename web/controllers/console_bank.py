@@ -371,6 +371,46 @@ def _refused(exc: ValidationReport) -> BankEditRefused:
     return BankEditRefused(f"{exc.total} problem(s) in the item; nothing was written", [str(p) for p in exc.problems])
 
 
+@dataclass(frozen=True)
+class ImportJson:
+    """``POST /api/v1/staff/bank/imports``: an item file's name (its extension says the format) and its text.
+
+    An XLSX workbook is not text: upload it in the console.
+    """
+
+    filename: str
+    content: str
+
+
+@dataclass(frozen=True)
+class ImportPlanJson:
+    """What an item file would do (nothing written yet), or its problems; confirm with ``token`` and ``plan``."""
+
+    filename: str
+    problems: list[str]
+    total_problems: int
+    token: str
+    plan: str
+    created: list[str]
+    updated: list[str]
+    new_versions: list[str]
+    unchanged: list[str]
+
+
+@dataclass(frozen=True)
+class ConfirmJson:
+    """``POST /api/v1/staff/bank/imports/{token}``: the plan the preview gave."""
+
+    plan: str
+
+
+def _plan_json(plan: bankimport.ImportPlan) -> ImportPlanJson:
+    s = plan.summary
+    return ImportPlanJson(plan.filename, [str(p) for p in plan.problems], plan.total, plan.token, plan.plan,
+                          list(s.created) if s else [], list(s.updated) if s else [],
+                          list(s.new_versions) if s else [], list(s.unchanged) if s else [])  # fmt: skip
+
+
 class BankApiController(Controller):
     """Item edits and data out as JSON and files (bearer tokens of researchers and admins)."""
 
@@ -416,6 +456,46 @@ class BankApiController(Controller):
         except NotFound as exc:
             raise _missing(exc) from None
         return self._saved(db, code, "status")
+
+    @post("/bank/imports", status_code=200, guards=[require_json], security=_BEARER,
+          responses=error_responses(400, 401, 403, 415), sync_to_thread=False, opt={"access": "bank.edit"})  # fmt: skip
+    def stage(self, db: DbSession, actor: CurrentActor, now: Now, data: JSONBody[ImportJson]) -> ImportPlanJson:
+        """Check an item file (JSON or CSV text): its problems, or what it would do and the token to confirm it."""
+        content = data.content.encode("utf-8")
+        return _plan_json(bankimport.stage_import(session=db, actor=actor, filename=data.filename, content=content,
+                                                  now=now))  # fmt: skip
+
+    @post("/bank/imports/{code:str}", status_code=200, guards=[require_json], security=_BEARER,
+          responses=error_responses(400, 401, 403, 415), sync_to_thread=False, opt={"access": "bank.edit"})  # fmt: skip
+    def confirm(
+        self, db: DbSession, actor: CurrentActor, now: Now, code: FromPath[str], data: JSONBody[ConfirmJson]
+    ) -> ImportPlanJson:
+        """Import the file staged under token ``code`` exactly as previewed (refused when the bank has moved on)."""
+        try:
+            done = bankimport.confirm_import(session=db, actor=actor, token=code, plan=data.plan, now=now)
+        except ValidationReport as exc:
+            db.rollback()
+            raise _refused(exc) from None
+        except BankEditRefused:
+            db.rollback()
+            raise
+        return _plan_json(bankimport.ImportPlan("", summary=done))
+
+    @get("/bank/framework", security=_BEARER, responses=error_responses(401, 403), sync_to_thread=False,
+         opt={"access": "bank.edit"})  # fmt: skip
+    def framework(self, db: DbSession) -> dict[str, Any]:
+        """The active framework as its document (the shape of the framework file)."""
+        return bankedit.framework_document(session=db)
+
+    @post("/bank/framework", status_code=200, guards=[require_json], security=_BEARER,
+          responses=error_responses(400, 401, 403, 415), sync_to_thread=False, opt={"access": "bank.edit"})  # fmt: skip
+    def edit_framework(self, db: DbSession, actor: CurrentActor, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+        """Store an edited framework document as the next version (refused when items would lose their place)."""
+        try:
+            loaded = bankedit.edit_framework(session=db, actor=actor, document=data)
+        except ValidationReport as exc:
+            raise BankEditRefused(str(exc).splitlines()[0], [str(p) for p in exc.problems]) from None
+        return loaded.framework.to_document()
 
     @get("/data/assessments/{code:str}/responses", security=_BEARER, responses=error_responses(401, 403, 404),
          sync_to_thread=False, opt={"access": "research.export"})  # fmt: skip
