@@ -149,8 +149,14 @@ def long_csv(*, session: Session, source: ExportSource, keys: ServerKeys | None 
     """One row per response of the assessment (:data:`LONG_COLUMNS`), in chunks."""
     keys = keys or get_server_keys()
     yield format_csv([LONG_COLUMNS])
-    rows = session.execute(  # five columns: more than sqlmodel's select is typed for
-        sa_select(Student, col(Item.code), col(ItemVersion.number), Response, TestSession)
+    rows = session.execute(  # plain columns, no entities: nothing is kept in the session's identity map
+        sa_select(
+            col(Student.code), col(Student.grade), col(Student.gender), col(Item.code), col(ItemVersion.number),
+            col(Response.position), col(Response.score), col(Response.answer), col(Response.latency_ms),
+            col(Response.pilot), col(Response.answered_at), col(TestSession.status), col(TestSession.started_at),
+            col(TestSession.finished_at),
+        )
+        .select_from(Response)
         .join(TestSession, col(TestSession.id) == col(Response.session_id))
         .join(Student, col(Student.id) == col(TestSession.student_id))
         .join(ItemVersion, col(ItemVersion.id) == col(Response.item_version_id))
@@ -158,27 +164,17 @@ def long_csv(*, session: Session, source: ExportSource, keys: ServerKeys | None 
         .where(col(TestSession.assessment_id) == source.assessment_id)
         .order_by(col(TestSession.student_id), col(Response.position))
         .execution_options(yield_per=CHUNK_ROWS)
-    )
+    )  # fmt: skip
     batch: list[Sequence[Any]] = []
-    for student, code, number, response, sitting in rows:
+    last, key = "", ""
+    for code, grade, gender, item, number, position, score, answer, latency, pilot, at, status, began, ended in rows:
+        if code != last:  # rows come student by student: one pseudonym each
+            last, key = code, pseudonym(code, keys=keys)
         batch.append(
-            (
-                pseudonym(student.code, keys=keys),
-                student.grade,
-                student.gender,
-                code,
-                number,
-                response.position,
-                "" if response.score is None else response.score,
-                json.dumps(response.answer, ensure_ascii=False, sort_keys=True),
-                "" if response.latency_ms is None else response.latency_ms,
-                int(response.pilot),
-                _time(response.answered_at),
-                sitting.status,
-                _time(sitting.started_at),
-                _time(sitting.finished_at),
-            )  # fmt: skip
-        )
+            (key, grade, gender, item, number, position, "" if score is None else score,
+             json.dumps(answer, ensure_ascii=False, sort_keys=True), "" if latency is None else latency, int(pilot),
+             _time(at), status, _time(began), _time(ended))
+        )  # fmt: skip
         if len(batch) >= CHUNK_ROWS:
             yield format_csv(batch)
             batch = []
