@@ -17,12 +17,16 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def _engine(args: argparse.Namespace, folder: Path) -> tuple[object, str]:
+def _engine(args: argparse.Namespace, folder: Path) -> tuple[Engine, str]:
     from itembank.db import make_engine
 
     if args.trial:
@@ -63,17 +67,20 @@ def main(argv: list[str] | None = None) -> int:
         else:
             os.environ["INFOLIT_DATA_DIR"] = tmp
         engine, code = _engine(args, Path(tmp))
-        with Session(engine) as session:  # type: ignore[arg-type]
+        with Session(engine) as session:
             if not code:
                 from assess.models import Assessment
 
-                code = session.exec(
-                    select(Assessment.code)
-                    .join(TestSession, TestSession.assessment_id == Assessment.id)
-                    .join(Response, Response.session_id == TestSession.id)
-                    .group_by(Assessment.code)
-                    .order_by(func.count().desc())
-                ).first() or ""
+                code = (
+                    session.exec(
+                        select(Assessment.code)
+                        .join(TestSession, TestSession.assessment_id == Assessment.id)
+                        .join(Response, Response.session_id == TestSession.id)
+                        .group_by(Assessment.code)
+                        .order_by(func.count().desc())
+                    ).first()
+                    or ""
+                )
             source = assessment_source(session=session, code=code)
             for name, write in (("wide", wide_csv), ("long", long_csv)):
                 tracemalloc.start()
