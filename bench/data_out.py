@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     from sqlalchemy import func
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     from assess.models import Response, TestSession
     from assess.research.dataout import assessment_source, long_csv, wide_csv
@@ -74,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                 code = (
                     session.exec(
                         select(Assessment.code)
-                        .join(TestSession, TestSession.assessment_id == Assessment.id)
-                        .join(Response, Response.session_id == TestSession.id)
+                        .join(TestSession, col(TestSession.assessment_id) == col(Assessment.id))
+                        .join(Response, col(Response.session_id) == col(TestSession.id))
                         .group_by(Assessment.code)
                         .order_by(func.count().desc())
                     ).first()
