@@ -1,7 +1,8 @@
 """Editing the bank in a real headless Chromium (Debian's ``chromium``), audited with axe-core.
 
 A researcher creates an item from the form (preview first, then save), edits it, moves it to the
-pilot status, then uploads an item file, reads what it would do and confirms it; then downloads
+pilot status, then uploads a broken item file and reads its report, uploads a good one, reads what
+it would do and confirms it; then downloads
 the wide response file from the data-out page. Screenshots go to ``test-artifacts/screenshots/``
 as ``*-console-bank-*.png``; any WCAG 2.1 A/AA violation fails.
 """
@@ -86,15 +87,24 @@ def test_a_researcher_creates_edits_and_pilots_an_item_then_imports_a_file(
     assert page.locator(".facts").get_by_text("试测").count() == 1
     tab.look("bank-04-pilot")
 
+    broken = samples.bundle()
+    broken["items"][2]["key"] = ["X"]
+    bad = tmp_path / "broken.json"
+    bad.write_text(json.dumps(broken, ensure_ascii=False), encoding="utf-8")
     path = tmp_path / "items.json"
     path.write_text(json.dumps(samples.bundle(), ensure_ascii=False), encoding="utf-8")
     tab.go("/console/bank")
     page.get_by_role("link", name="导入题目文件").click()
+    page.locator("#file").set_input_files(str(bad))
+    page.get_by_role("button", name="上传并检查").click()
+    page.wait_for_load_state()
+    assert "第 3 题 · 答案" in page.locator("#problems").inner_text()  # the report, nothing written
+    tab.look("bank-05-import-report")
     page.locator("#file").set_input_files(str(path))
     page.get_by_role("button", name="上传并检查").click()
     page.wait_for_load_state()
     assert "新建题目 5 道" in page.locator("#import-summary").inner_text()
-    tab.look("bank-05-import-preview")
+    tab.look("bank-06-import-preview")
     page.get_by_role("button", name="确认导入").click()
     page.wait_for_load_state()
     assert "已导入" in page.locator("#import-done").inner_text()
@@ -104,5 +114,5 @@ def test_a_researcher_creates_edits_and_pilots_an_item_then_imports_a_file(
     tab.go("/console/data")
     wide = tab.download(lambda: page.get_by_role("link", name="宽格式 CSV").first.click())
     assert wide.decode("utf-8").startswith("person,")
-    tab.look("bank-06-data")
+    tab.look("bank-07-data")
     tab.close()
