@@ -100,6 +100,7 @@ _MESSAGES: tuple[tuple[str, str], ...] = (
     (r"missing column (.+)", r"缺少列 \1"),
     (r"column (.+) appears twice", r"列 \1 出现了两次"),
     (r"the file is empty", "文件是空的"),
+    (r"used by (\d+) item\(s\) \((.+)\) but not in framework (.+)", r"有 \1 道题在使用（\2），框架 \3 里不能没有它"),
 )
 
 
@@ -125,6 +126,10 @@ def chinese_place(where: str) -> str:
         return head + (f" · {_field_name(rest)}" if rest else "")
     if where.startswith("item."):
         return _field_name(where.removeprefix("item."))
+    framework = re.fullmatch(r"(sub-indicator|grade band) (.+)", where)
+    if framework:
+        kind, code = framework.groups()
+        return f"{'二级指标' if kind == 'sub-indicator' else '学段'} {code}"
     return where
 
 

@@ -200,6 +200,8 @@ def test_the_framework_form_saves_a_new_version(cdb: ConsoleDb, tmp_path: Path) 
         )
         empty = console_post(client, "/console/bank/framework", {"dim0_name": ""})
         assert empty.status_code == 400 and 'id="framework-error"' in empty.text
+        orphaning = console_post(client, "/console/bank/framework", {"ind0_0_remove": "1"})  # D1.1 has items
+        assert orphaning.status_code == 400 and "二级指标 D1.1：有" in orphaning.text and "道题在使用" in orphaning.text
     with Session(cdb.engine) as s:
         active = s.exec(select(Framework).where(col(Framework.active).is_(True))).one()
         assert active.document["dimensions"][0]["name"] == "信息意识（修订）"

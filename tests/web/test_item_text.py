@@ -56,4 +56,7 @@ def test_places_and_fields() -> None:
     assert form_field("item.options[1].text") == "options" and form_field("row 5, key") == ""
     [shown] = chinese_problems([Problem("item.stem", "must not be empty")])
     assert (shown.field, str(shown)) == ("stem", "题干（stem）：不能为空")
+    assert chinese_place("sub-indicator D1.1") == "二级指标 D1.1" and chinese_place("grade band 3-4") == "学段 3-4"
+    in_use = chinese_message("used by 2 item(s) (A, B) but not in framework f")
+    assert in_use == "有 2 道题在使用（A, B），框架 f 里不能没有它"
     assert chinese_message("something new") == "something new"  # shown as it is

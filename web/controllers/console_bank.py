@@ -259,7 +259,8 @@ class ConsoleBankController(Controller):
             loaded = bankedit.edit_framework(session=db, actor=actor, document=doc)
         except ValidationReport as report:
             db.rollback()
-            context = {"doc": doc, "problems": [str(p) for p in report.problems], "error": "框架没有保存："}
+            problems = [str(p) for p in chinese_problems(report.problems)]
+            context = {"doc": doc, "problems": problems, "error": "框架没有保存："}
             return render(request, "framework", context, session=db, actor=actor, title="指标框架", status_code=400)
         except BankEditRefused as exc:
             db.rollback()
@@ -295,7 +296,7 @@ class ConsoleBankController(Controller):
 
 
 def framework_from_form(doc: dict[str, Any], form: dict[str, Any]) -> dict[str, Any]:
-    """The framework document with the names and descriptions a submitted form gives (other fields unchanged)."""
+    """The framework document with the form's names and descriptions, less the sub-indicators it removes."""
     out = dict(doc)
     out["dimensions"] = []
     for i, dim in enumerate(doc.get("dimensions") or []):
@@ -305,6 +306,7 @@ def framework_from_form(doc: dict[str, Any], form: dict[str, Any]) -> dict[str, 
             dict(ind, name=str(form.get(f"ind{i}_{j}_name", ind.get("name", ""))).strip(),
                  description=str(form.get(f"ind{i}_{j}_description", ind.get("description", ""))).strip())
             for j, ind in enumerate(dim.get("indicators") or [])
+            if not form.get(f"ind{i}_{j}_remove")
         ]  # fmt: skip
         out["dimensions"].append(d)
     out["grade_bands"] = [
