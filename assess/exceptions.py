@@ -11,6 +11,7 @@ __all__ = [
     "AdministrationRefused",
     "AnswerRejected",
     "AssessError",
+    "BankEditRefused",
     "BankFileError",
     "BlueprintError",
     "CalibrationRefused",
@@ -119,6 +120,17 @@ class RegistrationError(AssessError, ValueError):
     def total(self) -> int:
         """How many problems the file has (listed and left out)."""
         return len(self.problems) + self.more
+
+
+class BankEditRefused(AssessError, ValueError):
+    """An edit of the item bank that its rules refuse (a status change out of order, a code taken, a stale preview).
+
+    ``problems`` lists an item's or a file's problems one by one, when the refusal is about them.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
 
 
 class AdministrationRefused(AssessError, ValueError):

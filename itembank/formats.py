@@ -1,4 +1,4 @@
-"""Item files: the canonical JSON format and a flat CSV for spreadsheets.
+"""Item files: the canonical JSON format and a flat CSV (or XLSX workbook) for spreadsheets.
 
 Reading turns a file into a :class:`~itembank.validate.RawBundle` of drafts (validation is
 :func:`itembank.validate.validate_bundle`, shared by both formats); writing turns validated specs
@@ -34,7 +34,8 @@ enemies                      item codes separated by ``;``
 model, a, b, c               provisional parameters; ``b`` holds the thresholds separated by ``;``
 ============================ ================================================================
 
-Problems are reported by spreadsheet row (row 1 is the header) and column.
+Problems are reported by spreadsheet row (row 1 is the header) and column. An XLSX workbook
+(``.xlsx``) is read the same way from its first sheet: the CSV's columns, one item per row.
 
 Both readers keep to :data:`ITEM_LIMITS` (:class:`itembank.tabular.ReadLimits`: 16 MiB a file,
 20,000 items, JSON nested at most 32 levels), each breach one clear problem. The CSV export
@@ -52,7 +53,15 @@ from pathlib import Path
 from typing import Any
 
 from itembank.exceptions import Problem
-from itembank.tabular import ReadLimits, format_csv, json_depth_problem, load_json, parse_csv_table
+from itembank.tabular import (
+    ReadLimits,
+    Table,
+    format_csv,
+    json_depth_problem,
+    load_json,
+    parse_csv_table,
+    parse_xlsx_table,
+)
 from itembank.validate import OPTION_KEYS, Draft, ItemSpec, Origin, RawBundle, StimulusSpec
 
 __all__ = [
@@ -65,8 +74,10 @@ __all__ = [
     "detect_format",
     "dump_json",
     "merge_bundles",
+    "parse_bytes",
     "parse_csv",
     "parse_json",
+    "parse_xlsx",
     "read_bundle",
     "read_bundles",
     "write_bundle",
@@ -105,11 +116,11 @@ _FALSE = {"f", "false", "0", "n", "no", "错", "错误", "否", "×"}
 
 # ============================================================================================ reading
 def detect_format(path: str | Path) -> str:
-    """``"json"`` or ``"csv"`` from the file name's extension; ``ValueError`` for anything else."""
+    """``"json"``, ``"csv"`` or ``"xlsx"`` from the file name's extension; ``ValueError`` for anything else."""
     suffix = Path(path).suffix.lower()
-    if suffix in {".json", ".csv"}:
+    if suffix in {".json", ".csv", ".xlsx"}:
         return suffix[1:]
-    raise ValueError(f"{path}: unknown file type {suffix or '(none)'!r}; use .json or .csv")
+    raise ValueError(f"{path}: unknown file type {suffix or '(none)'!r}; use .json, .csv or .xlsx")
 
 
 def read_bundle(path: str | Path, *, limits: ReadLimits = ITEM_LIMITS) -> RawBundle:
@@ -121,7 +132,7 @@ def read_bundle(path: str | Path, *, limits: ReadLimits = ITEM_LIMITS) -> RawBun
     except ValueError:
         return RawBundle(
             source,
-            problems=(Problem("", f"unknown file type {path.suffix or '(none)'!r}: use .json or .csv"),),
+            problems=(Problem("", f"unknown file type {path.suffix or '(none)'!r}: use .json, .csv or .xlsx"),),
         )
     try:
         size = path.stat().st_size
@@ -131,8 +142,15 @@ def read_bundle(path: str | Path, *, limits: ReadLimits = ITEM_LIMITS) -> RawBun
         raw = path.read_bytes()
     except OSError as exc:
         return RawBundle(source, problems=(Problem("", f"cannot read the file: {exc.strerror or exc}"),))
+    return parse_bytes(raw, fmt, source=source, limits=limits)
+
+
+def parse_bytes(raw: bytes, fmt: str, *, source: str, limits: ReadLimits = ITEM_LIMITS) -> RawBundle:
+    """Read an item file's bytes in format ``fmt`` (``json``, ``csv`` or ``xlsx``) into drafts."""
     if fmt == "json":
         return parse_json(raw, source=source, limits=limits)
+    if fmt == "xlsx":
+        return parse_xlsx(raw, source=source, limits=limits)
     return parse_csv(raw, source=source, limits=limits)
 
 
@@ -204,11 +222,22 @@ def parse_json(raw: bytes, *, source: str = "<json>", limits: ReadLimits = ITEM_
 
 def parse_csv(raw: bytes, *, source: str = "<csv>", limits: ReadLimits = ITEM_LIMITS) -> RawBundle:
     """Read the flat CSV format into drafts located by row and column."""
-    table = parse_csv_table(raw, source=source, limits=limits)
+    return _parse_table(parse_csv_table(raw, source=source, limits=limits), source, limits)
+
+
+def parse_xlsx(raw: bytes, *, source: str = "<xlsx>", limits: ReadLimits = ITEM_LIMITS) -> RawBundle:
+    """Read the flat format from the first sheet of an XLSX workbook (the CSV's columns), located by row and column."""
+    return _parse_table(parse_xlsx_table(raw, source=source, limits=limits), source, limits)
+
+
+def _parse_table(table: Table, source: str, limits: ReadLimits) -> RawBundle:
     if table.problems or not table.rows:
         return RawBundle(source, problems=table.problems)
     header = [h.strip() for h in table.rows[0].cells]
-    problems: list[Problem] = []
+    problems: list[Problem] = [
+        Problem(f"row {c.row}, {header[c.column] if c.column < len(header) else f'column {c.column + 1}'}", c.message)
+        for c in table.cell_problems
+    ]
     for i, name in enumerate(header):
         if name not in CSV_COLUMNS:
             problems.append(Problem("row 1", f"unknown column {_short(name)} (column {i + 1})"))

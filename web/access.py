@@ -110,6 +110,10 @@ ACCESS: dict[str, Rule] = {
     "scale.view": _r("none", "items.manage", "the scale versions, bookmark studies, their rounds and described levels"),
     "scale.study": _r("none", "items.manage", "create a bookmark study, enter bookmarks, edit described levels"),
     "scale.adopt": _r("none", "items.manage", "adopt a round's cuts as a scale version, put a version back"),
+    "bank.edit": _r(
+        "none", "items.manage", "create and edit items, change their status, import item files, edit the framework"
+    ),
+    "research.export": _r("none", "items.manage", "anonymised responses and calibration parameters as files"),
     # ---- administration
     "users.manage": _r("node", "users.manage", "accounts: list, create, disable, enable, reset (bureaus: schools)"),
     "audit.view": _r("none", "audit.view", "the audit log"),

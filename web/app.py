@@ -63,6 +63,7 @@ from web.controllers.api import ApiController
 from web.controllers.console_admin import ConsoleAdminController, beijing
 from web.controllers.console_assessments import ConsoleAssessmentsController
 from web.controllers.console_auth import ConsoleAuthController
+from web.controllers.console_bank import BankApiController, ConsoleBankController
 from web.controllers.console_common import console_exception_handlers, provide_chosen
 from web.controllers.console_publish import ConsolePublishController, PublishApiController
 from web.controllers.console_research import ConsoleResearchController, ResearchApiController
@@ -227,6 +228,8 @@ def _routers() -> list[Router]:
                 PublishApiController,
                 ConsoleScaleController,
                 ScaleApiController,
+                ConsoleBankController,
+                BankApiController,
             ],
             dependencies={
                 "actor": Provide(provide_actor, sync_to_thread=False),

@@ -58,6 +58,11 @@ ACTIONS: dict[str, str] = {
     "standard.create": "创建标准设定研究",
     "standard.bookmarks": "提交标准设定书签",
     "standard.describe": "编辑水平描述",
+    "item.create": "新建题目",
+    "item.edit": "修改题目",
+    "item.status": "更改题目状态",
+    "items.import": "导入题目",
+    "framework.edit": "修改指标框架",
 }
 """Every action the log records, with its Chinese label."""
 

@@ -16,12 +16,11 @@ Every change is audited. A school user may touch only its school; a bureau its a
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, func, update
+from sqlalchemy import case, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -29,6 +28,7 @@ from assess.accounts import audit
 from assess.accounts.exceptions import AccountInvalid, OutOfScope
 from assess.accounts.models import StagedUpload
 from assess.accounts.scope import Actor, visible_school, visible_student
+from assess.accounts.staged import find_staged, keep_staged
 from assess.models import Area, LoginFailure, School, SchoolClass, Student, TestSession
 from assess.people_file import PEOPLE_LIMITS, RegistrationFile, parse_csv, parse_xlsx
 from assess.registration import (
@@ -41,7 +41,6 @@ from assess.registration import (
     school_tickets,
 )
 from assess.throttle import unlock_student
-from itembank.db import aware_utc
 
 __all__ = [
     "STAGED_FOR",
@@ -137,21 +136,8 @@ def stage_roster(
     filename = (filename or "roster.csv").replace("\\", "/").rsplit("/", 1)[-1][:128]
     file = _read(filename, content)
     preview = preview_registration(session=session, rows=file, assessment=assessment, require=require)
-    session.execute(delete(StagedUpload).where(col(StagedUpload.expires_at) < now))
-    token = secrets.token_urlsafe(18)
-    session.add(
-        StagedUpload(
-            token=token,
-            user_id=actor.user_id,
-            scope_path=require["school_code"],
-            filename=filename,
-            sha256=hashlib.sha256(content).hexdigest(),
-            content=content,
-            created_at=now,
-            expires_at=now + STAGED_FOR,
-        )
-    )
-    session.flush()
+    token = keep_staged(session=session, user_id=actor.user_id, scope_path=require["school_code"], filename=filename,
+                        content=content, now=now, lifetime=STAGED_FOR)  # fmt: skip
     return Staged(token, filename, preview)
 
 
@@ -165,13 +151,8 @@ def staged_preview(*, session: Session, actor: Actor, school_code: str, token: s
 
 
 def _staged(session: Session, actor: Actor, school_code: str, token: str, now: datetime) -> StagedUpload:
-    staged = session.exec(select(StagedUpload).where(col(StagedUpload.token) == token)).first()
-    if (
-        staged is None
-        or staged.user_id != actor.user_id
-        or staged.scope_path != school_code
-        or aware_utc(staged.expires_at) < now
-    ):
+    staged = find_staged(session=session, token=token, user_id=actor.user_id, scope_path=school_code, now=now)
+    if staged is None:
         raise OutOfScope("没有找到待确认的登记文件（可能已过期，请重新上传）。")
     return staged
 

@@ -124,6 +124,26 @@ def test_write_bundle_writes_bom_csv_and_plain_json(tmp_path: Path) -> None:
     assert [i.to_document() for i in again.items] == [i.to_document() for i in valid.items]
 
 
+def test_an_xlsx_workbook_with_the_csv_columns_reads_as_the_csv_does(tmp_path: Path) -> None:
+    import openpyxl
+
+    valid = _validate(samples.bundle())
+    rows = list(csv.reader(io.StringIO(csv_text(valid.stimuli, valid.items).lstrip("\ufeff"))))
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    sheet.cell(row=3, column=rows[0].index("stem") + 1).value = None  # row 3 loses its stem
+    book.save(tmp_path / "items.xlsx")
+    with pytest.raises(ValidationReport) as info:
+        validate_bundle(read_bundle(tmp_path / "items.xlsx"), CONTEXT)
+    assert [p.where for p in info.value.problems] == ["row 3, stem"]
+    sheet.cell(row=3, column=rows[0].index("stem") + 1, value=valid.items[1].stem)
+    book.save(tmp_path / "items.xlsx")
+    again = validate_bundle(read_bundle(tmp_path / "items.xlsx"), CONTEXT)
+    assert [i.to_document() for i in again.items] == [i.to_document() for i in valid.items]
+
+
 def test_csv_accepts_spreadsheet_spellings() -> None:
     valid = _validate(samples.bundle())
     text = csv_text(valid.stimuli, valid.items)
@@ -358,7 +378,7 @@ def test_unusable_json_files(raw: bytes, where: str, message: str) -> None:
 
 
 def test_unknown_extension_and_merged_files(tmp_path: Path) -> None:
-    assert read_bundle(tmp_path / "items.xlsx").problems[0].message.startswith("unknown file type '.xlsx'")
+    assert read_bundle(tmp_path / "items.ods").problems[0].message.startswith("unknown file type '.ods'")
     a = samples.write_json(tmp_path / "a.json")
     doc = samples.bundle()
     doc["stimuli"] = []

@@ -79,6 +79,15 @@ def serve(factory: str, env: dict[str, str], log_path: Path) -> Iterator[str]:
 
 
 @contextmanager
+def serve_console(database_url: str, tmp_path: Path, secret: str) -> Iterator[str]:
+    """The console app (``tests/web/console_app.py``, with its job consumer) over ``database_url``; its base URL."""
+    env = {"INFOLIT_DATABASE_URL": database_url, "INFOLIT_DATA_DIR": str(tmp_path / "data")}
+    env["INFOLIT_SECRET_KEY"] = secret
+    with serve("tests.web.console_app:create_console_app", env, tmp_path / "server.log") as base:
+        yield base
+
+
+@contextmanager
 def chromium() -> Iterator[Any]:
     """Debian's Chromium under Playwright (the test is skipped, saying why, without either)."""
     if not CHROMIUM.exists():

@@ -18,7 +18,7 @@ import pytest
 
 from tests.assess.research.conftest import build_trial
 from tests.web.conftest import SECRET, ConsoleDb
-from tests.web.serving import chromium, serve
+from tests.web.serving import chromium, serve_console
 from tests.web.test_browser import SHOTS
 from tests.web.test_console_browser import Tab
 
@@ -30,8 +30,7 @@ def server(cdb: ConsoleDb, tmp_path: Path) -> Iterator[str]:
     """The console app under uvicorn (with its job consumer) over a copy holding a field trial of 1,500 students."""
     build_trial(cdb.engine, n_students=1500)
     cdb.engine.dispose()
-    env = {"INFOLIT_DATABASE_URL": cdb.url, "INFOLIT_DATA_DIR": str(tmp_path / "data"), "INFOLIT_SECRET_KEY": SECRET}
-    with serve("tests.web.console_app:create_console_app", env, tmp_path / "server.log") as base:
+    with serve_console(cdb.url, tmp_path, SECRET) as base:
         yield base
 
 

@@ -75,6 +75,15 @@ OPERATIONS = [
     ("POST", "/api/v1/staff/research/standard-setting/studies/{study_id}/rounds/{number}/adopt"),
     ("GET", "/api/v1/staff/research/standard-setting/studies/{study_id}/levels"),
     ("POST", "/api/v1/staff/research/standard-setting/studies/{study_id}/described"),
+    ("POST", "/api/v1/staff/bank/items"),
+    ("POST", "/api/v1/staff/bank/items/{code}"),
+    ("POST", "/api/v1/staff/bank/items/{code}/status"),
+    ("POST", "/api/v1/staff/bank/imports"),
+    ("POST", "/api/v1/staff/bank/imports/{code}"),
+    ("GET", "/api/v1/staff/bank/framework"),
+    ("POST", "/api/v1/staff/bank/framework"),
+    ("GET", "/api/v1/staff/data/assessments/{code}/responses"),
+    ("GET", "/api/v1/staff/data/calibrations/{code}/parameters"),
 ]
 
 

@@ -133,6 +133,11 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "standard_setting_group",
         "Bookmark standard setting: a band's ordered item booklet, panellists' bookmarks in rounds, cuts, impact.",
     ),
+    "data": LazyCommand(
+        "web.commands.data",
+        "data_group",
+        "Data out: an assessment's anonymised responses (wide, long) and a calibration's parameters.",
+    ),
     "serve": LazyCommand(
         "web.commands.serve",
         "serve_command",

@@ -169,3 +169,24 @@ def list_command(
     for r in [header, *rows]:
         click.echo("  ".join(_fit(cell, w) for cell, w in zip(r, widths, strict=True)).rstrip())
     click.echo(f"{len(items)} item{'s' if len(items) != 1 else ''}")
+
+
+@items_group.command("status")
+@click.argument("code")
+@click.argument("status", type=click.Choice(STATUSES))
+def status_command(code: str, status: str) -> None:
+    """Move item CODE to STATUS: one step along draft -> pilot -> operational, or to retired.
+
+    Any other move is refused with the reason; an item becomes operational only with parameters
+    from a calibration of responses.
+    """
+    from assess.exceptions import AssessError
+    from assess.research.bankedit import change_status
+    from web.commands.operator import operator
+
+    try:
+        with session_scope() as session:
+            old = change_status(session=session, actor=operator(), code=code, status=status)
+    except AssessError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"item {code}: {old} -> {status}")

@@ -13,14 +13,14 @@ from typing import Any
 
 import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State, UploadFile
+from litestar.datastructures import State
 from litestar.params import FromPath, MultipartBody, URLEncodedBody
 
 from assess import administration
 from assess.assessment_file import AssessmentFileError, example_file
 from assess.exceptions import AdministrationRefused
 from itembank.db import session_scope
-from web.controllers.console_common import render
+from web.controllers.console_common import read_upload, render
 from web.deps import DbSession, Now
 from web.forms import field
 from web.staff import CurrentActor
@@ -91,13 +91,7 @@ class ConsoleAssessmentsController(Controller):
         data: MultipartBody[dict[str, Any]],
     ) -> Response[Any]:
         """Create a round from the uploaded file (or the text typed in the form): every problem, or the new round."""
-        content, filename = b"", ""
-        upload = data.get("file")
-        if isinstance(upload, UploadFile):
-            content, filename = await upload.read(), upload.filename or ""
-        for part in data.values():  # close every part (a temporary file each)
-            if isinstance(part, UploadFile):
-                await part.close()
+        content, filename = await read_upload(data)
         text = data.get("text")
         typed = text if isinstance(text, str) else ""
         if not content.strip() and typed.strip():

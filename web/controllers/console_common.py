@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import MediaType, Request, Response
-from litestar.datastructures import State
+from litestar.datastructures import State, UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.params import FromQuery
@@ -93,6 +93,7 @@ def me_of(session: DbSession, actor: Actor, path: str) -> Me:
         items.append(("/console/research", "参数标定"))
         items.append(("/console/bank", "题库"))
         items.append(("/console/research/scale", "量表与分数线"))
+        items.append(("/console/data", "数据导出"))
     if has_permission(actor.role, "users.manage"):
         items.append(("/console/users", "账号管理"))
     if has_permission(actor.role, "audit.view"):
@@ -159,6 +160,18 @@ ChosenAssessment = NamedDependency[Chosen]
 def provide_chosen(db: DbSession, now: Now, assessment: FromQuery[str | None] = None) -> Chosen:
     """The ``chosen`` dependency: :func:`choose_assessment` for the request's ``?assessment=CODE``."""
     return choose_assessment(db, assessment, now)
+
+
+async def read_upload(data: dict[str, Any], name: str = "file") -> tuple[bytes, str]:
+    """The bytes and file name of the upload ``name`` of a multipart form (empty when none); every part closed."""
+    content, filename = b"", ""
+    upload = data.get(name)
+    if isinstance(upload, UploadFile):
+        content, filename = await upload.read(), upload.filename or ""
+    for part in data.values():  # close every part (a temporary file each)
+        if isinstance(part, UploadFile):
+            await part.close()
+    return content, filename
 
 
 def attachment(content: bytes, filename: str, media_type: str) -> Response[bytes]:

@@ -22,6 +22,7 @@ from assess.accounts.exceptions import OutOfScope
 from assess.console.tree import assessments_for
 from assess.exceptions import AssessError, NotFound
 from assess.research.bank import SORTS, STATUSES, TYPES, BankFilter, browse_bank, item_page
+from assess.research.bankedit import STATUS_STEPS
 from assess.research.queue import JobQueue
 from assess.research.runs import (
     ANCHORS,
@@ -212,6 +213,7 @@ class ConsoleResearchController(Controller):
             "curves": curves,
             "types": TYPES,
             "statuses": STATUSES,
+            "steps": STATUS_STEPS.get(shown.status, ()),
         }
         return render(request, "bank_item", context, session=db, actor=actor, title=f"题目 {shown.code}")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State, UploadFile
+from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, MultipartBody, URLEncodedBody
 
 from assess.accounts.exceptions import AccountInvalid
@@ -24,7 +24,7 @@ from assess.exceptions import RegistrationError
 from assess.people_file import write_template
 from assess.sitting import format_local
 from reports.tickets import render_tickets
-from web.controllers.console_common import ChosenAssessment, attachment, go, render
+from web.controllers.console_common import ChosenAssessment, attachment, go, read_upload, render
 from web.deps import DbSession, Now
 from web.forms import field
 from web.registration_text import chinese_problem
@@ -155,13 +155,7 @@ class ConsoleSchoolController(Controller):
         chosen: ChosenAssessment,
     ) -> Response[Any]:
         """Check an uploaded file: the problem report (nothing written), or the preview to confirm."""
-        content, filename = b"", ""
-        upload = data.get("file")
-        if isinstance(upload, UploadFile):
-            content, filename = await upload.read(), upload.filename
-        for part in data.values():  # close every part (a temporary file each)
-            if isinstance(part, UploadFile):
-                await part.close()
+        content, filename = await read_upload(data)
         node, _ = school_node(session=db, actor=actor, code=code)
         try:  # a refused file stages nothing (the service raises before it writes)
             staged = roster.stage_roster(
