@@ -19,8 +19,8 @@ from typing import Any
 from itembank.exceptions import Problem, ValidationReport
 from itembank.framework import FrameworkSpec
 from itembank.models import ITEM_TYPES, STATUSES
-from itembank.types import REGISTRY
 from itembank.tabular import DEFAULT_LIMITS
+from itembank.types import REGISTRY
 
 __all__ = [
     "BankContext",
@@ -225,7 +225,7 @@ class ValidatedBundle:
 
 
 def item_max_score(type_: str, scoring: str | None, score_map: Sequence[int] | None) -> int:
-    """Highest score of an item by its type's rule (1, 2 for a partially scored multiple-response item, ``score_map[-1]``)."""
+    """Highest score of an item by its type (1; 2 for multiple response scored partial; ``score_map[-1]``)."""
     kind = REGISTRY.get(type_)
     return 1 if kind is None else kind.max_score(scoring, score_map)
 

@@ -92,7 +92,10 @@ def _current_versions(session: Session) -> tuple[dict[int, _Content], set[int]]:
             Item, and_(col(Item.id) == col(ItemVersion.item_id), col(ItemVersion.number) == col(Item.current_version))
         )
     ).all()
-    content = {int(v.id or 0): _Content(v.type, v.options, v.key, v.scoring, v.parts, v.score_map, v.interaction, v.rule) for v, _ in rows}
+    content = {
+        int(v.id or 0): _Content(v.type, v.options, v.key, v.scoring, v.parts, v.score_map, v.interaction, v.rule)
+        for v, _ in rows
+    }
     return content, {int(v.id or 0) for v, st in rows if st == "pilot"}
 
 

@@ -167,8 +167,12 @@ class ItemType:
     scorings: tuple[str, ...] = ()
     max_answer_chars: int = 2000
 
-    def validate(self, chk: Checker, data: Mapping[str, Any]) -> Content:
-        """Check the type's content fields of ``data``; return them normalised (problems go to ``chk``)."""
+    def validate(self, chk: Checker, data: Mapping[str, Any]) -> tuple[Content, int | None]:
+        """Check the type's content fields of ``data``; return them normalised and the max score.
+
+        Problems go to ``chk``; the max score is ``None`` when the fields that fix it failed (the
+        parameters are then checked against any model).
+        """
         raise NotImplementedError
 
     def max_score(self, scoring: str | None, score_map: Sequence[int] | None) -> int:

@@ -66,6 +66,7 @@ class Entry(ItemType):
     needs = frozenset({"interaction", "rule"})
 
     def validate(self, chk: Checker, data: Mapping[str, Any]) -> tuple[Content, int | None]:
+        """Check this type's content fields; return them normalised and the max score (``None`` if unknown)."""
         if data.get("key") is not None:
             chk.add("key", "an entry item has no key (its rule scores it)")
         raw = data.get("interaction")
@@ -114,6 +115,7 @@ class Entry(ItemType):
         return {"accepted": accepted, "normalise": ordered}
 
     def score(self, version: Scorable, response: Any) -> int:
+        """Score a response by this type's rule (:class:`InvalidResponseError` when it does not fit)."""
         interaction = version.interaction or {}
         rule = version.rule or {}
         if response is None:
@@ -134,6 +136,7 @@ class Entry(ItemType):
         return int(normalise(response, steps) in accepted)
 
     def answer_for_score(self, version: Scorable, score: int, rnd: random.Random) -> Any:
+        """An answer a student could have given that earns ``score``."""
         interaction = version.interaction or {}
         rule = version.rule or {}
         if interaction.get("kind") == "numeric":
@@ -155,15 +158,18 @@ class Entry(ItemType):
         raise ValueError("every fallback answer is accepted")
 
     def form_fields(self, version: Scorable) -> frozenset[str]:
+        """Names of the form fields this type reads."""
         return frozenset({"entry"})
 
     def form_answer(self, version: Scorable, form: FormFields, skip: bool) -> Any:
+        """The answer a posted form gives (:class:`IncompleteAnswer` when unanswered and not skipped)."""
         text = one_value(form, "entry")
         filled = text is not None and text.strip() != ""
         require(filled, skip, "你还没有填写答案。如果确实不会，可以点击“跳过，提交”。")
         return text if filled else None
 
     def public(self, version: Scorable) -> dict[str, Any]:
+        """What the student page shows of this type's own data (rendered HTML, no key or rule)."""
         interaction = version.interaction or {}
         numeric = interaction.get("kind") == "numeric"
         return {

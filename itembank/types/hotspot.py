@@ -47,8 +47,9 @@ class Hotspot(ItemType):
     scorings = ("all_or_nothing", "hits")
 
     def validate(self, chk: Checker, data: Mapping[str, Any]) -> tuple[Content, int | None]:
+        """Check this type's content fields; return them normalised and the max score (``None`` if unknown)."""
         raw = data.get("interaction")
-        interaction = None
+        interaction: dict[str, Any] | None = None
         regions: list[dict[str, Any]] | None = None
         if raw is not None and chk.fields(raw, "interaction", ("scene", "image", "regions")):
             interaction = {"scene": chk.text(raw, "scene", "interaction.scene")}
@@ -128,6 +129,7 @@ class Hotspot(ItemType):
         return {"x": x, "y": y, "w": w, "h": h}
 
     def score(self, version: Scorable, response: Any) -> int:
+        """Score a response by this type's rule (:class:`InvalidResponseError` when it does not fit)."""
         chosen = selection(response, region_keys(version), "hotspot")
         key = set(version.key or [])
         if version.scoring == "all_or_nothing":
@@ -135,6 +137,7 @@ class Hotspot(ItemType):
         return score_units(version, hits(chosen, key), len(key))
 
     def answer_for_score(self, version: Scorable, score: int, rnd: random.Random) -> Any:
+        """An answer a student could have given that earns ``score``."""
         key = list(version.key or [])
         wrong = [r for r in region_keys(version) if r not in key]
         if version.scoring == "all_or_nothing":
@@ -143,6 +146,7 @@ class Hotspot(ItemType):
         return sorted(rnd.sample(key, net))
 
     def form_answer(self, version: Scorable, form: FormFields, skip: bool) -> Any:
+        """The answer a posted form gives (:class:`IncompleteAnswer` when unanswered and not skipped)."""
         chosen = form.values("answer")
         require(bool(chosen), skip, "你还没有选择任何部分。如果确实不会，可以点击“跳过，提交”。")
         if not set(chosen) <= set(region_keys(version)):
@@ -150,6 +154,7 @@ class Hotspot(ItemType):
         return sorted(set(chosen), key=region_keys(version).index) or None
 
     def public(self, version: Scorable) -> dict[str, Any]:
+        """What the student page shows of this type's own data (rendered HTML, no key or rule)."""
         interaction = version.interaction or {}
         image = interaction.get("image")
         regions = []

@@ -52,6 +52,7 @@ class InlineChoice(ItemType):
     scorings = ("all_or_nothing", "per_gap")
 
     def validate(self, chk: Checker, data: Mapping[str, Any]) -> tuple[Content, int | None]:
+        """Check this type's content fields; return them normalised and the max score (``None`` if unknown)."""
         raw = data.get("interaction")
         interaction = None
         gaps: list[dict[str, Any]] = []
@@ -98,21 +99,25 @@ class InlineChoice(ItemType):
         return {**content, "score_map": score_map, "rubric": rubric}, top
 
     def score(self, version: Scorable, response: Any) -> int:
+        """Score a response by this type's rule (:class:`InvalidResponseError` when it does not fit)."""
         answer = from_map(response, gap_options(version), "inline choice")
         key = keyed_pairs(version.key)
         correct = sum(1 for gap, choice in key.items() if answer.get(gap) == choice)
         return score_units(version, correct, len(key))
 
     def answer_for_score(self, version: Scorable, score: int, rnd: random.Random) -> Any:
+        """An answer a student could have given that earns ``score``."""
         key = keyed_pairs(version.key)
         options = gap_options(version)
         right = set(rnd.sample(sorted(key), units_for_score(version, score, len(key))))
         return {g: c if g in right else rnd.choice([o for o in options[g] if o != c]) for g, c in key.items()}
 
     def form_fields(self, version: Scorable) -> frozenset[str]:
+        """Names of the form fields this type reads."""
         return frozenset(f"gap-{g}" for g in gap_options(version))
 
     def form_answer(self, version: Scorable, form: FormFields, skip: bool) -> Any:
+        """The answer a posted form gives (:class:`IncompleteAnswer` when unanswered and not skipped)."""
         options = gap_options(version)
         answer = {g: v for g in options if (v := one_value(form, f"gap-{g}")) is not None}
         from_map(answer, options, "inline choice")

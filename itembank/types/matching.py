@@ -49,6 +49,7 @@ class Matching(ItemType):
     scorings = ("all_or_nothing", "per_match")
 
     def validate(self, chk: Checker, data: Mapping[str, Any]) -> tuple[Content, int | None]:
+        """Check this type's content fields; return them normalised and the max score (``None`` if unknown)."""
         options = chk.options(data.get("options"), "options", minimum=2)
         interaction = None
         targets: list[dict[str, str]] | None = None
@@ -68,6 +69,7 @@ class Matching(ItemType):
         return {**content, "score_map": score_map, "rubric": rubric}, top
 
     def score(self, version: Scorable, response: Any) -> int:
+        """Score a response by this type's rule (:class:`InvalidResponseError` when it does not fit)."""
         targets = target_keys(version)
         answer = from_map(response, {k: targets for k in option_keys(version)}, "matching")
         key = keyed_pairs(version.key)
@@ -75,15 +77,18 @@ class Matching(ItemType):
         return score_units(version, correct, len(key))
 
     def answer_for_score(self, version: Scorable, score: int, rnd: random.Random) -> Any:
+        """An answer a student could have given that earns ``score``."""
         key = keyed_pairs(version.key)
         targets = target_keys(version)
         right = set(rnd.sample(sorted(key), units_for_score(version, score, len(key))))
         return {p: t if p in right else rnd.choice([x for x in targets if x != t]) for p, t in key.items()}
 
     def form_fields(self, version: Scorable) -> frozenset[str]:
+        """Names of the form fields this type reads."""
         return frozenset(f"match-{k}" for k in option_keys(version))
 
     def form_answer(self, version: Scorable, form: FormFields, skip: bool) -> Any:
+        """The answer a posted form gives (:class:`IncompleteAnswer` when unanswered and not skipped)."""
         answer = {k: v for k in option_keys(version) if (v := one_value(form, f"match-{k}")) is not None}
         require(
             len(answer) == len(option_keys(version)),
@@ -94,6 +99,7 @@ class Matching(ItemType):
         return answer or None
 
     def public(self, version: Scorable) -> dict[str, Any]:
+        """What the student page shows of this type's own data (rendered HTML, no key or rule)."""
         targets = (version.interaction or {}).get("targets", [])
         return {"targets": [(str(t["key"]), render_inline(str(t["text"]))) for t in targets]}
 

@@ -29,6 +29,7 @@ class MultipleResponse(ItemType):
     legend = "可以选择多个答案：选出所有符合要求的选项"
 
     def validate(self, chk: Checker, data: Mapping[str, Any]) -> tuple[Content, int | None]:
+        """Check this type's content fields; return them normalised and the max score (``None`` if unknown)."""
         options = chk.options(data.get("options"), "options", minimum=3)
         scoring = data.get("scoring")
         if scoring is not None and scoring not in SCORINGS:
@@ -48,9 +49,11 @@ class MultipleResponse(ItemType):
         )
 
     def max_score(self, scoring: str | None, score_map: Sequence[int] | None) -> int:
+        """Highest score K of this type."""
         return 2 if scoring == "partial" else 1
 
     def score(self, version: Scorable, response: Any) -> int:
+        """Score a response by this type's rule (:class:`InvalidResponseError` when it does not fit)."""
         chosen = selection(response, option_keys(version), "multiple response")
         keys = set(version.key or [])
         if chosen == keys:
@@ -60,6 +63,7 @@ class MultipleResponse(ItemType):
         return 0
 
     def answer_for_score(self, version: Scorable, score: int, rnd: random.Random) -> Any:
+        """An answer a student could have given that earns ``score``."""
         keys = list(version.key or [])
         if score == self.max_score(version.scoring, None):
             return sorted(keys)
@@ -68,6 +72,7 @@ class MultipleResponse(ItemType):
         return sorted({rnd.choice([o for o in option_keys(version) if o not in keys]), rnd.choice(keys)})
 
     def form_answer(self, version: Scorable, form: FormFields, skip: bool) -> Any:
+        """The answer a posted form gives (:class:`IncompleteAnswer` when unanswered and not skipped)."""
         chosen = form.values("answer")
         require(bool(chosen), skip, "你还没有选择答案。如果确实不会，可以点击“跳过，提交”。")
         return sorted(set(chosen)) or None

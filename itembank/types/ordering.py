@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from itembank.exceptions import IncompleteAnswer, InvalidResponseError
+from itembank.types.base import Checker, Content, FormFields, ItemType, Scorable, one_value, option_keys, require
 from itembank.types.units import check_unit_scoring
-from itembank.types.base import Checker, Content, FormFields, ItemType, Scorable, option_keys, one_value, require
 
 __all__ = ["ORDERING", "Ordering", "adjacent_pairs"]
 
@@ -39,6 +39,7 @@ class Ordering(ItemType):
     scorings = SCORINGS
 
     def validate(self, chk: Checker, data: Mapping[str, Any]) -> tuple[Content, int | None]:
+        """Check this type's content fields; return them normalised and the max score (``None`` if unknown)."""
         options = chk.options(data.get("options"), "options", minimum=3)
         keys = [o["key"] for o in options or []]
         key = chk.listof(data["key"], "key") if data.get("key") is not None else None
@@ -52,6 +53,7 @@ class Ordering(ItemType):
         return {**content, "score_map": score_map, "rubric": rubric}, top
 
     def score(self, version: Scorable, response: Any) -> int:
+        """Score a response by this type's rule (:class:`InvalidResponseError` when it does not fit)."""
         keys = option_keys(version)
         if response is None or response == []:
             return 0
@@ -67,6 +69,7 @@ class Ordering(ItemType):
         return int((version.score_map or [0])[adjacent_pairs(response, key)])
 
     def answer_for_score(self, version: Scorable, score: int, rnd: random.Random) -> Any:
+        """An answer a student could have given that earns ``score``."""
         key = list(version.key or [])
         if version.scoring == "all_or_nothing":
             if score:
@@ -82,9 +85,11 @@ class Ordering(ItemType):
         raise ValueError(f"no order of {len(key)} steps has {wanted} adjacent pairs")
 
     def form_fields(self, version: Scorable) -> frozenset[str]:
+        """Names of the form fields this type reads."""
         return frozenset(f"position-{i + 1}" for i in range(len(version.options or [])))
 
     def form_answer(self, version: Scorable, form: FormFields, skip: bool) -> Any:
+        """The answer a posted form gives (:class:`IncompleteAnswer` when unanswered and not skipped)."""
         keys = option_keys(version)
         chosen = [one_value(form, f"position-{i + 1}") for i in range(len(keys))]
         for value in chosen:
@@ -104,6 +109,7 @@ class Ordering(ItemType):
         return given
 
     def public(self, version: Scorable) -> dict[str, Any]:
+        """What the student page shows of this type's own data (rendered HTML, no key or rule)."""
         return {"positions": list(range(1, len(version.options or []) + 1))}
 
 

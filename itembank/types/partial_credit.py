@@ -23,6 +23,7 @@ class PartialCredit(ItemType):
     needs = frozenset({"parts", "score_map", "rubric"})
 
     def validate(self, chk: Checker, data: Mapping[str, Any]) -> tuple[Content, int | None]:
+        """Check this type's content fields; return them normalised and the max score (``None`` if unknown)."""
         parts = chk.parts(data.get("parts"))
         score_map = chk.score_map(data.get("score_map"), len(parts) if parts is not None else None)
         top = self.max_score(None, score_map)
@@ -32,9 +33,11 @@ class PartialCredit(ItemType):
         return {"parts": parts, "score_map": score_map, "rubric": rubric}, None if score_map is None else top
 
     def max_score(self, scoring: str | None, score_map: Sequence[int] | None) -> int:
+        """Highest score K of this type."""
         return int(score_map[-1]) if score_map else 1
 
     def score(self, version: Scorable, response: Any) -> int:
+        """Score a response by this type's rule (:class:`InvalidResponseError` when it does not fit)."""
         parts = version.parts or []
         score_map = version.score_map or [0] * (len(parts) + 1)
         if response is None:
@@ -52,6 +55,7 @@ class PartialCredit(ItemType):
         return int(score_map[correct])
 
     def answer_for_score(self, version: Scorable, score: int, rnd: random.Random) -> Any:
+        """An answer a student could have given that earns ``score``."""
         parts = version.parts or []
         n_right = list(version.score_map or []).index(score)  # the fewest parts right that reach the score
         right = set(rnd.sample(range(len(parts)), n_right))
@@ -63,9 +67,11 @@ class PartialCredit(ItemType):
         ]
 
     def form_fields(self, version: Scorable) -> frozenset[str]:
+        """Names of the form fields this type reads."""
         return frozenset(f"part-{i}" for i in range(len(version.parts or [])))
 
     def form_answer(self, version: Scorable, form: FormFields, skip: bool) -> Any:
+        """The answer a posted form gives (:class:`IncompleteAnswer` when unanswered and not skipped)."""
         n = len(version.parts or [])
         answers: list[str | None] = []
         for i in range(n):

@@ -36,21 +36,25 @@ class SingleChoice(ItemType):
     legend = "请选择一个答案"
 
     def validate(self, chk: Checker, data: Mapping[str, Any]) -> tuple[Content, int | None]:
+        """Check this type's content fields; return them normalised and the max score (``None`` if unknown)."""
         options = chk.options(data.get("options"), "options", minimum=3)
         key = chk.key(data["key"], self.name, options) if data.get("key") is not None else None
         return {"options": options, "key": key}, 1
 
     def score(self, version: Scorable, response: Any) -> int:
+        """Score a response by this type's rule (:class:`InvalidResponseError` when it does not fit)."""
         chosen = selection(response, option_keys(version), "single choice")
         if len(chosen) > 1:
             raise InvalidResponseError("a single-choice item takes one answer")
         return int(chosen == set(version.key or []))
 
     def answer_for_score(self, version: Scorable, score: int, rnd: random.Random) -> Any:
+        """An answer a student could have given that earns ``score``."""
         keys = list(version.key or [])
         return keys[0] if score else rnd.choice([o for o in option_keys(version) if o not in keys])
 
     def form_answer(self, version: Scorable, form: FormFields, skip: bool) -> Any:
+        """The answer a posted form gives (:class:`IncompleteAnswer` when unanswered and not skipped)."""
         chosen = form.values("answer")
         require(bool(chosen), skip, "你还没有选择答案。如果确实不会，可以点击“跳过，提交”。")
         if len(chosen) > 1:

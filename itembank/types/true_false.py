@@ -38,18 +38,22 @@ class TrueFalse(ItemType):
     legend = "判断上面的说法是否正确"
 
     def validate(self, chk: Checker, data: Mapping[str, Any]) -> tuple[Content, int | None]:
+        """Check this type's content fields; return them normalised and the max score (``None`` if unknown)."""
         key = chk.key(data["key"], self.name, None) if data.get("key") is not None else None
         return {"key": key}, 1
 
     def score(self, version: Scorable, response: Any) -> int:
+        """Score a response by this type's rule (:class:`InvalidResponseError` when it does not fit)."""
         answer = _answer(response)
         return int(answer is not None and {answer} == set(version.key or []))
 
     def answer_for_score(self, version: Scorable, score: int, rnd: random.Random) -> Any:
+        """An answer a student could have given that earns ``score``."""
         keys = list(version.key or [])
         return keys[0] if score else ("F" if keys[0] == "T" else "T")
 
     def form_answer(self, version: Scorable, form: FormFields, skip: bool) -> Any:
+        """The answer a posted form gives (:class:`IncompleteAnswer` when unanswered and not skipped)."""
         chosen = form.values("answer")
         require(bool(chosen), skip, "你还没有选择答案。如果确实不会，可以点击“跳过，提交”。")
         if len(chosen) > 1:
