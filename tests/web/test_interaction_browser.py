@@ -46,6 +46,8 @@ def kind_on(page: Any) -> str:
         return "matching"
     if page.locator('select[name="gap-1"]').count():
         return "inline_choice"
+    if page.locator('input[name="action-M1"]').count():
+        return "inbox_sim"
     if page.locator('input[name="entry"]').count():
         return "numeric" if page.locator('input[name="entry"]').get_attribute("inputmode") == "decimal" else "text"
     assert page.locator(".hotspot").count()
@@ -78,6 +80,9 @@ def answer(page: Any, kind: str) -> None:
     if kind == "matching":
         for premise, target in (("A", "1"), ("B", "2"), ("C", "1")):
             page.select_option(f'select[name="match-{premise}"]', target)
+    elif kind == "inbox_sim":
+        for message, action in (("M1", "保留"), ("M2", "举报"), ("M3", "回复")):
+            page.locator(f'article.mail:has(input[name="action-{message}"]) label.choice', has_text=action).click()
     elif kind == "inline_choice":
         page.select_option('select[name="gap-1"]', "B")
         page.select_option('select[name="gap-2"]', "A")
@@ -126,7 +131,7 @@ def journey(browser: Any, base: str, pupil: Pupil, view: str) -> tuple[set[str],
 
 
 def test_every_interactive_type_in_chromium(browser: Any, iserver: str, idb: Db) -> None:  # noqa: F811
-    kinds = {"ordering", "matching", "inline_choice", "numeric", "text", "hotspot"}
+    kinds = {"ordering", "matching", "inline_choice", "numeric", "text", "hotspot", "inbox_sim"}
     for n, view in enumerate(VIEWPORTS):
         seen, problems, errors = journey(browser, iserver, idb.world.pupils[n], view)
         assert seen == kinds and problems == [] and errors == [], (view, seen, problems, errors)
