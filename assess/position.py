@@ -76,6 +76,8 @@ class VersionSnapshot:
     stimulus_title: str
     stimulus_body: str
     stimulus_hash: str | None
+    interaction: dict[str, Any] | None = None
+    rule: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ _READ_VERSION = (
         _IV.c.scoring,
         _IV.c.parts,
         _IV.c.score_map,
+        _IV.c.interaction,
+        _IV.c.rule,
         _IV.c.max_score,
         _IV.c.content_hash,
         _IV.c.locked,
@@ -160,6 +164,8 @@ def _snapshot_row(row: Any) -> VersionSnapshot:  # a Row of _READ_VERSION
         scoring=row.scoring,
         parts=row.parts,
         score_map=row.score_map,
+        interaction=row.interaction,
+        rule=row.rule,
         max_score=int(row.max_score),
         content_hash=row.content_hash,
         locked=bool(row.locked) and (not stim or bool(row.stimulus_locked)),
@@ -239,6 +245,8 @@ def snapshot_in(session: Session, version_id: int) -> VersionSnapshot:
         scoring=version.scoring,
         parts=version.parts,
         score_map=version.score_map,
+        interaction=version.interaction,
+        rule=version.rule,
         max_score=version.max_score,
         content_hash=version.content_hash,
         locked=False,

@@ -15,6 +15,7 @@ __all__ = [
     "ConflictError",
     "FrameworkError",
     "FrameworkInUseError",
+    "IncompleteAnswer",
     "InvalidResponseError",
     "ItemBankError",
     "MissingParametersError",
@@ -113,3 +114,10 @@ class MissingParametersError(ItemBankError, LookupError):
 
 class InvalidResponseError(ItemBankError, ValueError):
     """A response does not fit the item: an option it does not have, the wrong number of parts, ..."""
+
+
+class IncompleteAnswer(ItemBankError):
+    """A posted form leaves (part of) the item unanswered and the student did not choose to skip.
+
+    The message is the Chinese sentence the page shows (nothing was stored).
+    """

@@ -24,11 +24,15 @@ stimulus_kind/_title/_body   the stimulus itself; repeated on every row that use
 stem                         Markdown
 option_A .. option_F         option texts (consecutive from A; empty for true_false)
 key                          option keys separated by ``;`` (``A;C``); ``T`` / ``F`` for true_false
-                             (``TRUE``, ``FALSE``, ``对``, ``错`` are read too)
-scoring                      multiple_response: ``all_or_nothing`` or ``partial``
+                             (``TRUE``, ``FALSE``, ``对``, ``错`` are read too); the steps in order
+                             for ordering (``C;A;B``); ``A=1;B=2`` for matching and inline_choice;
+                             region keys for hotspot (``R1;R3``)
+scoring                      the type's scoring rule (``all_or_nothing``, ``partial``, ``per_match``...)
 parts_json                   partial_credit: the ``parts`` list as JSON
-score_map                    partial_credit: scores separated by ``;`` (``0;1;1;2``)
+score_map                    scores separated by ``;`` (``0;1;1;2``)
 rubric_json                  the ``rubric`` list as JSON
+interaction_json             the interactive types' ``interaction`` object as JSON
+rule_json                    entry: the private ``rule`` object as JSON
 rationale                    as in JSON
 enemies                      item codes separated by ``;``
 model, a, b, c               provisional parameters; ``b`` holds the thresholds separated by ``;``
@@ -83,10 +87,17 @@ CSV_COLUMNS: tuple[str, ...] = (
     "code", "type", "dimension", "indicator", "grade_bands", "status", "author",
     "stimulus", "stimulus_kind", "stimulus_title", "stimulus_body", "stem",
     *(f"option_{k}" for k in OPTION_KEYS),
-    "key", "scoring", "parts_json", "score_map", "rubric_json", "rationale", "enemies",
-    "model", "a", "b", "c",
+    "key", "scoring", "parts_json", "score_map", "rubric_json", "interaction_json", "rule_json",
+    "rationale", "enemies", "model", "a", "b", "c",
 )  # fmt: skip
 """Columns of the CSV format, in the order the export writes them."""
+_JSON_COLUMNS = (
+    ("parts", "parts_json"),
+    ("rubric", "rubric_json"),
+    ("interaction", "interaction_json"),
+    ("rule", "rule_json"),
+)
+"""Fields of the canonical format held as JSON in a CSV cell, and their columns."""
 _CSV_REQUIRED = (
     "code",
     "type",
@@ -311,7 +322,7 @@ def _row_to_draft(
         else:
             tokens = [t.upper() if len(t) == 1 else t for t in tokens]
         data["key"] = tokens
-    for name, column in (("parts", "parts_json"), ("rubric", "rubric_json")):
+    for name, column in _JSON_COLUMNS:
         value = _cell(cells, column)
         if value is None:
             continue
@@ -440,6 +451,8 @@ def _csv_row(item: ItemSpec, by_code: dict[str, StimulusSpec]) -> list[str]:
         "parts_json": _compact(item.parts) if item.parts is not None else "",
         "score_map": ";".join(str(s) for s in item.score_map) if item.score_map is not None else "",
         "rubric_json": _compact(item.rubric) if item.rubric is not None else "",
+        "interaction_json": _compact(item.interaction) if item.interaction is not None else "",
+        "rule_json": _compact(item.rule) if item.rule is not None else "",
         "rationale": item.rationale,
         "enemies": ";".join(item.enemies),
         "model": str(item.params["model"]),

@@ -286,7 +286,10 @@ def _stimulus_ref(session: Session, stimulus_version_id: int | None) -> str | No
 
 
 def _content_hash(content: dict[str, Any], stimulus_ref: str | None) -> str:
-    return content_digest({**content, "stimulus": stimulus_ref})
+    # the interactive types' fields enter the hash only when set, so the hashes of the versions
+    # stored before they existed stay what they were
+    hashed = {k: v for k, v in content.items() if v is not None or k not in ("interaction", "rule")}
+    return content_digest({**hashed, "stimulus": stimulus_ref})
 
 
 def _new_version(

@@ -28,6 +28,8 @@ from typing import Any
 from sqlalchemy import JSON, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from itembank.types import REGISTRY
+
 __all__ = [
     "CALIBRATION_STATUSES",
     "DICHOTOMOUS_TYPES",
@@ -78,14 +80,14 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-ITEM_TYPES: tuple[str, ...] = ("single_choice", "multiple_response", "true_false", "partial_credit")
-"""Item types of the canonical format."""
-DICHOTOMOUS_TYPES: frozenset[str] = frozenset({"single_choice", "multiple_response", "true_false"})
-"""Types scored 0/1 (``multiple_response`` only when scored ``all_or_nothing``)."""
+ITEM_TYPES: tuple[str, ...] = tuple(REGISTRY)
+"""Item types of the canonical format (one module each in :mod:`itembank.types`)."""
+DICHOTOMOUS_TYPES: frozenset[str] = frozenset({"single_choice", "multiple_response", "true_false", "entry"})
+"""Types scored 0/1 (``multiple_response`` only when scored ``all_or_nothing``; others by their scoring)."""
 STATUSES: tuple[str, ...] = ("draft", "pilot", "operational", "retired")
 """Life cycle of an item."""
-SCORINGS: tuple[str, ...] = ("all_or_nothing", "partial")
-"""Scoring rules of a multiple-response item."""
+SCORINGS: tuple[str, ...] = tuple(dict.fromkeys(s for t in REGISTRY.values() for s in t.scorings))
+"""Scoring rules of the types that have several (``all_or_nothing``, ``partial``, ``per_match``...)."""
 CALIBRATION_STATUSES: tuple[str, ...] = ("draft", "operational")
 """A calibration is drafted, then published as operational."""
 PROVISIONAL = "provisional"
@@ -294,6 +296,8 @@ class ItemCreate(ItemBase):
     parts: list[dict[str, Any]] | None = None
     score_map: list[int] | None = None
     rubric: list[dict[str, Any]] | None = None
+    interaction: dict[str, Any] | None = None
+    rule: dict[str, Any] | None = None
     params: dict[str, Any]
 
 
@@ -316,6 +320,8 @@ class ItemUpdate(SQLModel):
     parts: list[dict[str, Any]] | None = None
     score_map: list[int] | None = None
     rubric: list[dict[str, Any]] | None = None
+    interaction: dict[str, Any] | None = None
+    rule: dict[str, Any] | None = None
     params: dict[str, Any] | None = None
 
 
@@ -347,7 +353,11 @@ class ItemPublic(ItemBase):
 
 # Item version, shared fields: the content a student sees and the key it is scored with.
 class ItemVersionBase(SQLModel):
-    """Content of an item version (see docs/item-format.md for each field)."""
+    """Content of an item version (see docs/item-format.md for each field).
+
+    ``key`` and ``rule`` are private (scoring data): never in a student-facing view or JSON.
+    ``interaction`` is the public presentation data of the interactive types.
+    """
 
     type: str = Field(max_length=32, index=True)
     stem: str = Field(sa_type=Text)
@@ -357,6 +367,8 @@ class ItemVersionBase(SQLModel):
     parts: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
     score_map: list[int] | None = Field(default=None, sa_type=JSON)
     rubric: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
+    interaction: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    rule: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     max_score: int = 1
 
 
@@ -376,9 +388,9 @@ class ItemVersion(ItemVersionBase, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-# Item version, handed out (researchers only: it holds the key).
+# Item version, handed out (researchers only: it holds the key and the rule).
 class ItemVersionPublic(ItemVersionBase):
-    """An item version with its identifiers (holds the key: never send it to a student)."""
+    """An item version with its identifiers (holds the key and the rule: never send it to a student)."""
 
     id: int
     item_id: int

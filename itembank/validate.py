@@ -18,8 +18,9 @@ from typing import Any
 
 from itembank.exceptions import Problem, ValidationReport
 from itembank.framework import FrameworkSpec
-from itembank.models import ITEM_TYPES, SCORINGS, STATUSES
+from itembank.models import ITEM_TYPES, STATUSES
 from itembank.tabular import DEFAULT_LIMITS
+from itembank.types import REGISTRY
 
 __all__ = [
     "BankContext",
@@ -39,8 +40,8 @@ OPTION_KEYS = "ABCDEF"
 TF_KEYS = ("T", "F")
 
 ITEM_FIELDS: tuple[str, ...] = (
-    "code", "type", "indicator", "grade_bands", "status", "author", "stimulus", "stem", "options", "key",
-    "scoring", "parts", "score_map", "rubric", "rationale", "enemies", "params",
+    "code", "type", "indicator", "grade_bands", "status", "author", "stimulus", "stem", "options",
+    "interaction", "key", "rule", "scoring", "parts", "score_map", "rubric", "rationale", "enemies", "params",
 )  # fmt: skip
 """Fields of an item in the canonical JSON format, in canonical order."""
 STIMULUS_FIELDS: tuple[str, ...] = ("code", "kind", "title", "body")
@@ -54,19 +55,15 @@ CONTENT_FIELDS: tuple[str, ...] = (
     "parts",
     "score_map",
     "rubric",
+    "interaction",
+    "rule",
 )
 """Fields that belong to an item version (a change makes a new version of a locked item)."""
 METADATA_FIELDS: tuple[str, ...] = ("indicator", "dimension", "grade_bands", "status", "author", "rationale", "enemies")
 """Fields of an item that change without a new version."""
 
 _REQUIRED = ("code", "type", "indicator", "grade_bands", "status", "author", "stem", "rationale", "params")
-# Per type: fields it needs, fields it may have (beyond the common ones).
-_TYPE_FIELDS: dict[str, tuple[set[str], set[str]]] = {
-    "single_choice": ({"options", "key"}, set()),
-    "multiple_response": ({"options", "key", "scoring"}, {"rubric"}),
-    "true_false": ({"key"}, set()),
-    "partial_credit": ({"parts", "score_map", "rubric"}, set()),
-}
+_TYPED_FIELDS = ("options", "interaction", "key", "rule", "scoring", "parts", "score_map", "rubric")
 _PARAM_LIMITS = {"a": (0.0, 4.0), "b": (-5.0, 5.0), "c": (0.0, 0.3)}
 _DICHOTOMOUS_MODELS = ("rasch", "2pl", "3pl")
 MAX_TEXT = 100_000
@@ -115,7 +112,7 @@ def csv_column(fieldpath: str) -> str:
     if head == "params":
         m = re.match(r"\.(\w+)", rest)
         return m.group(1) if m else "model"
-    if head in {"parts", "rubric"}:
+    if head in {"parts", "rubric", "interaction", "rule"}:
         return f"{head}_json{rest}"
     if head.startswith("stimulus_"):
         return head
@@ -191,6 +188,8 @@ class ItemSpec:
     score_map: list[int] | None = None
     rubric: list[dict[str, Any]] | None = None
     enemies: list[str] = field(default_factory=list)
+    interaction: dict[str, Any] | None = None
+    rule: dict[str, Any] | None = None
 
     @property
     def max_score(self) -> int:
@@ -226,12 +225,9 @@ class ValidatedBundle:
 
 
 def item_max_score(type_: str, scoring: str | None, score_map: Sequence[int] | None) -> int:
-    """Highest score of an item: 1, 2 for a partially scored multiple-response item, or ``score_map[-1]``."""
-    if type_ == "partial_credit" and score_map:
-        return int(score_map[-1])
-    if type_ == "multiple_response" and scoring == "partial":
-        return 2
-    return 1
+    """Highest score of an item by its type (1; 2 for multiple response scored partial; ``score_map[-1]``)."""
+    kind = REGISTRY.get(type_)
+    return 1 if kind is None else kind.max_score(scoring, score_map)
 
 
 # ============================================================================================ validation
@@ -427,42 +423,17 @@ class _Record:
                 self.add("stimulus", f"unknown stimulus {stimulus!r} (not in this file nor in the bank)")
         enemies = self.enemies(data, code, item_codes)
 
-        options = key = parts = score_map = rubric = None
-        scoring = None
+        content: dict[str, Any] = {}
         if isinstance(type_, str):
-            needed, optional = _TYPE_FIELDS[type_]
-            for name in sorted(needed):
+            kind = REGISTRY[type_]
+            for name in sorted(kind.needs):
                 if data.get(name) is None:
                     self.add(name, f"missing: {type_} items need {name!r}")
-            for name in sorted({"options", "key", "scoring", "parts", "score_map", "rubric"} - needed - optional):
+            for name in sorted(set(_TYPED_FIELDS) - kind.needs - kind.allows):
                 if data.get(name) is not None:
                     self.add(name, f"{type_} items have no {name!r}")
-            if type_ in {"single_choice", "multiple_response"}:
-                options = self.options(data.get("options"), "options", minimum=3)
-            if type_ == "multiple_response":
-                scoring = data.get("scoring")
-                if scoring is not None and scoring not in SCORINGS:
-                    self.add("scoring", f"unknown scoring {_show(scoring)} (expected: {', '.join(SCORINGS)})")
-                    scoring = None
-                if scoring == "all_or_nothing" and data.get("rubric") is not None:
-                    self.add("rubric", "a multiple_response item scored all_or_nothing has no rubric")
-                elif scoring == "partial" and data.get("rubric") is None:
-                    self.add(
-                        "rubric",
-                        "missing: a multiple_response item scored partial needs a rubric (scores 0..2)",
-                    )
-            if data.get("key") is not None and type_ != "partial_credit":
-                key = self.key(data.get("key"), type_, options)
-            if type_ == "partial_credit":
-                parts = self.parts(data.get("parts"))
-                score_map = self.score_map(data.get("score_map"), parts)
-            max_score = item_max_score(type_, scoring, score_map)
-            if data.get("rubric") is not None and (type_ == "partial_credit" or scoring == "partial"):
-                rubric = self.rubric(data.get("rubric"), max_score if (score_map or scoring) else None)
-            unknown = (type_ == "partial_credit" and score_map is None) or (
-                type_ == "multiple_response" and scoring is None
-            )
-            params = self.params(data.get("params"), None if unknown else max_score)
+            content, max_score = kind.validate(self, data)
+            params = self.params(data.get("params"), max_score)
         else:
             params = None
         if not self.ok:
@@ -480,13 +451,8 @@ class _Record:
             rationale=rationale,
             params=params,
             stimulus=stimulus,
-            options=options,
-            key=key,
-            scoring=scoring,
-            parts=parts,
-            score_map=score_map,
-            rubric=rubric,
             enemies=enemies,
+            **{name: content.get(name) for name in _TYPED_FIELDS},
         )
 
     def indicator(self, data: Mapping[str, Any], framework: FrameworkSpec) -> tuple[str, str]:
@@ -558,25 +524,28 @@ class _Record:
                 out.append(enemy)
         return out
 
-    def options(self, value: Any, path: str, *, minimum: int) -> list[dict[str, str]] | None:
+    def options(
+        self, value: Any, path: str, *, minimum: int, maximum: int = 6, keys: str = OPTION_KEYS
+    ) -> list[dict[str, str]] | None:
+        """Entries ``{"key", "text"}`` keyed ``keys[0]``, ``keys[1]`` ... in order (options, targets)."""
         if value is None:
             return None
         raw = self.listof(value, path)
         if raw is None:
             return None
-        if not minimum <= len(raw) <= len(OPTION_KEYS):
-            self.add(path, f"needs {minimum} to {len(OPTION_KEYS)} options, got {len(raw)}")
+        if not minimum <= len(raw) <= maximum:
+            self.add(path, f"needs {minimum} to {maximum} options, got {len(raw)}")
         out: list[dict[str, str]] = []
         for i, opt in enumerate(raw):
             opath = f"{path}[{i}]"
             if not self.fields(opt, opath, ("key", "text")):
                 continue
-            expected = OPTION_KEYS[i] if i < len(OPTION_KEYS) else "?"
+            expected = keys[i] if i < len(keys) else "?"
             okey = opt.get("key")
             if okey != expected:
                 self.add(
                     f"{opath}.key",
-                    f"option keys must be A, B, C ... in order: expected {expected!r}, got {_show(okey)}",
+                    f"keys must be {', '.join(keys[:3])} ... in order: expected {expected!r}, got {_show(okey)}",
                 )
             text = self.text(opt, "text", f"{opath}.text")
             out.append({"key": str(okey), "text": text})
@@ -644,7 +613,10 @@ class _Record:
             out.append({"prompt": prompt, "options": options or [], "key": key})
         return out
 
-    def score_map(self, value: Any, parts: list[dict[str, Any]] | None) -> list[int] | None:
+    def score_map(
+        self, value: Any, units: int | None, what: str = "parts", *, minimum_top: int = 2
+    ) -> list[int] | None:
+        """A score per 0..``units`` units correct: starts at 0, steps of 0 or 1, ends at ``minimum_top`` or more."""
         if value is None:
             return None
         raw = self.listof(value, "score_map")
@@ -654,11 +626,12 @@ class _Record:
         if any(s is None for s in scores):
             return None
         out = [int(s) for s in scores if s is not None]
-        if parts is not None and len(out) != len(parts) + 1:
+        if units is not None and len(out) != units + 1:
+            name = "len(parts)+1" if what == "parts" else "n+1"
             self.add(
                 "score_map",
-                f"needs len(parts)+1 = {len(parts) + 1} entries (a score for 0..{len(parts)} "
-                f"parts correct), got {len(out)}",
+                f"needs {name} = {units + 1} entries (a score for 0..{units} {what}"
+                f"{' correct' if what == 'parts' else ''}), got {len(out)}",
             )
         if not out:
             return None
@@ -667,8 +640,27 @@ class _Record:
         for i in range(1, len(out)):
             if out[i] - out[i - 1] not in (0, 1):
                 self.add(f"score_map[{i}]", f"steps must be 0 or 1: {out[i - 1]} -> {out[i]}")
-        if out[-1] < 2:
-            self.add("score_map", f"the highest score must be at least 2, got {out[-1]}")
+        if out[-1] < minimum_top:
+            self.add("score_map", f"the highest score must be at least {minimum_top}, got {out[-1]}")
+        return out
+
+    def string_list(self, value: Any, path: str, *, minimum: int, maximum: int) -> list[str] | None:
+        """A list of ``minimum``..``maximum`` distinct non-empty texts (stripped)."""
+        raw = self.listof(value, path) if value is not None else None
+        if value is None:
+            self.add(path, "missing required field")
+        if raw is None:
+            return None
+        if not minimum <= len(raw) <= maximum:
+            self.add(path, f"needs {minimum} to {maximum} entries, got {len(raw)}")
+        out: list[str] = []
+        for i, text in enumerate(raw):
+            if not isinstance(text, str) or not text.strip():
+                self.add(f"{path}[{i}]", f"must be non-empty text, got {_show(text)}")
+            elif text.strip() in out:
+                self.add(f"{path}[{i}]", f"{text.strip()!r} is listed twice")
+            else:
+                out.append(text.strip())
         return out
 
     def rubric(self, value: Any, max_score: int | None) -> list[dict[str, Any]] | None:

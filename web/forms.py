@@ -8,14 +8,17 @@ not fit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from assess.exceptions import AnswerRejected
 from assess.position import item_snapshot
-from itembank.exceptions import InvalidResponseError
+from itembank.exceptions import IncompleteAnswer, InvalidResponseError
+from itembank.types import REGISTRY
 from web.exceptions import AnswerMissing
 
 __all__ = ["answer_from_form", "field", "item_from_form", "latency_from_form"]
@@ -54,8 +57,27 @@ def _values(form: Mapping[str, Any], name: str) -> list[str]:
     return [str(v) for v in values if str(v) != ""]
 
 
+@dataclass(frozen=True)
+class _Fields:
+    """A posted form as the item types read it (:class:`itembank.types.base.FormFields`)."""
+
+    form: Mapping[str, Any]
+
+    def values(self, name: str) -> list[str]:
+        return _values(self.form, name)
+
+    def names(self) -> list[str]:
+        return [str(k) for k in self.form]
+
+
+_ANSWER_FIELD = re.compile(r"^(?:answer|entry|(?:part|position|match|gap)-.*)$")
+"""Names of the fields some item type reads: a form sending one its item does not read is refused."""
+
+
 def answer_from_form(*, engine: Engine, item_id: int, form: Mapping[str, Any]) -> Any:
     """The answer a submitted HTML form gives to item version ``item_id`` (shape per item type).
+
+    Each type reads its own fields (:meth:`itembank.types.base.ItemType.form_answer`).
 
     Raises
     ------
@@ -69,28 +91,14 @@ def answer_from_form(*, engine: Engine, item_id: int, form: Mapping[str, Any]) -
     version = item_snapshot(engine, item_id)
     if version is None:
         raise AnswerRejected("只能回答当前显示的题目")
-    skip = form.get("skip") == "1"
-    chosen = _values(form, "answer")
-    if version.type == "partial_credit":
-        n = len(version.parts or [])
-        extra = [k for k in form if k.startswith("part-") and k.removeprefix("part-") not in {str(i) for i in range(n)}]
-        if extra or chosen:
-            raise InvalidResponseError("this form does not fit the item's parts")
-        parts: list[str | None] = []
-        for i in range(n):
-            got = _values(form, f"part-{i}")
-            if len(got) > 1:
-                raise InvalidResponseError(f"part {i + 1} takes one answer")
-            parts.append(got[0] if got else None)
-        if None in parts and not skip:
-            raise AnswerMissing("还有小题没有作答。请完成所有小题；如果确实不会，可以点击“跳过，提交”。")
-        return parts
-    if any(k.startswith("part-") for k in form):
-        raise InvalidResponseError("this item has no parts")
-    if not chosen and not skip:
-        raise AnswerMissing("你还没有选择答案。如果确实不会，可以点击“跳过，提交”。")
-    if version.type == "multiple_response":
-        return sorted(set(chosen)) or None
-    if len(chosen) > 1:
-        raise InvalidResponseError("this item takes one answer")
-    return chosen[0] if chosen else None
+    kind = REGISTRY.get(version.type)
+    if kind is None:
+        raise InvalidResponseError(f"unknown item type {version.type!r}")
+    own = kind.form_fields(version)
+    stray = [k for k in form if _ANSWER_FIELD.match(str(k)) and k not in own and _values(form, str(k))]
+    if stray:
+        raise InvalidResponseError(f"this form does not fit the item: {', '.join(sorted(map(str, stray)))}")
+    try:
+        return kind.form_answer(version, _Fields(form), form.get("skip") == "1")
+    except IncompleteAnswer as e:
+        raise AnswerMissing(str(e)) from None

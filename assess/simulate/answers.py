@@ -25,6 +25,7 @@ from assess.models import Response, TestSession
 from assess.simulate.population import insert_rows
 from itembank.models import Item, ItemVersion
 from itembank.scoring_rules import Scorable, score_response
+from itembank.types import REGISTRY
 from scoring.params import ItemParams
 
 __all__ = ["ResponseWriter", "answer_for_score", "answer_bank", "lock_answered"]
@@ -67,29 +68,7 @@ def answer_for_score(version: Scorable, score: int, rnd: random.Random) -> Any:
     stored answers look like real ones (the key, a distractor, some parts right) and are scored by
     the same rule as live answers.
     """
-    kind = version.type
-    keys = list(version.key or [])
-    if kind == "true_false":
-        return keys[0] if score else ("F" if keys[0] == "T" else "T")
-    options = [o["key"] for o in version.options or []]
-    if kind == "single_choice":
-        return keys[0] if score else rnd.choice([o for o in options if o not in keys])
-    if kind == "multiple_response":
-        top = 2 if version.scoring == "partial" else 1
-        if score == top:
-            return sorted(keys)
-        if score == 1:  # partial credit: a non-empty proper subset of the key
-            return sorted(rnd.sample(keys, rnd.randint(1, len(keys) - 1)))
-        return sorted({rnd.choice([o for o in options if o not in keys]), rnd.choice(keys)})
-    parts = version.parts or []
-    n_right = list(version.score_map or []).index(score)  # the fewest parts right that reach the score
-    right = set(rnd.sample(range(len(parts)), n_right))
-    return [
-        part["key"]
-        if i in right
-        else rnd.choice([o["key"] for o in part.get("options", []) if o["key"] != part["key"]])
-        for i, part in enumerate(parts)
-    ]
+    return REGISTRY[version.type].answer_for_score(version, score, rnd)
 
 
 @dataclass(frozen=True)
@@ -102,6 +81,8 @@ class _Content:
     scoring: str | None
     parts: list[dict[str, Any]] | None
     score_map: list[int] | None
+    interaction: dict[str, Any] | None
+    rule: dict[str, Any] | None
 
 
 def _current_versions(session: Session) -> tuple[dict[int, _Content], set[int]]:
@@ -111,7 +92,10 @@ def _current_versions(session: Session) -> tuple[dict[int, _Content], set[int]]:
             Item, and_(col(Item.id) == col(ItemVersion.item_id), col(ItemVersion.number) == col(Item.current_version))
         )
     ).all()
-    content = {int(v.id or 0): _Content(v.type, v.options, v.key, v.scoring, v.parts, v.score_map) for v, _ in rows}
+    content = {
+        int(v.id or 0): _Content(v.type, v.options, v.key, v.scoring, v.parts, v.score_map, v.interaction, v.rule)
+        for v, _ in rows
+    }
     return content, {int(v.id or 0) for v, st in rows if st == "pilot"}
 
 

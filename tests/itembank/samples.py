@@ -125,3 +125,132 @@ def write_json(path: Path, doc: dict[str, Any] | None = None) -> Path:
     """Write ``doc`` (default: the sample bundle) as UTF-8 JSON."""
     path.write_text(json.dumps(doc if doc is not None else bundle(), ensure_ascii=False, indent=2), encoding="utf-8")
     return path
+
+
+def _rubric(*descriptions: str) -> list[dict[str, Any]]:
+    return [{"score": i, "description": d} for i, d in enumerate(descriptions)]
+
+
+INTERACTIVE_ITEMS: list[dict[str, Any]] = [
+    {
+        "code": "T3.2-010",
+        "type": "ordering",
+        "indicator": "D3.2",
+        "grade_bands": ["5-6", "7-9"],
+        "status": "operational",
+        "author": "测试",
+        "stem": "把查找资料的步骤按正确的顺序排好。",
+        "options": _options("确定要查的问题", "选择关键词", "搜索并浏览结果", "核对信息来源"),
+        "key": ["A", "B", "C", "D"],
+        "scoring": "adjacent_pairs",
+        "score_map": [0, 0, 1, 2],
+        "rubric": _rubric("相邻顺序对得不到两个", "有两个相邻顺序正确", "顺序全部正确"),
+        "rationale": "先明确问题，再选词、搜索，最后核对来源。",
+        "enemies": [],
+        "params": {"model": "gpcm", "a": 1.0, "b": [-0.6, 0.4], "c": 0.0},
+    },
+    {
+        "code": "T1.3-010",
+        "type": "matching",
+        "indicator": "D1.3",
+        "grade_bands": ["7-9"],
+        "status": "operational",
+        "author": "测试",
+        "stem": "把每条信息来源归入合适的可信度类别。",
+        "options": _options("政府统计局发布的数据", "匿名论坛里的帖子", "学校官网的通知"),
+        "interaction": {"targets": [{"key": "1", "text": "比较可信"}, {"key": "2", "text": "需要核实"}]},
+        "key": ["A=1", "B=2", "C=1"],
+        "scoring": "per_match",
+        "score_map": [0, 0, 1, 2],
+        "rubric": _rubric("配对正确少于两项", "配对正确两项", "全部配对正确"),
+        "rationale": "官方机构发布的信息较可信；匿名帖子需要核实。",
+        "enemies": [],
+        "params": {"model": "gpcm", "a": 0.9, "b": [-0.3, 0.7], "c": 0.0},
+    },
+    {
+        "code": "T4.1-010",
+        "type": "inline_choice",
+        "indicator": "D4.1",
+        "grade_bands": ["5-6"],
+        "status": "operational",
+        "author": "测试",
+        "stem": "在空格处选择合适的词语。",
+        "interaction": {
+            "text": "设置密码时，应该使用{{1}}的密码，并且{{2}}告诉别人。",
+            "gaps": [
+                {"key": "1", "options": _options("生日", "字母、数字和符号组合")},
+                {"key": "2", "options": _options("不要", "可以")},
+            ],
+        },
+        "key": ["1=B", "2=A"],
+        "scoring": "all_or_nothing",
+        "rationale": "强密码由多种字符组成，并且不告诉别人。",
+        "enemies": [],
+        "params": {"model": "2pl", "a": 1.1, "b": [-0.8], "c": 0.0},
+    },
+    {
+        "code": "T2.2-010",
+        "type": "entry",
+        "indicator": "D2.2",
+        "grade_bands": ["5-6", "7-9"],
+        "status": "operational",
+        "author": "测试",
+        "stem": "一本书 25 元，打八折后是多少元？",
+        "interaction": {"kind": "numeric", "label": "打折后的价格", "unit": "元", "max_length": 20},
+        "rule": {"value": 20, "tolerance": 0},
+        "rationale": "25 × 0.8 = 20。",
+        "enemies": [],
+        "params": {"model": "2pl", "a": 1.0, "b": [-0.5], "c": 0.0},
+    },
+    {
+        "code": "T2.2-011",
+        "type": "entry",
+        "indicator": "D2.2",
+        "grade_bands": ["7-9"],
+        "status": "pilot",
+        "author": "测试",
+        "stem": "手机扫一扫就能打开网址的黑白方块图案叫什么？",
+        "interaction": {"kind": "text", "label": "图案的名称", "max_length": 30},
+        "rule": {"accepted": ["二维码", "QR码"], "normalise": ["width", "space", "case", "punct"]},
+        "rationale": "二维码（QR 码）。",
+        "enemies": [],
+        "params": {"model": "2pl", "a": 0.8, "b": [-1.0], "c": 0.0},
+    },
+    {
+        "code": "T4.3-010",
+        "type": "hotspot",
+        "indicator": "D4.3",
+        "grade_bands": ["5-6", "7-9"],
+        "status": "operational",
+        "author": "测试",
+        "stem": "点选这封邮件中可疑的地方（可以选多处）。",
+        "interaction": {
+            "scene": "下面是小林收到的一封邮件。",
+            "image": {"src": "/static/items/mail-scene.svg", "width": 400, "height": 300},
+            "regions": [
+                {"key": "R1", "label": "发件人地址", "shape": {"x": 8, "y": 48, "w": 380, "h": 26}},
+                {"key": "R2", "label": "邮件标题“收件箱 · 邮件”", "shape": {"x": 8, "y": 6, "w": 200, "h": 26}},
+                {"key": "R3", "label": "“立即点击验证账户”按钮", "shape": {"x": 8, "y": 156, "w": 190, "h": 42}},
+                {"key": "R4", "label": "“客服电话请见银行官网”", "shape": {"x": 8, "y": 248, "w": 260, "h": 26}},
+            ],
+        },
+        "key": ["R1", "R3"],
+        "scoring": "hits",
+        "score_map": [0, 1, 2],
+        "rubric": _rubric("没有找出可疑之处，或选错的不少于选对的", "净找出一处", "找出两处且没有选错"),
+        "rationale": "陌生的发件地址和催促点击的按钮是钓鱼邮件的迹象。",
+        "enemies": [],
+        "params": {"model": "gpcm", "a": 1.2, "b": [-0.4, 0.5], "c": 0.0},
+    },
+]
+"""One or two sample items of every interactive type (the starter bank's content is not these)."""
+
+
+def interactive_bundle() -> dict[str, Any]:
+    """A fresh copy of the interactive sample items (with the sample stimulus) in the canonical JSON format."""
+    return {
+        "format": "infolit-items",
+        "version": 1,
+        "stimuli": [copy.deepcopy(STIMULUS)],
+        "items": copy.deepcopy(INTERACTIVE_ITEMS),
+    }

@@ -94,10 +94,20 @@ def test_bulk_insert_stores_what_the_orm_would(engine: Engine) -> None:
 
         session.add(Calibration(name="orm", created_at=when))
         session.commit()
-        n = bulk_insert(session, Calibration.__table__, [
-            {"name": "bulk", "status": "draft", "source": "", "latent_mean": 0.0, "latent_sd": 1.0,
-             "created_at": when},
-        ])
+        n = bulk_insert(
+            session,
+            Calibration.__table__,
+            [
+                {
+                    "name": "bulk",
+                    "status": "draft",
+                    "source": "",
+                    "latent_mean": 0.0,
+                    "latent_sd": 1.0,
+                    "created_at": when,
+                },
+            ],
+        )
         session.commit()
         assert n == 1
         rows = {c.name: c for c in session.exec(select(Calibration)).all()}
