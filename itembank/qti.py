@@ -144,7 +144,12 @@ def score_map_of(doc: dict[str, Any]) -> list[int]:
     t, scoring = doc["type"], doc.get("scoring")
     if t == "multiple_response" and scoring == "partial":
         return [0, 1, 2]
-    n = len(responses(doc)) if t in {"inline_choice", "partial_credit"} else len(doc.get("key") or [])
+    if t in {"inline_choice", "partial_credit"}:
+        n = len(responses(doc))
+    elif t == "inbox_sim":
+        n = len((doc.get("rule") or {}).get("expected") or {})
+    else:
+        n = len(doc.get("key") or [])
     return [0] * n + [1] if n else [0, 1]
 
 
