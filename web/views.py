@@ -9,12 +9,14 @@ sanitised HTML. Nothing here reaches the database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from assess.position import Position, VersionSnapshot
 from assess.scales import LEVEL_DESCRIPTIONS
 from itembank.exceptions import InvalidResponseError
 from itembank.render import render_item
+from itembank.types import REGISTRY
 
 __all__ = [
     "PRACTICE",
@@ -51,8 +53,10 @@ class PartView:
 class ItemView:
     """The item on screen, as the student may see it (sanitised HTML; no key, rubric or parameter).
 
-    ``id`` is the item version id the answer must name; ``type`` is ``single_choice``,
-    ``multiple_response``, ``true_false`` or ``partial_credit``.
+    ``id`` is the item version id the answer must name; ``type`` is one of
+    :data:`itembank.models.ITEM_TYPES` and ``label`` its Chinese name. ``interaction`` is the
+    public data of an interactive type's control (:meth:`itembank.types.base.ItemType.public`:
+    rendered targets, gaps, regions, the entry's label), empty for the choice types.
     """
 
     id: int
@@ -62,6 +66,8 @@ class ItemView:
     stimulus_html: str
     options: tuple[OptionView, ...]
     parts: tuple[PartView, ...]
+    label: str = ""
+    interaction: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,9 +135,12 @@ def item_view(item: VersionSnapshot) -> ItemView:
         stimulus_title=item.stimulus_title,
         stimulus_body=item.stimulus_body,
     )
+    kind = REGISTRY.get(item.type)
     view = ItemView(
         id=item.id,
         type=item.type,
+        label=kind.label if kind is not None else "",
+        interaction=kind.public(item) if kind is not None else {},
         stem_html=rendered.stem_html,
         stimulus_title_html=rendered.stimulus_title_html,
         stimulus_html=rendered.stimulus_html,
@@ -173,6 +182,7 @@ PRACTICE = ItemView(
         OptionView("C", "随便点开一条广告"),
     ),
     parts=(),
+    label="单选题",
 )
 """The unscored practice item shown after the instructions (its answer lives only on the server)."""
 

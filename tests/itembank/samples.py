@@ -7,6 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from itembank.formats import parse_json
+from itembank.importing import import_items
+from itembank.models import Item
+
 STIMULUS = {
     "code": "S-T-01",
     "kind": "email",
@@ -171,7 +178,7 @@ INTERACTIVE_ITEMS: list[dict[str, Any]] = [
         "code": "T4.1-010",
         "type": "inline_choice",
         "indicator": "D4.1",
-        "grade_bands": ["5-6"],
+        "grade_bands": ["5-6", "7-9"],
         "status": "operational",
         "author": "测试",
         "stem": "在空格处选择合适的词语。",
@@ -254,3 +261,15 @@ def interactive_bundle() -> dict[str, Any]:
         "stimuli": [copy.deepcopy(STIMULUS)],
         "items": copy.deepcopy(INTERACTIVE_ITEMS),
     }
+
+
+def install_interactive(session: Session) -> None:
+    """Import the interactive sample items into a loaded bank and retire every other item.
+
+    A band 7-9 test then draws five operational items (ordering, matching, inline choice, numeric
+    entry, hotspot) and one pilot (text entry).
+    """
+    import_items(session=session, bundle=parse_json(json.dumps(interactive_bundle(), ensure_ascii=False).encode()))
+    codes = [i["code"] for i in INTERACTIVE_ITEMS]
+    session.execute(update(Item).where(col(Item.code).not_in(codes)).values(status="retired"))
+    session.flush()

@@ -58,22 +58,56 @@ def _grades(text: str) -> tuple[int, ...]:
     "--min-length", type=click.IntRange(min=1), default=None, help="Minimum test length  [default: --length minus 6]."
 )
 @click.option("--se", "se_target", default=0.3, show_default=True, type=click.FloatRange(min=0), help="SE stop.")
-@click.option("--randomesque", "randomesque_k", default=3, show_default=True, type=click.IntRange(min=1),
-              help="Randomesque exposure control: choose among the top K items.")
-@click.option("--sympson-hetter/--no-sympson-hetter", default=False, show_default=True,
-              help="Sympson-Hetter exposure control, calibrated before the run.")
-@click.option("--target-exposure", default=0.25, show_default=True, type=click.FloatRange(0, 1, min_open=True),
-              help="Sympson-Hetter target maximum exposure rate.")
-@click.option("--grades", "grades_text", default="4,8", show_default=True,
-              help="Grades of the simulated students (equal shares; start ability by grade).")
-@click.option("--catsim-students", default=1000, show_default=True, type=click.IntRange(min=0),
-              help="Run catsim on the first N students (catsim is slow: ~10-100 ms each).")
+@click.option(
+    "--randomesque",
+    "randomesque_k",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Randomesque exposure control: choose among the top K items.",
+)
+@click.option(
+    "--sympson-hetter/--no-sympson-hetter",
+    default=False,
+    show_default=True,
+    help="Sympson-Hetter exposure control, calibrated before the run.",
+)
+@click.option(
+    "--target-exposure",
+    default=0.25,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Sympson-Hetter target maximum exposure rate.",
+)
+@click.option(
+    "--grades",
+    "grades_text",
+    default="4,8",
+    show_default=True,
+    help="Grades of the simulated students (equal shares; start ability by grade).",
+)
+@click.option(
+    "--catsim-students",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Run catsim on the first N students (catsim is slow: ~10-100 ms each).",
+)
 @click.option("--no-catsim", is_flag=True, help="Skip the catsim comparison.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Random seed.")
-@click.option("--bank-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Directory of item-bank JSON files (d*.json)  [default: the shipped itembank/bank].")
-@click.option("--plot", "plot_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write bias/RMSE by band and the exposure histogram to this PNG (needs matplotlib).")
+@click.option(
+    "--bank-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Directory of item-bank JSON files (d*.json)  [default: the shipped itembank/bank].",
+)
+@click.option(
+    "--plot",
+    "plot_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write bias/RMSE by band and the exposure histogram to this PNG (needs matplotlib).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def cat_study_command(
     students: int,
@@ -109,8 +143,13 @@ def cat_study_command(
         rng = np.random.default_rng(seed)
         population, grade_of = draw_population(students, rng, grades=grades)
         blueprint = study_blueprint(
-            bank.areas, length=length, min_length=min_len, se_target=se_target,
-            randomesque_k=randomesque_k, sympson_hetter=sympson_hetter, grades=grades,
+            bank.areas,
+            length=length,
+            min_length=min_len,
+            se_target=se_target,
+            randomesque_k=randomesque_k,
+            sympson_hetter=sympson_hetter,
+            grades=grades,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -118,7 +157,10 @@ def cat_study_command(
     bars = _StageBars(enabled=not quiet)
     try:
         study = run_cat_study(
-            bank, blueprint, population, rng,
+            bank,
+            blueprint,
+            population,
+            rng,
             grades=grade_of,
             exposure_target=target_exposure if sympson_hetter else None,
             catsim_examinees=0 if no_catsim else catsim_students,
@@ -130,4 +172,3 @@ def cat_study_command(
     click.echo(format_study(study))
     if plot_file is not None:
         click.echo(plot_study(study, plot_file))
-

@@ -101,6 +101,18 @@
       focusMain();
     }
   });
+  // hotspot: clicking an outlined part of the scene ticks its checkbox (the checkboxes below are
+  // the keyboard's and the script-free way to answer)
+  document.addEventListener("click", function (e) {
+    var region = e.target && e.target.closest ? e.target.closest(".hotspot-region") : null;
+    if (!region) { return; }
+    var form = region.closest("form");
+    var key = region.getAttribute("data-region");
+    var boxes = form ? form.querySelectorAll("input[name=answer]") : [];
+    for (var i = 0; i < boxes.length; i++) {
+      if (boxes[i].value === key) { boxes[i].click(); boxes[i].focus(); }
+    }
+  });
   document.addEventListener("htmx:sendError", function () {
     netMessage("网络连接中断，这道题的答案还没有提交。请检查网络后再点一次“提交答案”，已提交的答案不会丢失。");
   });
