@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -55,6 +56,7 @@ CUSTOM_CLASS = "infolit:"
 MEDIA_DIR = Path(__file__).resolve().parents[1] / "web" / "static" / "items"
 """Where the images of hotspot items live (``/static/items/NAME.svg``)."""
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_SERIALISING = threading.Lock()
 
 ET.register_namespace("il", IL)
 
@@ -503,8 +505,9 @@ def _indent(elem: ET.Element, level: int = 0) -> None:
 def xml_bytes(root: ET.Element, default_ns: str = QTI) -> bytes:
     """An element as a UTF-8 XML document, indented, with ``default_ns`` as the default namespace."""
     _indent(root)
-    ET.register_namespace("", default_ns)  # ElementTree's default_namespace= refuses unqualified attributes
-    text = ET.tostring(root, encoding="unicode")
+    with _SERIALISING:  # the default prefix is ElementTree's global state; default_namespace= refuses attributes
+        ET.register_namespace("", default_ns)
+        text = ET.tostring(root, encoding="unicode")
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n").encode("utf-8")
 
 

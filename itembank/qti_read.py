@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
@@ -82,7 +83,7 @@ class _Package:
     def __init__(self, raw: bytes, limits: ReadLimits) -> None:
         try:
             self.zf = zipfile.ZipFile(BytesIO(raw))
-        except zipfile.BadZipFile:
+        except (zipfile.BadZipFile, EOFError, ValueError):
             raise _Refused("", "not a ZIP file (a QTI content package is a ZIP file with imsmanifest.xml)") from None
         infos = self.zf.infolist()
         if len(infos) > 3 * limits.max_rows + 10:
@@ -97,7 +98,10 @@ class _Package:
         info = self.zf.getinfo(name)
         if info.file_size > _MAX_ENTRY:
             raise _Refused(name, f"{info.file_size:,} bytes, more than the limit of {_MAX_ENTRY:,} for one file")
-        return self.zf.read(name)
+        try:
+            return self.zf.read(name)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+            raise _Refused(name, f"cannot be unpacked ({exc})") from None
 
     def xml(self, name: str) -> ET.Element:
         raw = self.read(name)
@@ -108,6 +112,8 @@ class _Package:
         except ET.ParseError as exc:
             line, column = exc.position
             raise _Refused(name, f"not well-formed XML (line {line}, column {column + 1})") from None
+        except (LookupError, ValueError) as exc:  # an unknown encoding in the XML declaration, ...
+            raise _Refused(name, f"not readable XML ({exc})") from None
 
 
 def parse_qti(raw: bytes, *, source: str = "<qti>", limits: ReadLimits) -> RawBundle:
@@ -138,6 +144,8 @@ def parse_qti(raw: bytes, *, source: str = "<qti>", limits: ReadLimits) -> RawBu
                 )
         except _Refused as exc:
             problems.append(exc.problem)
+        except RecursionError:
+            problems.append(Problem(href or ident, "nested too deeply to read"))
     if not items and not stimuli and not problems:
         problems.append(Problem("imsmanifest.xml", "the package holds no items"))
     return RawBundle(source, tuple(stimuli), tuple(items), tuple(problems))
@@ -242,7 +250,7 @@ def _item(pkg: _Package, res: ET.Element, href: str, known: set[str | None]) -> 
     interactions = _interactions(body, href, type_)
     try:
         _READERS[type_](data, interactions, correct, _Ctx(pkg, href, body))
-    except (KeyError, ValueError, IndexError, StopIteration, TypeError) as exc:
+    except (KeyError, ValueError, IndexError, StopIteration, TypeError, AttributeError) as exc:
         raise _Refused(href, f"the {type_} interaction is incomplete or malformed ({exc})") from None
     _check_scoring(root, data, href)
     return Draft({k: v for k, v in data.items() if v is not None}, Origin(path=href))

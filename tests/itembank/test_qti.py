@@ -16,6 +16,8 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from itembank import services
@@ -291,6 +293,50 @@ def test_a_refused_package_writes_nothing(engine: Engine) -> None:
         services.import_items(session=session, bundle=parse_qti(bad, source="bad.zip", limits=ITEM_LIMITS))
     with session_scope(engine) as session:
         assert services.count_items(session=session) == 0
+
+
+_PACKAGE = _sample_package()
+_XML_ENTRIES = sorted(n for n in _entries(_PACKAGE) if n.endswith(".xml"))
+
+
+def _never_crashes(package: bytes) -> None:
+    raw = parse_qti(package, source="fuzz.zip", limits=ITEM_LIMITS)
+    if raw.problems:
+        assert all(isinstance(p.message, str) and p.message for p in raw.problems)
+        return
+    try:
+        validate_bundle(raw, BankContext(framework=FRAMEWORK))
+    except ValidationReport:
+        pass
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(_XML_ENTRIES), st.data())
+def test_mutated_xml_never_crashes_the_reader(name: str, data: st.DataObject) -> None:
+    """A byte cut, replaced or inserted anywhere in one XML file: problems, never an exception."""
+    entries = _entries(_PACKAGE)
+    raw = entries[name]
+    at = data.draw(st.integers(0, len(raw) - 1))
+    mutation = data.draw(st.sampled_from(["cut", "replace", "insert", "truncate"]))
+    junk = data.draw(
+        st.sampled_from([b"<", b">", b"&", b'"', b"x", b"\xff", b"</a>", b"<qti-slider-interaction/>", b" "])
+    )
+    if mutation == "cut":
+        raw = raw[:at] + raw[at + 1 :]
+    elif mutation == "replace":
+        raw = raw[:at] + junk + raw[at + 1 :]
+    elif mutation == "insert":
+        raw = raw[:at] + junk + raw[at:]
+    else:
+        raw = raw[:at]
+    _never_crashes(_rezip(_PACKAGE, lambda e: e.update({name: raw})))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=400), st.integers(0, 2000))
+def test_arbitrary_bytes_and_broken_zips_never_crash(junk: bytes, at: int) -> None:
+    _never_crashes(junk)
+    _never_crashes(_PACKAGE[:at] + junk + _PACKAGE[at + len(junk) :])
 
 
 # ============================================================================== the whole bank
