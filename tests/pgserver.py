@@ -78,8 +78,19 @@ def start(bindir: Path, *, durable: bool = False) -> PgServer:
         os.chmod(root, 0o700)
     port = _free_port()
     init = subprocess.run(
-        [*run_as, str(bindir / "initdb"), "-D", str(datadir), "-U", user, "--auth=trust", "-E", "UTF8",
-         "--locale=C.UTF-8", "--no-sync"],
+        [
+            *run_as,
+            str(bindir / "initdb"),
+            "-D",
+            str(datadir),
+            "-U",
+            user,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        ],
         capture_output=True,
         text=True,
     )
@@ -89,8 +100,7 @@ def start(bindir: Path, *, durable: bool = False) -> PgServer:
     if not durable:
         opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     run = subprocess.run(
-        [*run_as, str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-l", str(root / "log"), "-w",
-         "start"],
+        [*run_as, str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-l", str(root / "log"), "-w", "start"],
         capture_output=True,
         text=True,
     )

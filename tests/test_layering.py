@@ -56,9 +56,7 @@ def test_package_imports_only_packages_below_it(package: str) -> None:
         bad = _imported_top_levels(path) & above
         if bad:
             offenders.append(f"{path.relative_to(REPO)} imports {sorted(bad)}")
-    assert not offenders, "imports must flow scoring <- itembank <- assess <- reports <- web:\n" + "\n".join(
-        offenders
-    )
+    assert not offenders, "imports must flow scoring <- itembank <- assess <- reports <- web:\n" + "\n".join(offenders)
 
 
 def test_scoring_imports_no_database_web_or_pdf_library() -> None:

@@ -70,7 +70,7 @@ class _Fields:
         return [str(k) for k in self.form]
 
 
-_ANSWER_FIELD = re.compile(r"^(?:answer|entry|(?:part|position|match|gap)-.*)$")
+_ANSWER_FIELD = re.compile(r"^(?:answer|entry|(?:part|position|match|gap|action)-.*)$")
 """Names of the fields some item type reads: a form sending one its item does not read is refused."""
 
 

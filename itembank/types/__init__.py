@@ -11,6 +11,7 @@ from __future__ import annotations
 from itembank.types.base import ItemType, Scorable
 from itembank.types.entry import ENTRY
 from itembank.types.hotspot import HOTSPOT
+from itembank.types.inbox_sim import INBOX_SIM
 from itembank.types.inline_choice import INLINE_CHOICE
 from itembank.types.matching import MATCHING
 from itembank.types.multiple_response import MULTIPLE_RESPONSE
@@ -33,6 +34,7 @@ REGISTRY: dict[str, ItemType] = {
         INLINE_CHOICE,
         ENTRY,
         HOTSPOT,
+        INBOX_SIM,
     )
 }
 """Every item type by name, in the canonical order."""

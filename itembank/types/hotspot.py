@@ -157,17 +157,14 @@ class Hotspot(ItemType):
         """What the student page shows of this type's own data (rendered HTML, no key or rule)."""
         interaction = version.interaction or {}
         image = interaction.get("image")
-        regions = []
-        for r in interaction.get("regions", []):
-            style = ""
-            shape = r.get("shape")
-            if image and shape:
-                w, h = float(image["width"]), float(image["height"])
-                style = (
-                    f"left:{100 * shape['x'] / w:.3f}%;top:{100 * shape['y'] / h:.3f}%;"
-                    f"width:{100 * shape['w'] / w:.3f}%;height:{100 * shape['h'] / h:.3f}%"
-                )
-            regions.append({"key": str(r["key"]), "label_html": render_inline(str(r["label"])), "style": style})
+        regions = [
+            {
+                "key": str(r["key"]),
+                "label_html": render_inline(str(r["label"])),
+                "shape": r.get("shape") if image else None,
+            }
+            for r in interaction.get("regions", [])
+        ]
         return {"scene_html": render_markdown(str(interaction.get("scene", ""))), "image": image, "regions": regions}
 
 

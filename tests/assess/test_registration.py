@@ -551,7 +551,7 @@ def test_an_xlsx_formula_without_a_saved_value_is_named(engine: Engine) -> None:
     workbook.save(buffer)
     problems = problems_of(engine, parse_xlsx(buffer.getvalue(), source="f.xlsx"))
     assert problems[0] == (
-        "row 3, class: a formula (=L2&\"(2)\") without a saved value: type the value in, or open the file in "
+        'row 3, class: a formula (=L2&"(2)") without a saved value: type the value in, or open the file in '
         "Excel and save it again"
     )
     assert counts(engine)["Student"] == 0

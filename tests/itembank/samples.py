@@ -249,6 +249,48 @@ INTERACTIVE_ITEMS: list[dict[str, Any]] = [
         "enemies": [],
         "params": {"model": "gpcm", "a": 1.2, "b": [-0.4, 0.5], "c": 0.0},
     },
+    {
+        "code": "T4.3-011",
+        "type": "inbox_sim",
+        "indicator": "D4.3",
+        "grade_bands": ["7-9"],
+        "status": "operational",
+        "author": "测试",
+        "stem": "下面是小林邮箱里的三封邮件。请为每封邮件选择最合适的处理方式。",
+        "interaction": {
+            "messages": [
+                {
+                    "key": "M1",
+                    "from": "班主任 王老师",
+                    "subject": "周五春游的安排",
+                    "body": "同学们：周五早上 8 点在校门口集合。",
+                    "time": "09:12",
+                },
+                {
+                    "key": "M2",
+                    "from": "prize@lucky-example.com",
+                    "subject": "恭喜您中奖！",
+                    "body": "请回复您的银行卡号和密码领取奖品。",
+                    "time": "10:40",
+                },
+                {
+                    "key": "M3",
+                    "from": "同学 小张",
+                    "subject": "数学作业第 3 题怎么做？",
+                    "body": "你能告诉我第 3 题的思路吗？",
+                    "time": "18:05",
+                },
+            ],
+            "actions": ["reply", "forward", "report", "delete", "keep"],
+        },
+        "rule": {"expected": {"M1": "keep", "M2": "report", "M3": "reply"}},
+        "scoring": "per_message",
+        "score_map": [0, 0, 1, 2],
+        "rubric": _rubric("处理正确少于两封", "处理正确两封", "三封都处理正确"),
+        "rationale": "通知保留；诈骗邮件举报；同学的问题回复。",
+        "enemies": [],
+        "params": {"model": "gpcm", "a": 1.0, "b": [-0.7, 0.3], "c": 0.0},
+    },
 ]
 """One or two sample items of every interactive type (the starter bank's content is not these)."""
 
@@ -266,8 +308,8 @@ def interactive_bundle() -> dict[str, Any]:
 def install_interactive(session: Session) -> None:
     """Import the interactive sample items into a loaded bank and retire every other item.
 
-    A band 7-9 test then draws five operational items (ordering, matching, inline choice, numeric
-    entry, hotspot) and one pilot (text entry).
+    A band 7-9 test then draws six operational items (ordering, matching, inline choice, numeric
+    entry, hotspot, inbox) and one pilot (text entry).
     """
     import_items(session=session, bundle=parse_json(json.dumps(interactive_bundle(), ensure_ascii=False).encode()))
     codes = [i["code"] for i in INTERACTIVE_ITEMS]

@@ -32,8 +32,8 @@ def _validate(doc: dict[str, Any]) -> dict[str, ItemSpec]:
 
 
 ITEMS = _validate(samples.interactive_bundle())
-ORD, MATCH, CLOZE, NUM, TEXT, HOT = (
-    ITEMS[c] for c in ("T3.2-010", "T1.3-010", "T4.1-010", "T2.2-010", "T2.2-011", "T4.3-010")
+ORD, MATCH, CLOZE, NUM, TEXT, HOT, INBOX = (
+    ITEMS[c] for c in ("T3.2-010", "T1.3-010", "T4.1-010", "T2.2-010", "T2.2-011", "T4.3-010", "T4.3-011")
 )
 
 
@@ -53,12 +53,12 @@ def _problems(change: dict[str, Any], code: str) -> list[str]:
 def test_every_type_is_registered_once() -> None:
     assert list(REGISTRY) == [
         "single_choice", "multiple_response", "true_false", "partial_credit",
-        "ordering", "matching", "inline_choice", "entry", "hotspot",
+        "ordering", "matching", "inline_choice", "entry", "hotspot", "inbox_sim",
     ]  # fmt: skip
 
 
 def test_max_scores() -> None:
-    assert [max_score(i) for i in (ORD, MATCH, CLOZE, NUM, TEXT, HOT)] == [2, 2, 1, 1, 1, 2]
+    assert [max_score(i) for i in (ORD, MATCH, CLOZE, NUM, TEXT, HOT, INBOX)] == [2, 2, 1, 1, 1, 2, 2]
 
 
 def test_the_samples_round_trip_through_csv() -> None:
@@ -276,6 +276,33 @@ def test_hotspot_problems() -> None:
     elsewhere["image"]["src"] = "https://evil.example/x.svg"
     assert any("must be an SVG under /static/items/" in p for p in _problems({"interaction": elsewhere}, "T4.3-010"))
     assert any("'R7' is not a region" in p for p in _problems({"key": ["R7"]}, "T4.3-010"))
+
+
+# ============================================================================================ inbox
+@pytest.mark.parametrize(
+    ("response", "score"),
+    [
+        ({"M1": "keep", "M2": "report", "M3": "reply"}, 2),
+        ({"M1": "keep", "M2": "report", "M3": "delete"}, 1),
+        ({"M1": "keep", "M2": "reply"}, 0),
+        (None, 0),
+    ],
+)
+def test_inbox_per_message(response: Any, score: int) -> None:
+    assert score_response(INBOX, response) == score
+
+
+@pytest.mark.parametrize("response", [{"M9": "keep"}, {"M1": "print"}, {"M1": ["keep"]}, ["keep"]])
+def test_inbox_refuses_tampering(response: Any) -> None:
+    with pytest.raises(InvalidResponseError):
+        score_response(INBOX, response)
+
+
+def test_inbox_problems() -> None:
+    bad = {"rule": {"expected": {"M1": "keep", "M2": "burn"}}}
+    problems = _problems(bad, "T4.3-011")
+    assert any("rule.expected.M2: 'burn' is not an offered action" in p for p in problems)
+    assert any("missing M3" in p for p in problems)
 
 
 # ============================================================================================ simulator

@@ -13,7 +13,15 @@ from scoring.models import Dichotomous, Graded, ItemModel, PartialCredit, expit,
 from scoring.params import ItemParams
 
 FAMILIES = [
-    ("rasch", 1), ("2pl", 1), ("3pl", 1), ("grm", 1), ("grm", 2), ("grm", 4), ("gpcm", 1), ("gpcm", 3), ("rasch", 3)
+    ("rasch", 1),
+    ("2pl", 1),
+    ("3pl", 1),
+    ("grm", 1),
+    ("grm", 2),
+    ("grm", 4),
+    ("gpcm", 1),
+    ("gpcm", 3),
+    ("rasch", 3),
 ]
 
 

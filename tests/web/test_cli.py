@@ -17,12 +17,7 @@ HEAVY = ("numpy", "scoring", "sqlalchemy", "sqlmodel", "litestar", "assess", "it
 
 
 def loaded_after(args: list[str]) -> set[str]:
-    code = (
-        "import json, sys\n"
-        "from web.cli import main\n"
-        f"rc = main({args!r})\n"
-        "print(json.dumps(sorted(sys.modules)))\n"
-    )
+    code = f"import json, sys\nfrom web.cli import main\nrc = main({args!r})\nprint(json.dumps(sorted(sys.modules)))\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 

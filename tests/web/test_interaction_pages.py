@@ -22,8 +22,8 @@ from itembank.models import ItemVersion
 from tests.itembank import samples
 from tests.web.conftest import TEST_SPEC, Db, db_counts, item_id, login, make_app, post_form
 
-SPEC = dataclasses.replace(TEST_SPEC, min_items=5, max_items=5)
-N = 6  # five operational items and the pilot
+SPEC = dataclasses.replace(TEST_SPEC, min_items=6, max_items=6)
+N = 7  # six operational items and the pilot
 
 # per type: a right answer as form fields and as a JSON answer, and tampered ones of each
 RIGHT_FORM: dict[str, dict[str, Any]] = {
@@ -33,6 +33,7 @@ RIGHT_FORM: dict[str, dict[str, Any]] = {
     "numeric": {"entry": "２０元"},
     "text": {"entry": "ＱＲ 码"},
     "hotspot": {"answer": ["R1", "R3"]},
+    "inbox_sim": {"action-M1": "keep", "action-M2": "report", "action-M3": "reply"},
 }
 TAMPERED_FORM: dict[str, dict[str, Any]] = {
     "ordering": {"position-1": "A", "position-2": "B", "position-3": "C", "position-4": "E"},
@@ -41,6 +42,7 @@ TAMPERED_FORM: dict[str, dict[str, Any]] = {
     "numeric": {"entry": "2" * 21},
     "text": {"entry": "码", "answer": "A"},
     "hotspot": {"answer": ["R1", "R9"]},
+    "inbox_sim": {"action-M1": "keep", "action-M2": "shred", "action-M3": "reply"},
 }
 RIGHT_JSON: dict[str, Any] = {
     "ordering": ["A", "B", "C", "D"],
@@ -49,6 +51,7 @@ RIGHT_JSON: dict[str, Any] = {
     "numeric": "20",
     "text": "二维码",
     "hotspot": ["R3", "R1"],
+    "inbox_sim": {"M1": "keep", "M2": "report", "M3": "reply"},
 }
 TAMPERED_JSON: dict[str, list[Any]] = {
     "ordering": [["A", "B", "C"], ["A", "A", "B", "C"], {"1": "A"}],
@@ -57,8 +60,9 @@ TAMPERED_JSON: dict[str, list[Any]] = {
     "numeric": ["9" * 21, ["20"]],
     "text": ["码" * 31, {"entry": "二维码"}],
     "hotspot": [["R5"], {"R1": "1"}, "R1,R3"],
+    "inbox_sim": [{"M4": "keep"}, {"M1": "print"}, ["keep", "report", "reply"]],
 }
-SECRETS = ("1=B", "A=1", "tolerance", "accepted", "QR码", "normalise", "rationale", "rubric", "score_map")
+SECRETS = ("1=B", "A=1", "tolerance", "accepted", "QR码", "normalise", "rationale", "rubric", "score_map", "expected")
 
 
 def kind_of(html: str) -> str:
@@ -68,6 +72,8 @@ def kind_of(html: str) -> str:
         return "matching"
     if 'name="gap-1"' in html:
         return "inline_choice"
+    if 'name="action-M1"' in html:
+        return "inbox_sim"
     if 'name="entry"' in html:
         return "numeric" if 'inputmode="decimal"' in html else "text"
     assert 'class="hotspot"' in html, html[:3000]

@@ -59,7 +59,18 @@ def test_whole_journey(api: TestClient[Litestar], any_db: Db) -> None:
     for _ in range(N_ITEMS):
         item = state["item"]
         types.add(item["type"])
-        assert set(item) == {"id", "type", "stem_html", "stimulus_title_html", "stimulus_html", "options", "parts"}
+        assert set(item) == {
+            "id",
+            "type",
+            "label",
+            "stem_html",
+            "stimulus_title_html",
+            "stimulus_html",
+            "options",
+            "parts",
+            "interaction",
+        }
+        assert item["interaction"] == {}  # the choice types have no interaction data
         again = api.get("/api/v1/item", headers=bearer(token)).json()
         assert again["item"]["id"] == item["id"]  # a lost connection resumes the same item
         response = api.post(

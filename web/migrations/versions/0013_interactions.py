@@ -24,12 +24,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("item_version", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("interaction", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("rule", sa.JSON(), nullable=True))
+    # plain ALTER TABLE ... ADD COLUMN on both dialects: a batch copy of item_version would have
+    # to drop a table that response and item_parameter rows point at
+    op.add_column("item_version", sa.Column("interaction", sa.JSON(), nullable=True))
+    op.add_column("item_version", sa.Column("rule", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("item_version", schema=None) as batch_op:
-        batch_op.drop_column("rule")
-        batch_op.drop_column("interaction")
+    op.drop_column("item_version", "rule")
+    op.drop_column("item_version", "interaction")
