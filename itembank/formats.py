@@ -32,7 +32,7 @@ parts_json                   partial_credit: the ``parts`` list as JSON
 score_map                    scores separated by ``;`` (``0;1;1;2``)
 rubric_json                  the ``rubric`` list as JSON
 interaction_json             the interactive types' ``interaction`` object as JSON
-rule_json                    entry: the private ``rule`` object as JSON
+rule_json                    entry, search_sim, inbox_sim: the private ``rule`` object as JSON
 rationale                    as in JSON
 enemies                      item codes separated by ``;``
 model, a, b, c               provisional parameters; ``b`` holds the thresholds separated by ``;``

@@ -19,9 +19,10 @@ from assess.exceptions import AnswerRejected
 from assess.position import item_snapshot
 from itembank.exceptions import IncompleteAnswer, InvalidResponseError
 from itembank.types import REGISTRY
+from itembank.types.search_sim import MAX_SEARCHES, SEARCH_SIM, ranked
 from web.exceptions import AnswerMissing
 
-__all__ = ["answer_from_form", "field", "item_from_form", "latency_from_form"]
+__all__ = ["answer_from_form", "field", "item_from_form", "latency_from_form", "search_from_form"]
 
 
 def field(form: Mapping[str, Any], name: str) -> str:
@@ -70,7 +71,7 @@ class _Fields:
         return [str(k) for k in self.form]
 
 
-_ANSWER_FIELD = re.compile(r"^(?:answer|entry|(?:part|position|match|gap|action)-.*)$")
+_ANSWER_FIELD = re.compile(r"^(?:answer|entry|chosen|opened|searched|(?:part|position|match|gap|action|query)-.*)$")
 """Names of the fields some item type reads: a form sending one its item does not read is refused."""
 
 
@@ -102,3 +103,30 @@ def answer_from_form(*, engine: Engine, item_id: int, form: Mapping[str, Any]) -
         return kind.form_answer(version, _Fields(form), form.get("skip") == "1")
     except IncompleteAnswer as e:
         raise AnswerMissing(str(e)) from None
+
+
+def search_from_form(*, engine: Engine, item_id: int, form: Mapping[str, Any]) -> dict[str, Any]:
+    """What a press of 搜索 on a simulated search page asks for (not an answer: nothing is stored).
+
+    Returns the query, the searches so far (this one last), the result keys ranked for the query
+    and the results opened so far, for the page to show the item again with its results.
+
+    Raises
+    ------
+    AnswerRejected
+        ``item_id`` is not an item version at all.
+    InvalidResponseError
+        The item is not a search page, or the form names words or results it does not have.
+    """
+    version = item_snapshot(engine, item_id)
+    if version is None:
+        raise AnswerRejected("只能回答当前显示的题目")
+    if version.type != SEARCH_SIM.name:
+        raise InvalidResponseError("only a search page searches")
+    fields = _Fields(form)
+    query = SEARCH_SIM.query_from_form(version, fields)
+    searches = [s.split(" ") for s in fields.values("searched")][: MAX_SEARCHES - 1] + ([query] if query else [])
+    state = SEARCH_SIM.parse(
+        version, {"query": query, "opened": fields.values("opened")[:MAX_SEARCHES], "searches": searches}
+    )
+    return {**state, "ranked": ranked(version, query), "searched": [" ".join(q) for q in state["searches"]]}

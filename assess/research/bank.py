@@ -26,6 +26,7 @@ from itembank.keys import natural_key
 from itembank.models import Calibration, Item, ItemParameter, ItemVersion
 from itembank.queries import ItemFilter
 from itembank.services import bank_params
+from itembank.types import REGISTRY
 from scoring.params import ItemParams
 
 __all__ = [
@@ -45,7 +46,8 @@ __all__ = [
 
 PAGE_SIZE = 25
 """Items per page."""
-TYPES = {"single_choice": "单选题", "multiple_response": "多选题", "true_false": "判断题", "partial_credit": "组合题"}
+TYPES = {name: kind.label for name, kind in REGISTRY.items()}
+"""Item types and their Chinese names (every type of :data:`itembank.types.REGISTRY`)."""
 STATUSES = {"draft": "草稿", "pilot": "试测", "operational": "正式", "retired": "停用"}
 SORTS = {
     "code": "题目编号",

@@ -17,6 +17,7 @@ from itembank.types.matching import MATCHING
 from itembank.types.multiple_response import MULTIPLE_RESPONSE
 from itembank.types.ordering import ORDERING
 from itembank.types.partial_credit import PARTIAL_CREDIT
+from itembank.types.search_sim import SEARCH_SIM
 from itembank.types.single_choice import SINGLE_CHOICE
 from itembank.types.true_false import TRUE_FALSE
 
@@ -34,6 +35,7 @@ REGISTRY: dict[str, ItemType] = {
         INLINE_CHOICE,
         ENTRY,
         HOTSPOT,
+        SEARCH_SIM,
         INBOX_SIM,
     )
 }

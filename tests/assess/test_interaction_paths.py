@@ -19,7 +19,7 @@ from tests.assess.conftest import BLUEPRINT
 from tests.assess.test_fast_path import Live, Worker, _answer, _full_path_test, _result, _start, _version
 from tests.itembank import samples
 
-SPEC = dataclasses.replace(BLUEPRINT, min_items=6, max_items=6, se_target=0.0, content=(), randomesque_k=1)
+SPEC = dataclasses.replace(BLUEPRINT, min_items=7, max_items=7, se_target=0.0, content=(), randomesque_k=1)
 
 
 @pytest.fixture
@@ -51,5 +51,5 @@ def test_fast_and_full_paths_agree_on_every_interactive_type(interactive: Live, 
     with Session(engine) as session:
         types = set(session.exec(select(ItemVersion.type).where(col(ItemVersion.id).in_(fast_shown))).all())
         stored = session.exec(select(Response.answer, Response.score)).all()
-    assert types == {"ordering", "matching", "inline_choice", "entry", "hotspot", "inbox_sim"}
+    assert types == {"ordering", "matching", "inline_choice", "entry", "hotspot", "search_sim", "inbox_sim"}
     assert len(stored) == 2 * len(fast_shown) and {s for _, s in stored} >= {0, 1}

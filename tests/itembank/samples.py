@@ -291,6 +291,52 @@ INTERACTIVE_ITEMS: list[dict[str, Any]] = [
         "enemies": [],
         "params": {"model": "gpcm", "a": 1.0, "b": [-0.7, 0.3], "c": 0.0},
     },
+    {
+        "code": "T3.1-010",
+        "type": "search_sim",
+        "indicator": "D3.1",
+        "grade_bands": ["5-6", "7-9"],
+        "status": "operational",
+        "author": "测试",
+        "stem": "小明想知道蚕宝宝吃什么。请用给出的词语搜索，然后选出最能回答问题的一条结果。",
+        "interaction": {
+            "words": ["蚕", "桑叶", "吃什么", "游戏", "图片", "饲养"],
+            "results": [
+                {
+                    "key": "R1",
+                    "title": "蚕宝宝小游戏在线玩",
+                    "url": "games.example.com/can",
+                    "snippet": "免费游戏，蚕宝宝闯关。",
+                },
+                {
+                    "key": "R2",
+                    "title": "可爱的蚕图片大全",
+                    "url": "pics.example.com/can",
+                    "snippet": "高清蚕宝宝图片下载。",
+                },
+                {
+                    "key": "R3",
+                    "title": "蚕的饲养：蚕吃什么？",
+                    "url": "kepu.example.org/can",
+                    "snippet": "蚕主要吃新鲜桑叶，也可少量喂柘叶。",
+                },
+                {
+                    "key": "R4",
+                    "title": "桑叶的药用价值",
+                    "url": "health.example.com/sangye",
+                    "snippet": "桑叶可以泡茶。",
+                },
+            ],
+            "prompt": "任务：找到说明“蚕吃什么”的可靠结果。",
+        },
+        "rule": {"query_required": ["蚕", "吃什么"], "query_forbidden": ["游戏"], "best": ["R3"], "acceptable": ["R4"]},
+        "scoring": "per_step",
+        "score_map": [0, 1, 2],
+        "rubric": _rubric("搜索词和选择都不合适", "搜索词合适或选择正确（只做到一项）", "搜索词合适且选出最佳结果"),
+        "rationale": "搜索词应包含“蚕”和“吃什么”，不含无关的“游戏”；R3 直接回答问题。",
+        "enemies": [],
+        "params": {"model": "gpcm", "a": 1.1, "b": [-0.6, 0.5], "c": 0.0},
+    },
 ]
 """One or two sample items of every interactive type (the starter bank's content is not these)."""
 
@@ -308,8 +354,8 @@ def interactive_bundle() -> dict[str, Any]:
 def install_interactive(session: Session) -> None:
     """Import the interactive sample items into a loaded bank and retire every other item.
 
-    A band 7-9 test then draws six operational items (ordering, matching, inline choice, numeric
-    entry, hotspot, inbox) and one pilot (text entry).
+    A band 7-9 test then draws seven operational items (ordering, matching, inline choice, numeric
+    entry, hotspot, search page, inbox) and one pilot (text entry).
     """
     import_items(session=session, bundle=parse_json(json.dumps(interactive_bundle(), ensure_ascii=False).encode()))
     codes = [i["code"] for i in INTERACTIVE_ITEMS]

@@ -32,8 +32,8 @@ def _validate(doc: dict[str, Any]) -> dict[str, ItemSpec]:
 
 
 ITEMS = _validate(samples.interactive_bundle())
-ORD, MATCH, CLOZE, NUM, TEXT, HOT, INBOX = (
-    ITEMS[c] for c in ("T3.2-010", "T1.3-010", "T4.1-010", "T2.2-010", "T2.2-011", "T4.3-010", "T4.3-011")
+ORD, MATCH, CLOZE, NUM, TEXT, HOT, INBOX, SEARCH = (
+    ITEMS[c] for c in ("T3.2-010", "T1.3-010", "T4.1-010", "T2.2-010", "T2.2-011", "T4.3-010", "T4.3-011", "T3.1-010")
 )
 
 
@@ -53,7 +53,7 @@ def _problems(change: dict[str, Any], code: str) -> list[str]:
 def test_every_type_is_registered_once() -> None:
     assert list(REGISTRY) == [
         "single_choice", "multiple_response", "true_false", "partial_credit",
-        "ordering", "matching", "inline_choice", "entry", "hotspot", "inbox_sim",
+        "ordering", "matching", "inline_choice", "entry", "hotspot", "search_sim", "inbox_sim",
     ]  # fmt: skip
 
 
@@ -303,6 +303,56 @@ def test_inbox_problems() -> None:
     problems = _problems(bad, "T4.3-011")
     assert any("rule.expected.M2: 'burn' is not an offered action" in p for p in problems)
     assert any("missing M3" in p for p in problems)
+
+
+# ============================================================================================ search
+@pytest.mark.parametrize(
+    ("response", "score"),
+    [
+        ({"query": ["蚕", "吃什么"], "chosen": "R3"}, 2),
+        ({"query": ["吃什么", "蚕", "桑叶"], "chosen": "R3", "opened": ["R3"]}, 2),
+        ({"query": ["蚕", "吃什么", "游戏"], "chosen": "R3"}, 1),  # a forbidden word
+        ({"query": ["蚕", "吃什么"], "chosen": "R4"}, 1),  # acceptable scores nothing by default
+        ({"query": ["蚕"], "chosen": "R1"}, 0),
+        ({"query": [], "chosen": "R3"}, 1),
+        (None, 0),
+    ],
+)
+def test_search_scores_the_query_and_the_choice(response: Any, score: int) -> None:
+    assert score_response(SEARCH, response) == score
+
+
+def test_search_acceptable_can_score() -> None:
+    rule = {**(SEARCH.rule or {}), "acceptable_scores": 1}
+    assert score_response(dataclasses.replace(SEARCH, rule=rule), {"query": ["蚕"], "chosen": "R4"}) == 1
+
+
+def test_search_ranks_results_by_the_query() -> None:
+    from itembank.types.search_sim import ranked
+
+    assert ranked(SEARCH, ["蚕", "吃什么"])[0] == "R3"
+    assert ranked(SEARCH, ["游戏"])[0] == "R1"
+    assert ranked(SEARCH, []) == []
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"query": ["病毒"]}, {"query": ["蚕", "蚕"]}, {"chosen": "R9"}, {"opened": ["R0"]}, {"searches": [["x"]]},
+        {"query": "蚕"}, {"score": 2}, ["蚕"], {"opened": ["R1"] * 31},
+    ],
+)  # fmt: skip
+def test_search_refuses_what_the_item_does_not_have(response: Any) -> None:
+    with pytest.raises(InvalidResponseError):
+        score_response(SEARCH, response)
+
+
+def test_search_problems() -> None:
+    bad = {"rule": {"query_required": ["蚕", "猫"], "query_forbidden": ["蚕"], "best": ["R9"], "acceptable": []}}
+    problems = _problems(bad, "T3.1-010")
+    assert any("rule.query_required[1]: '猫' is not one of" in p for p in problems)
+    assert any("both required and forbidden" in p for p in problems)
+    assert any("rule.best[0]: 'R9'" in p for p in problems)
 
 
 # ============================================================================================ simulator

@@ -46,6 +46,8 @@ def kind_on(page: Any) -> str:
         return "matching"
     if page.locator('select[name="gap-1"]').count():
         return "inline_choice"
+    if page.locator('select[name="query-1"]').count():
+        return "search_sim"
     if page.locator('input[name="action-M1"]').count():
         return "inbox_sim"
     if page.locator('input[name="entry"]').count():
@@ -62,7 +64,7 @@ def tab_to(page: Any, name: str) -> None:
     raise AssertionError(f"Tab never reached {name}")
 
 
-def answer(page: Any, kind: str) -> None:
+def answer(page: Any, kind: str, look: Any) -> None:
     """The right answer; ordering and entry with the keyboard alone, submitted with Enter."""
     if kind == "ordering":
         for i, letter in enumerate("ABCD"):
@@ -80,6 +82,14 @@ def answer(page: Any, kind: str) -> None:
     if kind == "matching":
         for premise, target in (("A", "1"), ("B", "2"), ("C", "1")):
             page.select_option(f'select[name="match-{premise}"]', target)
+    elif kind == "search_sim":
+        page.select_option('select[name="query-1"]', "蚕")
+        page.select_option('select[name="query-2"]', "吃什么")
+        page.get_by_role("button", name="搜索").click()
+        page.locator('details[data-result="R3"]').wait_for()
+        page.locator('details[data-result="R3"] summary').click()  # open it: recorded with the answer
+        look("search_sim-results")
+        page.locator('input[name="chosen"][value="R3"]').check()
     elif kind == "inbox_sim":
         for message, action in (("M1", "保留"), ("M2", "举报"), ("M3", "回复")):
             page.locator(f'article.mail:has(input[name="action-{message}"]) label.choice', has_text=action).click()
@@ -114,13 +124,18 @@ def journey(browser: Any, base: str, pupil: Pupil, view: str) -> tuple[set[str],
         kind = kind_on(page)
         seen.add(kind)
         html = page.content()
-        problems += [f"{view}-{kind}: {s} in the page" for s in SECRETS if s in html]
+        problems.extend(f"{view}-{kind}: {s} in the page" for s in SECRETS if s in html)
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > VIEWPORTS[view]["viewport"]["width"]:
             problems.append(f"{view}-{kind}: the page is {width} px wide")
         shot(page, view, f"40-item-{kind}")
-        problems += audit(page, f"{view}-{kind}")
-        answer(page, kind)
+        problems.extend(audit(page, f"{view}-{kind}"))
+
+        def look(name: str) -> None:
+            shot(page, view, f"41-item-{name}")
+            problems.extend(audit(page, f"{view}-{name}"))
+
+        answer(page, kind, look)
         page.wait_for_function(
             "b => { const i = document.querySelector('input[name=item]');"
             " return (i && Number(i.value) !== b) || document.querySelector('#finish-heading'); }",
@@ -131,7 +146,7 @@ def journey(browser: Any, base: str, pupil: Pupil, view: str) -> tuple[set[str],
 
 
 def test_every_interactive_type_in_chromium(browser: Any, iserver: str, idb: Db) -> None:  # noqa: F811
-    kinds = {"ordering", "matching", "inline_choice", "numeric", "text", "hotspot", "inbox_sim"}
+    kinds = {"ordering", "matching", "inline_choice", "numeric", "text", "hotspot", "search_sim", "inbox_sim"}
     for n, view in enumerate(VIEWPORTS):
         seen, problems, errors = journey(browser, iserver, idb.world.pupils[n], view)
         assert seen == kinds and problems == [] and errors == [], (view, seen, problems, errors)

@@ -22,8 +22,8 @@ from itembank.models import ItemVersion
 from tests.itembank import samples
 from tests.web.conftest import TEST_SPEC, Db, db_counts, item_id, login, make_app, post_form
 
-SPEC = dataclasses.replace(TEST_SPEC, min_items=6, max_items=6)
-N = 7  # six operational items and the pilot
+SPEC = dataclasses.replace(TEST_SPEC, min_items=7, max_items=7)
+N = 8  # seven operational items and the pilot
 
 # per type: a right answer as form fields and as a JSON answer, and tampered ones of each
 RIGHT_FORM: dict[str, dict[str, Any]] = {
@@ -34,6 +34,7 @@ RIGHT_FORM: dict[str, dict[str, Any]] = {
     "text": {"entry": "ＱＲ 码"},
     "hotspot": {"answer": ["R1", "R3"]},
     "inbox_sim": {"action-M1": "keep", "action-M2": "report", "action-M3": "reply"},
+    "search_sim": {"query-1": "蚕", "query-2": "吃什么", "chosen": "R3", "searched": "蚕 吃什么"},
 }
 TAMPERED_FORM: dict[str, dict[str, Any]] = {
     "ordering": {"position-1": "A", "position-2": "B", "position-3": "C", "position-4": "E"},
@@ -43,6 +44,7 @@ TAMPERED_FORM: dict[str, dict[str, Any]] = {
     "text": {"entry": "码", "answer": "A"},
     "hotspot": {"answer": ["R1", "R9"]},
     "inbox_sim": {"action-M1": "keep", "action-M2": "shred", "action-M3": "reply"},
+    "search_sim": {"query-1": "蚕", "query-2": "病毒", "chosen": "R3"},
 }
 RIGHT_JSON: dict[str, Any] = {
     "ordering": ["A", "B", "C", "D"],
@@ -52,6 +54,12 @@ RIGHT_JSON: dict[str, Any] = {
     "text": "二维码",
     "hotspot": ["R3", "R1"],
     "inbox_sim": {"M1": "keep", "M2": "report", "M3": "reply"},
+    "search_sim": {
+        "query": ["蚕", "吃什么"],
+        "chosen": "R3",
+        "opened": ["R1", "R3"],
+        "searches": [["蚕"], ["蚕", "吃什么"]],
+    },
 }
 TAMPERED_JSON: dict[str, list[Any]] = {
     "ordering": [["A", "B", "C"], ["A", "A", "B", "C"], {"1": "A"}],
@@ -61,8 +69,28 @@ TAMPERED_JSON: dict[str, list[Any]] = {
     "text": ["码" * 31, {"entry": "二维码"}],
     "hotspot": [["R5"], {"R1": "1"}, "R1,R3"],
     "inbox_sim": [{"M4": "keep"}, {"M1": "print"}, ["keep", "report", "reply"]],
+    "search_sim": [
+        {"query": ["病毒"], "chosen": "R3"},
+        {"query": ["蚕"], "chosen": "R9"},
+        {"query": ["蚕"], "opened": ["R7"]},
+        {"query": "蚕", "chosen": "R3"},
+        {"score": 2},
+    ],
 }
-SECRETS = ("1=B", "A=1", "tolerance", "accepted", "QR码", "normalise", "rationale", "rubric", "score_map", "expected")
+SECRETS = (
+    "1=B",
+    "A=1",
+    "tolerance",
+    "accepted",
+    "QR码",
+    "normalise",
+    "rationale",
+    "rubric",
+    "score_map",
+    "expected",
+    "query_required",
+    "best",
+)
 
 
 def kind_of(html: str) -> str:
@@ -72,6 +100,8 @@ def kind_of(html: str) -> str:
         return "matching"
     if 'name="gap-1"' in html:
         return "inline_choice"
+    if 'name="query-1"' in html:
+        return "search_sim"
     if 'name="action-M1"' in html:
         return "inbox_sim"
     if 'name="entry"' in html:
@@ -196,3 +226,25 @@ def test_every_interactive_type_by_json_tampering_refused(iclient: TestClient[Li
         state = answered.json()
     assert seen == set(RIGHT_JSON)
     assert all(score == top for score, top in _scores(idb).values())
+
+
+def test_search_shows_ranked_results_and_stores_nothing(iclient: TestClient[Litestar], idb: Db) -> None:
+    login(iclient, idb.world.pupils[2])
+    post_form(iclient, "/start", {})
+    for _ in range(N):
+        html = iclient.get("/test").text
+        if kind_of(html) != "search_sim":
+            post_form(iclient, "/test/answer", {"item": str(item_id(html)), **RIGHT_FORM[kind_of(html)]})
+            continue
+        assert "选好词语后点击“搜索”" in html and 'name="chosen"' not in html  # no results before a search
+        before = db_counts(idb.engine)
+        form = {"item": str(item_id(html)), "query-1": "蚕", "query-2": "吃什么", "search": "1"}
+        shown = post_form(iclient, "/test/answer", form)
+        assert shown.status_code == 200 and db_counts(idb.engine) == before
+        keys = re.findall(r'name="chosen" value="(R\d)"', shown.text)
+        assert keys[0] == "R3" and sorted(keys) == ["R1", "R2", "R3", "R4"]  # R3 holds both words
+        assert 'name="searched" value="蚕 吃什么"' in shown.text and "selected" in shown.text
+        bad = post_form(iclient, "/test/answer", {**form, "query-3": "病毒"})
+        assert bad.status_code == 400 and db_counts(idb.engine) == before
+        return
+    raise AssertionError("no search item was shown")

@@ -68,12 +68,13 @@ class AnswerIn:
     for a partial-credit task (``["A", null, "C"]``), every step key in order for ordering
     (``["C", "A", "B"]``), the chosen region keys for hotspot (``["R1", "R3"]``), an object for
     matching (``{"A": "1", "B": "2"}``) and inline choice (``{"1": "B"}``), the typed text for
-    entry (``"20"``), or ``null`` to skip the item. Anything that does not fit the item on
+    entry (``"20"``), ``{"query", "chosen", "opened", "searches"}`` for a search page, or ``null``
+    to skip the item. Anything that does not fit the item on
     screen is refused (422) and nothing is stored.
     """
 
     item_id: int
-    answer: str | list[str | None] | dict[str, str | None] | None = None
+    answer: str | list[str | None] | dict[str, Any] | None = None
     latency_ms: int | None = None
 
 

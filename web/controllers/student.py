@@ -17,12 +17,13 @@ from litestar.response import Redirect, Template
 
 from assess import sitting
 from assess.exceptions import AnswerRejected, AssessError, LoginFailed, LoginThrottled, NotSignedIn
+from itembank.db import session_scope
 from itembank.exceptions import InvalidResponseError
 from web import auth
 from web.controllers.errors import classify
 from web.controllers.pages import clear_session_cookie, is_htmx, page, session_cookie
 from web.deps import CurrentToken, DbSession, Now, provide_now, provide_token
-from web.forms import answer_from_form, field, item_from_form, latency_from_form
+from web.forms import answer_from_form, field, item_from_form, latency_from_form, search_from_form
 from web.logging import log_event
 from web.security import SessionToken
 from web.views import PRACTICE, practice_feedback, sitting_view
@@ -168,6 +169,8 @@ class StudentController(Controller):
         token, now = _signed_in(provide_token(request)), provide_now()
         engine = request.app.state.engine
         item_id = item_from_form(data)
+        if data.get("search") == "1":  # 搜索 on a simulated search page: show its results, store nothing
+            return self._search(request, token, now, item_id, data)
         try:
             value = answer_from_form(engine=engine, item_id=item_id, form=data)
         except (InvalidResponseError, AnswerRejected):
@@ -182,6 +185,22 @@ class StudentController(Controller):
         if view.item is None:
             return page(request, "finish", {"view": view}, push_url="/finish")
         return page(request, "test", {"view": view, "error": None})
+
+    def _search(
+        self, request: Request[Any, Any, State], token: SessionToken, now: Any, item_id: int, data: Form
+    ) -> Response[Any]:
+        engine = request.app.state.engine
+        try:
+            search = search_from_form(engine=engine, item_id=item_id, form=data)
+        except (InvalidResponseError, AnswerRejected):
+            sitting.check_presented(engine=engine, holder=token, item_id=item_id)
+            raise
+        sitting.check_presented(engine=engine, holder=token, item_id=item_id)
+        with session_scope(engine) as session:
+            view = sitting_view(sitting.present(session=session, holder=token, now=now))
+        if view.item is None:
+            return _go(request, "/finish")
+        return page(request, "test", {"view": view, "error": None, "search": search})
 
     @get("/test/time", sync_to_thread=False)
     def time_left(self, db: DbSession, token: CurrentToken, now: Now) -> dict[str, Any]:

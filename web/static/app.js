@@ -113,6 +113,16 @@
       if (boxes[i].value === key) { boxes[i].click(); boxes[i].focus(); }
     }
   });
+  // search_sim: an opened result is recorded with the answer (a hidden "opened" field)
+  document.addEventListener("toggle", function (e) {
+    var box = e.target;
+    if (!box || !box.open || !box.hasAttribute || !box.hasAttribute("data-result")) { return; }
+    var form = box.closest("form");
+    if (!form) { return; }
+    var input = document.createElement("input");
+    input.type = "hidden"; input.name = "opened"; input.value = box.getAttribute("data-result");
+    form.appendChild(input);
+  }, true);
   document.addEventListener("htmx:sendError", function () {
     netMessage("网络连接中断，这道题的答案还没有提交。请检查网络后再点一次“提交答案”，已提交的答案不会丢失。");
   });
