@@ -57,6 +57,8 @@ from pathlib import Path
 from typing import Any
 
 from itembank.exceptions import Problem
+from itembank.qti import package_bytes
+from itembank.qti_read import parse_qti
 from itembank.tabular import (
     ReadLimits,
     Table,
@@ -127,11 +129,13 @@ _FALSE = {"f", "false", "0", "n", "no", "错", "错误", "否", "×"}
 
 # ============================================================================================ reading
 def detect_format(path: str | Path) -> str:
-    """``"json"``, ``"csv"`` or ``"xlsx"`` from the file name's extension; ``ValueError`` for anything else."""
+    """``"json"``, ``"csv"``, ``"xlsx"`` or ``"qti"`` (``.zip``) from the extension; ``ValueError`` otherwise."""
     suffix = Path(path).suffix.lower()
     if suffix in {".json", ".csv", ".xlsx"}:
         return suffix[1:]
-    raise ValueError(f"{path}: unknown file type {suffix or '(none)'!r}; use .json, .csv or .xlsx")
+    if suffix == ".zip":
+        return "qti"
+    raise ValueError(f"{path}: unknown file type {suffix or '(none)'!r}; use .json, .csv, .xlsx or .zip (QTI 3.0)")
 
 
 def read_bundle(path: str | Path, *, limits: ReadLimits = ITEM_LIMITS) -> RawBundle:
@@ -143,7 +147,9 @@ def read_bundle(path: str | Path, *, limits: ReadLimits = ITEM_LIMITS) -> RawBun
     except ValueError:
         return RawBundle(
             source,
-            problems=(Problem("", f"unknown file type {path.suffix or '(none)'!r}: use .json, .csv or .xlsx"),),
+            problems=(
+                Problem("", f"unknown file type {path.suffix or '(none)'!r}: use .json, .csv, .xlsx or .zip (QTI 3.0)"),
+            ),
         )
     try:
         size = path.stat().st_size
@@ -157,11 +163,13 @@ def read_bundle(path: str | Path, *, limits: ReadLimits = ITEM_LIMITS) -> RawBun
 
 
 def parse_bytes(raw: bytes, fmt: str, *, source: str, limits: ReadLimits = ITEM_LIMITS) -> RawBundle:
-    """Read an item file's bytes in format ``fmt`` (``json``, ``csv`` or ``xlsx``) into drafts."""
+    """Read an item file's bytes in format ``fmt`` (``json``, ``csv``, ``xlsx`` or ``qti``) into drafts."""
     if fmt == "json":
         return parse_json(raw, source=source, limits=limits)
     if fmt == "xlsx":
         return parse_xlsx(raw, source=source, limits=limits)
+    if fmt == "qti":
+        return parse_qti(raw, source=source, limits=limits)
     return parse_csv(raw, source=source, limits=limits)
 
 
@@ -496,7 +504,7 @@ def write_bundle(
     fmt: str | None = None,
     bom: bool = True,
 ) -> None:
-    """Write ``items`` (and ``stimuli``) to ``path`` as JSON or CSV (by ``fmt`` or the extension).
+    """Write ``items`` (and ``stimuli``) to ``path`` as JSON, CSV or a QTI 3.0 package (by ``fmt`` or the extension).
 
     The CSV starts with a UTF-8 byte-order mark by default so Excel shows the Chinese text
     correctly; the reader accepts it with or without.
@@ -506,6 +514,8 @@ def write_bundle(
         data = dump_json(bundle_document(stimuli, items)).encode("utf-8")
     elif fmt == "csv":
         data = ("\ufeff" if bom else "").encode("utf-8") + csv_text(stimuli, items).encode("utf-8")
+    elif fmt == "qti":
+        data = package_bytes(stimuli, items)
     else:
-        raise ValueError(f"unknown format {fmt!r}: use json or csv")
+        raise ValueError(f"unknown format {fmt!r}: use json, csv or qti")
     Path(path).write_bytes(data)

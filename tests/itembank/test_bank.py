@@ -9,6 +9,7 @@ import json
 import re
 from collections import Counter
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ BANDS = FRAMEWORK.band_codes
 # Where an item for its easiest band should sit on the vertical scale (docs/item-format.md), +- 0.5.
 B_RANGE = {"3-4": (-2.5, 0.0), "5-6": (-1.8, 0.6), "7-9": (-1.0, 1.5), "10-12": (-0.3, 2.5)}
 CJK = re.compile(r"[\u4e00-\u9fff]")
+STATIC_ITEMS = Path(__file__).resolve().parents[2] / "web" / "static" / "items"
 
 
 @cache
@@ -63,7 +65,53 @@ def test_size_and_coverage() -> None:
     assert not missing, f"sub-indicator x grade band without items: {missing}"
     assert sum(i.type == "partial_credit" for i in all_items) >= 32
     types = Counter(i.type for i in all_items)
-    assert set(types) == {"single_choice", "multiple_response", "true_false", "partial_credit"}
+    assert set(types) == {"single_choice", "multiple_response", "true_false", "partial_credit", *NEW_TYPES}
+
+
+# The interactive types (issue 17) and how many items of each the bank holds at least.
+NEW_TYPES = {
+    "ordering": 6,
+    "matching": 6,
+    "inline_choice": 6,
+    "entry": 6,
+    "hotspot": 6,
+    "search_sim": 3,
+    "inbox_sim": 3,
+}
+
+
+def test_the_interactive_types_are_there_and_spread() -> None:
+    new = [i for i in items() if i.type in NEW_TYPES]
+    assert len(new) >= 60, len(new)
+    types = Counter(i.type for i in new)
+    short = {t: (types[t], n) for t, n in NEW_TYPES.items() if types[t] < n}
+    assert not short, f"too few items (have, need): {short}"
+    assert {i.dimension for i in new} == {"D1", "D2", "D3", "D4"}
+    per_band = Counter(band for i in new for band in i.grade_bands)
+    assert set(per_band) == set(BANDS) and min(per_band.values()) >= 6, per_band
+    for type_ in NEW_TYPES:
+        of_type = [i for i in new if i.type == type_]
+        assert len({i.dimension for i in of_type}) >= 2, f"{type_}: all items in one dimension"
+        assert len({b for i in of_type for b in i.grade_bands}) >= 3, f"{type_}: fewer than three grade bands"
+    polytomous = [i for i in new if i.max_score > 1]
+    assert len(polytomous) >= 25 and len(new) - len(polytomous) >= 20
+    assert {i.params["model"] for i in polytomous} <= {"gpcm", "grm"}
+    assert {i.params["model"] for i in new if i.max_score == 1} <= {"2pl", "3pl"}
+
+
+def test_hotspot_images_are_shipped_and_regions_lie_on_them() -> None:
+    for item in items():
+        image = (item.interaction or {}).get("image") if item.type == "hotspot" else None
+        if not image:
+            continue
+        name = image["src"].rsplit("/", 1)[-1]
+        svg = STATIC_ITEMS / name
+        assert svg.is_file(), f"{item.code}: {name} is not under web/static/items/"
+        text = svg.read_text(encoding="utf-8")
+        assert "<script" not in text and f'width="{image["width"]}"' in text and f'height="{image["height"]}"' in text
+        for region in item.interaction["regions"]:
+            shape = region["shape"]
+            assert shape["x"] + shape["w"] <= image["width"] and shape["y"] + shape["h"] <= image["height"], item.code
 
 
 def test_shared_stimuli() -> None:
@@ -91,9 +139,10 @@ def test_keys_are_among_the_options() -> None:
             assert len({o["text"] for o in item.options or []}) == len(keys), f"{item.code}: repeated option"
         elif item.type == "true_false":
             assert item.key in (["T"], ["F"]), item.code
-        else:
+        elif item.type == "partial_credit":
             for part in item.parts or []:
                 assert part["key"] in {o["key"] for o in part["options"]}, item.code
+        if item.max_score > 1:
             assert item.rubric and len(item.rubric) == item.max_score + 1, item.code
 
 
@@ -124,6 +173,16 @@ def _texts(item: ItemSpec) -> list[tuple[str, str]]:
     for part in item.parts or []:
         out.append(("block", part["prompt"]))
         out += [("inline", o["text"]) for o in part["options"]]
+    inter = item.interaction or {}
+    for name in ("scene", "text", "prompt"):
+        if name in inter:
+            out.append(("block", inter[name]))
+    for entry in inter.get("targets", []) + inter.get("regions", []) + inter.get("results", []):
+        out += [("inline", entry[k]) for k in ("text", "label", "title", "snippet") if k in entry]
+    for gap in inter.get("gaps", []):
+        out += [("inline", o["text"]) for o in gap["options"]]
+    for message in inter.get("messages", []):
+        out += [("block", message["body"]), ("inline", message["subject"])]
     return out
 
 

@@ -193,3 +193,30 @@ def test_framework_load_lists_problems_with_their_paths(env_db: str, tmp_path: P
 def test_import_needs_a_file(env_db: str) -> None:
     result = run("items", "import")
     assert result.exit_code == 2 and "--starter-bank" in result.stderr
+
+
+def test_export_and_import_a_qti_package(env_db: str, tmp_path: Path) -> None:
+    doc = samples.bundle()
+    doc["items"] += samples.interactive_bundle()["items"]
+    assert run("items", "import", str(samples.write_json(tmp_path / "all.json", doc))).exit_code == 0
+    package = tmp_path / "bank.zip"
+    result = run("items", "export", "--format", "qti", str(package))
+    assert result.exit_code == 0, result.output
+    assert f"wrote {len(doc['items'])} items" in result.stdout and "(qti)" in result.stdout
+    first = package.read_bytes()
+    again = run("items", "import", str(package))
+    assert again.exit_code == 0, again.output
+    assert f"{len(doc['items'])} unchanged" in again.stdout
+    assert run("items", "export", str(package)).exit_code == 0  # .zip means QTI
+    assert package.read_bytes() == first
+    stdout = CliRunner().invoke(cli, ["items", "export", "--format", "qti", "-"])
+    assert stdout.exit_code == 2 and "ZIP file" in stdout.output
+
+
+def test_a_refused_qti_package_changes_nothing(env_db: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"not a zip")
+    result = CliRunner().invoke(cli, ["items", "import", str(bad)])
+    assert result.exit_code == 1
+    assert "not a ZIP file" in result.output and "nothing was changed" in result.output
+    assert count() == 0

@@ -39,7 +39,7 @@ def report_problems(report: ValidationReport, *, prefix_source: bool = True) -> 
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--starter-bank", is_flag=True, help="Import the starter bank shipped in itembank/bank/ (d1.json ...).")
 def import_command(files: tuple[Path, ...], starter_bank: bool) -> None:
-    """Import items from FILES (canonical JSON or CSV, by extension) in one transaction.
+    """Import items from FILES (canonical JSON, CSV or a QTI 3.0 package .zip, by extension) in one transaction.
 
     Everything is validated before anything is written: a bad file is refused with every problem
     listed (row or JSON path) and the bank is left as it was. Codes are keys, so importing the
@@ -67,9 +67,9 @@ def import_command(files: tuple[Path, ...], starter_bank: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["json", "csv"]),
+    type=click.Choice(["json", "csv", "qti"]),
     default=None,
-    help="File format (default: from FILE's extension).",
+    help="File format (default: from FILE's extension; .zip is a QTI 3.0 content package).",
 )
 @click.option("--dimension", help="Only items of this dimension (e.g. D2).")
 @click.option("--band", help="Only items for this grade band (e.g. 7-9).")
@@ -85,11 +85,13 @@ def export_command(
     type_: str | None,
     no_bom: bool,
 ) -> None:
-    """Write the bank (current versions, provisional parameters) to FILE as JSON or CSV; '-' is stdout."""
+    """Write the bank (current versions, provisional parameters) to FILE as JSON, CSV or QTI 3.0; '-' is stdout."""
     to_stdout = str(file) == "-"
     if fmt is None:
         if to_stdout:
             raise click.UsageError("give --format json|csv when writing to stdout")
+    if to_stdout and fmt == "qti":
+        raise click.UsageError("a QTI package is a ZIP file: give a FILE.zip, not '-'")
         try:
             fmt = detect_format(file)
         except ValueError as exc:
