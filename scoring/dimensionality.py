@@ -292,7 +292,7 @@ def compute_dimensionality(
         n_free += int(res.n_parameters)
         for store, value in ((eap, t), (psd, s), (mean, m), (sd, v)):
             store.append(value)
-        answered.append(np.isfinite(xd).any(axis=1))
+        answered.append(np.asarray(np.isfinite(xd).any(axis=1), dtype=np.bool_))
     std = [(eap[k] - mean[k]) / sd[k] for k in range(len(dims))]
     err = [psd[k] / sd[k] for k in range(len(dims))]
     rel = np.array([_reliability(std[k][answered[k]], err[k][answered[k]]) for k in range(len(dims))])
