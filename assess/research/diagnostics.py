@@ -102,7 +102,7 @@ def option_labels(options: list[str], kind: str) -> list[str]:
 
 
 # ============================================================================================ S-X2
-def _sx2(matrix: FloatArray, result: Any, groups: npt.NDArray[Any] | None) -> tuple[list[dict[str, Any]], str]:
+def _sx2(matrix: FloatArray, result: Any, groups: npt.NDArray[Any] | None) -> tuple[list[dict[str, Any]], int, str]:
     from scoring.fit import compute_sx2_by_form
 
     latent = {d.group: (d.mean, d.sd) for d in result.latent} if groups is not None else None
@@ -118,7 +118,7 @@ def _sx2(matrix: FloatArray, result: Any, groups: npt.NDArray[Any] | None) -> tu
         note = "not computed (sparse)"
     else:
         note = f"{done} of {matrix.shape[1]} items on forms of at least {SX2_MIN_PERSONS} persons"
-    return entries, note
+    return entries, done, note
 
 
 # ============================================================================================ distractors
@@ -170,8 +170,9 @@ def _distractors(
         options = [str(o.get("key", "")) for o in v.options] if v.options else ["T", "F"]
         rows = np.array([r for r, _ in answers], dtype=np.int64)
         chosen = np.array([[o in a for o in options] for _, a in answers], dtype=bool).reshape(rows.size, len(options))
+        blank = np.array([not a for _, a in answers], dtype=bool)
         try:
-            res = compute_option_shares(chosen, theta[rows], options=options, key=list(v.key or ()),
+            res = compute_option_shares(chosen, theta[rows], options=options, key=list(v.key or ()), omitted=blank,
                                         n_groups=DISTRACTOR_GROUPS)  # fmt: skip
         except DataError:
             continue
@@ -339,7 +340,7 @@ def compute_diagnostics(
             progress(percent, message)
 
     step(91, "S-X2 项目拟合")
-    sx2, sx2_note = _sx2(matrix, result, groups)
+    sx2, sx2_computed, sx2_note = _sx2(matrix, result, groups)
     step(92, "干扰项分析与未作答率")
     distractors = _distractors(session, run.assessment_id, columns, students, theta)
     codes = [c.ident.rsplit("@", 1)[0] for c in columns]
@@ -352,4 +353,5 @@ def compute_diagnostics(
          "drift": drifted.get(c.version_id)}
         for j, (c, nr) in enumerate(zip(columns, reached, strict=True))
     )  # fmt: skip
-    return Diagnostics(items, {"sx2_note": sx2_note, "drift": drift, "dimensionality": dims})
+    summary = {"sx2_note": sx2_note, "sx2_computed": sx2_computed, "drift": drift, "dimensionality": dims}
+    return Diagnostics(items, summary)
