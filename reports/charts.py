@@ -15,6 +15,10 @@ One module for every picture of a profile, so the PDF and the consoles show the 
 - :func:`draw_dimensions`: each dimension's mean with its interval against the overall mean, a
   flag instead of a dot where the subscore is too unreliable to read.
 
+And the researcher console's item pictures: :func:`draw_item_curves`, :func:`draw_test_information`,
+:func:`draw_option_traces` (a distractor analysis: each option's share by ability group) and
+:func:`draw_drift` (the common items' difficulties in two calibrations).
+
 Each returns a :class:`Chart` (the drawing, a title and a Chinese description that is the chart's
 alternative text), or ``None`` when there is nothing to draw (every number withheld). Library:
 ``reportlab.graphics``. It draws natively into the PDF (a drawing is a platypus flowable) and to
@@ -57,9 +61,11 @@ __all__ = [
     "draw_caterpillar",
     "draw_comparison",
     "draw_dimensions",
+    "draw_drift",
     "draw_gaps",
     "draw_item_curves",
     "draw_level_distribution",
+    "draw_option_traces",
     "draw_percentiles",
     "draw_profile_charts",
     "draw_test_information",
@@ -615,6 +621,83 @@ def draw_test_information(params: ItemParams, *, width: float = WIDTH, label: st
                                     _Series("条件标准误", shown.tolist(), CURVE_COLOURS[1], right=True)],
                       left_label="信息量", right_label="标准误", width=width)  # fmt: skip
     return Chart(drawing, "测验信息量与条件标准误", description, kind="test_information")
+
+
+def draw_option_traces(
+    mean_ability: Sequence[float],
+    shares: Sequence[Sequence[float]],
+    labels: Sequence[str],
+    key: Sequence[bool],
+    *,
+    omitted: Sequence[float] | None = None,
+    width: float = WIDTH,
+    label: str = "",
+) -> Chart:
+    """Option trace lines of a distractor analysis: the share choosing each option in each ability group.
+
+    ``mean_ability`` is each group's mean ability (lowest first), ``shares`` groups x options; the
+    keyed options are drawn first and named "（答案）", the omissions dashed on the same axis.
+    """
+    xs = [float(x) for x in mean_ability]
+    order = [k for k in range(len(labels)) if key[k]] + [k for k in range(len(labels)) if not key[k]]
+    series = [
+        _Series(f"{labels[k]}（答案）" if key[k] else str(labels[k]), [float(row[k]) for row in shares],
+                CURVE_COLOURS[i % len(CURVE_COLOURS)])
+        for i, k in enumerate(order)
+    ]  # fmt: skip
+    if omitted is not None and any(v > 0 for v in omitted):
+        series.append(_Series("漏答", [float(v) for v in omitted], "#6b7280"))
+    top = [f"{labels[k]} {float(shares[-1][k]):.0%}" for k in order]
+    bottom = [f"{labels[k]} {float(shares[0][k]):.0%}" for k in order]
+    name = label or "题目"
+    description = (
+        f"{name}各选项在 {len(xs)} 个能力组（从低到高）中的选择比例：能力最低组 {'，'.join(bottom)}；"
+        f"能力最高组 {'，'.join(top)}。"
+    )
+    drawing = _curves(xs, series, left_label="选择比例", right_label="", width=width)
+    return Chart(drawing, f"{name} 的选项分析", description, kind="options")
+
+
+def draw_drift(
+    base: Sequence[float],
+    new: Sequence[float],
+    drifted: Sequence[bool],
+    ids: Sequence[str],
+    *,
+    base_label: str = "",
+    width: float = WIDTH,
+) -> Chart:
+    """The common items' difficulty in the earlier calibration (x) against the new one, linked (y).
+
+    Items on the diagonal kept their place; the drifted ones are drawn in the warning colour and
+    named.
+    """
+    register_fonts()
+    height = min(width, 320.0)
+    d = _drawing(width, height)
+    lo, hi = _range([*base, *new], 0.2)
+    side = min(width - 60.0, height - 50.0)
+    x0, y0 = 44.0 + (width - 60.0 - side) / 2, 34.0
+    ax, ay = _Axis(lo, hi, x0, x0 + side), _Axis(lo, hi, y0, y0 + side)
+    for t in _ticks(lo, hi):
+        d.add(Line(ax(t), y0, ax(t), y0 + side, strokeColor=GRID, strokeWidth=0.5))
+        d.add(Line(x0, ay(t), x0 + side, ay(t), strokeColor=GRID, strokeWidth=0.5))
+        _text(d, ax(t), y0 - 11, f"{t:g}".replace("-", MINUS), size=7, anchor="middle", colour=MUTED)
+        _text(d, x0 - 4, ay(t) - 2.5, f"{t:g}".replace("-", MINUS), size=7, anchor="end", colour=MUTED)
+    d.add(Line(ax(lo), ay(lo), ax(hi), ay(hi), strokeColor=MUTED, strokeWidth=0.8, strokeDashArray=(3, 2)))
+    _text(d, x0 + side / 2, y0 - 24, f"难度 b：{base_label or '上次标定'}", size=7.5, anchor="middle", colour=MUTED)
+    _text(d, x0, y0 + side + 6, "难度 b：本次标定（已链接）", size=7.5, colour=MUTED)
+    for b0, b1, flag, ident in zip(base, new, drifted, ids, strict=True):
+        colour = BELOW if flag else OWN
+        d.add(Circle(ax(b0), ay(b1), 3.2 if flag else 2.4, fillColor=colour, strokeColor=None))
+        if flag:
+            _text(d, ax(b0) + 5, ay(b1) + 2, str(ident), size=7, colour=BELOW)
+    moved = [str(i) for i, f in zip(ids, drifted, strict=True) if f]
+    description = (
+        f"{len(ids)} 道共同题在{base_label or '上次标定'}与本次标定（链接到同一量尺后）中的难度散点图，虚线为两次相等；"
+        + (f"发生漂移的题目：{'、'.join(moved)}。" if moved else "没有题目发生漂移。")
+    )
+    return Chart(d, "共同题的参数漂移", description, kind="drift")
 
 
 # ============================================================================================ SVG

@@ -4,6 +4,9 @@
   dichotomous and polytomous items (Kang & Chen, 2007, for the polytomous generalisation), with
   the expected proportions from the Lord-Wingersky recursion over a quadrature grid and sparse
   cells collapsed the way R's mirt ``itemfit`` does (default minimum expected count 1).
+* :func:`compute_sx2_by_form` -- S-X2 for incomplete designs (booklets, field trials): the
+  statistic of every form (persons given the same items) and group with enough persons, summed
+  over the forms per item; a design without such forms (an adaptive test) gets no S-X2.
 * :func:`compute_infit_outfit` -- Wright & Masters' (1982) information-weighted (infit) and
   unweighted (outfit) mean squares with their Wilson-Hilferty standardisations, for items and
   persons, given person abilities (Rasch family).
@@ -33,10 +36,12 @@ from scoring.params import ItemParams
 __all__ = [
     "InfitOutfitResult",
     "PersonFitResult",
+    "FormSX2Result",
     "SX2Result",
     "compute_infit_outfit",
     "compute_lz",
     "compute_sx2",
+    "compute_sx2_by_form",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -78,6 +83,31 @@ class SX2Result:
     n_persons: int
     observed: tuple[FloatArray, ...]
     expected: tuple[FloatArray, ...]
+
+
+@dataclass(frozen=True)
+class FormSX2Result:
+    """S-X2 of each item pooled over the forms of an incomplete design (:func:`compute_sx2_by_form`).
+
+    Attributes
+    ----------
+    item_ids
+        Item identifiers.
+    s_x2, df, p_value
+        Pooled statistic, its degrees of freedom and upper-tail p-value (``nan``/0 for an item no
+        usable form contains: not computed, the data are too sparse).
+    n_persons
+        Persons of the usable forms that were given the item.
+    n_forms
+        Usable forms (form x group cells) that contain the item.
+    """
+
+    item_ids: tuple[str, ...]
+    s_x2: FloatArray
+    df: IntArray
+    p_value: FloatArray
+    n_persons: IntArray
+    n_forms: IntArray
 
 
 @dataclass(frozen=True)
@@ -253,6 +283,80 @@ def compute_sx2(
     )
 
 
+def compute_sx2_by_form(
+    responses: npt.ArrayLike,
+    params: ItemParams,
+    *,
+    groups: npt.ArrayLike | None = None,
+    latent: dict[str, tuple[float, float]] | None = None,
+    min_persons: int = 200,
+    min_items: int = 5,
+    mincell: float = 1.0,
+) -> FormSX2Result:
+    """S-X2 item fit of an incomplete design, computed form by form and summed.
+
+    A *form* is a set of persons given exactly the same items (a booklet of a field trial); with
+    ``groups`` (each with its latent ``(mean, sd)`` in ``latent``, as a multiple-group calibration
+    estimated them) a form is split by group, so every cell has one latent distribution. Within a
+    cell of at least ``min_persons`` persons and ``min_items`` items the data are complete and
+    :func:`compute_sx2` applies unchanged (summed scores over the form's items, Lord-Wingersky
+    likelihoods, mirt's collapsing). The cells hold different persons, so their statistics are
+    independent and add up: for item i,
+
+        S-X2_i = sum_f S-X2_if,   df_i = sum_f (cells_if - score groups_if) - free parameters_i,
+
+    the item's free parameters counted once, as in a single form (mirt's rule). One form gives
+    exactly :func:`compute_sx2`. Persons in smaller cells are left out; an item in no usable cell
+    (every person of an adaptive test sees a different set of items) has no S-X2 (``nan``).
+
+    Parameters
+    ----------
+    responses
+        Persons x items scores, ``nan`` where not administered.
+    params
+        Calibrated item parameters, column by column.
+    groups, latent
+        Per-person group labels and each group's latent (mean, sd); default one N(0, 1) group.
+    min_persons, min_items
+        Smallest cell that is used.
+    mincell
+        Minimum expected count of the collapsing (mirt's ``mincell``).
+    """
+    x = _check_responses(responses, params)
+    n, n_items = x.shape
+    labels = np.zeros(n, dtype=object) if groups is None else np.asarray(groups, dtype=object).astype(str)
+    if labels.shape != (n,):
+        raise DataError(f"groups must have one label per person ({n})")
+    given = ~np.isnan(x)
+    patterns, form = np.unique(given, axis=0, return_inverse=True)
+    form = form.reshape(-1)
+    total = np.zeros(n_items)
+    df_cells = np.zeros(n_items, dtype=np.int64)
+    n_persons = np.zeros(n_items, dtype=np.int64)
+    n_forms = np.zeros(n_items, dtype=np.int64)
+    for f, pattern in enumerate(patterns):
+        items = np.flatnonzero(pattern)
+        if items.size < max(2, min_items):
+            continue
+        for label in np.unique(labels[form == f]):
+            rows = (form == f) & (labels == label)
+            if rows.sum() < min_persons:
+                continue
+            mean, sd = (0.0, 1.0) if latent is None else latent[str(label)]
+            res = compute_sx2(x[np.ix_(rows, items)], params.subset(items.tolist()), mean=mean, sd=sd,
+                              mincell=mincell, n_free_params=[0] * items.size, n_latent_params=0)  # fmt: skip
+            ok = np.isfinite(res.s_x2)
+            total[items[ok]] += res.s_x2[ok]
+            df_cells[items[ok]] += res.df[ok]
+            n_persons[items[ok]] += int(rows.sum())
+            n_forms[items[ok]] += 1
+    df = np.maximum(df_cells - np.asarray(_free_params(params), dtype=np.int64), 0)
+    s_x2 = np.where((n_forms > 0) & (df > 0), total, np.nan)
+    p_value, _ = _sx2_p_rmsea(s_x2, df, max(int(n_persons.max(initial=0)), 2))
+    return FormSX2Result(item_ids=params.ids, s_x2=s_x2, df=df, p_value=p_value, n_persons=n_persons,
+                         n_forms=n_forms)  # fmt: skip
+
+
 def _sx2_table(
     i: int,
     p: FloatArray,
@@ -397,9 +501,7 @@ def _merge_single_person_rows(o: FloatArray, e: FloatArray) -> tuple[FloatArray,
     return o, e
 
 
-def _merge_categories_within_rows(
-    o: FloatArray, e: FloatArray, small: npt.NDArray[np.bool_], mincell: float
-) -> None:
+def _merge_categories_within_rows(o: FloatArray, e: FloatArray, small: npt.NDArray[np.bool_], mincell: float) -> None:
     """Step 3, in place: in a row with small cells, merge the smallest category into a neighbour.
 
     The smaller neighbour takes it, until every cell reaches ``mincell`` or two are left; merged

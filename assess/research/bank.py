@@ -3,8 +3,10 @@
 :func:`browse_bank` filters on the framework's dimension and sub-indicator, grade band, item type
 and status (:class:`itembank.queries.ItemFilter`), sorts by code, difficulty or slope under the
 operational calibration, status or last change, and returns one page. :func:`item_page` gives an
-item's versions, the student's view of its current version and its parameters under every
-calibration, newest first.
+item's versions, the student's view of its current version, its parameters under every
+calibration, newest first, its exposure in each assessment (the share of the sittings given it),
+and its statistics in the newest calibration run that included it (classical statistics,
+distractor analysis, infit/outfit and S-X2 fit, DIF, drift; :mod:`assess.research.diagnostics`).
 
 Researchers see the whole bank (it is not part of the people tree: no scope applies). Answer
 keys are shown to them; never to students (the preview renders only what a student sees).
@@ -15,12 +17,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from assess.exceptions import NotFound
+from assess.models import Assessment, Response, TestSession
 from assess.position import VersionSnapshot, snapshot_in
+from assess.research.models import CalibrationRun
 from itembank.framework_store import active_framework
 from itembank.keys import natural_key
 from itembank.models import Calibration, Item, ItemParameter, ItemVersion
@@ -38,7 +43,9 @@ __all__ = [
     "BankPage",
     "BankRow",
     "Choice",
+    "Exposure",
     "ItemPage",
+    "RunStats",
     "ParameterVersion",
     "browse_bank",
     "item_page",
@@ -222,6 +229,35 @@ class ParameterVersion:
 
 
 @dataclass(frozen=True)
+class Exposure:
+    """How often an item was given in one assessment: sittings given it of all sittings."""
+
+    assessment: str
+    name: str
+    given: int
+    sittings: int
+
+    @property
+    def rate(self) -> float:
+        """The share of the assessment's sittings that were given the item."""
+        return self.given / self.sittings if self.sittings else 0.0
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """An item's statistics in the newest calibration run that included it (the run's stored entry)."""
+
+    run_id: int
+    run: str
+    stats: dict[str, Any]
+
+    @property
+    def dif_flags(self) -> tuple[str, ...]:
+        """The DIF comparisons of ETS class B or C."""
+        return tuple(f"{d['label']} {d['ets']}" for d in self.stats.get("dif", ()) if d["ets"] in ("B", "C"))
+
+
+@dataclass(frozen=True)
 class ItemPage:
     """An item: metadata, its versions, the student's view of the current one, its parameters."""
 
@@ -236,6 +272,8 @@ class ItemPage:
     key: tuple[str, ...]
     preview: VersionSnapshot
     parameters: tuple[ParameterVersion, ...]
+    exposure: tuple[Exposure, ...] = ()
+    latest: RunStats | None = None
 
 
 def item_page(*, session: Session, code: str) -> ItemPage:
@@ -282,4 +320,47 @@ def item_page(*, session: Session, code: str) -> ItemPage:
         key=tuple(current.key or ()),
         preview=snapshot_in(session, int(current.id or 0)),
         parameters=parameters,
+        exposure=_exposure(session, int(item.id or 0)),
+        latest=_latest_run(session, item.code),
     )
+
+
+def _exposure(session: Session, item_id: int) -> tuple[Exposure, ...]:
+    """Per assessment that gave the item (any version): sittings given it, and all its sittings; newest first."""
+    given = session.exec(
+        select(TestSession.assessment_id, func.count(func.distinct(Response.session_id)))
+        .join(TestSession, col(TestSession.id) == col(Response.session_id))
+        .join(ItemVersion, col(ItemVersion.id) == col(Response.item_version_id))
+        .where(ItemVersion.item_id == item_id)
+        .group_by(col(TestSession.assessment_id))
+    ).all()
+    if not given:
+        return ()
+    counts = dict(given)
+    totals = dict(
+        session.exec(
+            select(TestSession.assessment_id, func.count())
+            .where(col(TestSession.assessment_id).in_(list(counts)))
+            .group_by(col(TestSession.assessment_id))
+        ).all()
+    )
+    rows = session.exec(
+        select(Assessment).where(col(Assessment.id).in_(list(counts))).order_by(col(Assessment.opens_at).desc())
+    ).all()
+    return tuple(
+        Exposure(a.code, a.name, int(counts[int(a.id or 0)]), int(totals.get(int(a.id or 0), 0))) for a in rows
+    )
+
+
+def _latest_run(session: Session, code: str) -> RunStats | None:
+    """The item's entry in the newest finished calibration run that included it."""
+    runs = session.exec(
+        select(CalibrationRun)
+        .where(col(CalibrationRun.calibration_id).is_not(None))
+        .order_by(col(CalibrationRun.id).desc())
+    ).all()
+    for run in runs:
+        for entry in run.item_stats:
+            if entry.get("code") == code:
+                return RunStats(int(run.id or 0), run.name, dict(entry))
+    return None

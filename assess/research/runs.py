@@ -6,8 +6,10 @@ commit. :func:`execute_run` is the job (kind ``calibration``): it reads the resp
 with :func:`scoring.calibrate.calibrate` (anchors fixed at their operational values, grades as
 groups), stores the estimates as a **draft** calibration in the item bank (parameters with SEs,
 one row per item version; publishing is a separate, reviewed step) and the classical statistics
-beside them. Progress: reading 0-5%, EM 5-90% (by the log of the largest parameter change on its
-way to the tolerance), statistics and storing 90-100%.
+beside them, with the diagnostics of :mod:`assess.research.diagnostics` (S-X2, distractors,
+not-reached rates, drift, dimensionality) in the run's JSON results. Progress: reading 0-5%, EM
+5-90% (by the log of the largest parameter change on its way to the tolerance), statistics and
+diagnostics 90-98%, storing 98-100%.
 
 The run stores its inputs and the code version, so it can be repeated: same responses, same spec,
 same code, same numbers (the EM is deterministic).
@@ -31,6 +33,7 @@ from sqlmodel import Session, col, func, select
 from assess.accounts.scope import Actor
 from assess.exceptions import AssessError, NotFound
 from assess.models import Area, Assessment, Response, School, Student, TestSession
+from assess.research.diagnostics import ItemColumn, compute_diagnostics
 from assess.research.models import CalibrationRun
 from assess.research.queue import JobContext, JobFailed, create_job, job_kind, job_view
 from itembank.db import session_scope
@@ -234,6 +237,7 @@ class _Version:
     status: str
     max_score: int
     declared: str  # the model of its provisional parameters
+    dimension: str = ""
 
     @property
     def ident(self) -> str:
@@ -243,12 +247,13 @@ class _Version:
 def _versions(session: Session, version_ids: tuple[int, ...]) -> dict[int, _Version]:
     provisional = session.exec(select(Calibration.id).where(Calibration.name == PROVISIONAL)).first()
     rows = session.exec(
-        select(ItemVersion, Item.code, Item.status, ItemParameter.model)
+        select(ItemVersion, Item, ItemParameter.model)
         .join(Item, col(Item.id) == col(ItemVersion.item_id))
         .join(ItemParameter, col(ItemParameter.item_version_id) == col(ItemVersion.id))
         .where(ItemParameter.calibration_id == provisional, col(ItemVersion.id).in_(version_ids))
     ).all()
-    return {int(v.id or 0): _Version(code, v.number, status, v.max_score, model) for v, code, status, model in rows}
+    return {int(v.id or 0): _Version(item.code, v.number, item.status, v.max_score, model, item.dimension)
+            for v, item, model in rows}  # fmt: skip
 
 
 def _model(v: _Version, run: CalibrationRun) -> str:
@@ -362,6 +367,14 @@ def execute_run(job: JobContext) -> None:
         "locale": np.array([people[int(s)][2] for s in kept], dtype=object),
         "region": np.array([people[int(s)][3] for s in kept], dtype=object),
     }, ids=[v.ident for v in versions])  # fmt: skip
+    columns = [ItemColumn(data.version_ids[k], v.ident, result.params.models[j], v.dimension, v.ident in anchored)
+               for j, (k, v) in enumerate(zip(keep, versions, strict=True))]  # fmt: skip
+    with Session(job.engine) as session:
+        extra = compute_diagnostics(
+            session=session, run=run, columns=columns, matrix=matrix, students=kept, theta=theta, result=result,
+            groups=groups if use_groups else None, reference=reference if use_groups else None, anchors=anchors,
+            progress=lambda percent, message: job.progress(percent, message=message),
+        )  # fmt: skip
     item_stats = [
         {
             "code": v.code,
@@ -376,6 +389,7 @@ def execute_run(job: JobContext) -> None:
             "outfit": _num(fit.item_outfit[j]),
             "misfit": misfits(float(fit.item_infit[j]), float(fit.item_outfit[j])),
             "dif": dif.get(v.ident, []),
+            **extra.items[j],
         }
         for j, v in enumerate(versions)
     ]
@@ -391,9 +405,10 @@ def execute_run(job: JobContext) -> None:
         "aic": float(result.aic),
         "bic": float(result.bic),
         "groups": [{"group": d.group, "mean": d.mean, "sd": d.sd} for d in result.latent],
+        **extra.summary,
         "seconds": round(time.monotonic() - started, 1),
     }
-    job.progress(95, message="保存参数")
+    job.progress(98, message="保存参数")
     with session_scope(job.engine) as session:
         stored = store_calibration(
             session=session,
@@ -589,6 +604,13 @@ class ParameterLine:
     outfit: float | None = None
     misfit: bool = False
     dif: tuple[dict[str, Any], ...] = ()
+    sx2: float | None = None
+    sx2_df: int = 0
+    sx2_p: float | None = None
+    sx2_misfit: bool = False
+    not_reached: float | None = None
+    drift: bool | None = None
+    distractors: dict[str, Any] | None = None
 
     @property
     def dif_flags(self) -> tuple[str, ...]:
@@ -615,7 +637,9 @@ def run_parameters(*, session: Session, run: RunView) -> tuple[list[ParameterLin
             c=p.c, se_a=p.se_a, se_b=tuple(p.se_b or ()), se_c=p.se_c, n=int(s.get("n", 0)),
             p_value=s.get("p_value"), item_rest=s.get("item_rest"), omit_rate=s.get("omit_rate"),
             infit=s.get("infit"), outfit=s.get("outfit"), misfit=bool(s.get("misfit", False)),
-            dif=tuple(s.get("dif", ())),
+            dif=tuple(s.get("dif", ())), sx2=s.get("sx2"), sx2_df=int(s.get("sx2_df", 0)), sx2_p=s.get("sx2_p"),
+            sx2_misfit=bool(s.get("sx2_misfit", False)), not_reached=s.get("not_reached"), drift=s.get("drift"),
+            distractors=s.get("distractors"),
         ))  # fmt: skip
     from itembank.keys import natural_key
 

@@ -14,7 +14,7 @@ from scipy import stats
 
 from scoring.calibrate import calibrate
 from scoring.exceptions import DataError, EstimationWarning, ModelError
-from scoring.fit import compute_infit_outfit, compute_lz, compute_sx2
+from scoring.fit import compute_infit_outfit, compute_lz, compute_sx2, compute_sx2_by_form
 from scoring.irt import probabilities
 from scoring.params import ItemParams
 
@@ -144,6 +144,103 @@ def test_sx2_degrees_of_freedom_follow_mirt_counting() -> None:
 
 
 # --------------------------------------------------------------------------------- infit/outfit
+
+
+def test_sx2_by_form_of_one_complete_form_is_the_sx2() -> None:
+    rng = np.random.default_rng(4)
+    params = _twopl(rng.lognormal(0, 0.25, 10), np.linspace(-1.5, 1.5, 10))
+    x = _draw(params, rng.normal(size=800), rng)
+    single = compute_sx2(x, params)
+    pooled = compute_sx2_by_form(x, params)
+    assert_allclose(pooled.s_x2, single.s_x2)
+    assert_allclose(pooled.df, single.df)
+    assert_allclose(pooled.p_value, single.p_value)
+    assert (pooled.n_forms == 1).all() and (pooled.n_persons == 800).all()
+
+
+def test_sx2_by_form_adds_up_the_booklets_and_flags_a_misfitting_item() -> None:
+    # 3 booklets of 12 of 18 items (blocks of 6: AB, BC, CA), 900 persons each, 2PL items except
+    # item 0, whose answers follow a U-shaped curve; a 2PL calibration of all of them. Each item
+    # lies in two booklets: its pooled statistic is the sum of its two booklets' statistics with
+    # the df of both booklets' cells minus its 2 parameters once; the model-conforming items give
+    # ~uniform p-values, item 0 is rejected.
+    rng = np.random.default_rng(8)
+    n_items, per = 18, 900
+    params = _twopl(rng.lognormal(0, 0.25, n_items), np.linspace(-2, 2, n_items))
+    blocks = [range(0, 6), range(6, 12), range(12, 18)]
+    x = np.full((3 * per, n_items), np.nan)
+    theta = rng.normal(size=3 * per)
+    for f, (b1, b2) in enumerate(((0, 1), (1, 2), (2, 0))):
+        cols = [*blocks[b1], *blocks[b2]]
+        rows = slice(f * per, (f + 1) * per)
+        x[rows, cols] = _draw(params.subset(cols), theta[rows], rng)
+        if 0 in cols:
+            bad = 1.0 / (1.0 + np.exp(-(1.5 * theta[rows] ** 2 - 1.0)))
+            x[rows, 0] = (rng.random(per) < bad).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EstimationWarning)
+        params = calibrate(x, "2pl", item_ids=list(params.ids), se="none").params
+    res = compute_sx2_by_form(x, params, min_persons=100)
+    assert (res.n_forms == 2).all() and (res.n_persons == 2 * per).all()
+    # item 6 lies in booklets 0 and 1: the hand sum of the two complete-data statistics
+    parts = [compute_sx2(x[f * per : (f + 1) * per][:, cols], params.subset(cols), n_free_params=[0] * 12)
+             for f, cols in ((0, [*blocks[0], *blocks[1]]), (1, [*blocks[1], *blocks[2]]))]  # fmt: skip
+    k0, k1 = parts[0].item_ids.index("i6"), parts[1].item_ids.index("i6")
+    assert res.s_x2[6] == pytest.approx(parts[0].s_x2[k0] + parts[1].s_x2[k1])
+    assert res.df[6] == parts[0].df[k0] + parts[1].df[k1] - 2
+    # the misfitting item also distorts the summed scores of its booklets' other items a little
+    good = res.p_value[1:]
+    assert stats.kstest(good, "uniform").pvalue > 0.01
+    assert np.sum(good < 0.01) <= 2
+    assert res.p_value[0] < 1e-6
+
+
+def test_sx2_by_form_p_values_are_uniform_for_booklets_that_follow_the_model() -> None:
+    # the same booklet design without a misfitting item, three replications: 54 pooled p-values
+    # of 2PL items calibrated by 2PL are close to uniform (S-X2 with estimated items is a little
+    # conservative: few small p-values)
+    p_values = []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        truth = _twopl(rng.lognormal(0, 0.25, 18), np.linspace(-2, 2, 18))
+        x = np.full((2700, 18), np.nan)
+        theta = rng.normal(size=2700)
+        for f, cols in enumerate(([*range(12)], [*range(6, 18)], [*range(6), *range(12, 18)])):
+            x[f * 900 : (f + 1) * 900, cols] = _draw(truth.subset(cols), theta[f * 900 : (f + 1) * 900], rng)
+        fitted = calibrate(x, "2pl", item_ids=list(truth.ids), se="none").params
+        p_values.extend(compute_sx2_by_form(x, fitted, min_persons=100).p_value.tolist())
+    assert len(p_values) == 54 and np.isfinite(p_values).all()
+    assert stats.kstest(p_values, "uniform").pvalue > 0.05
+    assert np.mean(np.array(p_values) < 0.05) < 0.1
+
+
+def test_sx2_by_form_is_not_computed_for_an_adaptive_design() -> None:
+    # every person answers a different random half of the items: no form has enough persons
+    rng = np.random.default_rng(2)
+    params = _twopl(np.ones(20), np.linspace(-2, 2, 20))
+    x = _draw(params, rng.normal(size=500), rng)
+    x[rng.random(x.shape) < 0.5] = np.nan
+    res = compute_sx2_by_form(x, params)
+    assert np.isnan(res.s_x2).all() and np.isnan(res.p_value).all()
+    assert (res.n_forms == 0).all() and (res.df == 0).all()
+
+
+def test_sx2_by_form_uses_each_groups_latent_distribution() -> None:
+    # two groups with different latent means answer the same form: the pooled statistic is the
+    # sum of the two groups' statistics, each under its own distribution, the df those of both
+    # groups' cells minus the item's 2 parameters once
+    rng = np.random.default_rng(6)
+    params = _twopl(rng.lognormal(0, 0.2, 12), np.linspace(-1.5, 1.5, 12))
+    theta = np.concatenate([rng.normal(-0.8, 1.0, 1500), rng.normal(0.8, 1.0, 1500)])
+    x = _draw(params, theta, rng)
+    groups = np.array(["4"] * 1500 + ["8"] * 1500)
+    res = compute_sx2_by_form(x, params, groups=groups, latent={"4": (-0.8, 1.0), "8": (0.8, 1.0)})
+    low = compute_sx2(x[:1500], params, mean=-0.8, n_free_params=[0] * 12)
+    high = compute_sx2(x[1500:], params, mean=0.8, n_free_params=[0] * 12)
+    assert (res.n_forms == 2).all()
+    assert_allclose(res.s_x2, low.s_x2 + high.s_x2)
+    assert_allclose(res.df, low.df + high.df - 2)
+    assert np.median(res.p_value) > 0.1
 
 
 def test_infit_outfit_hand_computed() -> None:

@@ -59,7 +59,7 @@ def test_a_researcher_starts_a_calibration_and_reads_its_results(cdb: ConsoleDb,
         board, _ = _until_done(client, "/console/research/runs/1")
         assert "已完成：400 名学生，12 道题" in board.text
         page = client.get("/console/research/runs/1")
-        assert page.text.count('role="img"') == 2 and "测验信息量与条件标准误" in page.text
+        assert page.text.count('role="img"') == 3 and "测验信息量与条件标准误" in page.text  # + the options
         table = page.text[page.text.index('id="parameters"') :]
         codes = re.findall(r'\?item=([^"#]+)#item-curves', table)
         assert len(codes) == 12

@@ -38,7 +38,7 @@ from assess.research.runs import (
     run_view,
     start_run,
 )
-from reports.charts import chart_svg, draw_item_curves, draw_test_information
+from reports.charts import chart_svg, draw_drift, draw_item_curves, draw_option_traces, draw_test_information
 from web.controllers.console_common import go, render
 from web.deps import DbSession, Now
 from web.forms import field
@@ -95,17 +95,40 @@ def _start(request: Request[Any, Any, State], db: DbSession, actor: CurrentActor
     return _run_view(db, int(run.id or 0))
 
 
+def options_svg(distractors: dict[str, Any] | None, label: str, ident: str) -> str:
+    """The option trace plot of a stored distractor analysis (``""`` without one)."""
+    if not distractors:
+        return ""
+    d = distractors
+    chart = draw_option_traces(d["mean_ability"], d["shares"], d["labels"], d["key"], omitted=d["omitted"],
+                               label=label, width=CHART_WIDTH)  # fmt: skip
+    return chart_svg(chart, ident)
+
+
+def _drift_svg(drift: dict[str, Any] | None) -> str:
+    if not drift or not drift.get("items"):
+        return ""
+    items = [x for x in drift["items"] if x["b_base"] is not None and x["b_new"] is not None]
+    chart = draw_drift([x["b_base"] for x in items], [x["b_new"] for x in items], [x["drifted"] for x in items],
+                       [x["ident"] for x in items], base_label=f"“{drift['base']}”", width=CHART_WIDTH)  # fmt: skip
+    return chart_svg(chart, "drift-plot")
+
+
 def _results(db: DbSession, view: RunView, item: str | None) -> dict[str, Any]:
-    """The results of a finished run: parameter table, the test curve, one item's curves."""
+    """The results of a finished run: parameter table, the test curve, one item's curves and options, drift."""
     lines, params = run_parameters(session=db, run=view)
     if params is None:
         return {"lines": lines}
     chosen = next((k for k, x in enumerate(lines) if x.code == item), 0)
+    line = lines[chosen]
     return {
         "lines": lines,
-        "chosen": lines[chosen].code,
+        "chosen": line.code,
+        "chosen_line": line,
         "test_svg": chart_svg(draw_test_information(params, label=view.name, width=CHART_WIDTH), "tif"),
-        "item_svg": chart_svg(draw_item_curves(params, chosen, label=lines[chosen].code, width=CHART_WIDTH), "icc"),
+        "item_svg": chart_svg(draw_item_curves(params, chosen, label=line.code, width=CHART_WIDTH), "icc"),
+        "option_svg": options_svg(line.distractors, line.code, "run-option-plot"),
+        "drift_svg": _drift_svg(view.summary.get("drift")),
     }
 
 
@@ -197,7 +220,7 @@ class ConsoleResearchController(Controller):
     def bank_item(
         self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor, code: FromPath[str]
     ) -> Response[Any]:
-        """An item: the student's view of it, its versions, its parameters under each calibration."""
+        """An item: its student view, versions, parameters by calibration, exposure, latest run's statistics."""
         try:
             shown = item_page(session=db, code=code)
         except NotFound as exc:
@@ -207,10 +230,12 @@ class ConsoleResearchController(Controller):
             newest = shown.parameters[0]
             chart = draw_item_curves(newest.as_params(shown.code), 0, label=shown.code, width=CHART_WIDTH)
             curves = chart_svg(chart, "item-curves")
+        latest = shown.latest.stats if shown.latest is not None else {}
         context = {
             "item": shown,
             "view": item_view(shown.preview),
             "curves": curves,
+            "options": options_svg(latest.get("distractors"), shown.code, "item-option-plot"),
             "types": TYPES,
             "statuses": STATUSES,
             "steps": STATUS_STEPS.get(shown.status, ()),
