@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlmodel import Session
 
+from assess.standards.versions import active_scale
 from itembank.framework_store import current_framework
 from itembank.models import utcnow
 from reports.assemble import ProfileContext, assemble_profile, bands_by_group, index_gaps
@@ -156,6 +157,7 @@ def load_report_inputs(
         framework=current_framework(session=session),
         sample=choose_design(tree, frame=frame, mode=design),
         info=info,
+        described={band: dict(text) for band, text in active_scale(session=session).described.items()},
     )
 
 
@@ -242,7 +244,11 @@ def _comparisons(
 
 
 def _level_descriptions(inputs: ReportInputs) -> dict[str, tuple[LevelDescription, ...]]:
-    """Described levels of every grade band in the assessment (items answered in the band, RP67)."""
+    """Described levels of every grade band in the assessment (items answered in the band, RP67).
+
+    Where the scale version in force holds a researcher's text for a band's level (the standard
+    setting's described levels), the report prints that text instead of the drafted statements.
+    """
     values, resp = inputs.values, inputs.responses
     run = values.run
     theta_loc = item_locations(resp.params)
@@ -255,7 +261,12 @@ def _level_descriptions(inputs: ReportInputs) -> dict[str, tuple[LevelDescriptio
         answered = np.asarray(csr[bands == band].getnnz(axis=0)).reshape(-1)
         loc = np.where(answered >= 30, scale_loc, np.nan)
         cuts = values.cuts[band]
-        out[band] = describe_levels(loc, resp.indicators, band, cuts, values.levels, descriptions)
+        drafted = describe_levels(loc, resp.indicators, band, cuts, values.levels, descriptions)
+        written = inputs.described.get(band, {})
+        out[band] = tuple(
+            replace(d, statements=(written[d.level],), indicator_codes=()) if written.get(d.level) else d
+            for d in drafted
+        )
     return out
 
 

@@ -6,6 +6,7 @@ Kept apart from :mod:`reports.aggregate` (which reads the database and runs the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from itembank.framework import FrameworkSpec
@@ -56,7 +57,9 @@ class ReportInputs:
     ``tree`` the assessed students and the groups above them; ``values`` their stored PVs;
     ``responses`` their answers on the calibration's items (for the sub-indicators and the
     described levels); ``framework`` the framework in use (names, descriptions); ``sample`` the
-    replicate design; ``info`` the assessment.
+    replicate design; ``info`` the assessment; ``described`` the researchers' texts of the
+    proficiency levels in the scale version in force (band -> level -> text), which the reports
+    print in place of the drafted can-do statements where a researcher wrote one.
     """
 
     tree: PeopleTree
@@ -65,3 +68,4 @@ class ReportInputs:
     framework: FrameworkSpec
     sample: SampleDesign
     info: AssessmentInfo
+    described: Mapping[str, Mapping[str, str]] = field(default_factory=dict)

@@ -7,6 +7,7 @@ measurement variance (1 + 1/2) B; in census mode the sampling variance is 0.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -26,14 +27,16 @@ def _rubin(a: float, b: float) -> tuple[float, float]:
     return est, math.sqrt(1.5 * var_b)
 
 
+LENIENT = SuppressionRules(
+    subgroup=SuppressionRule(min_students=5, min_schools=1),
+    region_subgroup=SuppressionRule(min_students=5, min_schools=2),
+    min_responses=1,
+)
+
+
 @pytest.fixture(scope="module")
 def census() -> dict[tuple[str, str], Profile]:
-    lenient = SuppressionRules(
-        subgroup=SuppressionRule(min_students=5, min_schools=1),
-        region_subgroup=SuppressionRule(min_students=5, min_schools=2),
-        min_responses=1,
-    )
-    return build_profiles(tiny_inputs(design="census"), rules=lenient).profiles
+    return build_profiles(tiny_inputs(design="census"), rules=LENIENT).profiles
 
 
 def test_a_school_mean_and_pass_rate_are_rubins_rules_by_hand(census: dict[tuple[str, str], Profile]) -> None:
@@ -163,6 +166,17 @@ def test_described_levels_come_from_the_items_at_rp67(census: dict[tuple[str, st
     assert desc["优秀"].statements[0].startswith("能意识到身边问题中的信息需求")
     assert desc["待提高"].n_items == 0 and desc["待提高"].statements == ()
     assert desc["合格"].share is not None and desc["合格"].share.estimate == pytest.approx(0.8)
+
+
+def test_a_researchers_described_level_replaces_the_drafted_statements(census: dict[tuple[str, str], Profile]) -> None:
+    drafted = {d.level: d for d in census[("school", "S01")].level_descriptions}
+    band = drafted["优秀"].band
+    text = "能在复杂情境中综合评价信息来源，并说明理由。"
+    inputs = replace(tiny_inputs(design="census"), described={band: {"优秀": text}})
+    written = {d.level: d for d in build_profiles(inputs, rules=LENIENT).profiles[("school", "S01")].level_descriptions}
+    assert written["优秀"].statements == (text,) and written["优秀"].indicator_codes == ()
+    assert written["优秀"].n_items == drafted["优秀"].n_items  # the items still map where they did
+    assert written["合格"] == drafted["合格"]  # a level without a written text keeps its drafted statements
 
 
 def test_a_region_lists_its_schools_and_hides_names_on_request(census: dict[tuple[str, str], Profile]) -> None:
