@@ -16,6 +16,7 @@ them in a response.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -28,6 +29,7 @@ from assess.accounts.passwords import hash_password
 from assess.models import Area, Assessment, School, SchoolClass, Student, TestSession
 from assess.pins import hash_pin
 from itembank.db import session_scope
+from itembank.importing import starter_bank_files
 from itembank.models import utcnow
 
 PASSWORD = "Kx7-correct-horse"
@@ -254,3 +256,9 @@ def store_console_profiles(engine: Engine) -> None:
     )
     with session_scope(engine) as s:
         build_and_store(session=s, assessment_code="WEB-OPEN", rules=loose, n_pvs=5)
+
+
+@lru_cache(maxsize=1)
+def starter_bank_size() -> int:
+    """The number of items in the starter bank files (what a world that imports the bank holds)."""
+    return sum(len(json.loads(p.read_text(encoding="utf-8"))["items"]) for p in starter_bank_files())

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.assess.research.conftest import build_trial
+from tests.console_world import starter_bank_size
 from tests.web.conftest import SECRET, ConsoleDb
 from tests.web.serving import chromium, serve_console
 from tests.web.test_browser import SHOTS
@@ -58,7 +59,7 @@ def test_a_researcher_calibrates_a_field_trial_and_reads_the_plots(browser: Any,
     tab.page.get_by_text("已完成：1500 名学生").wait_for(timeout=120_000)  # swapped in by htmx, no reload
     assert board.get_attribute("hx-get") is None
     charts = tab.page.locator("svg.chart[role=img]")
-    assert charts.count() == 2
+    assert charts.count() == 3  # test information, item curves, the chosen item's option traces
     assert "测验信息量与条件标准误" in charts.first.evaluate("e => e.textContent")
     assert tab.page.locator("#parameters tbody tr").count() == 12
     tab.look("research-03-results")
@@ -72,7 +73,7 @@ def test_a_researcher_calibrates_a_field_trial_and_reads_the_plots(browser: Any,
 
     tab.page.get_by_role("link", name="题库").click()
     tab.page.wait_for_url(f"{server}/console/bank")
-    assert "共 385 道题" in tab.page.locator("#bank-results").inner_text()
+    assert f"共 {starter_bank_size()} 道题" in tab.page.locator("#bank-results").inner_text()
     tab.look("research-05-bank")
     tab.page.get_by_label("维度").select_option("D2")  # htmx swaps the list and pushes the URL
     tab.page.wait_for_url(re.compile(r".*dimension=D2.*"))
