@@ -1,0 +1,173 @@
+"""Benchmark: the national simulation of a million students in bounded memory, stage by stage.
+
+    nice .venv/bin/python bench/million.py [--students 1000000] [--chunk 50000] [--database URL]
+        [--plausible] [--tracemalloc] [--keep]
+
+Runs :func:`assess.simulate.pipeline.run_national_simulation` (the sampled country, the field
+trial, its calibration, the adaptive sittings with their final scores, the weights) into a new
+SQLite file (or the empty database at ``--database``), registering students and simulating,
+scoring and writing the adaptive sittings ``--chunk`` students at a time. A progress bar follows
+each chunked stage; after each stage it prints the stage's time, students per second, the rows
+it wrote (students, sittings, responses) and the peak resident memory so far (``ru_maxrss``;
+with ``--tracemalloc`` also the peak of Python's own allocations in the stage, which slows the
+run). ``--plausible`` then draws the assessment's plausible values (not chunked: see
+:mod:`reports.plausible`). The last line compares the peak with the aim of 4 GB.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path as _Path
+
+sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
+
+import argparse
+import resource
+import shutil
+import tempfile
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+from tqdm import tqdm
+
+from assess.models import Response, Student, TestSession
+from assess.simulate.population import DEFAULT_CHUNK
+from itembank.db import make_engine, session_scope
+
+AIM_BYTES = 4 * 1024**3
+
+
+def peak_rss() -> int:
+    """Peak resident set size of this process so far, in bytes (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1024**3:.2f} GB"
+
+
+def count_rows(engine: Engine) -> dict[str, int]:
+    """Students, test sessions and responses in the database."""
+    with session_scope(engine) as session:
+        return {
+            name: int(session.exec(select(func.count(col(model.id)))).one())
+            for name, model in (("students", Student), ("sittings", TestSession), ("responses", Response))
+        }
+
+
+@dataclass
+class Meter:
+    """Times each pipeline stage, counts its rows and notes the peak memory when it ends; draws the chunk bars."""
+
+    engine: Engine
+    trace: bool
+    t0: float = field(default_factory=time.perf_counter)
+    rows: dict[str, int] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+    bar: Any = None
+
+    def __post_init__(self) -> None:
+        self.rows = count_rows(self.engine)
+        if self.trace:
+            tracemalloc.start()
+
+    def chunk(self, stage: str, done: int, total: int) -> None:
+        if self.bar is None or self.bar.desc != stage:
+            self._close_bar()
+            self.bar = tqdm(total=total, desc=stage, unit="student", unit_scale=True, leave=False, dynamic_ncols=True)
+        self.bar.update(done - self.bar.n)
+
+    def _close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def stage(self, name: str, count: int) -> None:
+        self._close_bar()
+        now = time.perf_counter()
+        seconds = now - self.t0
+        rows = count_rows(self.engine)
+        wrote = ", ".join(f"{k} +{rows[k] - self.rows[k]:,}" for k in rows if rows[k] != self.rows[k]) or "no rows"
+        self.rows = rows
+        traced = ""
+        if self.trace:
+            traced = f", Python objects peak {_gb(tracemalloc.get_traced_memory()[1])}"
+            tracemalloc.reset_peak()
+        line = (
+            f"{name:<22} {count:>10,}  {seconds:8.1f} s  {count / seconds if seconds > 0 else 0:>9,.0f}/s  "
+            f"{wrote:<48} peak RSS {_gb(peak_rss())}{traced}"
+        )
+        tqdm.write(line)
+        self.lines.append(line)
+        self.t0 = time.perf_counter()  # the row counts are not the next stage's time
+
+
+def _plausible(engine: Engine, assessment_code: str, meter: Meter) -> None:
+    from reports.plausible import ensure_plausible_values
+    from reports.tree import find_assessment, load_tree
+
+    with session_scope(engine) as session:
+        tree = load_tree(session=session, assessment=find_assessment(session=session, code=assessment_code))
+        stored = ensure_plausible_values(session=session, tree=tree)
+    meter.stage("plausible values", stored.n_students)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=1_000_000)
+    parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, help="Students per chunk.")
+    parser.add_argument("--field-trial", type=int, default=5_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--database", default=None, help="An empty database URL (default: a new SQLite file).")
+    parser.add_argument("--plausible", action="store_true", help="Then draw the plausible values.")
+    parser.add_argument("--tracemalloc", action="store_true", help="Also trace Python allocations (slower).")
+    parser.add_argument("--keep", action="store_true", help="Keep the SQLite file (its path is printed).")
+    args = parser.parse_args(argv)
+
+    from assess.simulate.pipeline import run_national_simulation
+    from web import migrate
+
+    folder = Path(tempfile.mkdtemp(prefix="infolit-million-"))
+    url = args.database or f"sqlite:///{folder / 'million.db'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    print(f"{args.students:,} students, chunk {args.chunk:,}, {engine.dialect.name}" + (f" {url}" if args.keep else ""))
+    meter = Meter(engine, args.tracemalloc)
+    t0 = time.perf_counter()
+    try:
+        run = run_national_simulation(
+            engine,
+            students=args.students,
+            field_trial=args.field_trial,
+            seed=args.seed,
+            stage=meter.stage,
+            chunk=args.chunk,
+            chunk_progress=meter.chunk,
+        )
+        if args.plausible:
+            _plausible(engine, run.adaptive_assessment, meter)
+    finally:
+        meter._close_bar()
+        engine.dispose()
+        if not args.keep and not args.database:
+            shutil.rmtree(folder, ignore_errors=True)
+    total = time.perf_counter() - t0
+    rows = meter.rows
+    print(
+        f"total {total:.0f} s: {run.students:,} students ({run.students / total:,.0f}/s), "
+        f"{rows['sittings']:,} sittings, {rows['responses']:,} responses; "
+        f"stages {', '.join(f'{k} {v:.0f}s' for k, v in run.seconds.items())}"
+    )
+    peak = peak_rss()
+    print(f"peak RSS {_gb(peak)}: {'under' if peak < AIM_BYTES else 'OVER'} the aim, peak RSS < 4 GB")
+    return 0 if peak < AIM_BYTES else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
