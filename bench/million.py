@@ -37,6 +37,7 @@ from sqlmodel import col, select
 from tqdm import tqdm
 
 from assess.models import Response, Student, TestSession
+from assess.sampling.models import SampleWeight
 from assess.simulate.population import DEFAULT_CHUNK
 from itembank.db import make_engine, session_scope
 
@@ -53,23 +54,43 @@ def _gb(n: float) -> str:
 
 
 def count_rows(engine: Engine) -> dict[str, int]:
-    """Students, test sessions and responses in the database."""
+    """Students, test sessions, responses, sampling weights and plausible values in the database."""
+    from reports.models import PlausibleValue
+
+    tables: tuple[tuple[str, Any], ...] = (
+        ("students", Student.id),
+        ("sittings", TestSession.id),
+        ("responses", Response.id),
+        ("weights", SampleWeight.student_id),
+        ("plausible values", PlausibleValue.id),
+    )
     with session_scope(engine) as session:
-        return {
-            name: int(session.exec(select(func.count(col(model.id)))).one())
-            for name, model in (("students", Student), ("sittings", TestSession), ("responses", Response))
-        }
+        return {name: int(session.exec(select(func.count(col(c)))).one()) for name, c in tables}
+
+
+def stage_of(name: str) -> str:
+    """The pipeline stage (one transaction, ``NationalRun.seconds``) a progress name belongs to."""
+    for prefix, stage in (("field trial", "field_trial"), ("adaptive", "adaptive"), ("plausible", "plausible")):
+        if name.startswith(prefix):
+            return stage
+    return {"areas": "population", "schools": "population", "students": "population"}.get(name, name)
 
 
 @dataclass
 class Meter:
-    """Times each pipeline stage, counts its rows and notes the peak memory when it ends; draws the chunk bars."""
+    """Times each step, notes the peak memory when it ends, draws the chunk bars, and counts each stage's rows.
+
+    A pipeline stage commits when it ends, so its rows are counted (from another connection) when
+    the next stage reports its first step, or at :meth:`finish`.
+    """
 
     engine: Engine
     trace: bool
     t0: float = field(default_factory=time.perf_counter)
     rows: dict[str, int] = field(default_factory=dict)
-    lines: list[str] = field(default_factory=list)
+    current: str = ""
+    students: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
     bar: Any = None
 
     def __post_init__(self) -> None:
@@ -88,24 +109,44 @@ class Meter:
             self.bar.close()
             self.bar = None
 
+    def _summarize(self) -> None:
+        """The finished (committed) stage: its time, students per second, rows written, peak RSS."""
+        if not self.current:
+            return
+        rows = count_rows(self.engine)
+        wrote = ", ".join(f"{k} {rows[k] - self.rows[k]:,}" for k in rows if rows[k] != self.rows[k]) or "no rows"
+        self.rows = rows
+        sec, n = self.seconds[self.current], self.students[self.current]
+        tqdm.write(
+            f"== {self.current}: {sec:.1f} s, {n:,} students ({n / sec if sec > 0 else 0:,.0f}/s), "
+            f"wrote {wrote}; peak RSS {_gb(peak_rss())}"
+        )
+
     def stage(self, name: str, count: int) -> None:
         self._close_bar()
-        now = time.perf_counter()
-        seconds = now - self.t0
-        rows = count_rows(self.engine)
-        wrote = ", ".join(f"{k} +{rows[k] - self.rows[k]:,}" for k in rows if rows[k] != self.rows[k]) or "no rows"
-        self.rows = rows
+        seconds = time.perf_counter() - self.t0
+        group = stage_of(name)
+        if group != self.current:
+            self._summarize()
+            self.current = group
+        self.seconds[group] = self.seconds.get(group, 0.0) + seconds
+        counted = name == "students" or group in ("field_trial", "adaptive", "weights", "plausible")
+        self.students[group] = self.students.get(group, 0) + (count if counted else 0)
         traced = ""
         if self.trace:
             traced = f", Python objects peak {_gb(tracemalloc.get_traced_memory()[1])}"
             tracemalloc.reset_peak()
-        line = (
-            f"{name:<22} {count:>10,}  {seconds:8.1f} s  {count / seconds if seconds > 0 else 0:>9,.0f}/s  "
-            f"{wrote:<48} peak RSS {_gb(peak_rss())}{traced}"
-        )
-        tqdm.write(line)
-        self.lines.append(line)
-        self.t0 = time.perf_counter()  # the row counts are not the next stage's time
+        rate = f"{count / seconds:>9,.0f}/s" if seconds > 0 else ""
+        tqdm.write(f"   {name:<22} {count:>10,}  {seconds:8.1f} s {rate}  peak RSS {_gb(peak_rss())}{traced}")
+        self.t0 = time.perf_counter()  # the row counts are not the next step's time
+
+    def finish(self) -> None:
+        """Count the last stage's rows (after its commit)."""
+        self._close_bar()
+        t0 = time.perf_counter()
+        self._summarize()
+        self.current = ""
+        self.t0 += time.perf_counter() - t0
 
 
 def _plausible(engine: Engine, assessment_code: str, meter: Meter) -> None:
@@ -150,8 +191,10 @@ def main(argv: list[str] | None = None) -> int:
             chunk=args.chunk,
             chunk_progress=meter.chunk,
         )
+        meter.finish()
         if args.plausible:
             _plausible(engine, run.adaptive_assessment, meter)
+            meter.finish()
     finally:
         meter._close_bar()
         engine.dispose()
