@@ -49,6 +49,12 @@ def peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def current_rss() -> int:
+    """Resident set size of this process now, in bytes (Linux ``/proc/self/statm``)."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize()
+
+
 def _gb(n: float) -> str:
     return f"{n / 1024**3:.2f} GB"
 
@@ -102,6 +108,7 @@ class Meter:
         if self.bar is None or self.bar.desc != stage:
             self._close_bar()
             self.bar = tqdm(total=total, desc=stage, unit="student", unit_scale=True, leave=False, dynamic_ncols=True)
+        self.bar.set_postfix_str(f"RSS {_gb(current_rss())}, peak {_gb(peak_rss())}", refresh=False)
         self.bar.update(done - self.bar.n)
 
     def _close_bar(self) -> None:
