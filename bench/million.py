@@ -2,6 +2,7 @@
 
     nice .venv/bin/python bench/million.py [--students 1000000] [--chunk 50000] [--database URL]
         [--plausible] [--tracemalloc] [--keep]
+    nice .venv/bin/python bench/million.py --database URL --assessment CODE   # only the PVs of a kept run
 
 Runs :func:`assess.simulate.pipeline.run_national_simulation` (the sampled country, the field
 trial, its calibration, the adaptive sittings with their final scores, the weights) into a new
@@ -166,6 +167,25 @@ def _plausible(engine: Engine, assessment_code: str, meter: Meter) -> None:
     meter.stage("plausible values", stored.n_students)
 
 
+def _report_peak() -> int:
+    peak = peak_rss()
+    print(f"peak RSS {_gb(peak)}: {'under' if peak < AIM_BYTES else 'OVER'} the aim, peak RSS < 4 GB")
+    return 0 if peak < AIM_BYTES else 1
+
+
+def _plausible_only(url: str, assessment: str, trace: bool) -> int:
+    """Draw the plausible values of an assessment already simulated (``--database`` with ``--assessment``)."""
+    engine = make_engine(url)
+    meter = Meter(engine, trace)
+    print(f"plausible values of {assessment} in {engine.dialect.name}")
+    try:
+        _plausible(engine, assessment, meter)
+        meter.finish()
+    finally:
+        engine.dispose()
+    return _report_peak()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=1_000_000)
@@ -174,9 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database", default=None, help="An empty database URL (default: a new SQLite file).")
     parser.add_argument("--plausible", action="store_true", help="Then draw the plausible values.")
+    parser.add_argument(
+        "--assessment", default=None, help="With --database: only draw this simulated assessment's plausible values."
+    )
     parser.add_argument("--tracemalloc", action="store_true", help="Also trace Python allocations (slower).")
     parser.add_argument("--keep", action="store_true", help="Keep the SQLite file (its path is printed).")
     args = parser.parse_args(argv)
+    if args.assessment:
+        if not args.database:
+            parser.error("--assessment needs --database")
+        return _plausible_only(args.database, args.assessment, args.tracemalloc)
 
     from assess.simulate.pipeline import run_national_simulation
     from web import migrate
@@ -212,11 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"total {total:.0f} s: {run.students:,} students ({run.students / total:,.0f}/s), "
         f"{rows['sittings']:,} sittings, {rows['responses']:,} responses; "
-        f"stages {', '.join(f'{k} {v:.0f}s' for k, v in run.seconds.items())}"
+        f"stages {', '.join(f'{k} {v:.0f}s' for k, v in run.seconds.items())}; assessment {run.adaptive_assessment}"
     )
-    peak = peak_rss()
-    print(f"peak RSS {_gb(peak)}: {'under' if peak < AIM_BYTES else 'OVER'} the aim, peak RSS < 4 GB")
-    return 0 if peak < AIM_BYTES else 1
+    return _report_peak()
 
 
 if __name__ == "__main__":

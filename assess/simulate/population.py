@@ -45,7 +45,8 @@ DEFAULT_CHUNK = 50_000
 A band of up to this many students is one chunk, so a run of the demo's size (50,000 students,
 two bands) draws exactly the random numbers it drew before chunking; a national run of a million
 students goes through in pieces of this size, which bounds the engine state, the final scores and
-the rows waiting to be written (about 1 GB at this size).
+the rows waiting to be written (``python bench/million.py``: resident memory 0.5-0.76 GB through
+every chunk of a million-student run on SQLite).
 """
 
 ChunkProgress = Callable[[str, int, int], None]
