@@ -128,7 +128,8 @@ def test_chunks_of_70_store_what_one_chunk_stores(two: tuple[Engine, Engine]) ->
     per_sitting = _dump(
         chunked,
         "select t.id, t.position, count(r.id), count(distinct r.position), min(r.position), max(r.position) "
-        f"from test_session t join response r on r.session_id = t.id where t.assessment_id = {chunked_id} group by t.id",
+        "from test_session t join response r on r.session_id = t.id "
+        f"where t.assessment_id = {chunked_id} group by t.id",
     )
     assert len(per_sitting) == len(expected)
     assert all(pos == cnt == distinct and lo == 0 and hi == pos - 1 for _, pos, cnt, distinct, lo, hi in per_sitting)
