@@ -129,6 +129,10 @@ class StoredValues:
     cuts: dict[str, tuple[float, ...]]
 
 
+_BATCH = 200_000
+"""Answers fetched from the database at a time by :func:`load_responses`."""
+
+
 def _calibration(session: Session, tree: PeopleTree) -> Calibration:
     cid = tree.assessment.calibration_id
     row = session.get(Calibration, cid) if cid is not None else None
@@ -156,8 +160,12 @@ def load_responses(*, session: Session, tree: PeopleTree) -> AssessmentResponses
             col(Response.pilot).is_(False),
         )
     )
-    rows = session.connection().execute(query).all()  # core rows: ten times faster than ORM rows here
-    arr = np.array([tuple(r) for r in rows], dtype=np.int64).reshape(-1, 3)  # Row objects: numpy probes each
+    # core rows (ten times faster than ORM rows here), fetched and packed a batch at a time: a million
+    # students' thirty million answers as Python rows would take several GB, as an array 720 MB
+    result = session.connection().execution_options(yield_per=_BATCH).execute(query)
+    parts = [np.array([tuple(r) for r in batch], dtype=np.int64) for batch in result.partitions()]  # numpy probes Rows
+    arr = np.concatenate(parts).reshape(-1, 3) if parts else np.empty((0, 3), dtype=np.int64)
+    del parts
     # the tree's sessions are in student order, which need not be session-id order (a sampled
     # country registers its students school by school, then tests them in another order)
     by_id = np.argsort(tree.session_ids, kind="stable")
@@ -347,23 +355,23 @@ def store_plausible_values(
     session.flush()
     rid = int(run.id or 0)
     dim_codes = sorted(drawn.dimension_theta)
-    rows = [
-        {
-            "run_id": rid,
-            "student_id": int(tree.student_ids[i]),
-            "band": bands[i],
-            "theta": [round(float(v), 5) for v in drawn.theta[i]],
-            "scale_score": [round(float(v), 3) for v in sc[i]],
-            "level": [int(v) for v in level[i]],
-            "dimension_theta": {d: [round(float(v), 5) for v in drawn.dimension_theta[d][i]] for d in dim_codes},
-            "eap": round(float(drawn.eap[i]), 5),
-            "eap_sd": round(float(drawn.eap_sd[i]), 5),
-        }
-        for i in range(tree.n_students)
-    ]
     table = PlausibleValue.__table__  # type: ignore[attr-defined]
-    for lo in range(0, len(rows), 5_000):
-        session.execute(insert(table), rows[lo : lo + 5_000])
+    for lo in range(0, tree.n_students, 5_000):  # rows built per batch: all at once they would not fit a million
+        rows = [
+            {
+                "run_id": rid,
+                "student_id": int(tree.student_ids[i]),
+                "band": bands[i],
+                "theta": [round(float(v), 5) for v in drawn.theta[i]],
+                "scale_score": [round(float(v), 3) for v in sc[i]],
+                "level": [int(v) for v in level[i]],
+                "dimension_theta": {d: [round(float(v), 5) for v in drawn.dimension_theta[d][i]] for d in dim_codes},
+                "eap": round(float(drawn.eap[i]), 5),
+                "eap_sd": round(float(drawn.eap_sd[i]), 5),
+            }
+            for i in range(lo, min(lo + 5_000, tree.n_students))
+        ]
+        session.execute(insert(table), rows)
     session.flush()
     return PlausibleValueRunPublic.model_validate(run, from_attributes=True)
 

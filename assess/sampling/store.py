@@ -241,17 +241,18 @@ def weigh_assessment(*, session: Session, assessment_code: str) -> WeightedSampl
         r.half = int(zones.school_half[k]) if zones.school_half[k] >= 0 else None
         session.add(r)
     s = sitters.records.school
-    weight_rows = [
-        {
-            "draw_id": draw.id, "student_id": int(sitters.student_ids[j]), "school_id": rows[int(s[j])].id,
-            "assessed": bool(sitters.records.assessed[j]), "final": float(w.final[j]), "base": float(w.base[j]),
-            "school_adjustment": float(w.school_adjustment[j]), "within": float(w.within[j]),
-            "student_adjustment": float(w.student_adjustment[j]), "trim": float(w.trim[j]),
-            "zone": int(zones.zone[j]), "half": int(zones.half[j]),
-        }
-        for j in range(sitters.records.n)
-    ]  # fmt: skip
-    bulk_rows(session, SampleWeight, weight_rows)
+    for lo in range(0, sitters.records.n, 20_000):  # rows built per batch: a million at once would take 0.6 GB
+        weight_rows = [
+            {
+                "draw_id": draw.id, "student_id": int(sitters.student_ids[j]), "school_id": rows[int(s[j])].id,
+                "assessed": bool(sitters.records.assessed[j]), "final": float(w.final[j]), "base": float(w.base[j]),
+                "school_adjustment": float(w.school_adjustment[j]), "within": float(w.within[j]),
+                "student_adjustment": float(w.student_adjustment[j]), "trim": float(w.trim[j]),
+                "zone": int(zones.zone[j]), "half": int(zones.half[j]),
+            }
+            for j in range(lo, min(lo + 20_000, sitters.records.n))
+        ]  # fmt: skip
+        bulk_rows(session, SampleWeight, weight_rows)
     draw.weighted_at = utcnow()
     session.add(draw)
     session.flush()

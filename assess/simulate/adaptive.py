@@ -27,7 +27,7 @@ from assess.models import Assessment, BlueprintRow
 from assess.scales import FinalScores, final_scores, final_scores_batch
 from assess.scoring_rule import reported_result
 from assess.simulate.answers import ResponseWriter, answer_bank, lock_answered
-from assess.simulate.population import Population
+from assess.simulate.population import DEFAULT_CHUNK, ChunkProgress, Population
 from itembank.models import utcnow
 
 __all__ = ["SimulatedSessions", "run_adaptive", "simulate_sessions"]
@@ -171,6 +171,36 @@ def _final_results(
     return op_items, results
 
 
+def _session_rows(
+    bank: BandBank, spec: BlueprintSpec, sim: SimulatedSessions, grades: IntArray
+) -> tuple[list[list[int]], list[list[int]], list[dict[str, Any]]]:
+    """Each simulated session's item versions, scores and final result columns, as a live finish stores them."""
+    op_items, results = _final_results(bank, spec, sim, grades)
+    items: list[list[int]] = []
+    scores: list[list[int]] = []
+    for s in range(sim.items.shape[0]):
+        got = sim.items[s][sim.items[s] >= 0]
+        items.append([bank.version_ids[j] for j in got])
+        scores.append(sim.scores[s][: got.size].tolist())
+    finals: list[dict[str, Any]] = []
+    for s, r in enumerate(results):
+        n_scored = int((op_items[s] >= 0).sum())
+        reported = reported_result(r, n_scored=n_scored, min_items=spec.min_items)
+        finals.append(
+            {
+                "n_scored": n_scored,
+                "theta": r.theta,
+                "se": r.se,
+                "scale_score": reported.scale_score,
+                "level": reported.level,
+                "passed": reported.passed,
+                "assessed": reported.assessed,
+                "subscores": r.subscores,
+            }
+        )
+    return items, scores, finals
+
+
 def run_adaptive(
     *,
     session: Session,
@@ -183,6 +213,8 @@ def run_adaptive(
     now: datetime | None = None,
     progress: Progress | None = None,
     assessment: Assessment | None = None,
+    chunk: int = DEFAULT_CHUNK,
+    chunk_progress: ChunkProgress | None = None,
 ) -> Assessment:
     """Run ``members`` through adaptive tests on ``calibration_id``; answers follow ``truth_calibration_id``.
 
@@ -191,7 +223,15 @@ def run_adaptive(
     truth and not to our estimates of it. A blueprint that asks for Sympson-Hetter without
     parameters gets them calibrated for each band's bank and students
     (:func:`assess.exposure.calibrate_blueprint_exposure`), stored with the blueprint.
+
+    Each band's students go through in chunks of ``chunk`` (:data:`DEFAULT_CHUNK`), in order:
+    simulated, scored and written before the next chunk begins, so memory does not grow with the
+    number of students. The random stream runs on across chunks, so a band of at most ``chunk``
+    students gets the numbers an unchunked run gives it; a smaller chunk gives other (equally
+    distributed) draws.
     """
+    if chunk < 1:
+        raise ValueError("chunk must be at least 1")
     tick = progress or (lambda _s, _n: None)
     now = now or utcnow()
     spec = spec or default_blueprint()
@@ -200,10 +240,9 @@ def run_adaptive(
         assessment = _open_assessment(session, grades=grades, calibration_id=calibration_id, spec=spec, now=now)
     writer = ResponseWriter.for_bank(session, rng)
     bp = spec.engine_blueprint()
-    for band in sorted({band_of_grade(g, session=session) for g in grades}):
-        who = members[
-            np.array([band_of_grade(int(g), session=session) == band for g in population.grades[members]], dtype=bool)
-        ]
+    band_of = {g: band_of_grade(g, session=session) for g in grades}
+    for band in sorted(set(band_of.values())):
+        who = members[np.array([band_of[int(g)] == band for g in population.grades[members]], dtype=bool)]
         if who.size == 0:
             continue
         bank = load_band_bank(session=session, calibration_id=calibration_id, band=band)
@@ -216,46 +255,31 @@ def run_adaptive(
             ).one()
             row.spec = band_spec.to_json()
             session.add(row)
-        sim = simulate_sessions(
-            exposure_bank(bank, band_spec) if band_spec.sympson_hetter else bank.engine,
-            bp,
-            population.true_theta[who],
-            rng,
-            grades=population.grades[who],
-            pilot_per_session=spec.pilot_items,
-            answer_bank=answer_bank(bank.version_ids, [truth]),
-        )
-        op_items, results = _final_results(bank, spec, sim, population.grades[who])
-        items: list[list[int]] = []
-        scores: list[list[int]] = []
-        for s in range(who.size):
-            got = sim.items[s][sim.items[s] >= 0]
-            items.append([bank.version_ids[j] for j in got])
-            scores.append(sim.scores[s][: got.size].tolist())
-        finals: list[dict[str, Any]] = []
-        for s, r in enumerate(results):
-            n_scored = int((op_items[s] >= 0).sum())
-            reported = reported_result(r, n_scored=n_scored, min_items=spec.min_items)
-            finals.append(
-                {
-                    "n_scored": n_scored,
-                    "theta": r.theta,
-                    "se": r.se,
-                    "scale_score": reported.scale_score,
-                    "level": reported.level,
-                    "passed": reported.passed,
-                    "assessed": reported.assessed,
-                    "subscores": r.subscores,
-                }
+        engine_bank = exposure_bank(bank, band_spec) if band_spec.sympson_hetter else bank.engine
+        answers = answer_bank(bank.version_ids, [truth])
+        for start in range(0, who.size, chunk):
+            part = who[start : start + chunk]
+            sim = simulate_sessions(
+                engine_bank,
+                bp,
+                population.true_theta[part],
+                rng,
+                grades=population.grades[part],
+                pilot_per_session=spec.pilot_items,
+                answer_bank=answers,
             )
-        writer.write(
-            assessment_id=int(assessment.id or 0),
-            student_ids=population.student_ids[who],
-            items=items,
-            scores=scores,
-            started=now - timedelta(days=5),
-            finals=finals,
-        )
+            items, scores, finals = _session_rows(bank, spec, sim, population.grades[part])
+            del sim
+            writer.write(
+                assessment_id=int(assessment.id or 0),
+                student_ids=population.student_ids[part],
+                items=items,
+                scores=scores,
+                started=now - timedelta(days=5),
+                finals=finals,
+            )
+            if chunk_progress is not None:
+                chunk_progress(f"adaptive band {band}", start + part.size, who.size)
         tick(f"adaptive band {band}", who.size)
     lock_answered(session, int(assessment.id or 0))
     return assessment

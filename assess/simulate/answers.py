@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import and_, update
+from sqlalchemy import and_, func, update
 from sqlmodel import Session, col, select
 
 from assess.banks import BandBank
@@ -169,10 +169,14 @@ class ResponseWriter:
                     **finals[k],
                 }
             )
+        before = self.session.exec(select(func.max(col(TestSession.id)))).one() or 0
         insert_rows(self.session, TestSession, session_rows)
-        ids = dict(
+        del session_rows
+        ids = dict(  # only the sessions just written: a run written in chunks does not read back the earlier ones
             self.session.exec(
-                select(TestSession.student_id, TestSession.id).where(TestSession.assessment_id == assessment_id)
+                select(TestSession.student_id, TestSession.id).where(
+                    TestSession.assessment_id == assessment_id, col(TestSession.id) > before
+                )
             ).all()
         )
         responses = []

@@ -30,7 +30,15 @@ from assess.models import School, SchoolClass, Student
 from assess.sampling.design import SamplingDesign, WithinSchool
 from assess.sampling.frame import SchoolFrame
 from assess.sampling.select import DrawnSample, draw_sample
-from assess.simulate.population import GRADE_MEANS, PROVINCES, Population, insert_areas, insert_rows
+from assess.simulate.population import (
+    DEFAULT_CHUNK,
+    GRADE_MEANS,
+    PROVINCES,
+    ChunkProgress,
+    Population,
+    insert_areas,
+    insert_rows,
+)
 from itembank.models import utcnow
 
 __all__ = ["Country", "SeatedSample", "build_country", "national_design", "plan_schools", "seat_national_sample"]
@@ -181,6 +189,8 @@ def seat_national_sample(
     refuse_replacement: float = 0.25,
     absent: float = 0.05,
     progress: Progress | None = None,
+    chunk: int = DEFAULT_CHUNK,
+    chunk_progress: ChunkProgress | None = None,
 ) -> SeatedSample:
     """Draw the design, let schools refuse (replacements step in) and students miss the test; register them.
 
@@ -189,6 +199,8 @@ def seat_national_sample(
     probability ``absent``. Field-trial schools are whole schools drawn at random from the rest of
     the frame, each grade in turn (the trial calibrates every grade band's items). Areas, schools,
     one class per grade and the students go in through the same tables as a registration file's.
+    The students are written ``chunk`` at a time (every random number is drawn as in one piece,
+    so the chunk changes nothing stored).
     """
     tick = progress or (lambda _s, _n: None)
     f = country.frame
@@ -264,46 +276,12 @@ def seat_national_sample(
             )
         ):
             class_id[(int(sc), int(g))] = int(cid or 0)
-    first = int(session.exec(select(func.count(col(Student.id)))).one())
-    student_rows: list[dict[str, Any]] = []
-    theta: list[float] = []
-    grade_of: list[int] = []
-    school_of: list[int] = []
-    kind: list[int] = []  # 0 operational sitter, 1 operational absentee, 2 field trial
-    tickets = rng.choice(10**9, size=int(take[rows].sum()) if rows else 0, replace=False)
-    n_op = len(op_rows)
-    for j, r in enumerate(rows):
-        sid = school_id[codes[j]]
-        path = school_rows[j]["path"]
-        for gk, g in enumerate(design.grades):
-            n = int(take[r, gk])
-            if n == 0:
-                continue
-            girls = rng.random(n) < 0.5
-            t = GRADE_MEANS.get(int(g), 0.0) + country.effect[r] + 0.05 * girls + PUPIL_SD * rng.standard_normal(n)
-            away = rng.random(n) < absent
-            for m in range(n):
-                at = len(student_rows)
-                student_rows.append({
-                    "code": f"P{first + at + 1:08d}", "grade": int(g), "gender": "F" if girls[m] else "M",
-                    "ticket": f"T{tickets[at]:09d}", "school_id": sid, "class_id": class_id[(sid, int(g))],
-                    "pin_hash": "", "path": path, "created_at": utcnow(),
-                })  # fmt: skip
-                theta.append(float(t[m]))
-                grade_of.append(int(g))
-                school_of.append(sid)
-                kind.append(2 if j >= n_op else int(away[m]))
-    insert_rows(session, Student, student_rows)
-    new_ids = np.array(session.exec(select(Student.id).order_by(col(Student.id))).all(), dtype=np.int64)
-    new_ids = new_ids[-len(student_rows) :] if student_rows else new_ids[:0]
-    tick("students", len(student_rows))
-    kinds = np.array(kind, dtype=np.int64)
-    population = Population(
-        student_ids=new_ids,
-        grades=np.array(grade_of, dtype=np.int64),
-        school_ids=np.array(school_of, dtype=np.int64),
-        true_theta=np.array(theta),
+    seats = _Seats(rows=rows, take=take, n_operational=len(op_rows), school_id=[school_id[c] for c in codes],
+                   paths=[str(r["path"]) for r in school_rows], class_id=class_id)  # fmt: skip
+    population, kinds = _register_students(
+        session, country, design, seats, rng, absent=absent, chunk=chunk, chunk_progress=chunk_progress
     )
+    tick("students", int(population.student_ids.size))
     return SeatedSample(
         population=population,
         field_trial=np.nonzero(kinds == 2)[0].astype(np.int64),
@@ -313,3 +291,83 @@ def seat_national_sample(
         replacements_used=used_repl,
         absent=int((kinds == 1).sum()),
     )
+
+
+@dataclass(frozen=True, eq=False)
+class _Seats:
+    """The schools that register students: frame rows (operational first), takes, database ids and paths."""
+
+    rows: list[int]
+    take: IntArray
+    n_operational: int
+    school_id: list[int]
+    paths: list[str]
+    class_id: dict[tuple[int, int], int]
+
+
+def _register_students(
+    session: Session,
+    country: Country,
+    design: SamplingDesign,
+    seats: _Seats,
+    rng: np.random.Generator,
+    *,
+    absent: float,
+    chunk: int,
+    chunk_progress: ChunkProgress | None,
+) -> tuple[Population, IntArray]:
+    """Draw and insert the seated schools' students, ``chunk`` rows at a time; the population and each one's kind.
+
+    The kind is 0 for an operational sitter, 1 an operational absentee, 2 a field-trial student.
+    Only the abilities, grades, schools and kinds (numbers) are kept for every student; the rows
+    are written and dropped chunk by chunk, and their ids read back for that chunk alone.
+    """
+    first = int(session.exec(select(func.count(col(Student.id)))).one())
+    total = int(seats.take[seats.rows].sum()) if seats.rows else 0
+    theta = np.empty(total)
+    grade_of = np.empty(total, dtype=np.int64)
+    school_of = np.empty(total, dtype=np.int64)
+    kind = np.empty(total, dtype=np.int64)
+    new_ids = np.empty(total, dtype=np.int64)
+    tickets = rng.choice(10**9, size=total, replace=False)
+    pending: list[dict[str, Any]] = []
+    written = 0
+
+    def flush() -> None:
+        nonlocal written, pending
+        if not pending:
+            return
+        last = session.exec(select(func.max(col(Student.id)))).one() or 0
+        insert_rows(session, Student, pending, chunk=chunk)
+        got = session.exec(select(Student.id).where(col(Student.id) > last).order_by(col(Student.id))).all()
+        new_ids[written : written + len(pending)] = np.asarray(got, dtype=np.int64)[-len(pending) :]
+        written += len(pending)
+        pending = []
+        if chunk_progress is not None:
+            chunk_progress("students", written, total)
+
+    at = 0
+    for j, r in enumerate(seats.rows):
+        sid, path = seats.school_id[j], seats.paths[j]
+        for gk, g in enumerate(design.grades):
+            n = int(seats.take[r, gk])
+            if n == 0:
+                continue
+            girls = rng.random(n) < 0.5
+            t = GRADE_MEANS.get(int(g), 0.0) + country.effect[r] + 0.05 * girls + PUPIL_SD * rng.standard_normal(n)
+            away = rng.random(n) < absent
+            theta[at : at + n] = t
+            grade_of[at : at + n] = int(g)
+            school_of[at : at + n] = sid
+            kind[at : at + n] = 2 if j >= seats.n_operational else away.astype(np.int64)
+            for m in range(n):
+                pending.append({
+                    "code": f"P{first + at + m + 1:08d}", "grade": int(g), "gender": "F" if girls[m] else "M",
+                    "ticket": f"T{tickets[at + m]:09d}", "school_id": sid, "class_id": seats.class_id[(sid, int(g))],
+                    "pin_hash": "", "path": path, "created_at": utcnow(),
+                })  # fmt: skip
+            at += n
+            if len(pending) >= chunk:
+                flush()
+    flush()
+    return Population(student_ids=new_ids, grades=grade_of, school_ids=school_of, true_theta=theta), kind

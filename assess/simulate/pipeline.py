@@ -35,7 +35,7 @@ from assess.sampling.store import store_draw, weigh_assessment
 from assess.simulate.adaptive import run_adaptive
 from assess.simulate.country import SeatedSample, build_country, national_design, plan_schools, seat_national_sample
 from assess.simulate.field_trial import run_field_trial
-from assess.simulate.population import Population, build_population
+from assess.simulate.population import DEFAULT_CHUNK, ChunkProgress, Population, build_population
 from itembank.db import session_scope
 from itembank.models import PROVISIONAL, Calibration, ItemParameter, utcnow
 from itembank.services import count_items, import_starter_bank, load_framework
@@ -44,6 +44,7 @@ __all__ = [
     "CalibrationCheck",
     "NationalRun",
     "calibrate_field_trial",
+    "country_size",
     "ensure_bank",
     "register_demo_students",
     "run_national_simulation",
@@ -90,6 +91,15 @@ class CalibrationCheck:
     calibration: AssessmentCalibration
     rmse_b: float
     median_abs_error_b: float
+
+
+def country_size(students: int) -> int:
+    """Schools in the synthetic country for a sample of ``students``: 30,000, or one per 10 students beyond 300,000.
+
+    A school tests at most 35 students of its grade, so the 30,000-school frame holds under a
+    million; a larger sample gets a proportionally larger country, sampled at the same rate.
+    """
+    return max(30_000, students // 10)
 
 
 def ensure_bank(*, session: Session) -> int:
@@ -219,6 +229,8 @@ def run_national_simulation(
     stage: Stage | None = None,
     calibration_progress: CycleProgress | None = None,
     sample: bool = True,
+    chunk: int = DEFAULT_CHUNK,
+    chunk_progress: ChunkProgress | None = None,
 ) -> NationalRun:
     """Run the whole national pipeline into the database behind ``engine``.
 
@@ -236,6 +248,13 @@ def run_national_simulation(
     sample
         Draw the operational students through the national sample design and weight them after
         testing (the default); ``False``: every student of the simulated schools, no weights.
+    chunk
+        Students registered, and adaptive sittings simulated, scored and written, at a time
+        (:data:`~assess.simulate.population.DEFAULT_CHUNK`): memory stays bounded however many
+        students there are. Registration draws the same numbers whatever the chunk; the adaptive
+        stage does for bands of at most ``chunk`` students.
+    chunk_progress
+        Called after each chunk of registration and of the adaptive stage (for progress bars).
     """
     tick = stage or (lambda _s, _n: None)
     rng = np.random.default_rng(seed)
@@ -250,11 +269,11 @@ def run_national_simulation(
     seated: SeatedSample | None = None
     with session_scope(engine) as session:
         if sample:
-            country = build_country(rng, grades=grades)
+            country = build_country(rng, n_schools=country_size(students), grades=grades)
             n_schools = plan_schools(country, students - field_trial, grades)
             seated = seat_national_sample(
                 session=session, country=country, design=national_design(n_schools, grades),
-                field_trial=field_trial, rng=rng, seed=seed, progress=tick,
+                field_trial=field_trial, rng=rng, seed=seed, progress=tick, chunk=chunk, chunk_progress=chunk_progress,
             )  # fmt: skip
             pop, ft_members, rest = seated.population, seated.field_trial, seated.operational
         else:
@@ -299,6 +318,8 @@ def run_national_simulation(
             spec=spec or default_blueprint(),
             now=now,
             progress=tick,
+            chunk=chunk,
+            chunk_progress=chunk_progress,
         )
         cat_id, cat_code = int(cat.id or 0), cat.code
     times["adaptive"] = time.perf_counter() - t0

@@ -24,7 +24,9 @@ from itembank.db import bulk_insert
 from itembank.models import utcnow
 
 __all__ = [
+    "DEFAULT_CHUNK",
     "GRADE_MEANS",
+    "ChunkProgress",
     "PROVINCES",
     "Population",
     "build_population",
@@ -36,6 +38,20 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Progress = Callable[[str, int], None]
+
+DEFAULT_CHUNK = 50_000
+"""Students registered, or simulated, scored and written, at a time in a national run.
+
+A band of up to this many students is one chunk, so a run of the demo's size (50,000 students,
+two bands) draws exactly the random numbers it drew before chunking; a national run of a million
+students goes through in pieces of this size, which bounds the engine state, the final scores and
+the rows waiting to be written (``python bench/million.py``: resident memory 0.5-0.76 GB through
+every chunk of a million-student run on SQLite).
+"""
+
+ChunkProgress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: students done of the stage's total, after each chunk."""
+
 
 GRADE_MEANS: dict[int, float] = {4: -1.0, 6: -0.4, 8: 0.0, 11: 0.6}
 """Mean ability by grade on the bank's vertical scale (docs/item-format.md), SD about 1 within a grade."""
