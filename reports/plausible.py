@@ -161,8 +161,10 @@ def load_responses(*, session: Session, tree: PeopleTree) -> AssessmentResponses
         )
     )
     # core rows (ten times faster than ORM rows here), fetched and packed a batch at a time: a million
-    # students' thirty million answers as Python rows would take several GB, as an array 720 MB
-    result = session.connection().execution_options(yield_per=_BATCH).execute(query)
+    # students' thirty million answers as Python rows would take several GB, as an array 720 MB. The
+    # option goes on the statement: Connection.execution_options sets it on the session's connection
+    # for the rest of the transaction, and PostgreSQL then refuses the run's INSERT as a cursor
+    result = session.connection().execute(query.execution_options(yield_per=_BATCH))
     parts = [np.array([tuple(r) for r in batch], dtype=np.int64) for batch in result.partitions()]  # numpy probes Rows
     arr = np.concatenate(parts).reshape(-1, 3) if parts else np.empty((0, 3), dtype=np.int64)
     del parts

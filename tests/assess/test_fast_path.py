@@ -422,8 +422,8 @@ def test_a_national_run_with_exposure_control_stores_its_parameters(engine: Engi
     from assess.simulate.pipeline import run_national_simulation
 
     spec = dataclasses.replace(default_blueprint(), sympson_hetter=True, target_exposure=0.3)
-    # sample=False: see tests/assess/simulate/test_pipeline.py (a 750-student trial's chance warnings)
-    run = run_national_simulation(engine, students=1500, field_trial=750, seed=3, spec=spec, sample=False)
+    # sample=False and the trial's size: see tests/assess/simulate/test_pipeline.py
+    run = run_national_simulation(engine, students=3000, field_trial=2000, seed=3, spec=spec, sample=False)
     with Session(engine) as session:
         cat = session.exec(select(Assessment).where(Assessment.code == run.adaptive_assessment)).one()
         rows = session.exec(select(BlueprintRow).where(BlueprintRow.assessment_id == cat.id)).all()

@@ -96,7 +96,7 @@ def test_a_school_outside_the_draw_weighs_nothing_and_a_late_sitter_stops_the_bu
 def test_report_build_of_a_weighted_national_run_uses_the_weights_and_the_zones(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'n.db'}")
     migrate.upgrade(engine)
-    run = run_national_simulation(engine, students=2000, field_trial=1000, seed=3)
+    run = run_national_simulation(engine, students=3000, field_trial=2000, seed=3)  # see tests/reports/conftest.py
     assert run.weighted_students > 0.9 * run.adaptive_students
     with Session(engine, expire_on_commit=False) as session:
         profiles, build = build_and_store(session=session, assessment_code=run.adaptive_assessment, n_pvs=5)
