@@ -68,7 +68,8 @@ def staff(page: Page, base: str, role: str, username: str, password: str, out: P
     page.wait_for_load_state("networkidle")
     save(page, out / f"{role}-00-home.png", width=900, max_height=max_height)
     links = page.locator("nav a")
-    pages = [(links.nth(i).inner_text().strip(), links.nth(i).get_attribute("href") or "") for i in range(links.count())]
+    pages = [(links.nth(i).inner_text().strip(), links.nth(i).get_attribute("href") or "")
+             for i in range(links.count())]  # fmt: skip
     seen: set[str] = set()
     for name, href in pages:
         path = href.split("?")[0]
@@ -82,6 +83,7 @@ def staff(page: Page, base: str, role: str, username: str, password: str, out: P
 
 
 def main() -> None:
+    """Read the printed logins, then take every user's pictures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("demo_output", type=Path, help="what `infolit demo` printed (its logins)")
     parser.add_argument("--base", default="http://127.0.0.1:8000")
@@ -104,7 +106,8 @@ def main() -> None:
         for label, username, password in logins:
             if label in ROLES:
                 context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-                staff(context.new_page(), args.base, ROLES[label], username, password, args.out, max_height=args.max_height)
+                page = context.new_page()
+                staff(page, args.base, ROLES[label], username, password, args.out, max_height=args.max_height)
                 context.close()
         browser.close()
 

@@ -25,8 +25,10 @@ __all__ = [
     "Scorable",
     "from_map",
     "keyed_pairs",
+    "matches_for_score",
     "one_value",
     "option_keys",
+    "score_matches",
     "score_units",
     "units_for_score",
 ]
@@ -220,6 +222,19 @@ def units_for_score(version: Scorable, score: int, total: int) -> int:
     if version.scoring == "all_or_nothing" or not version.score_map:
         return total if score else 0
     return list(version.score_map).index(score)
+
+
+def score_matches(version: Scorable, answer: Mapping[str, str], key: Mapping[str, str]) -> int:
+    """Score of a ``{name: value}`` answer: the names whose value is the key's, by :func:`score_units`."""
+    return score_units(version, sum(1 for name, value in key.items() if answer.get(name) == value), len(key))
+
+
+def matches_for_score(
+    version: Scorable, score: int, key: Mapping[str, str], choices: Mapping[str, Sequence[str]], rnd: random.Random
+) -> dict[str, str]:
+    """A ``{name: value}`` answer earning ``score``: so many names (drawn) keyed right, the others a wrong choice."""
+    right = set(rnd.sample(sorted(key), units_for_score(version, score, len(key))))
+    return {n: v if n in right else rnd.choice([x for x in choices[n] if x != v]) for n, v in key.items()}
 
 
 def keyed_pairs(key: Sequence[str] | None) -> dict[str, str]:

@@ -22,10 +22,10 @@ from itembank.types.base import (
     ItemType,
     Scorable,
     from_map,
+    matches_for_score,
     one_value,
     require,
-    score_units,
-    units_for_score,
+    score_matches,
 )
 from itembank.types.units import check_unit_scoring
 
@@ -115,16 +115,12 @@ class InboxSim(ItemType):
     def score(self, version: Scorable, response: Any) -> int:
         """Score a response by this type's rule (:class:`InvalidResponseError` when it does not fit)."""
         answer = from_map(response, {m: _actions(version) for m in _messages(version)}, "inbox")
-        expected = (version.rule or {}).get("expected", {})
-        correct = sum(1 for m, action in expected.items() if answer.get(m) == action)
-        return score_units(version, correct, len(expected))
+        return score_matches(version, answer, (version.rule or {}).get("expected", {}))
 
     def answer_for_score(self, version: Scorable, score: int, rnd: random.Random) -> Any:
         """An answer a student could have given that earns ``score``."""
         expected = (version.rule or {}).get("expected", {})
-        actions = _actions(version)
-        right = set(rnd.sample(sorted(expected), units_for_score(version, score, len(expected))))
-        return {m: a if m in right else rnd.choice([x for x in actions if x != a]) for m, a in expected.items()}
+        return matches_for_score(version, score, expected, {m: _actions(version) for m in expected}, rnd)
 
     def form_fields(self, version: Scorable) -> frozenset[str]:
         """Names of the form fields this type reads."""

@@ -22,10 +22,10 @@ from itembank.types.base import (
     Scorable,
     from_map,
     keyed_pairs,
+    matches_for_score,
     one_value,
     require,
-    score_units,
-    units_for_score,
+    score_matches,
 )
 from itembank.types.units import check_pairs, check_unit_scoring
 
@@ -101,16 +101,11 @@ class InlineChoice(ItemType):
     def score(self, version: Scorable, response: Any) -> int:
         """Score a response by this type's rule (:class:`InvalidResponseError` when it does not fit)."""
         answer = from_map(response, gap_options(version), "inline choice")
-        key = keyed_pairs(version.key)
-        correct = sum(1 for gap, choice in key.items() if answer.get(gap) == choice)
-        return score_units(version, correct, len(key))
+        return score_matches(version, answer, keyed_pairs(version.key))
 
     def answer_for_score(self, version: Scorable, score: int, rnd: random.Random) -> Any:
         """An answer a student could have given that earns ``score``."""
-        key = keyed_pairs(version.key)
-        options = gap_options(version)
-        right = set(rnd.sample(sorted(key), units_for_score(version, score, len(key))))
-        return {g: c if g in right else rnd.choice([o for o in options[g] if o != c]) for g, c in key.items()}
+        return matches_for_score(version, score, keyed_pairs(version.key), gap_options(version), rnd)
 
     def form_fields(self, version: Scorable) -> frozenset[str]:
         """Names of the form fields this type reads."""

@@ -21,11 +21,11 @@ from itembank.types.base import (
     Scorable,
     from_map,
     keyed_pairs,
+    matches_for_score,
     one_value,
     option_keys,
     require,
-    score_units,
-    units_for_score,
+    score_matches,
 )
 from itembank.types.units import check_pairs, check_unit_scoring
 
@@ -72,16 +72,12 @@ class Matching(ItemType):
         """Score a response by this type's rule (:class:`InvalidResponseError` when it does not fit)."""
         targets = target_keys(version)
         answer = from_map(response, {k: targets for k in option_keys(version)}, "matching")
-        key = keyed_pairs(version.key)
-        correct = sum(1 for premise, target in key.items() if answer.get(premise) == target)
-        return score_units(version, correct, len(key))
+        return score_matches(version, answer, keyed_pairs(version.key))
 
     def answer_for_score(self, version: Scorable, score: int, rnd: random.Random) -> Any:
         """An answer a student could have given that earns ``score``."""
         key = keyed_pairs(version.key)
-        targets = target_keys(version)
-        right = set(rnd.sample(sorted(key), units_for_score(version, score, len(key))))
-        return {p: t if p in right else rnd.choice([x for x in targets if x != t]) for p, t in key.items()}
+        return matches_for_score(version, score, key, {p: target_keys(version) for p in key}, rnd)
 
     def form_fields(self, version: Scorable) -> frozenset[str]:
         """Names of the form fields this type reads."""

@@ -35,6 +35,7 @@ from itembank.db import make_engine, session_scope
 from itembank.models import PROVISIONAL, Calibration, Item, ItemVersion, utcnow
 from itembank.settings import Settings
 from tests import pgserver
+from tests.web.serving import chromium
 from web.app import create_app
 from web.security import CSRF_COOKIE, WebSettings
 
@@ -419,3 +420,10 @@ def console_post(client: TestClient[Litestar], url: str, data: dict[str, Any] | 
         client.get("/console/login")
     token = str(client.cookies[CSRF_COOKIE])
     return client.post(url, data={**(data or {}), "_csrf_token": token}, follow_redirects=False, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium under Playwright, one per test module (skipped, saying why, without it)."""
+    with chromium() as launched:
+        yield launched

@@ -20,7 +20,7 @@ import pytest
 from tests.assess.research.conftest import build_trial
 from tests.itembank import samples
 from tests.web.conftest import SECRET, ConsoleDb
-from tests.web.serving import chromium, serve_console
+from tests.web.serving import serve_console
 from tests.web.test_console_browser import Tab
 
 pytestmark = pytest.mark.browser
@@ -33,12 +33,6 @@ def server(cdb: ConsoleDb, tmp_path: Path) -> Iterator[str]:
     cdb.engine.dispose()
     with serve_console(cdb.url, tmp_path, SECRET) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 def test_a_researcher_creates_edits_and_pilots_an_item_then_imports_a_file(

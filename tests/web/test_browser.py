@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from itembank.models import Item, ItemVersion
 from tests.web.conftest import N_ITEMS, SECRET, Db, Pupil
-from tests.web.serving import REPO, chromium, serve
+from tests.web.serving import REPO, serve
 
 pytestmark = pytest.mark.browser
 
@@ -50,12 +50,6 @@ def server(db: Db, tmp_path: Path) -> Iterator[str]:
     env = {"INFOLIT_DATABASE_URL": db.url, "INFOLIT_DATA_DIR": str(tmp_path / "data"), "INFOLIT_SECRET_KEY": SECRET}
     with serve("web.app:create_app", env, tmp_path / "server.log") as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 class Secrets:

@@ -15,10 +15,9 @@ import pytest
 from tests.web.conftest import SECRET, ConsoleDb
 from tests.web.serving import serve
 from tests.web.test_console_assessments import publish_copy, round_text
-from tests.web.test_console_browser import Tab, browser
+from tests.web.test_console_browser import Tab
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser"]  # the module's browser fixture, shared
 
 
 @pytest.fixture

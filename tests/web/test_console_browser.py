@@ -22,7 +22,7 @@ from pypdf import PdfReader
 from assess.people_file import COLUMNS
 from tests.console_world import NEXT_MARKERS, PASSWORD
 from tests.web.conftest import SECRET, ConsoleDb
-from tests.web.serving import chromium, serve
+from tests.web.serving import serve
 from tests.web.test_browser import VIEWPORTS, audit, choose, item_state, shot, submit
 
 pytestmark = pytest.mark.browser
@@ -40,12 +40,6 @@ def server(cdb: ConsoleDb, tmp_path: Path) -> Iterator[str]:
     env = {"INFOLIT_DATABASE_URL": cdb.url, "INFOLIT_DATA_DIR": str(tmp_path / "data"), "INFOLIT_SECRET_KEY": SECRET}
     with serve("tests.web.console_app:create_console_app", env, tmp_path / "server.log") as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 class Tab:

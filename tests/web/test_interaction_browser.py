@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from assess.models import Response
 from itembank.models import ItemVersion
 from tests.web.conftest import SECRET, Db, Pupil
-from tests.web.serving import chromium, serve
+from tests.web.serving import serve
 from tests.web.test_browser import SHOTS, VIEWPORTS, audit, new_context, shot
 from tests.web.test_interaction_pages import SECRETS, idb  # noqa: F401  (the fixture)
 
@@ -31,12 +31,6 @@ def iserver(idb: Db, tmp_path: Path) -> Iterator[str]:  # noqa: F811
     env = {"INFOLIT_DATABASE_URL": idb.url, "INFOLIT_DATA_DIR": str(tmp_path / "data"), "INFOLIT_SECRET_KEY": SECRET}
     with serve("web.app:create_app", env, tmp_path / "server.log") as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 def kind_on(page: Any) -> str:

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from itembank.models import Calibration
 from tests.assess.research.conftest import build_trial
 from tests.web.conftest import SECRET, ConsoleDb
-from tests.web.serving import chromium, serve
+from tests.web.serving import serve_console
 from tests.web.test_console_browser import Tab
 from tests.web.test_console_publish import _world
 
@@ -31,15 +31,8 @@ def server(cdb: ConsoleDb, tmp_path: Path) -> Iterator[str]:
     _world(cdb.engine)
     build_trial(cdb.engine, n_students=400)
     cdb.engine.dispose()
-    env = {"INFOLIT_DATABASE_URL": cdb.url, "INFOLIT_DATA_DIR": str(tmp_path / "data"), "INFOLIT_SECRET_KEY": SECRET}
-    with serve("tests.web.console_app:create_console_app", env, tmp_path / "server.log") as base:
+    with serve_console(cdb.url, tmp_path, SECRET) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 def _status(cdb: ConsoleDb, name: str) -> str:

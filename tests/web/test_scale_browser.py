@@ -17,7 +17,7 @@ import pytest
 
 from tests.assess.standards.conftest import build_bank
 from tests.web.conftest import SECRET, ConsoleDb
-from tests.web.serving import chromium, serve
+from tests.web.serving import serve_console
 from tests.web.test_console_browser import Tab
 
 pytestmark = pytest.mark.browser
@@ -28,15 +28,8 @@ def server(cdb: ConsoleDb, tmp_path: Path) -> Iterator[str]:
     """The console app under uvicorn over a copy holding the three-item calibration and six sittings."""
     build_bank(cdb.engine)
     cdb.engine.dispose()
-    env = {"INFOLIT_DATABASE_URL": cdb.url, "INFOLIT_DATA_DIR": str(tmp_path / "data"), "INFOLIT_SECRET_KEY": SECRET}
-    with serve("tests.web.console_app:create_console_app", env, tmp_path / "server.log") as base:
+    with serve_console(cdb.url, tmp_path, SECRET) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 def test_a_researcher_sets_cuts_by_bookmarks_and_adopts_them(browser: Any, server: str) -> None:

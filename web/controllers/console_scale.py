@@ -9,6 +9,7 @@ board alone) and the described levels; a researcher adopts a round's cuts as a n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -249,20 +250,11 @@ class ConsoleScaleController(Controller):
         """Record a panellist's bookmarks of a round; back to the study at that round."""
         view = _study(db, study_id)
         number = _int(field(data, "round"), 1)
-        try:
-            place_bookmarks(
-                session=db,
-                actor=actor,
-                study=view.id,
-                round=number,
-                panellist=field(data, "panellist"),
-                pages=_pages(data),
-            )
-        except AssessError as exc:
-            db.rollback()
-            return self._study_page(request, db, actor, view, _round_of(view, number), str(exc), 400)
-        db.commit()
-        return go(request, f"{HOME}/studies/{view.id}?round={number}")
+        return self._act(
+            request, db, actor, view, number, f"{HOME}/studies/{view.id}?round={number}",
+            lambda: place_bookmarks(session=db, actor=actor, study=view.id, round=number,
+                                    panellist=field(data, "panellist"), pages=_pages(data)),
+        )  # fmt: skip
 
     @post("/studies/{study_id:int}/described", status_code=200, sync_to_thread=False, opt={"access": "scale.study"})
     def described(
@@ -272,13 +264,10 @@ class ConsoleScaleController(Controller):
         view = _study(db, study_id)
         number = _int(field(data, "round"), 1)
         texts = {name: field(data, f"level{k}") for k, name in enumerate(active_scale(session=db).levels)}
-        try:
-            save_described(session=db, actor=actor, study=view.id, texts=texts)
-        except AssessError as exc:
-            db.rollback()
-            return self._study_page(request, db, actor, view, _round_of(view, number), str(exc), 400)
-        db.commit()
-        return go(request, f"{HOME}/studies/{view.id}?round={number}#levels")
+        return self._act(
+            request, db, actor, view, number, f"{HOME}/studies/{view.id}?round={number}#levels",
+            lambda: save_described(session=db, actor=actor, study=view.id, texts=texts),
+        )  # fmt: skip
 
     @post("/studies/{study_id:int}/adopt", status_code=200, sync_to_thread=False, opt={"access": "scale.adopt"})
     def adopt(
@@ -287,13 +276,23 @@ class ConsoleScaleController(Controller):
         """Adopt a round's cuts as a new scale version; go to the scale page."""
         view = _study(db, study_id)
         number = _int(field(data, "round"), 0)
+        return self._act(
+            request, db, actor, view, number, HOME,
+            lambda: adopt_round(session=db, actor=actor, study=view.id, round=number, name=field(data, "name")),
+        )  # fmt: skip
+
+    def _act(
+        self, request: Request[Any, Any, State], db: DbSession, actor: CurrentActor, view: StudyView, number: int,
+        to: str, act: Callable[[], object],
+    ) -> Response[Any]:  # fmt: skip
+        """Do a study's write and commit it, then go to ``to``; refused: roll back, the study page says why."""
         try:
-            adopt_round(session=db, actor=actor, study=view.id, round=number, name=field(data, "name"))
+            act()
         except AssessError as exc:
             db.rollback()
             return self._study_page(request, db, actor, view, _round_of(view, number), str(exc), 400)
         db.commit()
-        return go(request, HOME)
+        return go(request, to)
 
 
 # ============================================================================================ JSON
