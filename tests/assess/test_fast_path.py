@@ -88,6 +88,18 @@ class Worker:
             return p.status, None if p.item is None else int(p.item.id or 0)
 
 
+def _fast_path_test(engine: Engine, aid: int, sid: int, seed: int) -> tuple[Worker, list[int]]:
+    """Student ``sid`` takes the test through a :class:`Worker` (the same answers as :func:`_full_path_test`)."""
+    worker = Worker(engine)
+    rnd = random.Random(7)
+    ts_id, vid = _start(engine, aid, sid, seed=seed)
+    shown = []
+    while vid is not None:
+        shown.append(vid)
+        _, vid = worker.answer(ts_id, sid, aid, vid, _answer(_version(engine, vid), rnd))  # type: ignore[assignment]
+    return worker, shown
+
+
 def _full_path_test(engine: Engine, aid: int, sid: int, seed: int) -> list[int]:
     rnd = random.Random(7)
     ts_id, vid = _start(engine, aid, sid, seed=seed)
@@ -120,15 +132,7 @@ def _result(engine: Engine, sid: int) -> tuple[Any, ...]:
 def test_the_fast_path_gives_the_full_paths_items_and_scores(live: Live, seed: int) -> None:
     engine, aid, students = live
     full_shown = _full_path_test(engine, aid, students[0], seed)
-
-    worker = Worker(engine)
-    rnd = random.Random(7)
-    ts_id, vid = _start(engine, aid, students[1], seed=seed)
-    fast_shown = []
-    while vid is not None:
-        fast_shown.append(vid)
-        status, nxt = worker.answer(ts_id, students[1], aid, vid, _answer(_version(engine, vid), rnd))
-        vid = nxt  # type: ignore[assignment]
+    worker, fast_shown = _fast_path_test(engine, aid, students[1], seed)
     assert worker.full == 0 and worker.fast == len(fast_shown), "every answer took the fast path"
     assert fast_shown == full_shown
     with Session(engine) as session:  # the fast path locks what it shows, as the full path does
@@ -331,13 +335,7 @@ def test_with_exposure_control_the_fast_path_still_gives_the_full_paths_items(li
     engine, aid, students = live
     _use_sympson_hetter(engine, aid)
     full_shown = _full_path_test(engine, aid, students[0], 5)
-    worker = Worker(engine)
-    rnd = random.Random(7)
-    ts_id, vid = _start(engine, aid, students[1], seed=5)
-    fast_shown = []
-    while vid is not None:
-        fast_shown.append(vid)
-        _, vid = worker.answer(ts_id, students[1], aid, vid, _answer(_version(engine, vid), rnd))  # type: ignore[assignment]
+    worker, fast_shown = _fast_path_test(engine, aid, students[1], 5)
     assert worker.full == 0 and fast_shown == full_shown
     a, b = _result(engine, students[0]), _result(engine, students[1])
     assert a[:3] == b[:3] and a[6:] == b[6:]

@@ -7,7 +7,6 @@ every new type, answered by the simulator's answers at every score, on both path
 from __future__ import annotations
 
 import dataclasses
-import random
 
 import pytest
 from sqlalchemy import update
@@ -16,7 +15,7 @@ from sqlmodel import Session, col, select
 from assess.models import BlueprintRow, Response
 from itembank.models import ItemVersion
 from tests.assess.conftest import BLUEPRINT
-from tests.assess.test_fast_path import Live, Worker, _answer, _full_path_test, _result, _start, _version
+from tests.assess.test_fast_path import Live, _fast_path_test, _full_path_test, _result
 from tests.itembank import samples
 
 SPEC = dataclasses.replace(BLUEPRINT, min_items=7, max_items=7, se_target=0.0, content=(), randomesque_k=1)
@@ -36,14 +35,7 @@ def interactive(live: Live) -> Live:
 def test_fast_and_full_paths_agree_on_every_interactive_type(interactive: Live, seed: int) -> None:
     engine, aid, students = interactive
     full_shown = _full_path_test(engine, aid, students[0], seed)
-    worker = Worker(engine)
-    rnd = random.Random(7)
-    ts_id, vid = _start(engine, aid, students[1], seed=seed)
-    fast_shown = []
-    while vid is not None:
-        fast_shown.append(vid)
-        _, nxt = worker.answer(ts_id, students[1], aid, vid, _answer(_version(engine, vid), rnd))
-        vid = nxt  # type: ignore[assignment]
+    worker, fast_shown = _fast_path_test(engine, aid, students[1], seed)
     assert worker.full == 0 and fast_shown == full_shown
     a, b = _result(engine, students[0]), _result(engine, students[1])
     assert a[:3] == b[:3] and a[6:] == b[6:]
