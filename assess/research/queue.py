@@ -45,7 +45,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from assess.position import MAX_ROW_ID
+from assess.position import is_row_id
 from assess.research.models import ResearchJob
 from itembank.db import session_scope
 from itembank.models import utcnow
@@ -514,7 +514,7 @@ class JobView:
 
 def job_view(*, session: Session, job_id: int) -> JobView:
     """Job ``job_id`` as shown (:class:`KeyError` if there is none, an id beyond the column's range too)."""
-    job = session.get(ResearchJob, job_id) if 0 < job_id <= MAX_ROW_ID else None  # no query past the range
+    job = session.get(ResearchJob, job_id) if is_row_id(job_id) else None  # no query past the range
     if job is None:
         raise KeyError(job_id)
     assert job.id is not None

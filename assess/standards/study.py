@@ -35,7 +35,7 @@ from assess.accounts.scope import Actor
 from assess.banks import load_band_bank
 from assess.exceptions import NotConfigured, NotFound, StandardSettingRefused
 from assess.models import Assessment, Student, TestSession
-from assess.position import MAX_ROW_ID
+from assess.position import is_row_id
 from assess.sampling.models import SampleDraw, SampleWeight
 from assess.scales import CutScores
 from assess.scoring_rule import assessed_clause
@@ -124,7 +124,7 @@ class RoundResult:
 
 def _study(session: Session, name_or_id: str | int) -> StandardSettingStudy:
     if isinstance(name_or_id, int):  # beyond an integer column's range: nothing there (and no query)
-        row = session.get(StandardSettingStudy, name_or_id) if 0 < name_or_id <= MAX_ROW_ID else None
+        row = session.get(StandardSettingStudy, name_or_id) if is_row_id(name_or_id) else None
     else:
         row = session.exec(select(StandardSettingStudy).where(StandardSettingStudy.name == name_or_id)).first()
     if row is None:

@@ -28,7 +28,7 @@ from sqlmodel import Session, col, func, select
 from assess.accounts import audit
 from assess.accounts.scope import Actor
 from assess.exceptions import NotFound, StandardSettingRefused
-from assess.position import MAX_ROW_ID
+from assess.position import is_row_id
 from assess.scales import LEVEL_DESCRIPTIONS, LEVELS, CutScores, cut_scores_for_band
 from assess.standards.models import ScaleVersion
 from itembank.framework import GradeBandSpec
@@ -144,7 +144,7 @@ def list_versions(*, session: Session) -> list[ScaleSettings]:
 
 def scale_version(*, session: Session, number: int) -> ScaleSettings:
     """One version by its number (``NotFound`` for an unknown one)."""
-    if not 0 < number <= MAX_ROW_ID:
+    if not is_row_id(number):
         raise NotFound(f"没有第 {number} 版量表")
     row = session.exec(select(ScaleVersion).where(ScaleVersion.number == number)).first()
     if row is not None:
