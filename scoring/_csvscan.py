@@ -31,6 +31,8 @@ FIELD_MISSING = 1
 FIELD_OTHER = 2
 """Anything else: read in Python with the general reader's rules."""
 
+GRID_BLOCK_LINES = 2048
+"""Lines per block of :func:`scan_grid`."""
 _POW10 = 10.0 ** np.arange(16)
 _SEP, _DIGIT = 1, 2
 _BYTE_KIND = np.zeros(256, dtype=np.uint8)  # 0: anything else
@@ -97,41 +99,70 @@ def scan_grid(body: bytes, width: int, skip: int) -> tuple[list[str] | None, Flo
     classification: the byte before every field's separator is the cell's digit or, for an empty
     cell, the previous separator. ``None`` for anything else (the general scan reads it, with its
     messages); quotes, NULs and carriage returns are the caller's to exclude.
+
+    The lines are scanned in blocks of :data:`GRID_BLOCK_LINES`: the positions of a whole file's
+    separators (eight bytes per field) would be several times the file's size in fresh memory,
+    and on a virtual machine fresh pages cost more than the arithmetic on them.
     """
-    body = b"\n\n" + body if body.endswith(b"\n") else b"\n\n" + body + b"\n"  # two leading newlines:
-    buf = np.frombuffer(body, dtype=np.uint8)  # every field has two bytes before its separator
-    is_nl = buf == 10
-    sep = np.flatnonzero(is_nl | (buf == 44))[2:]  # without the two leading newlines
-    if sep.size == 0 or sep.size % width:
+    if not body.endswith(b"\n"):
+        body += b"\n"
+    buf = np.frombuffer(body, dtype=np.uint8)
+    line_end = np.flatnonzero(buf == 10)  # line r ends at line_end[r]
+    n = line_end.size
+    if n == 0:
         return None
-    n = sep.size // width
-    ends = sep.reshape(n, width)
-    if np.count_nonzero(is_nl) != n + 2 or not is_nl[ends[:, -1]].all():
-        return None  # a line with another number of fields
-    # The two bytes before every separator: a plain cell is empty (the first is a separator) or one
-    # digit (the first a digit, the second a separator); the leading newlines serve the first field.
-    last = np.take(buf, sep - 1).reshape(n, width)[:, skip:]
-    kind = np.take(_BYTE_KIND, last)
-    before = np.take(_BYTE_KIND, np.take(buf, sep - 2).reshape(n, width)[:, skip:])
-    if not ((kind == _SEP) | ((kind == _DIGIT) & (before == _SEP))).all():
-        return None
-    x = np.take(_DIGIT_VALUE, last)  # the digit's value, nan for an empty cell
+    x = np.empty((n, width - skip))
+    texts: list[str] | None = [] if skip else None
+    for r0 in range(0, n, GRID_BLOCK_LINES):
+        r1 = min(n, r0 + GRID_BLOCK_LINES)
+        stop = int(line_end[r1 - 1]) + 1
+        if r0 == 0:  # two newlines before the first line serve its first field
+            lo, part = -2, np.concatenate([np.full(2, 10, dtype=np.uint8), buf[:stop]])
+        else:  # the two bytes before the block's first field
+            lo = int(line_end[r0 - 1]) - 1
+            part = buf[lo:stop]
+        block = _grid_block(part, r1 - r0, width, skip)
+        if block is None:
+            return None
+        x[r0:r1], first_ends = block
+        if texts is not None:
+            starts = np.concatenate([[2], line_end[r0 : r1 - 1] + 1 - lo])
+            texts += _gather_texts(part, starts, first_ends)
     if skip == 0 and np.isnan(x).all(axis=1).any():
         return None  # an all-empty line is blank: the general scan skips it
-    texts = None
-    if skip:
-        starts = np.concatenate([[2], ends[:-1, -1] + 1])
-        texts = _gather_texts(body, starts, ends[:, 0])
     return texts, x
 
 
-def _gather_texts(data: bytes, start: IntArray, end: IntArray) -> list[str]:
+def _grid_block(part: npt.NDArray[np.uint8], n: int, width: int, skip: int) -> tuple[FloatArray, IntArray] | None:
+    """The values of ``n`` lines of a plain grid, and the end of every line's first field (in ``part``).
+
+    ``part`` holds the lines with the two bytes before them (see :func:`scan_grid`).
+    """
+    is_nl = part == 10
+    sep = np.flatnonzero(is_nl[2:] | (part[2:] == 44))
+    sep += 2
+    if sep.size != n * width:
+        return None
+    ends = sep.reshape(n, width)
+    if np.count_nonzero(is_nl[2:]) != n or not is_nl[ends[:, -1]].all():
+        return None  # a line with another number of fields
+    # The two bytes before every separator: a plain cell is empty (the first is a separator) or one
+    # digit (the first a digit, the second a separator); the two bytes before the block serve its
+    # first field.
+    last = np.take(part, ends[:, skip:] - 1)
+    kind = np.take(_BYTE_KIND, last)
+    before = np.take(_BYTE_KIND, np.take(part, ends[:, skip:] - 2))
+    if not ((kind == _SEP) | ((kind == _DIGIT) & (before == _SEP))).all():
+        return None
+    return np.take(_DIGIT_VALUE, last), ends[:, 0]  # the digit's value, nan for an empty cell
+
+
+def _gather_texts(data: npt.NDArray[np.uint8], start: IntArray, end: IntArray) -> list[str]:
     """The texts ``data[start:end]`` (gathered in numpy, decoded in one go), each followed by its separator."""
     length = end - start + 1
     seg = np.concatenate([[0], np.cumsum(length)[:-1]])
     owner = np.repeat(np.arange(start.size), length)
-    gathered = np.frombuffer(data, dtype=np.uint8)[np.arange(int(length.sum())) - seg[owner] + start[owner]]
-    gathered = gathered.copy()
+    gathered = data[np.arange(int(length.sum())) - seg[owner] + start[owner]]
     gathered[seg + length - 1] = 10
     text: str = gathered.tobytes().decode("utf-8")
     return text.split("\n")[:-1]

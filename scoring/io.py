@@ -95,7 +95,8 @@ def _read_utf8(path: str | Path) -> bytes:
     except OSError as exc:
         raise DataError(f"{p}: cannot read the file ({exc.strerror or exc})") from None
     try:
-        raw.decode("utf-8-sig")
+        if not raw.isascii():  # ASCII is UTF-8: no 2.5 MB string for the check of a plain response file
+            raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise EncodingError(
             f"{p}: not a UTF-8 file (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save it as UTF-8"

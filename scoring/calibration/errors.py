@@ -175,28 +175,49 @@ def _xpd_information(layout: ParameterLayout, x: FloatArray, engine: EStep) -> F
     glog_e = glog.astype(engine.dtype)
     binary = _binary_score_parts(engine, glog, pcol, layout.nodes) if engine.mode == "binary" else None
     for i, chunk in enumerate(engine.chunks):
-        post = kept[i] if kept is not None else engine.posterior(chunk, prepared)[0]
-        if engine.mode == "sparse":
-            post = np.asarray(post, dtype=np.float64)  # (n, Q)
-            scores_t = _item_scores_by_column(engine, chunk, post, glog, pcol, p).T
-            post_t = post.T
-        else:
-            post_t = post  # (Q, n), node-major, in the engine's precision
-            if binary is not None:
-                scores_t = _item_scores_binary(engine, chunk, post_t, binary, p)
+        chunk_post = kept[i] if kept is not None else None
+        for at, block in engine.blocks(chunk):  # small blocks: the float64 scores reuse their memory
+            if chunk_post is None:
+                post = engine.posterior(block, prepared)[0]
             else:
-                scores_t = _item_scores_by_product(engine, chunk, post_t, glog_e, pcol, p)
-        for i, (g, _kind) in enumerate(layout.latent_slots):
-            if engine.n_groups == 1:
-                scores_t[layout.n_item_par + i] = lat_grad[i] @ post_t
-            else:
-                mine = chunk["g"] == g
-                scores_t[layout.n_item_par + i, mine] = lat_grad[i] @ post_t[:, mine]
-        scores_t = np.asarray(scores_t, dtype=np.float64)  # the cross-products are summed in float64
-        if chunk["w"] is not None:
-            scores_t *= np.sqrt(np.asarray(chunk["w"], dtype=np.float64))[None, :]
-        info += scores_t @ scores_t.T  # a symmetric rank-k update (numpy calls syrk for A @ A.T)
+                post = chunk_post[:, at] if engine.node_major else chunk_post
+            info += _block_cross_products(layout, engine, block, post, glog, glog_e, pcol, binary, lat_grad)
     return np.asarray(0.5 * (info + info.T))
+
+
+def _block_cross_products(
+    layout: ParameterLayout,
+    engine: EStep,
+    block: dict[str, Any],
+    post: Any,
+    glog: FloatArray,
+    glog_e: Any,
+    pcol: IntArray,
+    binary: list[tuple[IntArray, IntArray, Any, FloatArray]] | None,
+    lat_grad: list[FloatArray],
+) -> FloatArray:
+    """``sum_p w_p s_p s_p^T`` over the persons of one block (see :func:`_xpd_information`), ``(p, p)``."""
+    p = layout.size
+    if engine.mode == "sparse":
+        post = np.asarray(post, dtype=np.float64)  # (n, Q)
+        scores_t = _item_scores_by_column(engine, block, post, glog, pcol, p).T
+        post_t = post.T
+    else:
+        post_t = post  # (Q, n), node-major, in the engine's precision
+        if binary is not None:
+            scores_t = _item_scores_binary(engine, block, post_t, binary, p)
+        else:
+            scores_t = _item_scores_by_product(engine, block, post_t, glog_e, pcol, p)
+    for i, (g, _kind) in enumerate(layout.latent_slots):
+        if engine.n_groups == 1:
+            scores_t[layout.n_item_par + i] = lat_grad[i] @ post_t
+        else:
+            mine = block["g"] == g
+            scores_t[layout.n_item_par + i, mine] = lat_grad[i] @ post_t[:, mine]
+    scores_t = np.asarray(scores_t, dtype=np.float64)  # the cross-products are summed in float64
+    if block["w"] is not None:
+        scores_t *= np.sqrt(np.asarray(block["w"], dtype=np.float64))[None, :]
+    return np.asarray(scores_t @ scores_t.T)  # a symmetric rank-k update (numpy calls syrk for A @ A.T)
 
 
 def _log_derivatives(layout: ParameterLayout, psis: list[FloatArray]) -> tuple[FloatArray, IntArray]:

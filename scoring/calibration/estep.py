@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BINARY_LAYOUT", "KEEP_POSTERIORS", "SINGLE_ABOVE", "EStep"]
+__all__ = ["BINARY_LAYOUT", "BLOCK_PERSONS", "KEEP_POSTERIORS", "SINGLE_ABOVE", "EStep"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -59,6 +59,8 @@ BINARY_LAYOUT = True
 """Whether dense dichotomous data of one group take the ``binary`` layout (see the module docstring)."""
 KEEP_POSTERIORS = 16_000_000
 """The log-likelihood pass at the estimates keeps its posteriors (persons x nodes values) up to this many."""
+BLOCK_PERSONS = 4096
+"""Persons per block of the float64 passes over a node-major chunk (see :meth:`EStep.blocks`)."""
 
 
 class EStep:
@@ -363,7 +365,9 @@ class EStep:
 
         The posteriors of this pass are kept (in the engine's precision, when they take at most
         :data:`KEEP_POSTERIORS` values): the standard errors that follow are taken at the same
-        point and use them through :meth:`kept_posteriors` instead of another pass.
+        point and use them through :meth:`kept_posteriors` instead of another pass. Node-major
+        chunks run in blocks of :data:`BLOCK_PERSONS` persons, so the float64 temporaries stay
+        small and are reused (see :meth:`blocks`).
         """
         prepared = self.prepare(logp, logprior, np.float64)
         axis = 0 if self.node_major else 1
@@ -371,19 +375,48 @@ class EStep:
         total = 0.0
         posts = []
         for chunk in self.chunks:
-            ll = self.log_likelihoods(chunk, prepared)
-            m = ll.max(axis=axis, keepdims=True)
-            ll -= m
-            np.exp(ll, out=ll)
-            s = ll.sum(axis=axis, keepdims=True)
-            lmarg = m.reshape(-1) + np.log(s.reshape(-1))
-            w = chunk["w"]
-            total += float(lmarg.sum()) if w is None else float(np.dot(lmarg, w.astype(np.float64)))
-            if keep:
-                ll /= s
-                posts.append(ll.astype(self.dtype, copy=False))
+            n_rows = chunk["stop"] - chunk["start"]
+            shape = (logp.shape[1], n_rows) if self.node_major else (n_rows, logp.shape[1])
+            kept = np.empty(shape, self.dtype) if keep else None
+            for at, block in self.blocks(chunk):
+                ll = self.log_likelihoods(block, prepared)
+                m = ll.max(axis=axis, keepdims=True)
+                ll -= m
+                np.exp(ll, out=ll)
+                s = ll.sum(axis=axis, keepdims=True)
+                lmarg = m.reshape(-1) + np.log(s.reshape(-1))
+                w = block["w"]
+                total += float(lmarg.sum()) if w is None else float(np.dot(lmarg, w.astype(np.float64)))
+                if kept is not None:
+                    ll /= s
+                    kept[(slice(None), at) if self.node_major else at] = ll
+            if kept is not None:
+                posts.append(kept)
         self._kept = (logp.copy(), np.array(logprior, dtype=np.float64), posts) if keep else None
         return total
+
+    def blocks(self, chunk: dict[str, Any]) -> list[tuple[slice, dict[str, Any]]]:
+        """A node-major chunk as blocks of at most :data:`BLOCK_PERSONS` persons: (their columns, a chunk of them).
+
+        A block's indicators are a view of the chunk's (its columns), so what is written into
+        them (the ``binary`` layout's ``u`` and ``v``) lands in the chunk. Small blocks keep the
+        float64 passes (the log-likelihood at the estimates, the standard errors) in memory
+        already touched: fresh pages of a chunk-sized float64 temporary cost more than the
+        arithmetic on them. The sparse layout's chunk is one block.
+        """
+        n_rows = chunk["stop"] - chunk["start"]
+        if not self.node_major or n_rows <= BLOCK_PERSONS:
+            return [(slice(0, n_rows), chunk)]
+        out = []
+        for a in range(0, n_rows, BLOCK_PERSONS):
+            b = min(n_rows, a + BLOCK_PERSONS)
+            block = {"start": chunk["start"] + a, "stop": chunk["start"] + b, "yt": chunk["yt"][:, a:b]}
+            block["w"] = None if chunk["w"] is None else chunk["w"][a:b]
+            if "g" in chunk:
+                block["g"] = chunk["g"][a:b]
+                block["gsel"] = [np.nonzero(block["g"] == k)[0] for k in range(self.n_groups)]
+            out.append((slice(a, b), block))
+        return out
 
     def kept_posteriors(self, logp: FloatArray, logprior: FloatArray) -> list[Any] | None:
         """The posteriors of every chunk kept by :meth:`loglik_double`, if it ran at this log P and prior."""

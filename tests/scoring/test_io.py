@@ -184,10 +184,22 @@ def response_files(draw: st.DrawFn) -> tuple[str, str | None]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(response_files(), st.booleans())
+@given(response_files(), st.booleans(), st.sampled_from([1, 2, 3, 2048]))
 def test_the_numpy_scan_reads_like_the_csv_module(
-    tmp_path_factory: pytest.TempPathFactory, case: tuple, check: bool
+    tmp_path_factory: pytest.TempPathFactory, case: tuple, check: bool, block_lines: int
 ) -> None:
+    """``block_lines``: the plain-grid scan's lines per block (its blocks' boundaries between any two rows)."""
+    import scoring._csvscan as scan
+
+    original_block = scan.GRID_BLOCK_LINES
+    scan.GRID_BLOCK_LINES = block_lines
+    try:
+        _numpy_scan_reads_like_the_csv_module(tmp_path_factory, case, check)
+    finally:
+        scan.GRID_BLOCK_LINES = original_block
+
+
+def _numpy_scan_reads_like_the_csv_module(tmp_path_factory: pytest.TempPathFactory, case: tuple, check: bool) -> None:
     import scoring.io as sio
 
     text, weights = case
@@ -226,9 +238,14 @@ def test_the_numpy_scan_reads_like_the_csv_module(
         "person,q1,q2\n张三,1,0\n李四,0,1\n",
     ],
 )
-def test_the_plain_grid_scan_reads_like_the_csv_module(tmp_path: Path, text: str) -> None:
+@pytest.mark.parametrize("block_lines", [1, 2, 2048])
+def test_the_plain_grid_scan_reads_like_the_csv_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, block_lines: int
+) -> None:
+    import scoring._csvscan as scan
     import scoring.io as sio
 
+    monkeypatch.setattr(scan, "GRID_BLOCK_LINES", block_lines)
     path = tmp_path / "r.csv"
     path.write_text(text, encoding="utf-8")
 
@@ -248,3 +265,35 @@ def test_the_plain_grid_scan_reads_like_the_csv_module(tmp_path: Path, text: str
     finally:
         sio._read_grid, sio.scan_csv = original_grid, original_scan
     assert repr(fast) == repr(slow)
+
+
+def test_a_large_plain_grid_reads_like_the_csv_module_across_its_blocks(tmp_path: Path) -> None:
+    """Thousands of rows (several blocks of the plain-grid scan), a bad row in a late block: same table, same error."""
+    import scoring._csvscan as scan
+    import scoring.io as sio
+
+    rng = np.random.default_rng(5)
+    n = 3 * scan.GRID_BLOCK_LINES + 17
+    cells = np.where(rng.random((n, 4)) < 0.3, "", rng.integers(0, 3, (n, 4)).astype(str))
+    lines = ["person,q1,q2,q3,q4", *(f"p{r}," + ",".join(row) for r, row in enumerate(cells))]
+    path = tmp_path / "r.csv"
+
+    def read() -> object:
+        try:
+            t = read_responses(path, check_items=False)
+        except DataError as exc:
+            return (type(exc), str(exc))
+        return (t.person_ids, t.item_ids, t.responses.tolist())
+
+    for text in ("\n".join(lines) + "\n", "\n".join([*lines[: n - 40], "p-short,1,0", *lines[n - 40 :]])):
+        path.write_text(text, encoding="utf-8")
+        fast = read()
+        original_grid, original_scan = sio._read_grid, sio.scan_csv
+        sio._read_grid = lambda *args: None  # type: ignore[assignment]
+        sio.scan_csv = lambda raw: None  # type: ignore[assignment]
+        try:
+            slow = read()
+        finally:
+            sio._read_grid, sio.scan_csv = original_grid, original_scan
+        assert repr(fast) == repr(slow)
+    assert fast == (DataError, f"{path}: row {n - 40 + 1} has 3 fields, the header has 5")  # the second file

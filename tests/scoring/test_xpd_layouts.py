@@ -132,3 +132,36 @@ def test_the_binary_indicators_from_dense_responses_equal_those_from_the_stacked
     x[5] = np.nan  # a person without responses is left out: no dense matrix then
     kw = {"item_ids": None, "weights": None, "groups": None, "reference_group": None, "fixed": None}
     assert prepare_data(x, "2pl", **kw).dense is None
+
+
+@pytest.mark.parametrize(("mode", "groups"), [("dense", True), ("dense", False), ("reduced", False), ("binary", False)])
+@pytest.mark.parametrize("keep", [True, False])
+def test_the_float64_passes_give_the_same_result_in_blocks_of_persons(
+    monkeypatch: pytest.MonkeyPatch, mode: str, groups: bool, keep: bool
+) -> None:
+    """The final log-likelihood pass and the XPD run over blocks of a chunk's persons: blocks of 97 = one block.
+
+    97 does not divide the 1,300 persons, so the last block is short; ``keep`` as in the test above.
+    """
+    if not keep:
+        monkeypatch.setattr(estep, "KEEP_POSTERIORS", 0)
+    rng = np.random.default_rng(47)
+    n, j = 1300, 9
+    bank = random_item_params(j, "2pl", rng)
+    g = np.where(np.arange(n) % 3 == 0, "a", "b") if groups else None
+    design = None if mode == "reduced" else random_sparse_design(n, j, 6, rng)
+    x = np.asarray(simulate_responses(bank, rng.standard_normal(n), rng, design_mask=design), dtype=float)
+    w = rng.uniform(0.5, 2.0, n)
+    layout = "dense" if mode == "binary" else mode
+    monkeypatch.setattr(estep, "_choose_mode", lambda *_: layout)
+    monkeypatch.setattr(estep, "BINARY_LAYOUT", mode == "binary")
+    fits = []
+    for block in (97, 10**9):
+        monkeypatch.setattr(estep, "BLOCK_PERSONS", block)
+        fits.append(calibrate(x, "2pl", weights=w, groups=g, se="xpd", precision="single", tol=1e-6))
+    blocked, whole = fits
+    assert blocked.se_method == whole.se_method == "xpd"
+    assert blocked.log_likelihood == pytest.approx(whole.log_likelihood, rel=1e-12)
+    assert_allclose(blocked.params.a, whole.params.a, rtol=1e-12)
+    assert_allclose(blocked.se.a, whole.se.a, rtol=1e-7)  # float32 scores: products in another order
+    assert_allclose(blocked.se.b, whole.se.b, rtol=1e-7)

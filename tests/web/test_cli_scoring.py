@@ -168,3 +168,28 @@ def test_missing_required_options_are_usage_errors(runner: CliRunner, tmp_path: 
     (tmp_path / "r.csv").write_text("q1\n1\n0\n", encoding="utf-8")
     assert runner.invoke(calibrate_command, [str(tmp_path / "r.csv")]).exit_code == 2
     assert runner.invoke(score_command, [str(tmp_path / "r.csv"), "--out", "x.csv"]).exit_code == 2
+
+
+@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_the_numeric_commands_keep_freed_memory_for_reuse(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both commands set glibc's malloc to keep freed memory (bench/cli.py measures what it saves)."""
+    import web.commands.scoring as commands
+    from web.commands._memory import keep_freed_memory
+
+    assert keep_freed_memory() is True  # mallopt found and both settings accepted
+    calls: list[bool] = []
+    monkeypatch.setattr(commands, "keep_freed_memory", lambda: calls.append(True) or True)
+    rng = np.random.default_rng(3)
+    bank = random_item_params(5, "2pl", rng)
+    x = np.asarray(simulate_responses(bank, rng.standard_normal(400), rng), dtype=float)
+    write_responses(tmp_path / "r.csv", x, bank.ids)
+    result = runner.invoke(calibrate_command, [str(tmp_path / "r.csv"), "--out", str(tmp_path / "items.csv")])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        score_command,
+        [str(tmp_path / "r.csv"), "--items", str(tmp_path / "items.csv"), "--out", str(tmp_path / "t.csv")],
+    )
+    assert result.exit_code == 0, result.output
+    assert calls == [True, True]

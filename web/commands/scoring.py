@@ -18,6 +18,7 @@ import numpy as np
 
 import scoring
 from scoring.exceptions import ScoringError
+from web.commands._memory import keep_freed_memory
 
 __all__ = ["calibrate_command", "score_command"]
 
@@ -109,6 +110,7 @@ def calibrate_command(
     RESPONSES.csv: header = item ids, one row per person, integer scores, empty or NA = not
     administered, optional leading `person` column.
     """
+    keep_freed_memory()
     with _user_errors():
         table = scoring.read_responses(responses, weights_column=weights_column)
         top = np.nanmax(table.responses, axis=0)
@@ -157,6 +159,7 @@ def calibrate_command(
 @click.option("--out", "out", required=True, type=_OUT, help="THETA.csv to write.")
 def score_command(responses: Path, items: Path, method: str, pv: int | None, seed: int, out: Path) -> None:
     """Estimate abilities for RESPONSES.csv with the parameters in ITEMS.csv (prior N(0, 1) for EAP/MAP)."""
+    keep_freed_memory()
     with _user_errors():
         table = scoring.read_responses(responses, check_items=False)
         params = scoring.read_items(items)
