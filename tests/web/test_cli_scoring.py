@@ -176,7 +176,7 @@ def test_the_numeric_commands_keep_freed_memory_for_reuse(
 ) -> None:
     """Both commands set glibc's malloc to keep freed memory (bench/cli.py measures what it saves)."""
     import web.commands.scoring as commands
-    from web.commands._memory import keep_freed_memory
+    from web.commands.scoring import keep_freed_memory
 
     assert keep_freed_memory() is True  # mallopt found and both settings accepted
     calls: list[bool] = []

@@ -9,6 +9,7 @@ loads numpy and :mod:`scoring`, not the database, the web stack or the CAT study
 
 from __future__ import annotations
 
+import gc
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,8 +39,22 @@ class LazyCommand:
     summary: str
 
     def load(self) -> click.Command:
-        """Import the module and return the command."""
-        command = getattr(importlib.import_module(self.module), self.attribute)
+        """Import the module and return the command.
+
+        The import runs without the cyclic garbage collector, and what it created is then frozen
+        out of the collector's reach (:func:`gc.freeze`): modules, classes and functions live as
+        long as the process, and tracing them over and over while numpy and :mod:`scoring` load
+        took about 15 ms of ``infolit calibrate`` (``perf record``: gc_collect_main, visit_decref).
+        """
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            module = importlib.import_module(self.module)
+        finally:
+            gc.freeze()
+            if was_enabled:
+                gc.enable()
+        command = getattr(module, self.attribute)
         if not isinstance(command, click.Command):
             raise TypeError(f"{self.module}.{self.attribute} is not a click command")
         return command
