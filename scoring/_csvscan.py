@@ -90,8 +90,8 @@ class CsvScan:
         return text.split("\n")[:-1]
 
 
-def scan_grid(body: bytes, width: int, skip: int) -> tuple[list[str] | None, FloatArray] | None:
-    r"""The rows below the header of a plain grid: the first column's texts (if ``skip``) and the values.
+def scan_grid(data: bytes, start: int, width: int, skip: int) -> tuple[list[str] | None, FloatArray] | None:
+    r"""The rows of a plain grid from byte ``start`` on: the first column's texts (if ``skip``) and the values.
 
     A plain grid: every line ends with ``\n`` (a missing final one is added) and has exactly
     ``width`` fields, every field after the first ``skip`` is empty (missing) or one ASCII digit,
@@ -104,11 +104,14 @@ def scan_grid(body: bytes, width: int, skip: int) -> tuple[list[str] | None, Flo
     separators (eight bytes per field) would be several times the file's size in fresh memory,
     and on a virtual machine fresh pages cost more than the arithmetic on them.
     """
-    if not body.endswith(b"\n"):
-        body += b"\n"
-    buf = np.frombuffer(body, dtype=np.uint8)
-    line_end = np.flatnonzero(buf == 10)  # line r ends at line_end[r]
-    n = line_end.size
+    if start >= len(data):
+        return None
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    buf = np.frombuffer(data, dtype=np.uint8, offset=start)  # a view: the rows are not copied
+    step = 64 * GRID_BLOCK_LINES  # the newlines found in byte blocks too: no file-sized mask
+    line_end = np.concatenate([np.flatnonzero(buf[a : a + step] == 10) + a for a in range(0, buf.size, step)])
+    n = line_end.size  # line r ends at line_end[r]
     if n == 0:
         return None
     x = np.empty((n, width - skip))

@@ -260,7 +260,7 @@ def _read_grid(
     if not any(c.strip() for c in cells):
         return None
     header = _read_header(path, cells, weights_column)
-    grid = scan_grid(raw[nl + 1 :], header.width, header.first)
+    grid = scan_grid(raw, nl + 1, header.width, header.first)
     if grid is None:
         return None
     first_texts, x = grid
