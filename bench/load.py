@@ -335,11 +335,32 @@ class Tally:
 
 
 def pick(item: dict[str, Any], rnd: random.Random) -> Any:
-    if item["type"] == "partial_credit":
+    """A random answer a student could give, from what the API shows of the item (every type of the bank)."""
+    kind, shown = item["type"], item.get("interaction") or {}
+    values = [o["value"] for o in item.get("options") or []]
+    if kind == "partial_credit":
         return [rnd.choice(p["options"])["value"] for p in item["parts"]]
-    values = [o["value"] for o in item["options"]]
-    if item["type"] == "multiple_response":
+    if kind == "multiple_response":
         return sorted(rnd.sample(values, rnd.randint(1, len(values))))
+    if kind == "ordering":
+        return rnd.sample(values, len(values))
+    if kind == "matching":
+        return {v: rnd.choice(shown["targets"])[0] for v in values}
+    if kind == "inline_choice":
+        return {seg["gap"]: rnd.choice(seg["options"])[0] for seg in shown["segments"] if isinstance(seg, dict)}
+    if kind == "entry":
+        return (
+            str(rnd.randint(0, 100)) if shown.get("inputmode") == "decimal" else rnd.choice(["二维码", "网址", "密码"])
+        )
+    if kind == "hotspot":
+        keys = [r["key"] for r in shown["regions"]]
+        return rnd.sample(keys, rnd.randint(1, min(2, len(keys))))
+    if kind == "inbox_sim":
+        return {m["key"]: rnd.choice(shown["actions"])[0] for m in shown["messages"]}
+    if kind == "search_sim":
+        query = rnd.sample(shown["words"], min(2, len(shown["words"])))
+        chosen = rnd.choice(list(shown["results"]))
+        return {"query": query, "chosen": chosen, "opened": [chosen], "searches": [query]}
     return rnd.choice(values)
 
 
