@@ -165,3 +165,61 @@ def test_the_float64_passes_give_the_same_result_in_blocks_of_persons(
     assert_allclose(blocked.params.a, whole.params.a, rtol=1e-12)
     assert_allclose(blocked.se.a, whole.se.a, rtol=1e-7)  # float32 scores: products in another order
     assert_allclose(blocked.se.b, whole.se.b, rtol=1e-7)
+
+
+@pytest.mark.parametrize("mode", ["sparse", "dense", "reduced", "binary"])
+@pytest.mark.parametrize("precision", ["single", "double"])
+def test_no_posterior_weight_is_subnormal_and_the_floor_moves_no_estimate(
+    monkeypatch: pytest.MonkeyPatch, mode: str, precision: str
+) -> None:
+    """Persons far from a node give weights under exp(-87) there: without ``EXP_FLOOR`` they are subnormal.
+
+    A product over subnormal numbers runs on the processor's slow path (7 ms -> 48 ms for the bench's
+    E-step product on an AVX-512 Xeon). With the floor none is left, in the E-steps' posteriors and in
+    the kept ones the standard errors reuse, and the fit is the fit without it.
+    """
+    rng = np.random.default_rng(53)
+    n, j = 900, 60
+    bank = random_item_params(j, "2pl", rng)
+    theta = rng.uniform(-3.0, 3.0, n)
+    design = None if mode == "reduced" else random_sparse_design(n, j, 50, rng)
+    x = np.asarray(simulate_responses(bank, theta, rng, design_mask=design), dtype=float)
+    layout = "dense" if mode == "binary" else mode
+    monkeypatch.setattr(estep, "_choose_mode", lambda *_: layout)
+    monkeypatch.setattr(estep, "BINARY_LAYOUT", mode == "binary")
+    seen: list[np.ndarray] = []
+    posterior, kept_posteriors = estep.EStep.posterior, estep.EStep.kept_posteriors
+
+    def recording_posterior(self: estep.EStep, chunk: dict, prepared: tuple) -> tuple:
+        out = posterior(self, chunk, prepared)
+        seen.append(np.array(out[0]))
+        return out
+
+    def recording_kept(self: estep.EStep, logp: np.ndarray, logprior: np.ndarray) -> list | None:
+        out = kept_posteriors(self, logp, logprior)
+        seen.extend(np.array(p) for p in out or [])
+        return out
+
+    def subnormal(arrays: list[np.ndarray]) -> int:
+        return sum(int(np.sum((a != 0) & (np.abs(a) < np.finfo(a.dtype).tiny))) for a in arrays)
+
+    monkeypatch.setattr(estep.EStep, "posterior", recording_posterior)
+    monkeypatch.setattr(estep.EStep, "kept_posteriors", recording_kept)
+    fits = {}
+    for floor in ("on", "off"):
+        if floor == "off":
+            monkeypatch.setattr(estep, "EXP_FLOOR", {np.dtype(np.float32): -np.inf, np.dtype(np.float64): -np.inf})
+        seen.clear()
+        fits[floor] = calibrate(x, "2pl", se="xpd", precision=precision, tol=1e-6)
+        assert seen and {a.dtype for a in seen} == {np.dtype(np.float32 if precision == "single" else np.float64)}
+        counted = subnormal(seen)
+        if floor == "on":
+            assert counted == 0
+        elif precision == "single":
+            assert counted > 1000  # the data do reach the slow path without the floor
+    on, off = fits["on"], fits["off"]
+    assert on.se_method == off.se_method == "xpd" and on.n_cycles == off.n_cycles
+    assert on.log_likelihood == pytest.approx(off.log_likelihood, rel=1e-12)
+    assert_allclose(on.params.a, off.params.a, rtol=1e-9)
+    assert_allclose(on.params.b, off.params.b, rtol=1e-9, atol=1e-12)
+    assert_allclose(on.se.a, off.se.a, rtol=1e-7)
