@@ -154,6 +154,24 @@ def test_draw_scores_cache_follows_the_bank_object() -> None:
         del hard
 
 
+def test_the_fine_grid_table_is_the_cumulative_of_scorings_probabilities() -> None:
+    """Built family by family (3PL, GRM, GPCM of different K), it equals cumsum(probabilities) exactly."""
+    from assess.examinees import _FINE_LIMIT, _FINE_STEP, _cumulative_on_fine_grid
+
+    grid = np.arange(-_FINE_LIMIT, _FINE_LIMIT + _FINE_STEP / 2, _FINE_STEP)
+    bank = make_bank(40, seed=11)
+    wider = bank.params.b.copy()
+    wider[-1, :2] = [-0.5, 0.4]  # one GPCM item with K = 2 beside those with K = 3
+    wider[-1, 2] = np.nan
+    mixed = dataclasses.replace(bank.params, b=wider)
+    for params in (bank.params, mixed):
+        table = _cumulative_on_fine_grid(EngineBank.build(params, [AREAS[j % 4] for j in range(params.n_items)]))
+        expected = np.cumsum(probabilities(params, grid), axis=2).transpose(1, 2, 0)
+        assert table.shape == expected.shape and np.array_equal(table, expected)
+        assert np.allclose(table[:, -1], 1.0)  # beyond an item's K the cumulative stays at its total
+    assert sorted(set(mixed.max_scores.tolist())) == [1, 2, 3]
+
+
 def test_blueprint_validation() -> None:
     with pytest.raises(ValueError):
         Blueprint(min_items=10, max_items=5)
