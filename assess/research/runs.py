@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -298,6 +299,50 @@ class _Progress:
         self.job.progress(5 + int(85 * share), message=f"EM 第 {cycle} 轮，logLik {loglik:.1f}，最大变化 {change:.2g}")
 
 
+def _people(session: Session, assessment_id: int) -> dict[int, tuple[Any, Any, Any, Any]]:
+    """Grade, gender, school locale and region of every student with a sitting of the assessment."""
+    return {
+        int(st.id or 0): (st.grade, st.gender, locale, region)
+        for st, locale, region in session.exec(
+            select(Student, School.locale, Area.region)
+            .join(School, col(School.id) == col(Student.school_id))
+            .join(Area, col(Area.id) == col(School.area_id))
+            .join(TestSession, col(TestSession.student_id) == col(Student.id))
+            .where(TestSession.assessment_id == assessment_id)  # no IN list of 50,000 ids
+        ).all()
+    }
+
+
+def _item_rows(
+    versions: list[Any],
+    result: Any,
+    stats: Any,
+    fit: Any,
+    dif: dict[str, Any],
+    extra_items: Sequence[dict[str, Any]],
+    anchored: set[str],
+) -> list[dict[str, Any]]:
+    """One row of statistics per calibrated item version, in the calibration's order."""
+    return [
+        {
+            "code": v.code,
+            "version": v.number,
+            "model": result.params.models[j],
+            "anchored": v.ident in anchored,
+            "n": int(stats.n[j]),
+            "p_value": _num(stats.p_value[j]),
+            "item_rest": _num(stats.item_rest[j]),
+            "omit_rate": _num(stats.omit_rate[j]),
+            "infit": _num(fit.item_infit[j]),
+            "outfit": _num(fit.item_outfit[j]),
+            "misfit": misfits(float(fit.item_infit[j]), float(fit.item_outfit[j])),
+            "dif": dif.get(v.ident, []),
+            **extra_items[j],
+        }
+        for j, v in enumerate(versions)
+    ]
+
+
 @job_kind(CALIBRATION)
 def execute_run(job: JobContext) -> None:
     """The calibration job: read, calibrate, store the draft calibration and the statistics."""
@@ -325,16 +370,7 @@ def execute_run(job: JobContext) -> None:
         free = [k for k in keep if chosen[data.version_ids[k]].ident not in anchored]
         if not free:
             raise JobFailed(f"没有题目达到 {run.min_responses} 人作答，无可标定的题目。")
-        people = {
-            int(st.id or 0): (st.grade, st.gender, locale, region)
-            for st, locale, region in session.exec(
-                select(Student, School.locale, Area.region)
-                .join(School, col(School.id) == col(Student.school_id))
-                .join(Area, col(Area.id) == col(School.area_id))
-                .join(TestSession, col(TestSession.student_id) == col(Student.id))
-                .where(TestSession.assessment_id == run.assessment_id)  # no IN list of 50,000 ids
-            ).all()
-        }
+        people = _people(session, run.assessment_id)
         grades = {sid: p[0] for sid, p in people.items()}
     versions = [chosen[data.version_ids[k]] for k in keep]
     matrix = data.scores[:, keep]
@@ -375,24 +411,7 @@ def execute_run(job: JobContext) -> None:
             groups=groups if use_groups else None, reference=reference if use_groups else None, anchors=anchors,
             progress=lambda percent, message: job.progress(percent, message=message),
         )  # fmt: skip
-    item_stats = [
-        {
-            "code": v.code,
-            "version": v.number,
-            "model": result.params.models[j],
-            "anchored": v.ident in anchored,
-            "n": int(stats.n[j]),
-            "p_value": _num(stats.p_value[j]),
-            "item_rest": _num(stats.item_rest[j]),
-            "omit_rate": _num(stats.omit_rate[j]),
-            "infit": _num(fit.item_infit[j]),
-            "outfit": _num(fit.item_outfit[j]),
-            "misfit": misfits(float(fit.item_infit[j]), float(fit.item_outfit[j])),
-            "dif": dif.get(v.ident, []),
-            **extra.items[j],
-        }
-        for j, v in enumerate(versions)
-    ]
+    item_stats = _item_rows(versions, result, stats, fit, dif, extra.items, anchored)
     ref = result.distribution()
     summary = {
         "n_students": int(matrix.shape[0]),

@@ -244,14 +244,8 @@ class _Reader:
         return tuple(out) if out else default
 
 
-def parse_design(raw: bytes | str, *, source: str = "<design>") -> SamplingDesign:
-    """Check a design given as TOML text (see the module docstring).
-
-    Raises
-    ------
-    DesignError
-        Every problem, each named by its key.
-    """
+def _load_toml(raw: bytes | str, source: str) -> dict[str, Any]:
+    """The design's TOML as a table (at most 1 MiB of UTF-8), or a :class:`DesignError` naming why not."""
     if isinstance(raw, bytes):
         if len(raw) > MAX_DESIGN_BYTES:
             raise DesignError(source, (Problem("", "a design file is at most 1 MiB"),))
@@ -267,14 +261,11 @@ def parse_design(raw: bytes | str, *, source: str = "<design>") -> SamplingDesig
         raise DesignError(source, (Problem("", f"not valid TOML: {exc}"),)) from None
     except RecursionError:
         raise DesignError(source, (Problem("", "not valid TOML: nested too deeply"),)) from None
-    rd = _Reader()
-    rd.unknown(
-        doc, "", {"name", "grades", "seed", "strata", "implicit", "within", "replacements", "weights", "thresholds"}
-    )
-    name = doc.get("name", "")
-    if not isinstance(name, str) or not name.strip() or len(name) > 128:
-        rd.problems.append(Problem("name", "must be a name of 1 to 128 characters"))
-        name = "design"
+    return doc
+
+
+def _read_grades(rd: _Reader, doc: dict[str, Any]) -> tuple[int, ...]:
+    """``grades``: target grades 3 to 12, each once, sorted (grade 4 when the list is unusable)."""
     grades_raw = doc.get("grades")
     grades: tuple[int, ...] = (4,)
     if not isinstance(grades_raw, list) or not grades_raw:
@@ -287,9 +278,11 @@ def parse_design(raw: bytes | str, *, source: str = "<design>") -> SamplingDesig
         if len(set(ok)) != len(ok):
             rd.problems.append(Problem("grades", "a grade appears twice"))
         grades = tuple(sorted(set(ok))) or grades
-    seed: int | None = None
-    if "seed" in doc:
-        seed = rd.integer(doc, "seed", "seed", 0, 0, 2**63 - 1)
+    return grades
+
+
+def _read_strata(rd: _Reader, doc: dict[str, Any]) -> tuple[tuple[str, ...], str, int, int, dict[str, int]]:
+    """``[strata]``: the stratum variables, the allocation and its total, minimum or explicit sizes."""
     strata = rd.table(doc, "strata")
     rd.unknown(strata, "strata", {"by", "allocation", "schools", "minimum", "sizes"})
     by = rd.names(strata, "by", "strata.by", ("region",), STRATUM_VARIABLES)
@@ -327,6 +320,31 @@ def parse_design(raw: bytes | str, *, source: str = "<design>") -> SamplingDesig
                 sizes[key] = n
         if "schools" in strata:
             rd.problems.append(Problem("strata.schools", "with explicit sizes the total is their sum; leave it out"))
+    return by, allocation, schools, minimum, sizes
+
+
+def parse_design(raw: bytes | str, *, source: str = "<design>") -> SamplingDesign:
+    """Check a design given as TOML text (see the module docstring).
+
+    Raises
+    ------
+    DesignError
+        Every problem, each named by its key.
+    """
+    doc = _load_toml(raw, source)
+    rd = _Reader()
+    rd.unknown(
+        doc, "", {"name", "grades", "seed", "strata", "implicit", "within", "replacements", "weights", "thresholds"}
+    )
+    name = doc.get("name", "")
+    if not isinstance(name, str) or not name.strip() or len(name) > 128:
+        rd.problems.append(Problem("name", "must be a name of 1 to 128 characters"))
+        name = "design"
+    grades = _read_grades(rd, doc)
+    seed: int | None = None
+    if "seed" in doc:
+        seed = rd.integer(doc, "seed", "seed", 0, 0, 2**63 - 1)
+    by, allocation, schools, minimum, sizes = _read_strata(rd, doc)
     implicit = rd.table(doc, "implicit")
     rd.unknown(implicit, "implicit", {"sort"})
     sort = rd.names(implicit, "sort", "implicit.sort", ("county_code", "-enrolment"), SORT_KEYS, signed=True)

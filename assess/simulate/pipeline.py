@@ -194,6 +194,38 @@ def register_demo_students(
     return list(summary.tickets)
 
 
+def _students(
+    engine: Engine,
+    *,
+    students: int,
+    field_trial: int,
+    grades: tuple[int, ...],
+    sample: bool,
+    rng: np.random.Generator,
+    seed: int,
+    tick: Stage,
+    chunk: int,
+    chunk_progress: ChunkProgress | None,
+) -> tuple[Population, IntArray, IntArray, SeatedSample | None]:
+    """The registered students, the field trial's members and the operational ones, and the seated sample.
+
+    With ``sample``, a national sample drawn from a synthetic country and seated in its schools;
+    otherwise a plain population whose field trial takes whole schools (no sample, ``None``).
+    """
+    with session_scope(engine) as session:
+        if sample:
+            country = build_country(rng, n_schools=country_size(students), grades=grades)
+            n_schools = plan_schools(country, students - field_trial, grades)
+            seated = seat_national_sample(
+                session=session, country=country, design=national_design(n_schools, grades),
+                field_trial=field_trial, rng=rng, seed=seed, progress=tick, chunk=chunk, chunk_progress=chunk_progress,
+            )  # fmt: skip
+            return seated.population, seated.field_trial, seated.operational, seated
+        pop = build_population(session=session, n_students=students, rng=rng, grades=grades, progress=tick)
+    ft_members, rest = _split_by_school(pop, field_trial, rng)
+    return pop, ft_members, rest, None
+
+
 def _split_by_school(pop: Population, field_trial: int, rng: np.random.Generator) -> tuple[IntArray, IntArray]:
     """Field-trial members (whole schools, in random school order, until the target) and the rest."""
     school_order = rng.permutation(np.unique(pop.school_ids))
@@ -266,22 +298,12 @@ def run_national_simulation(
     tick("bank", 1)
     times["bank"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    seated: SeatedSample | None = None
-    with session_scope(engine) as session:
-        if sample:
-            country = build_country(rng, n_schools=country_size(students), grades=grades)
-            n_schools = plan_schools(country, students - field_trial, grades)
-            seated = seat_national_sample(
-                session=session, country=country, design=national_design(n_schools, grades),
-                field_trial=field_trial, rng=rng, seed=seed, progress=tick, chunk=chunk, chunk_progress=chunk_progress,
-            )  # fmt: skip
-            pop, ft_members, rest = seated.population, seated.field_trial, seated.operational
-        else:
-            pop = build_population(session=session, n_students=students, rng=rng, grades=grades, progress=tick)
+    pop, ft_members, rest, seated = _students(
+        engine, students=students, field_trial=field_trial, grades=grades, sample=sample, rng=rng, seed=seed,
+        tick=tick, chunk=chunk, chunk_progress=chunk_progress,
+    )  # fmt: skip
     times["population"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    if seated is None:
-        ft_members, rest = _split_by_school(pop, field_trial, rng)
     now = utcnow()
     with session_scope(engine) as session:
         trial = run_field_trial(
