@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BINARY_LAYOUT", "BLOCK_PERSONS", "EXP_FLOOR", "KEEP_POSTERIORS", "SINGLE_ABOVE", "EStep", "exp_floor"]
+__all__ = ["BINARY_LAYOUT", "BLOCK_PERSONS", "EXP_FLOOR", "KEEP_POSTERIORS", "SINGLE_ABOVE", "EStep"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -73,9 +73,19 @@ exp(-80) = 2e-35 beside a largest one of 1 is far below float32's resolution (1e
 count or log-likelihood moves."""
 
 
-def exp_floor(dtype: Any) -> float:
-    """:data:`EXP_FLOOR` of a precision (float64's for any other)."""
-    return EXP_FLOOR.get(np.dtype(dtype), EXP_FLOOR[np.dtype(np.float64)])
+def _relative_weights(ll: Any, axis: int, floor_dtype: Any) -> tuple[Any, Any]:
+    """In place, ``ll`` (log-likelihoods) becomes ``exp(ll - max)``, its logs floored at ``EXP_FLOOR[floor_dtype]``.
+
+    Returns each person's max and sum of the weights (``keepdims``): the log marginal is
+    ``max + log(sum)``, the posterior the weights over the sum. ``floor_dtype`` is the precision
+    the weights end in (the float64 pass keeps float32 posteriors: float32's floor, so the cast
+    stays normal).
+    """
+    m = ll.max(axis=axis, keepdims=True)
+    ll -= m
+    np.maximum(ll, EXP_FLOOR[np.dtype(floor_dtype)], out=ll)  # no subnormal weights (see EXP_FLOOR)
+    np.exp(ll, out=ll)
+    return m, ll.sum(axis=axis, keepdims=True)
 
 
 class EStep:
@@ -300,11 +310,7 @@ class EStep:
         """Normalised posterior of a chunk (oriented as :meth:`log_likelihoods`) and each person's log marginal."""
         ll = self.log_likelihoods(chunk, prepared)
         axis = 0 if self.node_major else 1
-        m = ll.max(axis=axis, keepdims=True)
-        ll -= m
-        np.maximum(ll, exp_floor(ll.dtype), out=ll)  # no subnormal weights (see EXP_FLOOR)
-        np.exp(ll, out=ll)
-        s = ll.sum(axis=axis, keepdims=True)
+        m, s = _relative_weights(ll, axis, ll.dtype)
         ll /= s
         lmarg = m.reshape(-1).astype(np.float64) + np.log(s.reshape(-1).astype(np.float64))
         return ll, lmarg
@@ -396,12 +402,7 @@ class EStep:
             kept = np.empty(shape, self.dtype) if keep else None
             for at, block in self.blocks(chunk):
                 ll = self.log_likelihoods(block, prepared)
-                m = ll.max(axis=axis, keepdims=True)
-                ll -= m
-                # the floor of the kept posteriors' precision: cast to float32 they stay normal
-                np.maximum(ll, exp_floor(self.dtype if keep else ll.dtype), out=ll)
-                np.exp(ll, out=ll)
-                s = ll.sum(axis=axis, keepdims=True)
+                m, s = _relative_weights(ll, axis, self.dtype if keep else ll.dtype)
                 lmarg = m.reshape(-1) + np.log(s.reshape(-1))
                 w = block["w"]
                 total += float(lmarg.sum()) if w is None else float(np.dot(lmarg, w.astype(np.float64)))
