@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from assess.accounts.models import StaffUser
 from assess.accounts.roles import ROLE_CODES
-from tests.console_world import FAR_MARKERS, NEXT_MARKERS, password_hash
+from tests.console_world import FAR_MARKERS, NEXT_MARKERS, leaked, password_hash
 from tests.web.conftest import ConsoleDb, console_post, make_console_app, staff_login
 from web.access import ACCESS, check_access, rule_of
 
@@ -235,5 +235,5 @@ def test_a_node_outside_ones_scope_is_not_found_and_nothing_of_it_shows(
                 assert response.status_code == 404, (
                     f"{who} {method} {path}: {response.status_code} {response.text[:200]}"
                 )
-                assert not any(m in response.text for m in NEXT_MARKERS + FAR_MARKERS), (method, path)
+                assert not leaked(response.text, NEXT_MARKERS + FAR_MARKERS), (method, path)
     assert asked >= (20 if who == "county1" else 10)
